@@ -1,0 +1,10 @@
+//! sea-orm entities, one module per table. Plain data: rules live in the main crate's
+//! `domain`, queries in its `store`.
+
+pub mod audit_log;
+pub mod events;
+pub mod memberships;
+pub mod organizations;
+pub mod scim_tokens;
+pub mod sessions;
+pub mod users;

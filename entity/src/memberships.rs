@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "memberships")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub organization_id: String,
+    pub user_id: String,
+    /// `ACTIVE` | `INACTIVE` | `PENDING_INVITE`
+    pub status: String,
+    pub roles: Json,
+    pub external_id: Option<String>,
+    pub user_name: Option<String>,
+    pub user_name_key: Option<String>,
+    /// The organization's SCIM record of the user, as stored (canonical attribute names,
+    /// without `id`, `meta`, `active`, `groups` or `password`). `None` once erased.
+    pub scim: Option<Json>,
+    pub version: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub status_changed_at: DateTimeUtc,
+    pub removed_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

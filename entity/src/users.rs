@@ -1,0 +1,23 @@
+use sea_orm::entity::prelude::*;
+
+/// An account. Holds only what links memberships: the normalized identity and, for the
+/// admin view, the email and display name. Each organization's SCIM record lives on
+/// its membership.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub identity_key: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub purge_after: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,28 @@
+//! Schema migrations. `offboard serve` and `offboard migrate` apply them at start;
+//! every migration must run on both SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_organizations;
+mod m20261125_000002_create_users;
+mod m20261125_000003_create_memberships;
+mod m20261125_000004_create_sessions;
+mod m20261125_000005_create_scim_tokens;
+mod m20261125_000006_create_events;
+mod m20261125_000007_create_audit_log;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_organizations::Migration),
+            Box::new(m20261125_000002_create_users::Migration),
+            Box::new(m20261125_000003_create_memberships::Migration),
+            Box::new(m20261125_000004_create_sessions::Migration),
+            Box::new(m20261125_000005_create_scim_tokens::Migration),
+            Box::new(m20261125_000006_create_events::Migration),
+            Box::new(m20261125_000007_create_audit_log::Migration),
+        ]
+    }
+}

@@ -1,0 +1,136 @@
+//! Configuration: every setting has a default and an `OFFBOARD_*` environment override.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: String,
+    /// HS256 secret for admin JWTs; without one the admin API refuses every request.
+    pub admin_jwt_secret: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+    /// Database pool size.
+    pub db_max_connections: u32,
+}
+
+impl std::fmt::Debug for Settings {
+    // Hand-written so the secret and database credentials never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field(
+                "admin_jwt_secret",
+                &self.admin_jwt_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://offboard.db?mode=rwc";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can configure without the process env.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let max_body_bytes = match get("OFFBOARD_MAX_BODY_BYTES") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .context("OFFBOARD_MAX_BODY_BYTES must be a number")?,
+            None => DEFAULT_MAX_BODY_BYTES,
+        };
+        let log_format = match get("OFFBOARD_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                anyhow::bail!("OFFBOARD_LOG_FORMAT must be 'text' or 'json', not '{other}'")
+            }
+        };
+        let db_max_connections = match get("OFFBOARD_DB_MAX_CONNECTIONS") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .context("OFFBOARD_DB_MAX_CONNECTIONS must be a number")?,
+            None => 10,
+        };
+        Ok(Settings {
+            database_url: get("OFFBOARD_DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            listen: get("OFFBOARD_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            admin_jwt_secret: get("OFFBOARD_ADMIN_JWT_SECRET"),
+            max_body_bytes,
+            log_format,
+            db_max_connections,
+        })
+    }
+}
+
+/// Parses `30d`, `5m`, `1h30m`, `0s`.
+pub fn parse_duration(raw: &str) -> anyhow::Result<Duration> {
+    humantime::parse_duration(raw.trim())
+        .with_context(|| format!("'{raw}' is not a duration (e.g. 30s, 5m, 2h, 30d)"))
+}
+
+/// The URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let s = Settings::from_lookup(|_| None).expect("defaults");
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.listen, DEFAULT_LISTEN);
+        assert!(s.admin_jwt_secret.is_none());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let s = Settings::from_lookup(|k| match k {
+            "OFFBOARD_ADMIN_JWT_SECRET" => Some("topsecret".into()),
+            "OFFBOARD_DATABASE_URL" => Some("postgres://u:pw@localhost/db".into()),
+            _ => None,
+        })
+        .expect("settings");
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("topsecret") && !dbg.contains("pw@"), "{dbg}");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(
+            parse_duration("30d").expect("d"),
+            Duration::from_secs(30 * 86400)
+        );
+        assert_eq!(parse_duration("0s").expect("s"), Duration::ZERO);
+        assert!(parse_duration("soon").is_err());
+    }
+}

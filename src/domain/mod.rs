@@ -1,0 +1,8 @@
+//! The deprovisioning rules. Pure decisions, no HTTP and no database: what a requested
+//! change means for a membership and for the account behind it, and which events report it.
+
+pub mod membership;
+
+pub use membership::{
+    AccountFate, MembershipStatus, StatusChange, account_fate_after_removal, status_change,
+};

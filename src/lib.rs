@@ -1,0 +1,17 @@
+//! offboard: a SCIM 2.0 deprovisioning service.
+//!
+//! A request flows one way: `routes` (parse, authenticate) -> `service` (one transaction)
+//! -> `domain` (decide) and `store` (queries, outbox and audit rows) -> response.
+
+pub mod auth;
+pub mod configuration;
+pub mod db;
+pub mod domain;
+pub mod ids;
+pub mod routes;
+pub mod scim;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod webhook;

@@ -1,0 +1,155 @@
+//! The `offboard` command line.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use offboard::configuration::{Settings, parse_duration};
+use offboard::service::admin;
+use offboard::startup::Application;
+use offboard::store::audit::Actor;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "offboard", version, about = "SCIM 2.0 deprovisioning service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations and serve the SCIM and admin APIs (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage SCIM bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print an admin JWT signed with OFFBOARD_ADMIN_JWT_SECRET.
+    AdminToken {
+        /// How long the token is valid.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// The JWT subject, recorded in the audit log.
+        #[arg(long, default_value = "cli")]
+        subject: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization and print its id.
+    Create {
+        name: String,
+        /// Remove memberships that stay INACTIVE this long (e.g. 30d).
+        #[arg(long)]
+        deactivated_retention: Option<String>,
+        /// Print the whole object as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a SCIM token for an organization and print it (shown only once).
+    Create {
+        org_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn cli_actor() -> Actor {
+    Actor {
+        kind: "cli",
+        id: "cli".into(),
+        request_id: None,
+    }
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = offboard::db::connect(&settings.database_url, 2)
+        .await
+        .context("cannot connect to the database")?;
+    offboard::db::migrate(&db)
+        .await
+        .context("migrations failed")?;
+    Ok(db)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::from_env()?;
+    offboard::telemetry::init(settings.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            connect(&settings).await?;
+            eprintln!("migrations applied");
+        }
+        Command::Org {
+            command:
+                OrgCommand::Create {
+                    name,
+                    deactivated_retention,
+                    json,
+                },
+        } => {
+            let retention = match deactivated_retention {
+                Some(r) => Some(parse_duration(&r)?.as_secs() as i64),
+                None => None,
+            };
+            if name.trim().is_empty() {
+                bail!("the organization name must not be empty");
+            }
+            let db = connect(&settings).await?;
+            let org = admin::create_organization(&db, &cli_actor(), name.trim(), retention).await?;
+            if json {
+                println!("{}", admin::organization_json(&org));
+            } else {
+                println!("{}", org.id);
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Create { org_id, json },
+        } => {
+            let db = connect(&settings).await?;
+            let Some((row, token)) = admin::create_scim_token(&db, &cli_actor(), &org_id).await?
+            else {
+                bail!("no organization {org_id}");
+            };
+            if json {
+                println!(
+                    "{}",
+                    json!({"id": row.id, "organization_id": row.organization_id, "token": token})
+                );
+            } else {
+                println!("{token}");
+            }
+        }
+        Command::AdminToken { ttl, subject } => {
+            let Some(secret) = settings.admin_jwt_secret.as_deref() else {
+                bail!("OFFBOARD_ADMIN_JWT_SECRET is not set");
+            };
+            let ttl: Duration = parse_duration(&ttl)?;
+            println!(
+                "{}",
+                offboard::auth::issue_admin_token(secret, &subject, ttl)?
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The `/admin/v1` surface, authenticated by admin JWTs. Every error answers with the
+//! envelope `{"success":false,"error":{code,message,system_message,type,status,details,trace_id,timestamp}}`.
+
+pub mod organizations;
+pub mod sessions;
+pub mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::routes::RequestId;
+use crate::routes::scim::read_json;
+use crate::service::ServiceError;
+
+pub const BASE_PATH: &str = "/admin/v1";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct AdminApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+    pub trace_id: Option<String>,
+}
+
+impl AdminApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: &str) -> Self {
+        AdminApiError {
+            status,
+            code,
+            message: message.to_string(),
+            details: json!({}),
+            trace_id: None,
+        }
+    }
+
+    pub fn unauthorized(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+
+    pub fn forbidden(message: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("{what} not found"),
+        )
+    }
+
+    pub fn validation(message: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+            message,
+        )
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// Attaches the request id, so the envelope's `trace_id` matches `X-Request-Id`.
+    pub fn traced(mut self, req: &HttpRequest) -> Self {
+        self.trace_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        self
+    }
+}
+
+impl From<ServiceError> for AdminApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Scim(s) => AdminApiError::new(
+                StatusCode::from_u16(s.status).unwrap_or(StatusCode::BAD_REQUEST),
+                "VALIDATION_ERROR",
+                &s.detail,
+            ),
+            ServiceError::Db(db) => {
+                tracing::error!(error = %db, "database error");
+                AdminApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl ResponseError for AdminApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let kind = if self.status.is_server_error() {
+            "server_error"
+        } else {
+            "client_error"
+        };
+        let body = json!({
+            "success": false,
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "system_message": lowercase_first(&self.message),
+                "type": kind,
+                "status": self.status.as_u16(),
+                "details": self.details,
+                "trace_id": self.trace_id.clone().unwrap_or_else(|| crate::ids::new_id(crate::ids::REQUEST)),
+                "timestamp": crate::scim::user::format_time(chrono::Utc::now()),
+            }
+        });
+        HttpResponse::build(self.status).json(body)
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Reads and deserializes a JSON body into the request type.
+pub async fn body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<T, AdminApiError> {
+    let value = read_json(req, payload, limit).await.map_err(|e| {
+        AdminApiError::new(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            "VALIDATION_ERROR",
+            &e.detail,
+        )
+        .traced(req)
+    })?;
+    serde_json::from_value(value)
+        .map_err(|e| AdminApiError::validation(&format!("Invalid request body: {e}")).traced(req))
+}
+
+async fn unknown_endpoint(req: HttpRequest) -> HttpResponse {
+    AdminApiError::not_found("endpoint")
+        .traced(&req)
+        .error_response()
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope(BASE_PATH)
+            .configure(organizations::configure)
+            .configure(users::configure)
+            .configure(sessions::configure)
+            .default_service(web::to(unknown_endpoint)),
+    );
+}

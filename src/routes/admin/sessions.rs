@@ -1,0 +1,58 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{AdminApiError, body};
+use crate::auth::Operator;
+use crate::service::admin::{self, AdminError};
+use crate::startup::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSession {
+    user_id: String,
+    organization_id: String,
+    expires_at: DateTime<Utc>,
+}
+
+async fn create(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminApiError> {
+    let input: CreateSession = body(&req, payload, state.settings.max_body_bytes).await?;
+    let s = admin::create_session(
+        &state.db,
+        &op.actor,
+        &input.user_id,
+        &input.organization_id,
+        input.expires_at,
+    )
+    .await
+    .map_err(|e| AdminApiError::from(e).traced(&req))?
+    .map_err(|e| match e {
+        AdminError::NotFound(what) => AdminApiError::not_found(what).traced(&req),
+        AdminError::Invalid(msg) => AdminApiError::validation(&msg).traced(&req),
+    })?;
+    Ok(HttpResponse::Created().json(admin::session_json(&s, Utc::now())))
+}
+
+/// Introspection: `{"active": bool, …}`.
+async fn get(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let s = admin::find_session(&state.db, &id)
+        .await
+        .map_err(|e| AdminApiError::from(e).traced(&req))?
+        .ok_or_else(|| AdminApiError::not_found("session").traced(&req))?;
+    Ok(HttpResponse::Ok().json(admin::session_json(&s, Utc::now())))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/sessions", web::post().to(create))
+        .route("/sessions/{id}", web::get().to(get));
+}

@@ -1,0 +1,51 @@
+//! HTTP handlers: thin. They parse and authenticate at the edge, call one `service`
+//! function, and render its answer. Errors are mapped to responses once per surface:
+//! SCIM errors in `scim`, the admin envelope in `admin`.
+
+pub mod admin;
+pub mod health;
+pub mod scim;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
+
+use crate::ids;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The request's id: the client's `X-Request-Id` when it is a sane token, else a new one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn acceptable_request_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+pub async fn request_id_middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| ids::new_id(ids::REQUEST));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let _guard = span.enter();
+    drop(_guard);
+    let mut res = tracing::Instrument::instrument(next.call(req), span).await?;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
+    }
+    Ok(res)
+}

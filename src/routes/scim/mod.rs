@@ -1,0 +1,146 @@
+//! The `/scim/v2` surface. Every error answers with the RFC 7644 §3.12 body and
+//! `application/scim+json`; unexpected errors log their cause and answer a generic 500.
+
+pub mod discovery;
+pub mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::auth::Tenant;
+use crate::scim::SCIM_CONTENT_TYPE;
+use crate::scim::error::ScimError;
+use crate::service::ServiceError;
+use crate::service::users::Scope;
+use crate::startup::AppState;
+
+pub const BASE_PATH: &str = "/scim/v2";
+
+impl ResponseError for ScimError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
+        if self.status == 401 {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"offboard\""));
+        }
+        res.body(self.body().to_string())
+    }
+}
+
+impl ResponseError for ServiceError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ServiceError::Scim(e) => e.status_code(),
+            ServiceError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ServiceError::Scim(e) => e.error_response(),
+            ServiceError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                ScimError::new(500, None, "internal error").error_response()
+            }
+        }
+    }
+}
+
+pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE))
+        .body(body.to_string())
+}
+
+/// Reads a JSON body: the content type must be `application/scim+json` or
+/// `application/json`, the size at most the configured limit (413 past it, checked while
+/// reading), and the text valid JSON (serde_json also bounds nesting depth).
+pub async fn read_json(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Value, ScimError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if ct != SCIM_CONTENT_TYPE && ct != ContentType::json().0.essence_str() {
+        return Err(ScimError::new(
+            415,
+            None,
+            "the body must be application/scim+json or application/json",
+        ));
+    }
+    let too_large =
+        || ScimError::payload_too_large(format!("the body is larger than {limit} bytes"));
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ScimError::invalid_syntax("the body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+}
+
+/// `scheme://host/scim/v2` as the client addressed it.
+pub fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}{}", info.scheme(), info.host(), BASE_PATH)
+}
+
+pub fn scope(req: &HttpRequest, tenant: Tenant) -> Scope {
+    Scope {
+        organization_id: tenant.organization_id,
+        actor: tenant.actor,
+        base_url: base_url(req),
+    }
+}
+
+pub fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+pub fn state(data: &web::Data<AppState>) -> &AppState {
+    data.get_ref()
+}
+
+async fn unknown_endpoint() -> HttpResponse {
+    ScimError::not_found("no such SCIM endpoint").error_response()
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope(BASE_PATH)
+            .configure(discovery::configure)
+            .configure(users::configure)
+            .default_service(web::to(unknown_endpoint)),
+    );
+}

@@ -1,0 +1,163 @@
+//! `/Users` handlers.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{if_match, read_json, scim_json, scope};
+use crate::auth::Tenant;
+use crate::scim::list::{ListQuery, RawQuery, list_response};
+use crate::scim::patch::PatchRequest;
+use crate::scim::schema::USER;
+use crate::service::ServiceError;
+use crate::service::users::{self, UserResource};
+use crate::startup::AppState;
+
+type Result = std::result::Result<HttpResponse, ServiceError>;
+
+fn resource(status: StatusCode, r: &UserResource, projection: Option<&ListQuery>) -> HttpResponse {
+    let body = match projection {
+        Some(q) => q.projection.apply(r.body.clone()),
+        None => r.body.clone(),
+    };
+    let mut res = scim_json(status, &body);
+    if let Ok(v) = header::HeaderValue::from_str(&r.etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Some(Ok(v)) = r.body["meta"]["location"]
+            .as_str()
+            .map(header::HeaderValue::from_str)
+    {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// `attributes`/`excludedAttributes` of a single-resource request.
+fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, ServiceError> {
+    Ok(ListQuery::parse(&raw_query(req)?, &USER)?)
+}
+
+fn raw_query(req: &HttpRequest) -> std::result::Result<RawQuery, ServiceError> {
+    let pairs =
+        web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map_err(|_| {
+            crate::scim::error::ScimError::invalid_value("the query string is malformed")
+        })?;
+    let mut raw = RawQuery::default();
+    for (k, v) in pairs.into_inner() {
+        let slot = match k.to_ascii_lowercase().as_str() {
+            "filter" => &mut raw.filter,
+            "startindex" => &mut raw.start_index,
+            "count" => &mut raw.count,
+            "sortby" => &mut raw.sort_by,
+            "sortorder" => &mut raw.sort_order,
+            "attributes" => &mut raw.attributes,
+            "excludedattributes" => &mut raw.excluded_attributes,
+            _ => continue,
+        };
+        *slot = Some(v);
+    }
+    Ok(raw)
+}
+
+async fn list_with(state: &AppState, req: &HttpRequest, tenant: Tenant, raw: RawQuery) -> Result {
+    let query = ListQuery::parse(&raw, &USER)?;
+    let scope = scope(req, tenant);
+    let (total, page) = users::list(&state.db, &scope, &query).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(total, query.start_index, page),
+    ))
+}
+
+async fn list(req: HttpRequest, tenant: Tenant, state: web::Data<AppState>) -> Result {
+    let raw = raw_query(&req)?;
+    list_with(&state, &req, tenant, raw).await
+}
+
+async fn search(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result {
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let raw = RawQuery::from_search_body(&body)?;
+    list_with(&state, &req, tenant, raw).await
+}
+
+async fn create(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result {
+    let projection = projection_of(&req)?;
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let scope = scope(&req, tenant);
+    let r = users::create(&state.db, &scope, &body).await?;
+    Ok(resource(StatusCode::CREATED, &r, Some(&projection)))
+}
+
+async fn get(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result {
+    let projection = projection_of(&req)?;
+    let scope = scope(&req, tenant);
+    let r = users::get(&state.db, &scope, &id).await?;
+    Ok(resource(StatusCode::OK, &r, Some(&projection)))
+}
+
+async fn replace(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result {
+    let projection = projection_of(&req)?;
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let scope = scope(&req, tenant);
+    let r = users::replace(&state.db, &scope, &id, &body, if_match(&req).as_deref()).await?;
+    Ok(resource(StatusCode::OK, &r, Some(&projection)))
+}
+
+async fn patch(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result {
+    let projection = projection_of(&req)?;
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let request = PatchRequest::parse(&body, &USER)?;
+    let scope = scope(&req, tenant);
+    let r = users::patch(&state.db, &scope, &id, &request, if_match(&req).as_deref()).await?;
+    Ok(resource(StatusCode::OK, &r, Some(&projection)))
+}
+
+async fn delete(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result {
+    let scope = scope(&req, tenant);
+    users::delete(&state.db, &scope, &id, if_match(&req).as_deref()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/Users", web::get().to(list))
+        .route("/Users", web::post().to(create))
+        .route("/Users/.search", web::post().to(search))
+        .route("/Users/{id}", web::get().to(get))
+        .route("/Users/{id}", web::put().to(replace))
+        .route("/Users/{id}", web::patch().to(patch))
+        .route("/Users/{id}", web::delete().to(delete));
+}

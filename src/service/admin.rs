@@ -1,0 +1,178 @@
+//! Operator use cases behind the admin API and the CLI.
+
+use chrono::{DateTime, Utc};
+use entity::{organizations, scim_tokens, sessions as session_model};
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+
+use super::Result;
+use crate::db;
+use crate::scim::user::format_time;
+use crate::store::audit::{self, Actor, Entry, actions};
+use crate::store::{accounts, memberships, organizations as orgs, sessions, tokens};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub async fn create_organization(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    name: &str,
+    deactivated_retention_secs: Option<i64>,
+) -> Result<organizations::Model> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let org = orgs::create(&txn, name, deactivated_retention_secs).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: Some(&org.id),
+            action: actions::ORGANIZATION_CREATE,
+            target_type: "organization",
+            target_id: &org.id,
+            details: json!({}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(org)
+}
+
+pub fn organization_json(org: &organizations::Model) -> Value {
+    json!({
+        "id": org.id,
+        "name": org.name,
+        "deactivated_retention_secs": org.deactivated_retention_secs,
+        "created_at": format_time(org.created_at),
+    })
+}
+
+/// Creates a SCIM token; `None` when the organization does not exist.
+pub async fn create_scim_token(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    organization_id: &str,
+) -> Result<Option<(scim_tokens::Model, String)>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    if orgs::find(&txn, organization_id).await?.is_none() {
+        return Ok(None);
+    }
+    let (row, token) = tokens::create(&txn, organization_id).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: Some(organization_id),
+            action: actions::SCIM_TOKEN_CREATE,
+            target_type: "scim_token",
+            target_id: &row.id,
+            details: json!({}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some((row, token)))
+}
+
+/// The account with all its memberships, removed ones included; `None` if unknown.
+pub async fn user_view(db: &DatabaseConnection, user_id: &str) -> Result<Option<Value>> {
+    let Some(account) = accounts::find(db, user_id).await? else {
+        return Ok(None);
+    };
+    let ms = memberships::list_for_user(db, user_id).await?;
+    let memberships: Vec<Value> = ms
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "organization_id": m.organization_id,
+                "status": m.status,
+                "roles": m.roles,
+                "user_name": m.user_name,
+                "external_id": m.external_id,
+                "created_at": format_time(m.created_at),
+                "updated_at": format_time(m.updated_at),
+                "removed_at": m.removed_at.map(format_time),
+            })
+        })
+        .collect();
+    Ok(Some(json!({
+        "id": account.id,
+        "email": account.email,
+        "display_name": account.display_name,
+        "status": if account.deleted_at.is_some() { "DELETED" } else { "ACTIVE" },
+        "created_at": format_time(account.created_at),
+        "deleted_at": account.deleted_at.map(format_time),
+        "memberships": memberships,
+    })))
+}
+
+/// Registers a session of a user in an organization where the user is an active member.
+pub async fn create_session(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    user_id: &str,
+    organization_id: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<std::result::Result<session_model::Model, AdminError>> {
+    let now = Utc::now();
+    if expires_at <= now {
+        return Ok(Err(AdminError::Invalid(
+            "expires_at must be in the future".into(),
+        )));
+    }
+    let txn = db::begin_write(db).await?;
+    let Some(m) = memberships::find_live(&txn, organization_id, user_id, true).await? else {
+        return Ok(Err(AdminError::NotFound("membership")));
+    };
+    if m.status != "ACTIVE" {
+        return Ok(Err(AdminError::Invalid(
+            "the membership is not active".into(),
+        )));
+    }
+    let s = sessions::create(&txn, organization_id, user_id, expires_at).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: Some(organization_id),
+            action: actions::SESSION_CREATE,
+            target_type: "session",
+            target_id: &s.id,
+            details: json!({"user_id": user_id}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(s))
+}
+
+pub fn session_json(s: &session_model::Model, now: DateTime<Utc>) -> Value {
+    json!({
+        "id": s.id,
+        "active": s.revoked_at.is_none() && s.expires_at > now,
+        "user_id": s.user_id,
+        "organization_id": s.organization_id,
+        "created_at": format_time(s.created_at),
+        "expires_at": format_time(s.expires_at),
+        "revoked_at": s.revoked_at.map(format_time),
+        "revoked_reason": s.revoked_reason,
+    })
+}
+
+pub async fn find_session(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<session_model::Model>> {
+    Ok(sessions::find(db, id).await?)
+}

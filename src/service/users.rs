@@ -1,0 +1,471 @@
+//! SCIM /Users use cases for one organization.
+
+use chrono::{DateTime, Utc};
+use entity::memberships;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+
+use super::{Result, ServiceError};
+use crate::db;
+use crate::domain::{AccountFate, MembershipStatus, account_fate_after_removal, status_change};
+use crate::scim::error::ScimError;
+use crate::scim::list::ListQuery;
+use crate::scim::patch::PatchRequest;
+use crate::scim::resource::{Document, canonicalize};
+use crate::scim::schema::USER;
+use crate::scim::user::{UserInput, UserView, etag, normalize_key};
+use crate::store::audit::actions as act;
+use crate::store::audit::{self, Actor, Entry};
+use crate::store::memberships::{Lookup, NewMembership};
+use crate::store::{accounts, is_unique_violation, memberships as store, outbox, sessions};
+use crate::webhook::event::{EventType, NewEvent, membership_data};
+
+/// The organization and the caller a request acts for.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub organization_id: String,
+    pub actor: Actor,
+    /// `…/scim/v2`, for `meta.location`.
+    pub base_url: String,
+}
+
+/// A User resource ready to render, with its ETag.
+pub struct UserResource {
+    pub body: Value,
+    pub etag: String,
+}
+
+fn record_of(m: &memberships::Model) -> Document {
+    match &m.scim {
+        Some(Value::Object(o)) => o.clone(),
+        _ => Document::new(),
+    }
+}
+
+fn render(scope: &Scope, m: &memberships::Model) -> UserResource {
+    let record = record_of(m);
+    let body = UserView {
+        id: &m.user_id,
+        record: &record,
+        active: MembershipStatus::from_stored(&m.status).is_active(),
+        created: m.created_at,
+        last_modified: m.updated_at,
+        version: m.version,
+        location: format!("{}/Users/{}", scope.base_url, m.user_id),
+    }
+    .render();
+    UserResource {
+        body,
+        etag: etag(m.version),
+    }
+}
+
+fn check_if_match(m: &memberships::Model, if_match: Option<&str>) -> Result<()> {
+    let Some(wanted) = if_match else {
+        return Ok(());
+    };
+    let current = etag(m.version);
+    let strong = current.trim_start_matches("W/");
+    let ok = wanted
+        .split(',')
+        .map(str::trim)
+        .any(|w| w == "*" || w == current || w.trim_start_matches("W/") == strong);
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::precondition_failed(
+            "the resource has changed (If-Match does not match meta.version)",
+        )
+        .into())
+    }
+}
+
+fn map_unique(e: sea_orm::DbErr) -> ServiceError {
+    if is_unique_violation(&e) {
+        ScimError::uniqueness("a user with this userName already exists in this organization")
+            .into()
+    } else {
+        e.into()
+    }
+}
+
+fn roles_of(record: &Document) -> Value {
+    record.get("roles").cloned().unwrap_or_else(|| json!([]))
+}
+
+#[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
+pub async fn create(db: &DatabaseConnection, scope: &Scope, body: &Value) -> Result<UserResource> {
+    let input = UserInput::from_document(canonicalize(&USER, body)?)?;
+    let key = input.user_name.key();
+    let org = scope.organization_id.as_str();
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    if store::find_live_by_user_name(&txn, org, &key)
+        .await?
+        .is_some()
+    {
+        return Err(ScimError::uniqueness(
+            "a user with this userName already exists in this organization",
+        )
+        .into());
+    }
+    let (account, created) =
+        accounts::find_or_create(&txn, &key, input.primary_email(), input.display_name(), now)
+            .await?;
+    if store::find_live(&txn, org, &account.id, true)
+        .await?
+        .is_some()
+    {
+        return Err(ScimError::uniqueness(
+            "this account already has a membership in this organization",
+        )
+        .into());
+    }
+    let status = match input.active {
+        Some(false) => MembershipStatus::Inactive,
+        _ => MembershipStatus::Active,
+    };
+    let m = store::insert(
+        &txn,
+        NewMembership {
+            organization_id: org,
+            user_id: &account.id,
+            status: status.as_str(),
+            external_id: input.external_id.clone(),
+            user_name: input.user_name.as_str(),
+            user_name_key: key,
+            roles: roles_of(&input.record),
+            record: Value::Object(input.record.clone()),
+        },
+        now,
+    )
+    .await
+    .map_err(map_unique)?;
+    let mut events = Vec::new();
+    if created {
+        events.push(NewEvent::new(
+            EventType::UserCreated,
+            &account.id,
+            json!({"organization": {"id": org}, "user": {"id": account.id}}),
+        ));
+    }
+    events.push(NewEvent::new(
+        EventType::MembershipCreated,
+        &account.id,
+        membership_data(org, &account.id, &m.id, &m.status, None),
+    ));
+    let event_ids = outbox::append(&txn, org, events, now).await?;
+    audit::record(
+        &txn,
+        &scope.actor,
+        Entry {
+            organization_id: Some(org),
+            action: act::SCIM_USER_CREATE,
+            target_type: "user",
+            target_id: &account.id,
+            details: json!({"membership_id": m.id, "account_created": created, "events": event_ids}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await.map_err(map_unique)?;
+    Ok(render(scope, &m))
+}
+
+pub async fn get(db: &DatabaseConnection, scope: &Scope, user_id: &str) -> Result<UserResource> {
+    let m = store::find_live(db, &scope.organization_id, user_id, false)
+        .await?
+        .ok_or_else(|| not_found(user_id))?;
+    Ok(render(scope, &m))
+}
+
+fn not_found(user_id: &str) -> ServiceError {
+    // The id is echoed only if it is short and printable: detail text is client-visible.
+    let shown: String = user_id
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    ScimError::not_found(format!("User {shown} not found")).into()
+}
+
+/// Lists the organization's users. Top-level `eq` filters on userName, externalId and id
+/// use indexes; any other filter is evaluated over the organization's users.
+pub async fn list(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    query: &ListQuery,
+) -> Result<(usize, Vec<Value>)> {
+    let mut lookup = Lookup::default();
+    if let Some(f) = &query.filter {
+        for (attr, value) in f.equalities() {
+            match attr.name {
+                "userName" => lookup.user_name_key = Some(normalize_key(value)),
+                "externalId" => lookup.external_id = Some(value.to_string()),
+                "id" => lookup.user_id = Some(value.to_string()),
+                _ => {}
+            }
+        }
+    }
+    let rows = store::list_live(db, &scope.organization_id, &lookup).await?;
+    let rendered = rows.iter().map(|m| render(scope, m).body).collect();
+    Ok(query.select(rendered))
+}
+
+/// The next state of a membership after a replace or patch, and what it means.
+struct Update {
+    next: memberships::Model,
+    record_changed: bool,
+}
+
+fn plan_update(current: &memberships::Model, input: UserInput, now: DateTime<Utc>) -> Update {
+    let old_record = record_of(current);
+    let record_changed = old_record != input.record;
+    let mut next = current.clone();
+    next.user_name = Some(input.user_name.as_str().to_string());
+    next.user_name_key = Some(input.user_name.key());
+    next.external_id = input.external_id.clone();
+    next.roles = roles_of(&input.record);
+    next.scim = Some(Value::Object(input.record));
+    next.updated_at = now;
+    Update {
+        next,
+        record_changed,
+    }
+}
+
+/// PUT: the body replaces the organization's record; `active: false` deprovisions exactly
+/// as PATCH does.
+#[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
+pub async fn replace(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    user_id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<UserResource> {
+    let input = UserInput::from_document(canonicalize(&USER, body)?)?;
+    modify(db, scope, user_id, if_match, act::SCIM_USER_REPLACE, |_| {
+        Ok(input)
+    })
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
+pub async fn patch(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    user_id: &str,
+    request: &PatchRequest,
+    if_match: Option<&str>,
+) -> Result<UserResource> {
+    modify(
+        db,
+        scope,
+        user_id,
+        if_match,
+        act::SCIM_USER_PATCH,
+        |current| {
+            let mut doc = record_of(current);
+            let active = MembershipStatus::from_stored(&current.status).is_active();
+            doc.insert("active".into(), Value::Bool(active));
+            let patched = request.apply(&USER, &doc)?;
+            let mut input = UserInput::from_document(patched)?;
+            // A PATCH that does not touch `active` leaves the status as it is.
+            if input.active == Some(active) {
+                input.active = None;
+            }
+            Ok(input)
+        },
+    )
+    .await
+}
+
+async fn modify(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    user_id: &str,
+    if_match: Option<&str>,
+    action: &str,
+    next_input: impl FnOnce(&memberships::Model) -> std::result::Result<UserInput, ScimError>,
+) -> Result<UserResource> {
+    let org = scope.organization_id.as_str();
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let current = store::find_live(&txn, org, user_id, true)
+        .await?
+        .ok_or_else(|| not_found(user_id))?;
+    check_if_match(&current, if_match)?;
+    let input = next_input(&current)?;
+    let desired_active = input.active;
+    if input.user_name.key() != current.user_name_key.clone().unwrap_or_default()
+        && let Some(other) =
+            store::find_live_by_user_name(&txn, org, &input.user_name.key()).await?
+        && other.id != current.id
+    {
+        return Err(ScimError::uniqueness(
+            "a user with this userName already exists in this organization",
+        )
+        .into());
+    }
+    let Update {
+        mut next,
+        record_changed,
+    } = plan_update(&current, input, now);
+    let from = MembershipStatus::from_stored(&current.status);
+    let change = status_change(from, desired_active);
+    if change.is_none() && !record_changed {
+        // Idempotent: nothing changes, nothing is written or emitted.
+        txn.rollback().await?;
+        return Ok(render(scope, &current));
+    }
+    let mut events = Vec::new();
+    let mut sessions_revoked = 0;
+    if let Some(c) = change {
+        next.status = c.to.as_str().to_string();
+        next.status_changed_at = now;
+        if c.revoke_sessions {
+            sessions_revoked =
+                sessions::revoke_for_membership(&txn, org, user_id, c.event.as_str(), now).await?;
+        }
+        let mut data = membership_data(
+            org,
+            user_id,
+            &current.id,
+            c.to.as_str(),
+            Some(c.from.as_str()),
+        );
+        data["sessions_revoked"] = json!(sessions_revoked);
+        events.push(NewEvent::new(c.event, user_id, data));
+        if sessions_revoked > 0 {
+            events.push(sessions_revoked_event(org, user_id, sessions_revoked));
+        }
+    }
+    if record_changed {
+        events.push(NewEvent::new(
+            EventType::MembershipUpdated,
+            user_id,
+            membership_data(
+                org,
+                user_id,
+                &current.id,
+                &next.status,
+                Some(&current.status),
+            ),
+        ));
+    }
+    let saved = store::save(&txn, &current, next)
+        .await
+        .map_err(map_unique)?;
+    let event_ids = outbox::append(&txn, org, events, now).await?;
+    audit::record(
+        &txn,
+        &scope.actor,
+        Entry {
+            organization_id: Some(org),
+            action,
+            target_type: "user",
+            target_id: user_id,
+            details: json!({
+                "membership_id": current.id,
+                "status": saved.status,
+                "previous_status": current.status,
+                "sessions_revoked": sessions_revoked,
+                "events": event_ids,
+            }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await.map_err(map_unique)?;
+    Ok(render(scope, &saved))
+}
+
+fn sessions_revoked_event(org: &str, user_id: &str, count: u64) -> NewEvent {
+    NewEvent::new(
+        EventType::SessionsRevoked,
+        user_id,
+        json!({"organization": {"id": org}, "user": {"id": user_id}, "count": count}),
+    )
+}
+
+/// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the
+/// organization revoked, and the account deleted if that was its last membership.
+#[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
+pub async fn delete(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    user_id: &str,
+    if_match: Option<&str>,
+) -> Result<()> {
+    let org = scope.organization_id.as_str();
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let current = store::find_live(&txn, org, user_id, true)
+        .await?
+        .ok_or_else(|| not_found(user_id))?;
+    check_if_match(&current, if_match)?;
+    accounts::lock(&txn, user_id).await?;
+    let mut next = current.clone();
+    next.status = MembershipStatus::Inactive.as_str().to_string();
+    next.removed_at = Some(now);
+    next.updated_at = now;
+    if current.status != next.status {
+        next.status_changed_at = now;
+    }
+    // Removing a membership erases that organization's copy of the record.
+    next.scim = None;
+    next.user_name = None;
+    next.user_name_key = None;
+    next.external_id = None;
+    next.roles = json!([]);
+    store::save(&txn, &current, next).await?;
+    let sessions_revoked =
+        sessions::revoke_for_membership(&txn, org, user_id, "membership.deleted", now).await?;
+    let fate =
+        account_fate_after_removal(store::count_other_live(&txn, user_id, &current.id).await?);
+    let mut data = membership_data(
+        org,
+        user_id,
+        &current.id,
+        MembershipStatus::Inactive.as_str(),
+        Some(&current.status),
+    );
+    data["sessions_revoked"] = json!(sessions_revoked);
+    data["account_deleted"] = json!(fate == AccountFate::Delete);
+    let mut events = vec![NewEvent::new(EventType::MembershipDeleted, user_id, data)];
+    if sessions_revoked > 0 {
+        events.push(sessions_revoked_event(org, user_id, sessions_revoked));
+    }
+    if fate == AccountFate::Delete {
+        accounts::erase(&txn, user_id, now).await?;
+        store::erase_all_for_user(&txn, user_id, now).await?;
+        events.push(NewEvent::new(
+            EventType::UserDeleted,
+            user_id,
+            json!({"organization": {"id": org}, "user": {"id": user_id}}),
+        ));
+    }
+    let event_ids = outbox::append(&txn, org, events, now).await?;
+    audit::record(
+        &txn,
+        &scope.actor,
+        Entry {
+            organization_id: Some(org),
+            action: act::SCIM_USER_DELETE,
+            target_type: "user",
+            target_id: user_id,
+            details: json!({
+                "membership_id": current.id,
+                "previous_status": current.status,
+                "sessions_revoked": sessions_revoked,
+                "account_deleted": fate == AccountFate::Delete,
+                "events": event_ids,
+            }),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

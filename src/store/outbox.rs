@@ -1,0 +1,69 @@
+//! The outbox: events are written in the same transaction as the change they report, so
+//! a change is never committed without its events, nor an event without its change.
+
+use chrono::{DateTime, Utc};
+use entity::events;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use crate::ids;
+use crate::store::organizations;
+use crate::webhook::event::{NewEvent, envelope};
+
+/// Appends the events, numbered with the organization's next sequence numbers; returns
+/// their ids in order.
+#[tracing::instrument(skip_all, fields(organization_id, count = events.len()))]
+pub async fn append(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    events: Vec<NewEvent>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = events.len() as i64;
+    let last = organizations::reserve_sequence(db, organization_id, n).await?;
+    let first = last - n + 1;
+    let mut ids_out = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(events.len());
+    for (i, e) in events.into_iter().enumerate() {
+        let id = ids::new_id(ids::EVENT);
+        let sequence = first + i as i64;
+        let payload = envelope(
+            &id,
+            e.event_type.as_str(),
+            now,
+            organization_id,
+            sequence,
+            &e.data,
+        );
+        rows.push(events::ActiveModel {
+            id: Set(id.clone()),
+            organization_id: Set(organization_id.to_string()),
+            sequence: Set(sequence),
+            event_type: Set(e.event_type.as_str().to_string()),
+            user_id: Set(e.user_id),
+            payload: Set(payload),
+            created_at: Set(now),
+        });
+        ids_out.push(id);
+    }
+    events::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(ids_out)
+}
+
+/// An organization's events in sequence order.
+pub async fn list_for_organization(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+) -> Result<Vec<events::Model>, DbErr> {
+    events::Entity::find()
+        .filter(events::Column::OrganizationId.eq(organization_id))
+        .order_by_asc(events::Column::Sequence)
+        .all(db)
+        .await
+}

@@ -1,0 +1,57 @@
+//! SCIM bearer tokens. Only a SHA-256 hash is stored; the token is shown once.
+
+use base64::Engine;
+use chrono::Utc;
+use entity::scim_tokens;
+use rand::RngCore;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sha2::{Digest, Sha256};
+
+use crate::ids;
+
+pub const TOKEN_PREFIX: &str = "scim_";
+
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn generate() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// Creates a token for the organization; returns its row and the plaintext token.
+#[tracing::instrument(skip_all, fields(organization_id))]
+pub async fn create(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+) -> Result<(scim_tokens::Model, String), DbErr> {
+    let token = generate();
+    let model = scim_tokens::ActiveModel {
+        id: Set(ids::new_id(ids::SCIM_TOKEN)),
+        organization_id: Set(organization_id.to_string()),
+        token_hash: Set(hash(&token)),
+        created_at: Set(Utc::now()),
+        revoked_at: Set(None),
+    };
+    let row = scim_tokens::Entity::insert(model)
+        .exec_with_returning(db)
+        .await?;
+    Ok((row, token))
+}
+
+/// The live token with this plaintext, if any.
+pub async fn find_live(
+    db: &impl ConnectionTrait,
+    token: &str,
+) -> Result<Option<scim_tokens::Model>, DbErr> {
+    scim_tokens::Entity::find()
+        .filter(scim_tokens::Column::TokenHash.eq(hash(token)))
+        .filter(scim_tokens::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+}

@@ -1,0 +1,84 @@
+//! Event types and payloads, as SPEC's Webhooks section defines them. Payloads name what
+//! changed by id and never carry personal data.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    UserCreated,
+    UserDeleted,
+    MembershipCreated,
+    MembershipUpdated,
+    MembershipDeactivated,
+    MembershipReactivated,
+    MembershipDeleted,
+    SessionsRevoked,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::UserCreated => "user.created",
+            EventType::UserDeleted => "user.deleted",
+            EventType::MembershipCreated => "membership.created",
+            EventType::MembershipUpdated => "membership.updated",
+            EventType::MembershipDeactivated => "membership.deactivated",
+            EventType::MembershipReactivated => "membership.reactivated",
+            EventType::MembershipDeleted => "membership.deleted",
+            EventType::SessionsRevoked => "sessions.revoked",
+        }
+    }
+}
+
+/// An event decided inside a transaction, before it has an id and a sequence number.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: EventType,
+    pub user_id: Option<String>,
+    pub data: Value,
+}
+
+impl NewEvent {
+    pub fn new(event_type: EventType, user_id: &str, data: Value) -> Self {
+        NewEvent {
+            event_type,
+            user_id: Some(user_id.to_string()),
+            data,
+        }
+    }
+}
+
+/// `data` for membership events.
+pub fn membership_data(
+    organization_id: &str,
+    user_id: &str,
+    membership_id: &str,
+    status: &str,
+    previous_status: Option<&str>,
+) -> Value {
+    json!({
+        "organization": {"id": organization_id},
+        "user": {"id": user_id},
+        "membership": {"id": membership_id, "status": status, "previous_status": previous_status},
+    })
+}
+
+/// The webhook body: `{"id","type","timestamp","organization_id","sequence","data"}`.
+pub fn envelope(
+    id: &str,
+    event_type: &str,
+    at: DateTime<Utc>,
+    organization_id: &str,
+    sequence: i64,
+    data: &Value,
+) -> Value {
+    json!({
+        "id": id,
+        "type": event_type,
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "organization_id": organization_id,
+        "sequence": sequence,
+        "data": data,
+    })
+}

@@ -1,0 +1,4 @@
+//! Webhook events. This slice writes them to the outbox; delivery is a separate worker
+//! that reads only the outbox.
+
+pub mod event;
