@@ -1,0 +1,125 @@
+//! The admin API's authentication and its first endpoints.
+
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{ADMIN_SECRET, TestApp};
+
+fn jwt(secret: &str, scope: &str, exp_offset: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "tester", "iat": now, "exp": now + exp_offset, "scope": scope}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+db_test!(wrong_expired_or_unscoped_jwts_are_refused_everywhere);
+async fn wrong_expired_or_unscoped_jwts_are_refused_everywhere(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let routes = [
+        ("POST", "/organizations".to_string()),
+        ("GET", format!("/organizations/{}", org.id)),
+        ("POST", format!("/organizations/{}/scim-tokens", org.id)),
+        ("GET", "/users/usr_x".to_string()),
+        ("POST", "/sessions".to_string()),
+        ("GET", "/sessions/ses_x".to_string()),
+    ];
+    let cases = [
+        (None, 401),
+        (Some(jwt("not-the-secret", "offboard:admin", 600)), 401),
+        (Some(jwt(ADMIN_SECRET, "offboard:admin", -3600)), 401),
+        (Some(org.token.clone()), 401),
+        (Some(jwt(ADMIN_SECRET, "profile email", 600)), 403),
+    ];
+    for (method, path) in &routes {
+        for (token, status) in &cases {
+            let mut req = app
+                .client
+                .request(method.parse().unwrap(), app.admin(path))
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status().as_u16(), *status, "{method} {path}");
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["success"], json!(false));
+            let code = if *status == 401 {
+                "UNAUTHORIZED"
+            } else {
+                "FORBIDDEN"
+            };
+            assert_eq!(body["error"]["code"], json!(code));
+            assert_eq!(body["error"]["status"], json!(status));
+            assert!(
+                body["error"]["trace_id"].is_string() && body["error"]["timestamp"].is_string()
+            );
+        }
+    }
+}
+
+db_test!(operators_create_organizations_and_tokens_and_read_accounts);
+async fn operators_create_organizations_and_tokens_and_read_accounts(app: TestApp) {
+    let res = app
+        .client
+        .post(app.admin("/organizations"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"name": "Acme", "deactivated_retention": "30d"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let org: Value = res.json().await.unwrap();
+    assert_eq!(org["deactivated_retention_secs"], json!(30 * 86400));
+    let id = org["id"].as_str().unwrap();
+    assert!(id.starts_with("org_"));
+    let got: Value = app
+        .client
+        .get(app.admin(&format!("/organizations/{id}")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["name"], json!("Acme"));
+
+    let res = app
+        .client
+        .post(app.admin("/organizations/org_missing/scim-tokens"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], json!("NOT_FOUND"));
+
+    let res = app
+        .client
+        .post(app.admin("/organizations"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], json!("VALIDATION_ERROR"));
+
+    // The token is stored hashed: its plaintext is nowhere in the database.
+    let org = app.create_org("Hashed").await;
+    let rows = entity::scim_tokens::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.token_hash != org.token && r.token_hash.len() == 64)
+    );
+}

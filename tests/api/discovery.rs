@@ -1,0 +1,76 @@
+//! Discovery documents tell the truth about what is supported.
+
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::TestApp;
+
+db_test!(discovery_endpoints_describe_the_service);
+async fn discovery_endpoints_describe_the_service(app: TestApp) {
+    let spc: Value = app
+        .client
+        .get(app.scim("/ServiceProviderConfig"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spc["patch"]["supported"], json!(true));
+    assert_eq!(spc["filter"]["supported"], json!(true));
+    assert_eq!(spc["bulk"]["supported"], json!(false));
+    assert_eq!(spc["etag"]["supported"], json!(true));
+    assert_eq!(spc["changePassword"]["supported"], json!(false));
+
+    let schemas: Value = app
+        .client
+        .get(app.scim("/Schemas"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(schemas["totalResults"], json!(2));
+    let user: Value = app
+        .client
+        .get(app.scim("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attrs = user["attributes"].as_array().unwrap();
+    let user_name = attrs
+        .iter()
+        .find(|a| a["name"] == json!("userName"))
+        .unwrap();
+    assert_eq!(user_name["uniqueness"], json!("server"));
+    assert_eq!(user_name["required"], json!(true));
+    let password = attrs
+        .iter()
+        .find(|a| a["name"] == json!("password"))
+        .unwrap();
+    assert_eq!(password["returned"], json!("never"));
+    let groups = attrs.iter().find(|a| a["name"] == json!("groups")).unwrap();
+    assert_eq!(groups["mutability"], json!("readOnly"));
+
+    let rt: Value = app
+        .client
+        .get(app.scim("/ResourceTypes/User"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rt["endpoint"], json!("/Users"));
+    let res = app
+        .client
+        .get(app.scim("/Schemas/urn:nope"))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_scim_error(res, 404, None).await;
+}

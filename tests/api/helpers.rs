@@ -1,0 +1,343 @@
+use std::sync::Once;
+
+use offboard::configuration::Settings;
+use offboard::startup::Application;
+use reqwest::{Client, Response};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+
+pub const ADMIN_SECRET: &str = "test-admin-secret";
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares a test that runs once per backend: `db_test!(name)` expects
+/// `async fn name(app: TestApp)` in the same module.
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
+                super::$name(app).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if std::env::var("OFFBOARD_TEST_DATABASE_URL").is_err() {
+                    eprintln!("OFFBOARD_TEST_DATABASE_URL not set: PostgreSQL variant skipped");
+                    return;
+                }
+                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await;
+                super::$name(app).await
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub db: DatabaseConnection,
+    pub admin_token: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static TRACING: Once = Once::new();
+
+async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}/offboard.db?mode=rwc", dir.path().display());
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            let base =
+                std::env::var("OFFBOARD_TEST_DATABASE_URL").expect("OFFBOARD_TEST_DATABASE_URL");
+            let name = format!(
+                "offboard_test_{}",
+                ulid::Ulid::new().to_string().to_lowercase()
+            );
+            let admin = sea_orm::Database::connect(&base)
+                .await
+                .expect("connect to PostgreSQL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
+            (format!("{prefix}/{name}"), None)
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            offboard::telemetry::init(offboard::configuration::LogFormat::Text);
+        }
+    });
+    let (url, dir) = database_url(backend).await;
+    let url_for_settings = url.clone();
+    let settings = Settings::from_lookup(move |k| match k {
+        "OFFBOARD_DATABASE_URL" => Some(url_for_settings.clone()),
+        "OFFBOARD_LISTEN" => Some("127.0.0.1:0".into()),
+        "OFFBOARD_ADMIN_JWT_SECRET" => Some(ADMIN_SECRET.into()),
+        "OFFBOARD_MAX_BODY_BYTES" => Some("65536".into()),
+        "OFFBOARD_DB_MAX_CONNECTIONS" => Some("5".into()),
+        _ => None,
+    })
+    .expect("settings");
+    let app = Application::build(settings).await.expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let db = offboard::db::connect(&url, 2)
+        .await
+        .expect("test connection");
+    let admin_token = offboard::auth::issue_admin_token(
+        ADMIN_SECRET,
+        "test-operator",
+        std::time::Duration::from_secs(3600),
+    )
+    .expect("admin token");
+    TestApp {
+        address,
+        client: Client::new(),
+        db,
+        admin_token,
+        _dir: dir,
+    }
+}
+
+/// An organization with a SCIM token, made through the admin API.
+pub struct Org {
+    pub id: String,
+    pub token: String,
+}
+
+pub fn fixture(path: &str) -> Value {
+    let full = format!("{}/scim-fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+pub fn patch_body(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+pub fn user_body(user_name: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Given", "familyName": "Family"},
+        "emails": [{"value": user_name, "type": "work", "primary": true}],
+        "active": true
+    })
+}
+
+impl TestApp {
+    pub fn scim(&self, path: &str) -> String {
+        format!("{}/scim/v2{path}", self.address)
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        format!("{}/admin/v1{path}", self.address)
+    }
+
+    pub async fn create_org(&self, name: &str) -> Org {
+        let res = self
+            .client
+            .post(self.admin("/organizations"))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .expect("create org");
+        assert_eq!(res.status(), 201);
+        let org: Value = res.json().await.expect("org json");
+        let id = org["id"].as_str().expect("org id").to_string();
+        let res = self
+            .client
+            .post(self.admin(&format!("/organizations/{id}/scim-tokens")))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("create token");
+        assert_eq!(res.status(), 201);
+        let tok: Value = res.json().await.expect("token json");
+        Org {
+            id,
+            token: tok["token"].as_str().expect("token").to_string(),
+        }
+    }
+
+    pub async fn post(&self, org: &Org, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.scim(path))
+            .bearer_auth(&org.token)
+            .header("content-type", SCIM_JSON)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn patch(&self, org: &Org, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.scim(path))
+            .bearer_auth(&org.token)
+            .header("content-type", SCIM_JSON)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("PATCH")
+    }
+
+    pub async fn put(&self, org: &Org, path: &str, body: &Value) -> Response {
+        self.client
+            .put(self.scim(path))
+            .bearer_auth(&org.token)
+            .header("content-type", SCIM_JSON)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("PUT")
+    }
+
+    pub async fn get(&self, org: &Org, path: &str) -> Response {
+        self.client
+            .get(self.scim(path))
+            .bearer_auth(&org.token)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn delete(&self, org: &Org, path: &str) -> Response {
+        self.client
+            .delete(self.scim(path))
+            .bearer_auth(&org.token)
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn create_user(&self, org: &Org, body: &Value) -> String {
+        let res = self.post(org, "/Users", body).await;
+        assert_eq!(res.status(), 201, "create user");
+        let v: Value = res.json().await.expect("json");
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn admin_user(&self, id: &str) -> Value {
+        let res = self
+            .client
+            .get(self.admin(&format!("/users/{id}")))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("admin GET user");
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("json")
+    }
+
+    pub async fn create_session(&self, org: &Org, user_id: &str) -> String {
+        let res = self
+            .client
+            .post(self.admin("/sessions"))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({"user_id": user_id, "organization_id": org.id, "expires_at": "2999-01-01T00:00:00Z"}))
+            .send()
+            .await
+            .expect("create session");
+        assert_eq!(res.status(), 201);
+        let v: Value = res.json().await.expect("json");
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn session_active(&self, id: &str) -> bool {
+        let res = self
+            .client
+            .get(self.admin(&format!("/sessions/{id}")))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("introspect");
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.expect("json");
+        v["active"].as_bool().expect("active")
+    }
+
+    /// The organization's outbox, as (type, user id) in sequence order; also checks that
+    /// sequences run 1, 2, 3… without gaps.
+    pub async fn events(&self, org: &Org) -> Vec<(String, Option<String>)> {
+        let rows = offboard::store::outbox::list_for_organization(&self.db, &org.id)
+            .await
+            .expect("events");
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.sequence, i as i64 + 1, "sequences are contiguous");
+            assert_eq!(r.payload["sequence"], json!(r.sequence));
+            assert_eq!(r.payload["type"], json!(r.event_type));
+        }
+        rows.into_iter()
+            .map(|r| (r.event_type, r.user_id))
+            .collect()
+    }
+
+    pub async fn event_types(&self, org: &Org) -> Vec<String> {
+        self.events(org).await.into_iter().map(|(t, _)| t).collect()
+    }
+
+    pub async fn event_payloads(&self, org: &Org) -> Vec<Value> {
+        offboard::store::outbox::list_for_organization(&self.db, &org.id)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|r| r.payload)
+            .collect()
+    }
+
+    pub async fn audit_actions(&self, org: &Org) -> Vec<String> {
+        offboard::store::audit::list_for_organization(&self.db, &org.id)
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|r| r.action)
+            .collect()
+    }
+}
+
+/// Asserts a SCIM error response: status, `scimType`, the Error schema and content type.
+pub async fn assert_scim_error(res: Response, status: u16, scim_type: Option<&str>) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(ct.starts_with(SCIM_JSON), "content type {ct}");
+    let body: Value = res.json().await.expect("error body is JSON");
+    assert_eq!(
+        body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+    );
+    assert_eq!(body["status"], json!(status.to_string()));
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail"
+    );
+    match scim_type {
+        Some(t) => assert_eq!(body["scimType"], json!(t), "{body}"),
+        None => assert!(body.get("scimType").is_none(), "{body}"),
+    }
+    body
+}

@@ -1,0 +1,292 @@
+//! The deprovisioning rules of SPEC's table, end to end.
+
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{TestApp, fixture, patch_body, user_body};
+
+db_test!(deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it);
+async fn deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &fixture("okta/create_user.json"))
+        .await;
+    let session = app.create_session(&org, &id).await;
+    assert!(app.session_active(&session).await);
+
+    let res = app
+        .patch(
+            &org,
+            &format!("/Users/{id}"),
+            &fixture("okta/deactivate_user.json"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["active"], json!(false));
+
+    let got: Value = app
+        .get(&org, &format!("/Users/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        got["active"],
+        json!(false),
+        "a deactivated user is still returned by GET"
+    );
+    assert!(!app.session_active(&session).await, "sessions revoked");
+    let account = app.admin_user(&id).await;
+    assert_eq!(account["status"], json!("ACTIVE"));
+    assert_eq!(account["memberships"][0]["status"], json!("INACTIVE"));
+
+    let res = app
+        .patch(
+            &org,
+            &format!("/Users/{id}"),
+            &fixture("okta/reactivate_user.json"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let account = app.admin_user(&id).await;
+    assert_eq!(account["memberships"][0]["status"], json!("ACTIVE"));
+
+    assert_eq!(
+        app.event_types(&org).await,
+        [
+            "user.created",
+            "membership.created",
+            "membership.deactivated",
+            "sessions.revoked",
+            "membership.reactivated"
+        ]
+    );
+    let payloads = app.event_payloads(&org).await;
+    assert_eq!(
+        payloads[2]["data"]["membership"]["status"],
+        json!("INACTIVE")
+    );
+    assert_eq!(
+        payloads[2]["data"]["membership"]["previous_status"],
+        json!("ACTIVE")
+    );
+    assert_eq!(payloads[2]["data"]["sessions_revoked"], json!(1));
+    assert_eq!(payloads[2]["organization_id"], json!(org.id));
+    assert_eq!(
+        app.audit_actions(&org).await,
+        [
+            "organization.create",
+            "scim_token.create",
+            "scim.user.create",
+            "session.create",
+            "scim.user.patch",
+            "scim.user.patch"
+        ]
+    );
+}
+
+db_test!(repeated_deactivation_is_a_no_op_that_emits_nothing);
+async fn repeated_deactivation_is_a_no_op_that_emits_nothing(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("a@example.com")).await;
+    for _ in 0..3 {
+        let res = app
+            .patch(
+                &org,
+                &format!("/Users/{id}"),
+                &fixture("entra/disable_user.json"),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(
+        app.event_types(&org).await,
+        [
+            "user.created",
+            "membership.created",
+            "membership.deactivated"
+        ]
+    );
+}
+
+db_test!(deleting_the_last_membership_erases_the_account_and_keeps_a_tombstone);
+async fn deleting_the_last_membership_erases_the_account_and_keeps_a_tombstone(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &fixture("entra/create_user.json"))
+        .await;
+    let session = app.create_session(&org, &id).await;
+
+    let res = app.delete(&org, &format!("/Users/{id}")).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.get(&org, &format!("/Users/{id}")).await.status(), 404);
+    assert!(!app.session_active(&session).await);
+
+    let account = app.admin_user(&id).await;
+    assert_eq!(account["status"], json!("DELETED"));
+    assert_eq!(account["email"], Value::Null);
+    assert_eq!(account["display_name"], json!("Deleted User"));
+    assert!(account["deleted_at"].is_string());
+    let m = &account["memberships"][0];
+    assert_eq!(m["status"], json!("INACTIVE"));
+    assert!(m["removed_at"].is_string());
+    assert_eq!(m["user_name"], Value::Null);
+    assert_eq!(m["external_id"], Value::Null);
+
+    assert_eq!(
+        app.event_types(&org).await,
+        [
+            "user.created",
+            "membership.created",
+            "membership.deleted",
+            "sessions.revoked",
+            "user.deleted"
+        ]
+    );
+    let payloads = app.event_payloads(&org).await;
+    let deleted = payloads.last().unwrap();
+    assert_eq!(
+        deleted["data"],
+        json!({"organization": {"id": org.id}, "user": {"id": id}})
+    );
+    let text = serde_json::to_string(&payloads).unwrap();
+    assert!(
+        !text.to_lowercase().contains("testuser.com"),
+        "no personal data in events"
+    );
+
+    // A second DELETE answers 404 and emits nothing.
+    assert_eq!(
+        app.delete(&org, &format!("/Users/{id}")).await.status(),
+        404
+    );
+    assert_eq!(app.event_types(&org).await.len(), 5);
+
+    // The same userName later creates a new account.
+    let again = app
+        .create_user(&org, &fixture("entra/create_user.json"))
+        .await;
+    assert_ne!(again, id);
+}
+
+db_test!(deleting_a_user_of_two_organizations_removes_only_that_membership);
+async fn deleting_a_user_of_two_organizations_removes_only_that_membership(app: TestApp) {
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    let id_a = app.create_user(&a, &user_body("Shared@Example.com")).await;
+    let id_b = app.create_user(&b, &user_body("shared@example.COM")).await;
+    assert_eq!(id_a, id_b, "the same identity links to one account");
+    let session_b = app.create_session(&b, &id_b).await;
+
+    assert_eq!(
+        app.delete(&a, &format!("/Users/{id_a}")).await.status(),
+        204
+    );
+
+    let account = app.admin_user(&id_a).await;
+    assert_eq!(account["status"], json!("ACTIVE"));
+    assert_eq!(account["email"], json!("Shared@Example.com"));
+    let ms = account["memberships"].as_array().unwrap();
+    let in_a = ms
+        .iter()
+        .find(|m| m["organization_id"] == json!(a.id))
+        .unwrap();
+    let in_b = ms
+        .iter()
+        .find(|m| m["organization_id"] == json!(b.id))
+        .unwrap();
+    assert!(in_a["removed_at"].is_string());
+    assert_eq!(in_b["status"], json!("ACTIVE"));
+    assert!(in_b["removed_at"].is_null());
+    assert!(
+        app.session_active(&session_b).await,
+        "sessions elsewhere stay"
+    );
+
+    let got: Value = app
+        .get(&b, &format!("/Users/{id_b}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["userName"], json!("shared@example.COM"));
+    assert_eq!(
+        app.event_types(&a).await,
+        ["user.created", "membership.created", "membership.deleted"]
+    );
+    assert_eq!(app.event_types(&b).await, ["membership.created"]);
+}
+
+db_test!(put_with_active_false_deprovisions_like_patch);
+async fn put_with_active_false_deprovisions_like_patch(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &fixture("okta/create_user.json"))
+        .await;
+    let res = app
+        .put(
+            &org,
+            &format!("/Users/{id}"),
+            &fixture("okta/replace_user_inactive.json"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["active"], json!(false));
+    assert_eq!(body["name"]["givenName"], json!("Another"));
+    assert!(body.get("password").is_none());
+    assert_eq!(
+        app.event_types(&org).await,
+        [
+            "user.created",
+            "membership.created",
+            "membership.deactivated",
+            "membership.updated"
+        ]
+    );
+}
+
+db_test!(if_match_with_a_stale_version_is_refused_with_412);
+async fn if_match_with_a_stale_version_is_refused_with_412(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("a@example.com")).await;
+    let res = app.get(&org, &format!("/Users/{id}")).await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, "W/\"1\"");
+    let body = patch_body(json!([{"op": "replace", "path": "displayName", "value": "New"}]));
+    let res = app
+        .client
+        .patch(app.scim(&format!("/Users/{id}")))
+        .bearer_auth(&org.token)
+        .header("content-type", "application/scim+json")
+        .header("if-match", &etag)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .client
+        .patch(app.scim(&format!("/Users/{id}")))
+        .bearer_auth(&org.token)
+        .header("content-type", "application/scim+json")
+        .header("if-match", &etag)
+        .body(fixture("okta/deactivate_user.json").to_string())
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_scim_error(res, 412, None).await;
+    let got: Value = app
+        .get(&org, &format!("/Users/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        got["active"],
+        json!(true),
+        "the refused PATCH changed nothing"
+    );
+    assert_eq!(got["meta"]["version"], json!("W/\"2\""));
+}

@@ -1,0 +1,15 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! One test binary: the real app on a random port, over HTTP, against a real database.
+//! Every storage test runs on SQLite, and on PostgreSQL when OFFBOARD_TEST_DATABASE_URL is set.
+
+mod helpers;
+
+mod admin;
+mod bad_input;
+mod concurrency;
+mod dialects;
+mod discovery;
+mod isolation;
+mod lifecycle;
+mod listing;
