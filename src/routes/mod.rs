@@ -40,8 +40,6 @@ pub async fn request_id_middleware(
         .unwrap_or_else(|| ids::new_id(ids::REQUEST));
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let _guard = span.enter();
-    drop(_guard);
     let mut res = tracing::Instrument::instrument(next.call(req), span).await?;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
