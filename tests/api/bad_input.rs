@@ -10,7 +10,7 @@ async fn bad_requests_get_scim_errors_and_change_nothing(app: TestApp) {
     let org = app.create_org("Acme").await;
     let id = app.create_user(&org, &user_body("a@example.com")).await;
     let user = format!("/Users/{id}");
-    let before: Value = app.get(&org, &user).await.json().await.unwrap();
+    let before: Value = app.get_json(&org, &user).await;
     let events_before = app.event_types(&org).await;
 
     // Malformed JSON.
@@ -182,26 +182,18 @@ async fn bad_requests_get_scim_errors_and_change_nothing(app: TestApp) {
     .await;
 
     // Negative and huge paging values are interpreted as RFC 7644 §3.4.2.4 says.
-    let list: Value = app
-        .get(&org, "/Users?startIndex=-4&count=-1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json(&org, "/Users?startIndex=-4&count=-1").await;
     assert_eq!(
         (list["startIndex"].clone(), list["itemsPerPage"].clone()),
         (json!(1), json!(0))
     );
     assert_eq!(list["totalResults"], json!(1));
     let list: Value = app
-        .get(
+        .get_json(
             &org,
             "/Users?startIndex=99999999999999999999&count=99999999999999999999",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(list["Resources"], json!([]));
 
     // Unknown id, unknown endpoint.
@@ -209,14 +201,14 @@ async fn bad_requests_get_scim_errors_and_change_nothing(app: TestApp) {
     assert_scim_error(app.delete(&org, "/Users/usr_nope").await, 404, None).await;
     assert_scim_error(app.get(&org, "/Nothing").await, 404, None).await;
 
-    let after: Value = app.get(&org, &user).await.json().await.unwrap();
+    let after: Value = app.get_json(&org, &user).await;
     assert_eq!(before, after, "no bad request changed the user");
     assert_eq!(
         events_before,
         app.event_types(&org).await,
         "no bad request wrote an event"
     );
-    let list: Value = app.get(&org, "/Users").await.json().await.unwrap();
+    let list: Value = app.get_json(&org, "/Users").await;
     assert_eq!(
         list["totalResults"],
         json!(1),

@@ -19,12 +19,7 @@ async fn entra_disable_with_string_false_deactivates(app: TestApp) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let got: Value = app
-        .get(&org, &format!("/Users/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json(&org, &format!("/Users/{id}")).await;
     assert_eq!(got["active"], json!(false));
     assert_eq!(
         app.admin_user(&id).await["memberships"][0]["status"],

@@ -220,6 +220,13 @@ impl TestApp {
             .expect("GET")
     }
 
+    /// GET that must succeed, returning the JSON body.
+    pub async fn get_json(&self, org: &Org, path: &str) -> Value {
+        let res = self.get(org, path).await;
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.expect("json")
+    }
+
     pub async fn delete(&self, org: &Org, path: &str) -> Response {
         self.client
             .delete(self.scim(path))

@@ -26,14 +26,11 @@ async fn one_organizations_token_cannot_read_or_change_anothers_users(app: TestA
         404
     );
     assert_eq!(app.delete(&b, &path).await.status(), 404);
-    let list: Value = app.get(&b, "/Users").await.json().await.unwrap();
+    let list: Value = app.get_json(&b, "/Users").await;
     assert_eq!(list["totalResults"], json!(0));
     let list: Value = app
-        .get(&b, &format!("/Users?filter=id%20eq%20%22{id}%22"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&b, &format!("/Users?filter=id%20eq%20%22{id}%22"))
+        .await;
     assert_eq!(list["totalResults"], json!(0));
     let res = app
         .client
@@ -47,7 +44,7 @@ async fn one_organizations_token_cannot_read_or_change_anothers_users(app: TestA
     let list: Value = res.json().await.unwrap();
     assert_eq!(list["totalResults"], json!(0));
 
-    let got: Value = app.get(&a, &path).await.json().await.unwrap();
+    let got: Value = app.get_json(&a, &path).await;
     assert_eq!(got["active"], json!(true));
     assert!(app.event_types(&b).await.is_empty());
 }
@@ -76,12 +73,7 @@ async fn each_organization_keeps_its_own_record_of_a_shared_account(app: TestApp
     )
     .await;
 
-    let seen_by_a: Value = app
-        .get(&a, &format!("/Users/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let seen_by_a: Value = app.get_json(&a, &format!("/Users/{id}")).await;
     assert!(
         seen_by_a.get("displayName").is_none(),
         "A never sees B's copy"
@@ -91,12 +83,7 @@ async fn each_organization_keeps_its_own_record_of_a_shared_account(app: TestApp
         json!(true),
         "B's deactivation leaves A's membership alone"
     );
-    let seen_by_b: Value = app
-        .get(&b, &format!("/Users/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let seen_by_b: Value = app.get_json(&b, &format!("/Users/{id}")).await;
     assert_eq!(seen_by_b["displayName"], json!("Renamed by B"));
     assert_eq!(seen_by_b["active"], json!(false));
 }

@@ -25,12 +25,7 @@ async fn deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["active"], json!(false));
 
-    let got: Value = app
-        .get(&org, &format!("/Users/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json(&org, &format!("/Users/{id}")).await;
     assert_eq!(
         got["active"],
         json!(false),
@@ -204,12 +199,7 @@ async fn deleting_a_user_of_two_organizations_removes_only_that_membership(app: 
         "sessions elsewhere stay"
     );
 
-    let got: Value = app
-        .get(&b, &format!("/Users/{id_b}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json(&b, &format!("/Users/{id_b}")).await;
     assert_eq!(got["userName"], json!("shared@example.COM"));
     assert_eq!(
         app.event_types(&a).await,
@@ -277,12 +267,7 @@ async fn if_match_with_a_stale_version_is_refused_with_412(app: TestApp) {
         .await
         .unwrap();
     crate::helpers::assert_scim_error(res, 412, None).await;
-    let got: Value = app
-        .get(&org, &format!("/Users/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json(&org, &format!("/Users/{id}")).await;
     assert_eq!(
         got["active"],
         json!(true),

@@ -19,11 +19,8 @@ async fn okta_style_paging_walks_every_user_once_in_a_stable_order(app: TestApp)
     let mut start = 1;
     loop {
         let page: Value = app
-            .get(&org, &format!("/Users?startIndex={start}&count=10"))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&org, &format!("/Users?startIndex={start}&count=10"))
+            .await;
         assert_eq!(page["totalResults"], json!(25));
         assert_eq!(page["startIndex"], json!(start));
         let items = page["Resources"].as_array().unwrap();
@@ -50,23 +47,17 @@ async fn filters_sorting_and_projection_work_together(app: TestApp) {
         app.create_user(&org, &body).await;
     }
     let list: Value = app
-        .get(&org, "/Users?filter=title%20eq%20%22eng%22%20and%20emails%5Btype%20eq%20%22work%22%5D.value%20ew%20%22example.com%22")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&org, "/Users?filter=title%20eq%20%22eng%22%20and%20emails%5Btype%20eq%20%22work%22%5D.value%20ew%20%22example.com%22")
+        .await;
     assert_eq!(list["totalResults"], json!(1));
     assert_eq!(list["Resources"][0]["userName"], json!("alice@example.com"));
 
     let list: Value = app
-        .get(
+        .get_json(
             &org,
             "/Users?sortBy=userName&sortOrder=descending&attributes=userName",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let names: Vec<&str> = list["Resources"]
         .as_array()
         .unwrap()
@@ -83,14 +74,11 @@ async fn filters_sorting_and_projection_work_together(app: TestApp) {
     assert_eq!(keys, ["id", "schemas", "userName"]);
 
     let list: Value = app
-        .get(
+        .get_json(
             &org,
             "/Users?filter=not%20(title%20eq%20%22Eng%22)&excludedAttributes=emails,name",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(list["totalResults"], json!(1));
     assert!(list["Resources"][0].get("emails").is_none());
     assert!(list["Resources"][0].get("name").is_none());
