@@ -1,10 +1,11 @@
 //! The admin API's authentication and its first endpoints.
 
+use reqwest::Method;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{ADMIN_SECRET, TestApp};
+use crate::helpers::{ADMIN_SECRET, TestApp, expect_json};
 
 fn jwt(secret: &str, scope: &str, exp_offset: i64) -> String {
     let now = chrono::Utc::now().timestamp();
@@ -65,51 +66,34 @@ async fn wrong_expired_or_unscoped_jwts_are_refused_everywhere(app: TestApp) {
 db_test!(operators_create_organizations_and_tokens_and_read_accounts);
 async fn operators_create_organizations_and_tokens_and_read_accounts(app: TestApp) {
     let res = app
-        .client
-        .post(app.admin("/organizations"))
-        .bearer_auth(&app.admin_token)
-        .json(&json!({"name": "Acme", "deactivated_retention": "30d"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let org: Value = res.json().await.unwrap();
+        .admin_send(
+            Method::POST,
+            "/organizations",
+            Some(&json!({"name": "Acme", "deactivated_retention": "30d"})),
+        )
+        .await;
+    let org = expect_json(res, 201).await;
     assert_eq!(org["deactivated_retention_secs"], json!(30 * 86400));
     let id = org["id"].as_str().unwrap();
     assert!(id.starts_with("org_"));
-    let got: Value = app
-        .client
-        .get(app.admin(&format!("/organizations/{id}")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = expect_json(
+        app.admin_send(Method::GET, &format!("/organizations/{id}"), None)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(got["name"], json!("Acme"));
 
     let res = app
-        .client
-        .post(app.admin("/organizations/org_missing/scim-tokens"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    let body: Value = res.json().await.unwrap();
+        .admin_send(Method::POST, "/organizations/org_missing/scim-tokens", None)
+        .await;
+    let body = expect_json(res, 404).await;
     assert_eq!(body["error"]["code"], json!("NOT_FOUND"));
 
     let res = app
-        .client
-        .post(app.admin("/organizations"))
-        .bearer_auth(&app.admin_token)
-        .json(&json!({"name": ""}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 422);
-    let body: Value = res.json().await.unwrap();
+        .admin_send(Method::POST, "/organizations", Some(&json!({"name": ""})))
+        .await;
+    let body = expect_json(res, 422).await;
     assert_eq!(body["error"]["code"], json!("VALIDATION_ERROR"));
 
     // The token is stored hashed: its plaintext is nowhere in the database.

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{TestApp, fixture};
+use crate::helpers::{TestApp, expect_json, fixture};
 
 db_test!(entra_disable_with_string_false_deactivates);
 async fn entra_disable_with_string_false_deactivates(app: TestApp) {
@@ -40,8 +40,7 @@ async fn entra_disable_with_the_aadoptscim062020_flag_deactivates(app: TestApp) 
             &fixture("entra/disable_user_aadoptscim062020.json"),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let body = expect_json(res, 200).await;
     assert_eq!(body["active"], json!(false));
 }
 
@@ -58,8 +57,7 @@ async fn entra_attribute_updates_apply_every_operation(app: TestApp) {
             &fixture("entra/update_user_attributes.json"),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let body = expect_json(res, 200).await;
     assert_eq!(
         body["emails"][0]["value"],
         json!("updatedEmail@microsoft.com")
@@ -87,8 +85,7 @@ async fn entra_attribute_updates_apply_every_operation(app: TestApp) {
             &fixture("entra/update_user_dotted.json"),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let body = expect_json(res, 200).await;
     assert_eq!(body["name"]["givenName"], json!("updatedGivenName"));
     assert_eq!(body["name"]["formatted"], json!("givenName familyName"));
     assert_eq!(
@@ -108,8 +105,7 @@ async fn okta_lookup_then_create_then_deactivate(app: TestApp) {
     let lookup =
         "/Users?filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100";
     let res = app.get(&org, lookup).await;
-    assert_eq!(res.status(), 200);
-    let list: Value = res.json().await.unwrap();
+    let list = expect_json(res, 200).await;
     assert_eq!(list["totalResults"], json!(0));
     assert_eq!(list["startIndex"], json!(1));
     assert_eq!(list["itemsPerPage"], json!(0));

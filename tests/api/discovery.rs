@@ -1,46 +1,24 @@
 //! Discovery documents tell the truth about what is supported.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::db_test;
 use crate::helpers::TestApp;
 
 db_test!(discovery_endpoints_describe_the_service);
 async fn discovery_endpoints_describe_the_service(app: TestApp) {
-    let spc: Value = app
-        .client
-        .get(app.scim("/ServiceProviderConfig"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spc = app.public_json("/ServiceProviderConfig").await;
     assert_eq!(spc["patch"]["supported"], json!(true));
     assert_eq!(spc["filter"]["supported"], json!(true));
     assert_eq!(spc["bulk"]["supported"], json!(false));
     assert_eq!(spc["etag"]["supported"], json!(true));
     assert_eq!(spc["changePassword"]["supported"], json!(false));
 
-    let schemas: Value = app
-        .client
-        .get(app.scim("/Schemas"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let schemas = app.public_json("/Schemas").await;
     assert_eq!(schemas["totalResults"], json!(2));
-    let user: Value = app
-        .client
-        .get(app.scim("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = app
+        .public_json("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .await;
     let attrs = user["attributes"].as_array().unwrap();
     let user_name = attrs
         .iter()
@@ -56,15 +34,7 @@ async fn discovery_endpoints_describe_the_service(app: TestApp) {
     let groups = attrs.iter().find(|a| a["name"] == json!("groups")).unwrap();
     assert_eq!(groups["mutability"], json!("readOnly"));
 
-    let rt: Value = app
-        .client
-        .get(app.scim("/ResourceTypes/User"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rt = app.public_json("/ResourceTypes/User").await;
     assert_eq!(rt["endpoint"], json!("/Users"));
     let res = app
         .client

@@ -2,7 +2,7 @@ use std::sync::Once;
 
 use offboard::configuration::Settings;
 use offboard::startup::Application;
-use reqwest::{Client, Response};
+use reqwest::{Client, Method, Response};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
@@ -151,27 +151,60 @@ impl TestApp {
         format!("{}/admin/v1{path}", self.address)
     }
 
+    /// Sends a SCIM request with the organization's token and, if given, a JSON body.
+    pub async fn scim_send(
+        &self,
+        method: Method,
+        org: &Org,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method.clone(), self.scim(path))
+            .bearer_auth(&org.token);
+        if let Some(b) = body {
+            req = req.header("content-type", SCIM_JSON).body(b.to_string());
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Sends an admin API request with the operator's JWT and, if given, a JSON body.
+    pub async fn admin_send(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        let mut req = self
+            .client
+            .request(method.clone(), self.admin(path))
+            .bearer_auth(&self.admin_token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// An unauthenticated SCIM GET (the discovery endpoints) that must answer 200.
+    pub async fn public_json(&self, path: &str) -> Value {
+        let res = self.client.get(self.scim(path)).send().await.expect("GET");
+        expect_json(res, 200).await
+    }
+
     pub async fn create_org(&self, name: &str) -> Org {
         let res = self
-            .client
-            .post(self.admin("/organizations"))
-            .bearer_auth(&self.admin_token)
-            .json(&json!({"name": name}))
-            .send()
-            .await
-            .expect("create org");
-        assert_eq!(res.status(), 201);
-        let org: Value = res.json().await.expect("org json");
+            .admin_send(Method::POST, "/organizations", Some(&json!({"name": name})))
+            .await;
+        let org = expect_json(res, 201).await;
         let id = org["id"].as_str().expect("org id").to_string();
         let res = self
-            .client
-            .post(self.admin(&format!("/organizations/{id}/scim-tokens")))
-            .bearer_auth(&self.admin_token)
-            .send()
-            .await
-            .expect("create token");
-        assert_eq!(res.status(), 201);
-        let tok: Value = res.json().await.expect("token json");
+            .admin_send(
+                Method::POST,
+                &format!("/organizations/{id}/scim-tokens"),
+                None,
+            )
+            .await;
+        let tok = expect_json(res, 201).await;
         Org {
             id,
             token: tok["token"].as_str().expect("token").to_string(),
@@ -179,21 +212,26 @@ impl TestApp {
     }
 
     pub async fn post(&self, org: &Org, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.scim(path))
-            .bearer_auth(&org.token)
-            .header("content-type", SCIM_JSON)
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("POST")
+        self.scim_send(Method::POST, org, path, Some(body)).await
     }
 
     pub async fn patch(&self, org: &Org, path: &str, body: &Value) -> Response {
+        self.scim_send(Method::PATCH, org, path, Some(body)).await
+    }
+
+    /// A PATCH carrying `If-Match`.
+    pub async fn patch_if_match(
+        &self,
+        org: &Org,
+        path: &str,
+        etag: &str,
+        body: &Value,
+    ) -> Response {
         self.client
             .patch(self.scim(path))
             .bearer_auth(&org.token)
             .header("content-type", SCIM_JSON)
+            .header("if-match", etag)
             .body(body.to_string())
             .send()
             .await
@@ -201,85 +239,49 @@ impl TestApp {
     }
 
     pub async fn put(&self, org: &Org, path: &str, body: &Value) -> Response {
-        self.client
-            .put(self.scim(path))
-            .bearer_auth(&org.token)
-            .header("content-type", SCIM_JSON)
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("PUT")
+        self.scim_send(Method::PUT, org, path, Some(body)).await
     }
 
     pub async fn get(&self, org: &Org, path: &str) -> Response {
-        self.client
-            .get(self.scim(path))
-            .bearer_auth(&org.token)
-            .send()
-            .await
-            .expect("GET")
+        self.scim_send(Method::GET, org, path, None).await
     }
 
     /// GET that must succeed, returning the JSON body.
     pub async fn get_json(&self, org: &Org, path: &str) -> Value {
-        let res = self.get(org, path).await;
-        assert_eq!(res.status(), 200, "GET {path}");
-        res.json().await.expect("json")
+        expect_json(self.get(org, path).await, 200).await
     }
 
     pub async fn delete(&self, org: &Org, path: &str) -> Response {
-        self.client
-            .delete(self.scim(path))
-            .bearer_auth(&org.token)
-            .send()
-            .await
-            .expect("DELETE")
+        self.scim_send(Method::DELETE, org, path, None).await
     }
 
     /// Creates a user and returns its id.
     pub async fn create_user(&self, org: &Org, body: &Value) -> String {
-        let res = self.post(org, "/Users", body).await;
-        assert_eq!(res.status(), 201, "create user");
-        let v: Value = res.json().await.expect("json");
+        let v = expect_json(self.post(org, "/Users", body).await, 201).await;
         v["id"].as_str().expect("id").to_string()
     }
 
     pub async fn admin_user(&self, id: &str) -> Value {
         let res = self
-            .client
-            .get(self.admin(&format!("/users/{id}")))
-            .bearer_auth(&self.admin_token)
-            .send()
-            .await
-            .expect("admin GET user");
-        assert_eq!(res.status(), 200);
-        res.json().await.expect("json")
+            .admin_send(Method::GET, &format!("/users/{id}"), None)
+            .await;
+        expect_json(res, 200).await
     }
 
     pub async fn create_session(&self, org: &Org, user_id: &str) -> String {
+        let body = json!({"user_id": user_id, "organization_id": org.id, "expires_at": "2999-01-01T00:00:00Z"});
         let res = self
-            .client
-            .post(self.admin("/sessions"))
-            .bearer_auth(&self.admin_token)
-            .json(&json!({"user_id": user_id, "organization_id": org.id, "expires_at": "2999-01-01T00:00:00Z"}))
-            .send()
-            .await
-            .expect("create session");
-        assert_eq!(res.status(), 201);
-        let v: Value = res.json().await.expect("json");
+            .admin_send(Method::POST, "/sessions", Some(&body))
+            .await;
+        let v = expect_json(res, 201).await;
         v["id"].as_str().expect("id").to_string()
     }
 
     pub async fn session_active(&self, id: &str) -> bool {
         let res = self
-            .client
-            .get(self.admin(&format!("/sessions/{id}")))
-            .bearer_auth(&self.admin_token)
-            .send()
-            .await
-            .expect("introspect");
-        assert_eq!(res.status(), 200);
-        let v: Value = res.json().await.expect("json");
+            .admin_send(Method::GET, &format!("/sessions/{id}"), None)
+            .await;
+        let v = expect_json(res, 200).await;
         v["active"].as_bool().expect("active")
     }
 
@@ -320,6 +322,12 @@ impl TestApp {
             .map(|r| r.action)
             .collect()
     }
+}
+
+/// Asserts the status and returns the JSON body.
+pub async fn expect_json(res: Response, status: u16) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status of {}", res.url());
+    res.json().await.expect("JSON body")
 }
 
 /// Asserts a SCIM error response: status, `scimType`, the Error schema and content type.

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{TestApp, fixture, patch_body, user_body};
+use crate::helpers::{TestApp, expect_json, fixture, patch_body, user_body};
 
 db_test!(deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it);
 async fn deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it(app: TestApp) {
@@ -21,8 +21,7 @@ async fn deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it
             &fixture("okta/deactivate_user.json"),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let body = expect_json(res, 200).await;
     assert_eq!(body["active"], json!(false));
 
     let got: Value = app.get_json(&org, &format!("/Users/{id}")).await;
@@ -221,8 +220,7 @@ async fn put_with_active_false_deprovisions_like_patch(app: TestApp) {
             &fixture("okta/replace_user_inactive.json"),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
+    let body = expect_json(res, 200).await;
     assert_eq!(body["active"], json!(false));
     assert_eq!(body["name"]["givenName"], json!("Another"));
     assert!(body.get("password").is_none());
@@ -246,26 +244,17 @@ async fn if_match_with_a_stale_version_is_refused_with_412(app: TestApp) {
     assert_eq!(etag, "W/\"1\"");
     let body = patch_body(json!([{"op": "replace", "path": "displayName", "value": "New"}]));
     let res = app
-        .client
-        .patch(app.scim(&format!("/Users/{id}")))
-        .bearer_auth(&org.token)
-        .header("content-type", "application/scim+json")
-        .header("if-match", &etag)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+        .patch_if_match(&org, &format!("/Users/{id}"), &etag, &body)
+        .await;
     assert_eq!(res.status(), 200);
     let res = app
-        .client
-        .patch(app.scim(&format!("/Users/{id}")))
-        .bearer_auth(&org.token)
-        .header("content-type", "application/scim+json")
-        .header("if-match", &etag)
-        .body(fixture("okta/deactivate_user.json").to_string())
-        .send()
-        .await
-        .unwrap();
+        .patch_if_match(
+            &org,
+            &format!("/Users/{id}"),
+            &etag,
+            &fixture("okta/deactivate_user.json"),
+        )
+        .await;
     crate::helpers::assert_scim_error(res, 412, None).await;
     let got: Value = app.get_json(&org, &format!("/Users/{id}")).await;
     assert_eq!(
