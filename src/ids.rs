@@ -14,26 +14,16 @@ pub const EVENT: &str = "evt";
 pub const AUDIT: &str = "aud";
 pub const REQUEST: &str = "req";
 
-/// Whether `id` looks like one of ours with the given prefix; a cheap check before a
-/// database lookup, never a substitute for one.
-pub fn has_prefix(id: &str, prefix: &str) -> bool {
-    id.len() == prefix.len() + 27
-        && id.starts_with(prefix)
-        && id.as_bytes()[prefix.len()] == b'_'
-        && id[prefix.len() + 1..]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ids_carry_their_prefix() {
-        let id = new_id(USER);
-        assert!(has_prefix(&id, USER));
-        assert!(!has_prefix(&id, ORGANIZATION));
-        assert!(!has_prefix("usr_x", USER));
+    fn ids_carry_their_prefix_and_sort_by_creation() {
+        let a = new_id(USER);
+        let b = new_id(USER);
+        assert!(a.starts_with("usr_") && a.len() == 4 + 26);
+        // The first ten characters of a ULID are its millisecond timestamp.
+        assert!(a[..14] <= b[..14], "ids sort by creation time");
     }
 }

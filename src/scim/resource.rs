@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::schema::{Attr, AttrType, COMMON, Mutability, ResourceSchema, find};
+use super::schema::{Attr, AttrType, Mutability, ResourceSchema, find};
 
 /// A resource document in canonical form, without `id`, `meta` and `schemas`.
 pub type Document = Map<String, Value>;
@@ -149,11 +149,6 @@ fn coerce_single(attr: &Attr, value: &Value) -> Result<Option<Value>, ScimError>
             _ => return Err(wrong("a string")),
         },
     }))
-}
-
-/// Whether a name is one of the attributes every resource has (`id`, `externalId`, `meta`).
-pub fn is_common(name: &str) -> bool {
-    find(COMMON, name).is_some()
 }
 
 #[cfg(test)]
