@@ -39,7 +39,14 @@ pub async fn request_id_middleware(
         .map(str::to_string)
         .unwrap_or_else(|| ids::new_id(ids::REQUEST));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    // `organization_id` is filled in by the SCIM token extractor once it knows the tenant.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.path(),
+        organization_id = tracing::field::Empty,
+    );
     let mut res = tracing::Instrument::instrument(next.call(req), span).await?;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()

@@ -298,9 +298,9 @@ async fn modify(
     check_if_match(&current, if_match)?;
     let input = next_input(&current)?;
     let desired_active = input.active;
-    if input.user_name.key() != current.user_name_key.clone().unwrap_or_default()
-        && let Some(other) =
-            store::find_live_by_user_name(&txn, org, &input.user_name.key()).await?
+    let key = input.user_name.key();
+    if current.user_name_key.as_deref() != Some(key.as_str())
+        && let Some(other) = store::find_live_by_user_name(&txn, org, &key).await?
         && other.id != current.id
     {
         return Err(ScimError::uniqueness(
