@@ -15,6 +15,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Database pool size.
     pub db_max_connections: u32,
+    /// How long a deleted account's personal data stays (restorable) before the purge.
+    pub deletion_grace: Duration,
+    /// How often `serve` runs the purge (grace period and retention policy).
+    pub purge_interval: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -29,6 +33,8 @@ impl std::fmt::Debug for Settings {
             )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
+            .field("deletion_grace", &self.deletion_grace)
+            .field("purge_interval", &self.purge_interval)
             .finish()
     }
 }
@@ -72,6 +78,17 @@ impl Settings {
                 .context("OFFBOARD_DB_MAX_CONNECTIONS must be a number")?,
             None => 10,
         };
+        let duration = |k: &str, default: Duration| -> anyhow::Result<Duration> {
+            match get(k) {
+                Some(v) => parse_duration(&v).with_context(|| format!("{k} is not valid")),
+                None => Ok(default),
+            }
+        };
+        let deletion_grace = duration("OFFBOARD_DELETION_GRACE", Duration::ZERO)?;
+        let purge_interval = duration("OFFBOARD_PURGE_INTERVAL", Duration::from_secs(60))?;
+        if purge_interval.is_zero() {
+            anyhow::bail!("OFFBOARD_PURGE_INTERVAL must be greater than zero");
+        }
         Ok(Settings {
             database_url: get("OFFBOARD_DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
@@ -80,6 +97,8 @@ impl Settings {
             max_body_bytes,
             log_format,
             db_max_connections,
+            deletion_grace,
+            purge_interval,
         })
     }
 }

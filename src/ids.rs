@@ -1,8 +1,19 @@
 //! Opaque prefixed identifiers (`usr_01J…`): a type prefix and a ULID, so ids sort by
 //! creation time, which gives list responses a stable order.
 
+use std::sync::Mutex;
+
+/// One monotonic generator per process: ids made within the same millisecond still sort
+/// in the order they were made (the audit log and event listings page by id).
+static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", ulid::Ulid::new())
+    let next = match GENERATOR.lock() {
+        // Overflow means 2^80 ids in one millisecond; a fresh random ULID is then fine.
+        Ok(mut g) => g.generate().unwrap_or_else(|_| ulid::Ulid::new()),
+        Err(_) => ulid::Ulid::new(),
+    };
+    format!("{prefix}_{next}")
 }
 
 pub const ORGANIZATION: &str = "org";
@@ -24,6 +35,9 @@ mod tests {
         let b = new_id(USER);
         assert!(a.starts_with("usr_") && a.len() == 4 + 26);
         // The first ten characters of a ULID are its millisecond timestamp.
-        assert!(a[..14] <= b[..14], "ids sort by creation time");
+        assert!(
+            a < b,
+            "ids sort by creation time, even within a millisecond"
+        );
     }
 }

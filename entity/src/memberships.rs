@@ -21,6 +21,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub status_changed_at: DateTimeUtc,
     pub removed_at: Option<DateTimeUtc>,
+    /// When a removed membership's record is erased (grace period); `None` once done.
+    pub purge_after: Option<DateTimeUtc>,
+    /// Removed by its account's deletion, so a restore brings it back.
+    pub removed_with_account: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

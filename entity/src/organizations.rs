@@ -10,6 +10,8 @@ pub struct Model {
     pub event_seq: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// A deleted organization stays as a tombstone so events and audit rows resolve.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

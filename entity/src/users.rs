@@ -15,6 +15,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
     pub purge_after: Option<DateTimeUtc>,
+    /// The identity of an account deleted within its grace period, kept for a restore.
+    pub held_identity_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

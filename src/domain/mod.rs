@@ -1,8 +1,10 @@
 //! The deprovisioning rules. Pure decisions, no HTTP and no database: what a requested
 //! change means for a membership and for the account behind it, and which events report it.
 
+pub mod deletion;
 pub mod membership;
 
+pub use deletion::{purge_after, retention_cutoff};
 pub use membership::{
     AccountFate, MembershipStatus, StatusChange, account_fate_after_removal, status_change,
 };

@@ -3,6 +3,7 @@
 //! Nothing here knows HTTP.
 
 pub mod admin;
+pub mod removal;
 pub mod users;
 
 use sea_orm::DbErr;

@@ -5,9 +5,10 @@ use entity::memberships;
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
+use super::removal::{self, Removal};
 use super::{Result, ServiceError};
 use crate::db;
-use crate::domain::{AccountFate, MembershipStatus, account_fate_after_removal, status_change};
+use crate::domain::{MembershipStatus, status_change};
 use crate::scim::error::ScimError;
 use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
@@ -27,6 +28,8 @@ pub struct Scope {
     pub actor: Actor,
     /// `…/scim/v2`, for `meta.location`.
     pub base_url: String,
+    /// How long a deleted account stays restorable (`OFFBOARD_DELETION_GRACE`).
+    pub deletion_grace: std::time::Duration,
 }
 
 /// A User resource ready to render, with its ETag.
@@ -338,7 +341,11 @@ async fn modify(
         data["sessions_revoked"] = json!(sessions_revoked);
         events.push(NewEvent::new(c.event, user_id, data));
         if sessions_revoked > 0 {
-            events.push(sessions_revoked_event(org, user_id, sessions_revoked));
+            events.push(removal::sessions_revoked_event(
+                org,
+                user_id,
+                sessions_revoked,
+            ));
         }
     }
     if record_changed {
@@ -381,14 +388,6 @@ async fn modify(
     Ok(render(scope, &saved))
 }
 
-fn sessions_revoked_event(org: &str, user_id: &str, count: u64) -> NewEvent {
-    NewEvent::new(
-        EventType::SessionsRevoked,
-        user_id,
-        json!({"organization": {"id": org}, "user": {"id": user_id}, "count": count}),
-    )
-}
-
 /// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the
 /// organization revoked, and the account deleted if that was its last membership.
 #[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
@@ -405,47 +404,18 @@ pub async fn delete(
         .await?
         .ok_or_else(|| not_found(user_id))?;
     check_if_match(&current, if_match)?;
-    accounts::lock(&txn, user_id).await?;
-    let mut next = current.clone();
-    next.status = MembershipStatus::Inactive.as_str().to_string();
-    next.removed_at = Some(now);
-    next.updated_at = now;
-    if current.status != next.status {
-        next.status_changed_at = now;
-    }
-    // Removing a membership erases that organization's copy of the record.
-    next.scim = None;
-    next.user_name = None;
-    next.user_name_key = None;
-    next.external_id = None;
-    next.roles = json!([]);
-    store::save(&txn, &current, next).await?;
-    let sessions_revoked =
-        sessions::revoke_for_membership(&txn, org, user_id, "membership.deleted", now).await?;
-    let fate =
-        account_fate_after_removal(store::count_other_live(&txn, user_id, &current.id).await?);
-    let mut data = membership_data(
-        org,
-        user_id,
-        &current.id,
-        MembershipStatus::Inactive.as_str(),
-        Some(&current.status),
-    );
-    data["sessions_revoked"] = json!(sessions_revoked);
-    data["account_deleted"] = json!(fate == AccountFate::Delete);
-    let mut events = vec![NewEvent::new(EventType::MembershipDeleted, user_id, data)];
-    if sessions_revoked > 0 {
-        events.push(sessions_revoked_event(org, user_id, sessions_revoked));
-    }
-    if fate == AccountFate::Delete {
-        accounts::erase(&txn, user_id, now).await?;
-        store::erase_all_for_user(&txn, user_id, now).await?;
-        events.push(NewEvent::new(
-            EventType::UserDeleted,
-            user_id,
-            json!({"organization": {"id": org}, "user": {"id": user_id}}),
-        ));
-    }
+    let removal = Removal {
+        organization_id: org,
+        reason: "membership.deleted",
+        cascade: true,
+        grace: scope.deletion_grace,
+        transfer_to: None,
+    };
+    let removed =
+        removal::remove_memberships(&txn, &removal, std::slice::from_ref(&current), now).await?;
+    let account_deleted = !removed.accounts_deleted.is_empty();
+    let sessions_revoked = removed.sessions_revoked;
+    let events = removed.events;
     let event_ids = outbox::append(&txn, org, events, now).await?;
     audit::record(
         &txn,
@@ -459,7 +429,7 @@ pub async fn delete(
                 "membership_id": current.id,
                 "previous_status": current.status,
                 "sessions_revoked": sessions_revoked,
-                "account_deleted": fate == AccountFate::Delete,
+                "account_deleted": account_deleted,
                 "events": event_ids,
             }),
         },

@@ -2,9 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use entity::users;
+use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::{db, ids};
@@ -13,16 +15,6 @@ pub const TOMBSTONE_NAME: &str = "Deleted User";
 
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<users::Model>, DbErr> {
     users::Entity::find_by_id(id.to_string()).one(db).await
-}
-
-/// Locks the account row for the rest of the transaction (PostgreSQL), so that two
-/// organizations removing the same user cannot both see the other's membership as live.
-pub async fn lock(db: &impl ConnectionTrait, id: &str) -> Result<Option<users::Model>, DbErr> {
-    let mut q = users::Entity::find_by_id(id.to_string());
-    if db::supports_row_locks(db.get_database_backend()) {
-        q = q.lock_exclusive();
-    }
-    q.one(db).await
 }
 
 /// Finds the live account with this identity or creates it; `true` when created.
@@ -45,6 +37,7 @@ pub async fn find_or_create(
         updated_at: Set(now),
         deleted_at: Set(None),
         purge_after: Set(None),
+        held_identity_key: Set(None),
     };
     users::Entity::insert(model)
         .on_conflict(
@@ -66,20 +59,121 @@ pub async fn find_or_create(
     Ok((account, created))
 }
 
-/// Deletes the account: personal data erased, the id kept as a tombstone.
-#[tracing::instrument(skip_all, fields(user_id = id))]
-pub async fn erase(db: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
-    users::Entity::update_many()
-        .col_expr(users::Column::IdentityKey, Option::<String>::None.into())
-        .col_expr(users::Column::Email, Option::<String>::None.into())
-        .col_expr(
-            users::Column::DisplayName,
-            Some(TOMBSTONE_NAME.to_string()).into(),
-        )
+/// Locks the accounts for the rest of the transaction (PostgreSQL), in id order.
+pub async fn lock_many(db: &impl ConnectionTrait, ids: &[String]) -> Result<(), DbErr> {
+    if ids.is_empty() || !db::supports_row_locks(db.get_database_backend()) {
+        return Ok(());
+    }
+    users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .order_by_asc(users::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes accounts. Without a grace period (`purge_after` `None`) their personal data is
+/// erased at once and the id stays as a tombstone. Within one, the account gives up its
+/// identity at once (a new POST with that userName makes a new account) but keeps its
+/// data, restorable, until `purge_after`.
+#[tracing::instrument(skip_all, fields(count = ids.len()))]
+pub async fn delete_many(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+    now: DateTime<Utc>,
+    purge_after: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = users::Entity::update_many()
         .col_expr(users::Column::DeletedAt, Some(now).into())
         .col_expr(users::Column::UpdatedAt, now.into())
-        .filter(users::Column::Id.eq(id))
+        .col_expr(users::Column::IdentityKey, Option::<String>::None.into());
+    q = match purge_after {
+        Some(at) => q
+            .col_expr(
+                users::Column::HeldIdentityKey,
+                Expr::col(users::Column::IdentityKey),
+            )
+            .col_expr(users::Column::PurgeAfter, Some(at).into()),
+        None => erase(q),
+    };
+    q.filter(users::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(users::Column::DeletedAt.is_null())
         .exec(db)
         .await?;
     Ok(())
+}
+
+fn erase(q: sea_orm::UpdateMany<users::Entity>) -> sea_orm::UpdateMany<users::Entity> {
+    q.col_expr(
+        users::Column::HeldIdentityKey,
+        Option::<String>::None.into(),
+    )
+    .col_expr(users::Column::Email, Option::<String>::None.into())
+    .col_expr(
+        users::Column::DisplayName,
+        Some(TOMBSTONE_NAME.to_string()).into(),
+    )
+    .col_expr(
+        users::Column::PurgeAfter,
+        Option::<DateTime<Utc>>::None.into(),
+    )
+}
+
+/// Ids of deleted accounts whose grace period is over, at most `limit`.
+pub async fn due_for_purge(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::DeletedAt.is_not_null())
+        .filter(users::Column::PurgeAfter.lte(now))
+        .order_by_asc(users::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Erases the personal data of deleted accounts (the purge).
+pub async fn erase_many(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    erase(users::Entity::update_many())
+        .col_expr(users::Column::UpdatedAt, now.into())
+        .filter(users::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(users::Column::DeletedAt.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Undoes a deletion inside the grace period: the account takes its identity back.
+pub async fn restore(
+    db: &impl ConnectionTrait,
+    account: &users::Model,
+    now: DateTime<Utc>,
+) -> Result<users::Model, DbErr> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let mut am = account.clone().into_active_model();
+    am.identity_key = Set(account.held_identity_key.clone());
+    am.held_identity_key = Set(None);
+    am.deleted_at = Set(None);
+    am.purge_after = Set(None);
+    am.updated_at = Set(now);
+    am.update(db).await
 }

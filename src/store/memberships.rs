@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::memberships;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 
@@ -82,19 +82,6 @@ pub async fn list_for_user(
         .await
 }
 
-pub async fn count_other_live(
-    db: &impl ConnectionTrait,
-    user_id: &str,
-    except_membership_id: &str,
-) -> Result<u64, DbErr> {
-    memberships::Entity::find()
-        .filter(memberships::Column::UserId.eq(user_id))
-        .filter(memberships::Column::RemovedAt.is_null())
-        .filter(memberships::Column::Id.ne(except_membership_id))
-        .count(db)
-        .await
-}
-
 pub struct NewMembership<'a> {
     pub organization_id: &'a str,
     pub user_id: &'a str,
@@ -126,6 +113,8 @@ pub async fn insert(
         updated_at: Set(now),
         status_changed_at: Set(now),
         removed_at: Set(None),
+        purge_after: Set(None),
+        removed_with_account: Set(false),
     };
     memberships::Entity::insert(model)
         .exec_with_returning(db)
@@ -152,14 +141,145 @@ pub async fn save(
     am.update(db).await
 }
 
-/// Erases every organization's copy of the user's SCIM record (account deletion).
-pub async fn erase_all_for_user(
+/// A page of the organization's live memberships after `after_id`, in id order, locked
+/// for update on PostgreSQL: the organization deletion walks the members with it.
+pub async fn live_page(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    after_id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<memberships::Model>, DbErr> {
+    let mut q = memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null());
+    if let Some(after) = after_id {
+        q = q.filter(memberships::Column::Id.gt(after));
+    }
+    if db::supports_row_locks(db.get_database_backend()) {
+        q = q.lock_exclusive();
+    }
+    q.order_by_asc(memberships::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Live memberships of the organization that have been INACTIVE since `cutoff` or
+/// longer (the retention policy), locked for update on PostgreSQL.
+pub async fn inactive_since(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    cutoff: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<memberships::Model>, DbErr> {
+    let mut q = memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null())
+        .filter(memberships::Column::Status.eq("INACTIVE"))
+        .filter(memberships::Column::StatusChangedAt.lte(cutoff));
+    if db::supports_row_locks(db.get_database_backend()) {
+        q = q.lock_exclusive();
+    }
+    q.order_by_asc(memberships::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Every live membership of the user, locked for update on PostgreSQL.
+pub async fn live_for_user(
     db: &impl ConnectionTrait,
     user_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<Vec<memberships::Model>, DbErr> {
+    let mut q = memberships::Entity::find()
+        .filter(memberships::Column::UserId.eq(user_id))
+        .filter(memberships::Column::RemovedAt.is_null());
+    if db::supports_row_locks(db.get_database_backend()) {
+        q = q.lock_exclusive();
+    }
+    q.order_by_asc(memberships::Column::OrganizationId)
+        .all(db)
+        .await
+}
+
+/// Takes the row locks on every live membership of the organization without reading
+/// them (PostgreSQL), so a long organization deletion is never a deadlock partner of a
+/// SCIM write, which locks its membership first. A no-op on SQLite, where the write
+/// transaction already excludes every other writer.
+pub async fn lock_all_live(db: &impl ConnectionTrait, organization_id: &str) -> Result<(), DbErr> {
+    if !db::supports_row_locks(db.get_database_backend()) {
+        return Ok(());
+    }
     memberships::Entity::update_many()
-        .col_expr(memberships::Column::Scim, Option::<Value>::None.into())
+        .col_expr(
+            memberships::Column::Version,
+            sea_orm::sea_query::Expr::col(memberships::Column::Version),
+        )
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Of `user_ids`, those that still have a live membership anywhere.
+pub async fn users_with_live(
+    db: &impl ConnectionTrait,
+    user_ids: &[String],
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    if user_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<String> = memberships::Entity::find()
+        .select_only()
+        .column(memberships::Column::UserId)
+        .filter(memberships::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
+        .filter(memberships::Column::RemovedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Soft-deletes memberships: `INACTIVE`, `removed_at` set. Their records are erased at
+/// once, or kept until `purge_after` when a grace period applies.
+pub async fn mark_removed(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+    now: DateTime<Utc>,
+    purge_after: Option<DateTime<Utc>>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let in_ids = || memberships::Column::Id.is_in(ids.iter().map(String::as_str));
+    memberships::Entity::update_many()
+        .col_expr(memberships::Column::StatusChangedAt, now.into())
+        .filter(in_ids())
+        .filter(memberships::Column::Status.ne("INACTIVE"))
+        .exec(db)
+        .await?;
+    let mut q = memberships::Entity::update_many()
+        .col_expr(memberships::Column::Status, "INACTIVE".into())
+        .col_expr(memberships::Column::RemovedAt, Some(now).into())
+        .col_expr(memberships::Column::UpdatedAt, now.into())
+        .col_expr(
+            memberships::Column::Version,
+            Expr::col(memberships::Column::Version).add(1),
+        )
+        .col_expr(memberships::Column::PurgeAfter, purge_after.into());
+    if purge_after.is_none() {
+        q = erase_record(q);
+    }
+    q.filter(in_ids()).exec(db).await?;
+    Ok(())
+}
+
+fn erase_record(
+    q: sea_orm::UpdateMany<memberships::Entity>,
+) -> sea_orm::UpdateMany<memberships::Entity> {
+    q.col_expr(memberships::Column::Scim, Option::<Value>::None.into())
         .col_expr(memberships::Column::UserName, Option::<String>::None.into())
         .col_expr(
             memberships::Column::UserNameKey,
@@ -169,9 +289,106 @@ pub async fn erase_all_for_user(
             memberships::Column::ExternalId,
             Option::<String>::None.into(),
         )
-        .col_expr(memberships::Column::UpdatedAt, now.into())
-        .filter(memberships::Column::UserId.eq(user_id))
+        .col_expr(memberships::Column::Roles, Value::Array(Vec::new()).into())
+}
+
+/// Flags memberships as removed by their account's deletion (a restore brings them back).
+pub async fn mark_removed_with_account(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    memberships::Entity::update_many()
+        .col_expr(memberships::Column::RemovedWithAccount, true.into())
+        .filter(memberships::Column::Id.is_in(ids.iter().map(String::as_str)))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Erases every organization's copy of these users' SCIM records (account erasure).
+pub async fn erase_all_for_users(
+    db: &impl ConnectionTrait,
+    user_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    erase_record(memberships::Entity::update_many())
+        .col_expr(memberships::Column::UpdatedAt, now.into())
+        .col_expr(
+            memberships::Column::PurgeAfter,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .filter(memberships::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Erases the records of removed memberships whose grace period is over; returns how
+/// many. Bounded by `limit` so a large backlog is purged in short transactions.
+pub async fn purge_due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let due: Vec<String> = memberships::Entity::find()
+        .select_only()
+        .column(memberships::Column::Id)
+        .filter(memberships::Column::PurgeAfter.lte(now))
+        .filter(memberships::Column::RemovedAt.is_not_null())
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let res = erase_record(memberships::Entity::update_many())
+        .col_expr(memberships::Column::UpdatedAt, now.into())
+        .col_expr(
+            memberships::Column::PurgeAfter,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .filter(memberships::Column::Id.is_in(due.iter().map(String::as_str)))
+        .filter(memberships::Column::RemovedAt.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Memberships a restore may bring back: removed with the account and not yet purged.
+pub async fn restorable_for_user(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<memberships::Model>, DbErr> {
+    memberships::Entity::find()
+        .filter(memberships::Column::UserId.eq(user_id))
+        .filter(memberships::Column::RemovedWithAccount.eq(true))
+        .filter(memberships::Column::RemovedAt.is_not_null())
+        .filter(memberships::Column::Scim.is_not_null())
+        .order_by_asc(memberships::Column::OrganizationId)
+        .all(db)
+        .await
+}
+
+/// Brings a removed membership back, INACTIVE.
+pub async fn restore(
+    db: &impl ConnectionTrait,
+    current: &memberships::Model,
+    now: DateTime<Utc>,
+) -> Result<memberships::Model, DbErr> {
+    let mut am: memberships::ActiveModel = current.clone().into();
+    am.status = Set("INACTIVE".into());
+    am.removed_at = Set(None);
+    am.purge_after = Set(None);
+    am.removed_with_account = Set(false);
+    am.version = Set(current.version + 1);
+    am.updated_at = Set(now);
+    am.status_changed_at = Set(now);
+    am.update(db).await
 }

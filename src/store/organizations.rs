@@ -19,6 +19,7 @@ pub async fn create(
         event_seq: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
+        deleted_at: Set(None),
     };
     organizations::Entity::insert(model)
         .exec_with_returning(db)

@@ -2,7 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use entity::sessions;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use crate::ids;
 
@@ -51,4 +55,69 @@ pub async fn revoke_for_membership(
         .exec(db)
         .await?;
     Ok(res.rows_affected)
+}
+
+/// Revokes the live sessions of these users in one organization; returns the count per
+/// user (users without a live session are absent).
+#[tracing::instrument(skip_all, fields(organization_id, users = user_ids.len()))]
+pub async fn revoke_for_users(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    user_ids: &[String],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, u64>, DbErr> {
+    if user_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let in_users = || sessions::Column::UserId.is_in(user_ids.iter().map(String::as_str));
+    let counts: Vec<(String, i64)> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::UserId)
+        .column_as(sessions::Column::Id.count(), "n")
+        .filter(sessions::Column::OrganizationId.eq(organization_id))
+        .filter(in_users())
+        .filter(sessions::Column::RevokedAt.is_null())
+        .group_by(sessions::Column::UserId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if counts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Some(now).into())
+        .col_expr(
+            sessions::Column::RevokedReason,
+            Some(reason.to_string()).into(),
+        )
+        .filter(sessions::Column::OrganizationId.eq(organization_id))
+        .filter(in_users())
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(counts
+        .into_iter()
+        .map(|(u, n)| (u, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+/// Revokes one session; `false` when it was already revoked.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let res = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Some(now).into())
+        .col_expr(
+            sessions::Column::RevokedReason,
+            Some(reason.to_string()).into(),
+        )
+        .filter(sessions::Column::Id.eq(id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
 }

@@ -14,6 +14,7 @@ pub enum EventType {
     MembershipReactivated,
     MembershipDeleted,
     SessionsRevoked,
+    OrganizationDeleted,
 }
 
 impl EventType {
@@ -27,6 +28,7 @@ impl EventType {
             EventType::MembershipReactivated => "membership.reactivated",
             EventType::MembershipDeleted => "membership.deleted",
             EventType::SessionsRevoked => "sessions.revoked",
+            EventType::OrganizationDeleted => "organization.deleted",
         }
     }
 }
@@ -40,6 +42,15 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// An event about the organization as a whole, outside any user's order.
+    pub fn organization(event_type: EventType, data: Value) -> Self {
+        NewEvent {
+            event_type,
+            user_id: None,
+            data,
+        }
+    }
+
     pub fn new(event_type: EventType, user_id: &str, data: Value) -> Self {
         NewEvent {
             event_type,

@@ -114,10 +114,15 @@ pub fn base_url(req: &HttpRequest) -> String {
 }
 
 pub fn scope(req: &HttpRequest, tenant: Tenant) -> Scope {
+    let deletion_grace = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.deletion_grace)
+        .unwrap_or_default();
     Scope {
         organization_id: tenant.organization_id,
         actor: tenant.actor,
         base_url: base_url(req),
+        deletion_grace,
     }
 }
 

@@ -1,0 +1,70 @@
+//! When deleted data goes for good: the grace period before the purge, and the
+//! per-organization retention of deactivated memberships.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// When data removed at `now` is to be erased. `None` means at once (no grace period).
+pub fn purge_after(now: DateTime<Utc>, grace: Duration) -> Option<DateTime<Utc>> {
+    if grace.is_zero() {
+        return None;
+    }
+    // A grace period too large to represent is as good as forever.
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    Some(
+        now.checked_add_signed(grace)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+    )
+}
+
+/// Memberships INACTIVE since this instant or earlier are due for removal under a
+/// retention of `retention_secs`. `None` for a retention of none (keep forever).
+pub fn retention_cutoff(now: DateTime<Utc>, retention_secs: Option<i64>) -> Option<DateTime<Utc>> {
+    let secs = retention_secs?;
+    if secs < 0 {
+        return None;
+    }
+    now.checked_sub_signed(chrono::Duration::try_seconds(secs)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("time")
+    }
+
+    #[test]
+    fn without_a_grace_period_data_goes_at_once() {
+        assert_eq!(
+            purge_after(at("2026-01-01T00:00:00Z"), Duration::ZERO),
+            None
+        );
+    }
+
+    #[test]
+    fn a_grace_period_delays_the_purge() {
+        assert_eq!(
+            purge_after(at("2026-01-01T00:00:00Z"), Duration::from_secs(86400)),
+            Some(at("2026-01-02T00:00:00Z"))
+        );
+        assert_eq!(
+            purge_after(at("2026-01-01T00:00:00Z"), Duration::MAX),
+            Some(DateTime::<Utc>::MAX_UTC)
+        );
+    }
+
+    #[test]
+    fn retention_counts_back_from_now_and_none_keeps_forever() {
+        let now = at("2026-01-31T00:00:00Z");
+        assert_eq!(
+            retention_cutoff(now, Some(30 * 86400)),
+            Some(at("2026-01-01T00:00:00Z"))
+        );
+        assert_eq!(retention_cutoff(now, None), None);
+        assert_eq!(retention_cutoff(now, Some(-1)), None);
+        assert_eq!(retention_cutoff(now, Some(i64::MAX)), None);
+    }
+}
