@@ -33,6 +33,12 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Erase what the grace period kept and apply retention policies, once, then exit
+    /// (`serve` also does this every OFFBOARD_PURGE_INTERVAL).
+    Purge {
+        #[arg(long)]
+        json: bool,
+    },
     /// Print an admin JWT signed with OFFBOARD_ADMIN_JWT_SECRET.
     AdminToken {
         /// How long the token is valid.
@@ -138,6 +144,20 @@ async fn main() -> anyhow::Result<()> {
                 );
             } else {
                 println!("{token}");
+            }
+        }
+        Command::Purge { json } => {
+            let db = connect(&settings).await?;
+            let report =
+                offboard::service::purge::run(&db, chrono::Utc::now(), settings.deletion_grace)
+                    .await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "accounts erased: {}, records erased: {}, memberships expired: {}",
+                    report.accounts_erased, report.records_erased, report.memberships_expired
+                );
             }
         }
         Command::AdminToken { ttl, subject } => {

@@ -2,6 +2,7 @@
 //! serving, so tests can bind port 0.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -19,6 +20,7 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    purge: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -37,6 +39,11 @@ impl Application {
             );
         }
         tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&settings.database_url), "offboard listening");
+        let purge = tokio::spawn(purge_periodically(
+            db.clone(),
+            settings.purge_interval,
+            settings.deletion_grace,
+        ));
         let state = web::Data::new(AppState { db, settings });
         let server = HttpServer::new(move || {
             App::new()
@@ -48,7 +55,11 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            purge,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -56,6 +67,29 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        // The purge is idempotent and batched: stopping it mid-run loses nothing.
+        self.purge.abort();
+        result
+    }
+}
+
+/// Runs the purge every `interval`. A failed run is logged and retried at the next tick;
+/// several instances may run it at once, since every step selects only what is still due.
+async fn purge_periodically(db: DatabaseConnection, interval: Duration, grace: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::service::purge::run(&db, chrono::Utc::now(), grace).await {
+            Ok(r) if r != Default::default() => tracing::info!(
+                accounts_erased = r.accounts_erased,
+                records_erased = r.records_erased,
+                memberships_expired = r.memberships_expired,
+                "purge"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "purge failed"),
+        }
     }
 }

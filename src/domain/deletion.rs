@@ -28,6 +28,25 @@ pub fn retention_cutoff(now: DateTime<Utc>, retention_secs: Option<i64>) -> Opti
     now.checked_sub_signed(chrono::Duration::try_seconds(secs)?)
 }
 
+/// The application's department that receives a removed user's resources: `dept_`
+/// followed by a ULID, like every id here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentId(String);
+
+impl DepartmentId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let rest = raw.strip_prefix("dept_")?;
+        if rest.len() != 26 || ulid::Ulid::from_string(rest).is_err() {
+            return None;
+        }
+        Some(DepartmentId(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +85,14 @@ mod tests {
         assert_eq!(retention_cutoff(now, None), None);
         assert_eq!(retention_cutoff(now, Some(-1)), None);
         assert_eq!(retention_cutoff(now, Some(i64::MAX)), None);
+    }
+
+    #[test]
+    fn department_ids_are_prefixed_ulids() {
+        assert!(DepartmentId::parse("dept_01JDQ8X2M4N6P8R0T2V4X6Z8A0").is_some());
+        assert!(DepartmentId::parse("dept_").is_none());
+        assert!(DepartmentId::parse("dept_123").is_none());
+        assert!(DepartmentId::parse("grp_01JDQ8X2M4N6P8R0T2V4X6Z8A0").is_none());
+        assert!(DepartmentId::parse("dept_01JDQ8X2M4N6P8R0T2V4X6Z8A!").is_none());
     }
 }

@@ -4,7 +4,7 @@
 pub mod deletion;
 pub mod membership;
 
-pub use deletion::{purge_after, retention_cutoff};
+pub use deletion::{DepartmentId, purge_after, retention_cutoff};
 pub use membership::{
     AccountFate, MembershipStatus, StatusChange, account_fate_after_removal, status_change,
 };

@@ -17,6 +17,9 @@ pub enum AdminError {
     NotFound(&'static str),
     #[error("{0}")]
     Invalid(String),
+    /// The request conflicts with the resource's state: a code and a message.
+    #[error("{1}")]
+    Conflict(&'static str, String),
 }
 
 pub async fn create_organization(
@@ -51,6 +54,7 @@ pub fn organization_json(org: &organizations::Model) -> Value {
         "name": org.name,
         "deactivated_retention_secs": org.deactivated_retention_secs,
         "created_at": format_time(org.created_at),
+        "updated_at": format_time(org.updated_at),
     })
 }
 
@@ -112,6 +116,8 @@ pub async fn user_view(db: &DatabaseConnection, user_id: &str) -> Result<Option<
         "status": if account.deleted_at.is_some() { "DELETED" } else { "ACTIVE" },
         "created_at": format_time(account.created_at),
         "deleted_at": account.deleted_at.map(format_time),
+        // Within the grace period: when the personal data goes and a restore stops working.
+        "purge_after": account.purge_after.map(format_time),
         "memberships": memberships,
     })))
 }
@@ -175,4 +181,100 @@ pub async fn find_session(
     id: &str,
 ) -> Result<Option<session_model::Model>> {
     Ok(sessions::find(db, id).await?)
+}
+
+/// `PATCH /admin/v1/organizations/{id}`: name and retention policy.
+pub async fn update_organization(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    organization_id: &str,
+    changes: orgs::Changes,
+) -> Result<std::result::Result<organizations::Model, AdminError>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let Some(org) = orgs::find(&txn, organization_id).await? else {
+        return Ok(Err(AdminError::NotFound("organization")));
+    };
+    let details = json!({
+        "name_changed": changes.name.is_some(),
+        "deactivated_retention_secs": changes.deactivated_retention_secs,
+    });
+    let updated = orgs::update(&txn, &org, changes, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: Some(organization_id),
+            action: actions::ORGANIZATION_UPDATE,
+            target_type: "organization",
+            target_id: organization_id,
+            details,
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(updated))
+}
+
+/// Revokes one SCIM token of an organization: the IdP using it is refused at once.
+pub async fn revoke_scim_token(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    organization_id: &str,
+    token_id: &str,
+) -> Result<std::result::Result<(), AdminError>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    if !tokens::revoke(&txn, organization_id, token_id).await? {
+        return Ok(Err(AdminError::NotFound("scim token")));
+    }
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: Some(organization_id),
+            action: actions::SCIM_TOKEN_REVOKE,
+            target_type: "scim_token",
+            target_id: token_id,
+            details: json!({}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(()))
+}
+
+/// Revokes one session (sign-out by the operator or the application).
+pub async fn revoke_session(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    session_id: &str,
+) -> Result<std::result::Result<session_model::Model, AdminError>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let Some(s) = sessions::find(&txn, session_id).await? else {
+        return Ok(Err(AdminError::NotFound("session")));
+    };
+    if sessions::revoke(&txn, session_id, "admin", now).await? {
+        audit::record(
+            &txn,
+            actor,
+            Entry {
+                organization_id: Some(&s.organization_id),
+                action: actions::SESSION_REVOKE,
+                target_type: "session",
+                target_id: session_id,
+                details: json!({"user_id": s.user_id}),
+            },
+            now,
+        )
+        .await?;
+    }
+    let s = sessions::find(&txn, session_id)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("session".into()))?;
+    txn.commit().await?;
+    Ok(Ok(s))
 }

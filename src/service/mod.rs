@@ -3,6 +3,8 @@
 //! Nothing here knows HTTP.
 
 pub mod admin;
+pub mod deletion;
+pub mod purge;
 pub mod removal;
 pub mod users;
 

@@ -52,6 +52,27 @@ pub async fn record(
     Ok(())
 }
 
+/// A page of the audit log in order (oldest first), after the entry `after`.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    organization_id: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<audit_log::Model>, DbErr> {
+    use sea_orm::QuerySelect;
+    let mut q = audit_log::Entity::find();
+    if let Some(org) = organization_id {
+        q = q.filter(audit_log::Column::OrganizationId.eq(org));
+    }
+    if let Some(after) = after {
+        q = q.filter(audit_log::Column::Id.gt(after));
+    }
+    q.order_by_asc(audit_log::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 pub async fn list_for_organization(
     db: &impl ConnectionTrait,
     organization_id: &str,
@@ -72,4 +93,13 @@ pub mod actions {
     pub const ORGANIZATION_CREATE: &str = "organization.create";
     pub const SCIM_TOKEN_CREATE: &str = "scim_token.create";
     pub const SESSION_CREATE: &str = "session.create";
+    pub const SESSION_REVOKE: &str = "session.revoke";
+    pub const USER_DELETE: &str = "user.delete";
+    pub const USER_RESTORE: &str = "user.restore";
+    pub const ORGANIZATION_DELETE: &str = "organization.delete";
+    pub const ORGANIZATION_UPDATE: &str = "organization.update";
+    pub const MEMBERSHIP_DELETE: &str = "membership.delete";
+    pub const SCIM_TOKEN_REVOKE: &str = "scim_token.revoke";
+    pub const POLICY_MEMBERSHIP_REMOVE: &str = "policy.membership.remove";
+    pub const PURGE: &str = "purge";
 }

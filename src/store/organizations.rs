@@ -1,7 +1,7 @@
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::organizations;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::ids;
 
@@ -26,12 +26,67 @@ pub async fn create(
         .await
 }
 
+/// The organization, unless it is unknown or deleted.
 pub async fn find(
     db: &impl ConnectionTrait,
     id: &str,
 ) -> Result<Option<organizations::Model>, DbErr> {
-    organizations::Entity::find_by_id(id.to_string())
+    Ok(organizations::Entity::find_by_id(id.to_string())
         .one(db)
+        .await?
+        .filter(|o| o.deleted_at.is_none()))
+}
+
+/// Marks the organization deleted (a tombstone: its id still resolves in events and the
+/// audit log) and drops its settings.
+pub async fn mark_deleted(
+    db: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    organizations::Entity::update_many()
+        .col_expr(organizations::Column::DeletedAt, Some(now).into())
+        .col_expr(organizations::Column::UpdatedAt, now.into())
+        .col_expr(
+            organizations::Column::DeactivatedRetentionSecs,
+            Option::<i64>::None.into(),
+        )
+        .filter(organizations::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// What `PATCH /organizations/{id}` may change; `None` leaves a field as it is.
+pub struct Changes {
+    pub name: Option<String>,
+    pub deactivated_retention_secs: Option<Option<i64>>,
+}
+
+pub async fn update(
+    db: &impl ConnectionTrait,
+    org: &organizations::Model,
+    changes: Changes,
+    now: DateTime<Utc>,
+) -> Result<organizations::Model, DbErr> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let mut am = org.clone().into_active_model();
+    if let Some(name) = changes.name {
+        am.name = Set(name);
+    }
+    if let Some(r) = changes.deactivated_retention_secs {
+        am.deactivated_retention_secs = Set(r);
+    }
+    am.updated_at = Set(now);
+    am.update(db).await
+}
+
+/// Live organizations with a retention policy.
+pub async fn with_retention(db: &impl ConnectionTrait) -> Result<Vec<organizations::Model>, DbErr> {
+    organizations::Entity::find()
+        .filter(organizations::Column::DeactivatedRetentionSecs.is_not_null())
+        .filter(organizations::Column::DeletedAt.is_null())
+        .all(db)
         .await
 }
 
@@ -43,13 +98,15 @@ pub async fn reserve_sequence(
     organization_id: &str,
     n: i64,
 ) -> Result<i64, DbErr> {
-    use sea_orm::{ColumnTrait, QueryFilter};
     let rows = organizations::Entity::update_many()
         .col_expr(
             organizations::Column::EventSeq,
             Expr::col(organizations::Column::EventSeq).add(n),
         )
         .filter(organizations::Column::Id.eq(organization_id))
+        // A write that waited on a concurrent organization deletion fails here, so
+        // nothing is added to a deleted organization.
+        .filter(organizations::Column::DeletedAt.is_null())
         .exec_with_returning(db)
         .await?;
     rows.first()

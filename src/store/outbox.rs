@@ -56,6 +56,32 @@ pub async fn append(
     Ok(ids_out)
 }
 
+/// A page of events in id (creation) order after the event `after`, optionally of one
+/// organization and one type.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    organization_id: Option<&str>,
+    event_type: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<events::Model>, DbErr> {
+    use sea_orm::QuerySelect;
+    let mut q = events::Entity::find();
+    if let Some(org) = organization_id {
+        q = q.filter(events::Column::OrganizationId.eq(org));
+    }
+    if let Some(t) = event_type {
+        q = q.filter(events::Column::EventType.eq(t));
+    }
+    if let Some(after) = after {
+        q = q.filter(events::Column::Id.gt(after));
+    }
+    q.order_by_asc(events::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// An organization's events in sequence order.
 pub async fn list_for_organization(
     db: &impl ConnectionTrait,

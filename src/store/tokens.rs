@@ -55,3 +55,31 @@ pub async fn find_live(
         .one(db)
         .await
 }
+
+/// Deletes every token of the organization (organization deletion).
+pub async fn delete_for_organization(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+) -> Result<u64, DbErr> {
+    let res = scim_tokens::Entity::delete_many()
+        .filter(scim_tokens::Column::OrganizationId.eq(organization_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Revokes one token of the organization; `false` if it is unknown or already revoked.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    token_id: &str,
+) -> Result<bool, DbErr> {
+    let res = scim_tokens::Entity::update_many()
+        .col_expr(scim_tokens::Column::RevokedAt, Some(Utc::now()).into())
+        .filter(scim_tokens::Column::Id.eq(token_id))
+        .filter(scim_tokens::Column::OrganizationId.eq(organization_id))
+        .filter(scim_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}

@@ -27,6 +27,18 @@ async fn wrong_expired_or_unscoped_jwts_are_refused_everywhere(app: TestApp) {
         ("GET", "/users/usr_x".to_string()),
         ("POST", "/sessions".to_string()),
         ("GET", "/sessions/ses_x".to_string()),
+        ("DELETE", "/sessions/ses_x".to_string()),
+        ("PATCH", format!("/organizations/{}", org.id)),
+        ("DELETE", format!("/organizations/{}", org.id)),
+        (
+            "DELETE",
+            format!("/organizations/{}/scim-tokens/tok_x", org.id),
+        ),
+        ("DELETE", format!("/organizations/{}/users/usr_x", org.id)),
+        ("DELETE", "/users/usr_x".to_string()),
+        ("POST", "/users/usr_x/restore".to_string()),
+        ("GET", "/audit-log".to_string()),
+        ("GET", "/events".to_string()),
     ];
     let cases = [
         (None, 401),

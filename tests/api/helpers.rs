@@ -18,13 +18,21 @@ pub enum Backend {
 
 /// Declares a test that runs once per backend: `db_test!(name)` expects
 /// `async fn name(app: TestApp)` in the same module.
+/// `db_test!(name, [("OFFBOARD_X", "v")])` also sets configuration for that test's app.
 #[macro_export]
 macro_rules! db_test {
     ($name:ident) => {
+        $crate::db_test!($name, []);
+    };
+    ($name:ident, [$(($k:expr, $v:expr)),* $(,)?]) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await;
+                let app = $crate::helpers::spawn_app_with(
+                    $crate::helpers::Backend::Sqlite,
+                    &[$(($k, $v)),*],
+                )
+                .await;
                 super::$name(app).await
             }
 
@@ -34,7 +42,11 @@ macro_rules! db_test {
                     eprintln!("OFFBOARD_TEST_DATABASE_URL not set: PostgreSQL variant skipped");
                     return;
                 }
-                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await;
+                let app = $crate::helpers::spawn_app_with(
+                    $crate::helpers::Backend::Postgres,
+                    &[$(($k, $v)),*],
+                )
+                .await;
                 super::$name(app).await
             }
         }
@@ -46,6 +58,8 @@ pub struct TestApp {
     pub client: Client,
     pub db: DatabaseConnection,
     pub admin_token: String,
+    /// The app's `OFFBOARD_DELETION_GRACE`, for running the purge as `serve` would.
+    pub grace: std::time::Duration,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -78,7 +92,8 @@ async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
     }
 }
 
-pub async fn spawn_app(backend: Backend) -> TestApp {
+/// Starts the app with extra configuration (`OFFBOARD_*` name, value).
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
             offboard::telemetry::init(offboard::configuration::LogFormat::Text);
@@ -86,15 +101,25 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     });
     let (url, dir) = database_url(backend).await;
     let url_for_settings = url.clone();
-    let settings = Settings::from_lookup(move |k| match k {
-        "OFFBOARD_DATABASE_URL" => Some(url_for_settings.clone()),
-        "OFFBOARD_LISTEN" => Some("127.0.0.1:0".into()),
-        "OFFBOARD_ADMIN_JWT_SECRET" => Some(ADMIN_SECRET.into()),
-        "OFFBOARD_MAX_BODY_BYTES" => Some("65536".into()),
-        "OFFBOARD_DB_MAX_CONNECTIONS" => Some("5".into()),
-        _ => None,
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let settings = Settings::from_lookup(move |k| {
+        if let Some((_, v)) = extra.iter().find(|(name, _)| name == k) {
+            return Some(v.clone());
+        }
+        match k {
+            "OFFBOARD_DATABASE_URL" => Some(url_for_settings.clone()),
+            "OFFBOARD_LISTEN" => Some("127.0.0.1:0".into()),
+            "OFFBOARD_ADMIN_JWT_SECRET" => Some(ADMIN_SECRET.into()),
+            "OFFBOARD_MAX_BODY_BYTES" => Some("65536".into()),
+            "OFFBOARD_DB_MAX_CONNECTIONS" => Some("5".into()),
+            _ => None,
+        }
     })
     .expect("settings");
+    let grace = settings.deletion_grace;
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -112,6 +137,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         client: Client::new(),
         db,
         admin_token,
+        grace,
         _dir: dir,
     }
 }
@@ -312,6 +338,28 @@ impl TestApp {
             .into_iter()
             .map(|r| r.payload)
             .collect()
+    }
+
+    /// Runs the purge as if it were `at` (tests move time forward instead of waiting).
+    pub async fn purge_at(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> offboard::service::purge::PurgeReport {
+        offboard::service::purge::run(&self.db, at, self.grace)
+            .await
+            .expect("purge")
+    }
+
+    /// Sends an admin DELETE with `{"confirm": true}` and extra fields, expecting 204.
+    pub async fn admin_delete_confirmed(&self, path: &str, extra: Value) {
+        let mut body = json!({"confirm": true});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let res = self.admin_send(Method::DELETE, path, Some(&body)).await;
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        assert_eq!(status, 204, "DELETE {path}: {text}");
     }
 
     pub async fn audit_actions(&self, org: &Org) -> Vec<String> {

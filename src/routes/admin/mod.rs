@@ -1,6 +1,7 @@
 //! The `/admin/v1` surface, authenticated by admin JWTs. Every error answers with the
 //! envelope `{"success":false,"error":{code,message,system_message,type,status,details,trace_id,timestamp}}`.
 
+pub mod audit;
 pub mod organizations;
 pub mod sessions;
 pub mod users;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use crate::routes::RequestId;
 use crate::routes::scim::read_json;
 use crate::service::ServiceError;
+use crate::service::admin::AdminError;
 
 pub const BASE_PATH: &str = "/admin/v1";
 
@@ -93,6 +95,16 @@ impl From<ServiceError> for AdminApiError {
     }
 }
 
+impl From<AdminError> for AdminApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::NotFound(what) => AdminApiError::not_found(what),
+            AdminError::Invalid(msg) => AdminApiError::validation(&msg),
+            AdminError::Conflict(code, msg) => AdminApiError::new(StatusCode::CONFLICT, code, &msg),
+        }
+    }
+}
+
 impl ResponseError for AdminApiError {
     fn status_code(&self) -> StatusCode {
         self.status
@@ -147,6 +159,69 @@ pub async fn body<T: DeserializeOwned>(
         .map_err(|e| AdminApiError::validation(&format!("Invalid request body: {e}")).traced(req))
 }
 
+/// Reads an optional JSON body: a request without one (no content type, no length) reads
+/// as `{}`, as DELETE requests often come.
+pub async fn optional_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Value, AdminApiError> {
+    let headers = req.headers();
+    let no_type = !headers.contains_key(actix_web::http::header::CONTENT_TYPE);
+    let no_length = headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == "0");
+    if no_type && no_length && !headers.contains_key(actix_web::http::header::TRANSFER_ENCODING) {
+        return Ok(json!({}));
+    }
+    body(req, payload, limit).await
+}
+
+/// Destructive calls need `{"confirm": true}`; anything else answers 422
+/// `CONFIRMATION_REQUIRED` naming what would have been affected.
+pub fn require_confirmation(
+    req: &HttpRequest,
+    input: &Value,
+    details: Value,
+) -> Result<(), AdminApiError> {
+    if input.get("confirm") == Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    Err(AdminApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "CONFIRMATION_REQUIRED",
+        "Please confirm this action by setting confirm to true.",
+    )
+    .with_details(details)
+    .traced(req))
+}
+
+/// Fields a confirmation body may carry besides `confirm`.
+pub fn reject_unknown_fields(
+    req: &HttpRequest,
+    input: &Value,
+    allowed: &[&str],
+) -> Result<(), AdminApiError> {
+    let Some(obj) = input.as_object() else {
+        return Err(AdminApiError::validation("the body must be a JSON object").traced(req));
+    };
+    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        let shown: String = k.chars().take(64).collect();
+        return Err(AdminApiError::validation(&format!("unknown field '{shown}'")).traced(req));
+    }
+    Ok(())
+}
+
+/// Maps a use case's two layers of failure (database, then domain) to the envelope.
+pub fn outcome<T>(
+    req: &HttpRequest,
+    r: crate::service::Result<Result<T, AdminError>>,
+) -> Result<T, AdminApiError> {
+    r.map_err(|e| AdminApiError::from(e).traced(req))?
+        .map_err(|e| AdminApiError::from(e).traced(req))
+}
+
 async fn unknown_endpoint(req: HttpRequest) -> HttpResponse {
     AdminApiError::not_found("endpoint")
         .traced(&req)
@@ -159,6 +234,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(organizations::configure)
             .configure(users::configure)
             .configure(sessions::configure)
+            .configure(audit::configure)
             .default_service(web::to(unknown_endpoint)),
     );
 }

@@ -1,11 +1,15 @@
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{AdminApiError, body};
+use super::{
+    AdminApiError, body, optional_body, outcome, reject_unknown_fields, require_confirmation,
+};
 use crate::auth::Operator;
 use crate::configuration::parse_duration;
-use crate::service::admin;
+use crate::domain::DepartmentId;
+use crate::service::{admin, deletion};
 use crate::startup::AppState;
 use crate::store::organizations as orgs;
 
@@ -17,6 +21,14 @@ struct CreateOrganization {
     deactivated_retention: Option<String>,
 }
 
+fn valid_name(req: &HttpRequest, raw: &str) -> Result<String, AdminApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AdminApiError::validation("name must be 1 to 200 characters").traced(req));
+    }
+    Ok(name.to_string())
+}
+
 async fn create(
     req: HttpRequest,
     op: Operator,
@@ -24,19 +36,12 @@ async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input: CreateOrganization = body(&req, payload, state.settings.max_body_bytes).await?;
-    let name = input.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(AdminApiError::validation("name must be 1 to 200 characters").traced(&req));
-    }
+    let name = valid_name(&req, &input.name)?;
     let retention = match input.deactivated_retention.as_deref() {
-        Some(r) => Some(
-            parse_duration(r)
-                .map_err(|e| AdminApiError::validation(&e.to_string()).traced(&req))?
-                .as_secs() as i64,
-        ),
+        Some(r) => Some(retention_secs(&req, r)?),
         None => None,
     };
-    let org = admin::create_organization(&state.db, &op.actor, name, retention)
+    let org = admin::create_organization(&state.db, &op.actor, &name, retention)
         .await
         .map_err(|e| AdminApiError::from(e).traced(&req))?;
     Ok(HttpResponse::Created().json(admin::organization_json(&org)))
@@ -73,11 +78,154 @@ async fn create_token(
     })))
 }
 
+fn retention_secs(req: &HttpRequest, raw: &str) -> Result<i64, AdminApiError> {
+    let d = parse_duration(raw).map_err(|e| {
+        AdminApiError::validation(&format!("deactivated_retention: {e}")).traced(req)
+    })?;
+    i64::try_from(d.as_secs())
+        .map_err(|_| AdminApiError::validation("deactivated_retention is too large").traced(req))
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateOrganization {
+    name: Option<String>,
+    /// `"30d"` sets the policy, `null` removes it (keep forever), absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    deactivated_retention: Option<Option<String>>,
+}
+
+async fn update(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminApiError> {
+    let input: UpdateOrganization = body(&req, payload, state.settings.max_body_bytes).await?;
+    let name = match input.name {
+        Some(n) => Some(valid_name(&req, &n)?),
+        None => None,
+    };
+    let retention = match input.deactivated_retention {
+        Some(Some(r)) => Some(Some(retention_secs(&req, &r)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let org = outcome(
+        &req,
+        admin::update_organization(
+            &state.db,
+            &op.actor,
+            &id,
+            orgs::Changes {
+                name,
+                deactivated_retention_secs: retention,
+            },
+        )
+        .await,
+    )?;
+    Ok(HttpResponse::Ok().json(admin::organization_json(&org)))
+}
+
+/// Deletes the organization: members removed (accounts without another membership
+/// deleted), tokens gone. Needs `{"confirm": true}`.
+async fn delete(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminApiError> {
+    let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
+    reject_unknown_fields(&req, &input, &["confirm"])?;
+    require_confirmation(&req, &input, json!({"organization_id": id.as_str()}))?;
+    outcome(
+        &req,
+        deletion::delete_organization(&state.db, &op.actor, &id, state.settings.deletion_grace)
+            .await,
+    )?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes one user from one organization, optionally naming the department that takes
+/// over the user's resources. Needs `{"confirm": true}`.
+async fn remove_user(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminApiError> {
+    let (org_id, user_id) = path.into_inner();
+    let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
+    reject_unknown_fields(
+        &req,
+        &input,
+        &["confirm", "transfer_resources_to_department_id"],
+    )?;
+    require_confirmation(&req, &input, json!({"user_id": user_id}))?;
+    let transfer = match input.get("transfer_resources_to_department_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_str().and_then(DepartmentId::parse).ok_or_else(|| {
+            AdminApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_DEPARTMENT_ID",
+                "transfer_resources_to_department_id must be a department id (dept_ followed by a ULID).",
+            )
+            .with_details(json!({"user_id": user_id}))
+            .traced(&req)
+        })?),
+    };
+    outcome(
+        &req,
+        deletion::remove_from_organization(
+            &state.db,
+            &op.actor,
+            &org_id,
+            &user_id,
+            transfer.as_ref().map(DepartmentId::as_str),
+            state.settings.deletion_grace,
+        )
+        .await,
+    )?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn revoke_token(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (org_id, token_id) = path.into_inner();
+    outcome(
+        &req,
+        admin::revoke_scim_token(&state.db, &op.actor, &org_id, &token_id).await,
+    )?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/organizations", web::post().to(create))
         .route("/organizations/{id}", web::get().to(get))
+        .route("/organizations/{id}", web::patch().to(update))
+        .route("/organizations/{id}", web::delete().to(delete))
         .route(
             "/organizations/{id}/scim-tokens",
             web::post().to(create_token),
+        )
+        .route(
+            "/organizations/{id}/scim-tokens/{token_id}",
+            web::delete().to(revoke_token),
+        )
+        .route(
+            "/organizations/{org}/users/{user}",
+            web::delete().to(remove_user),
         );
 }

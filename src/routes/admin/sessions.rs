@@ -2,9 +2,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{AdminApiError, body};
+use super::{AdminApiError, body, outcome};
 use crate::auth::Operator;
-use crate::service::admin::{self, AdminError};
+use crate::service::admin;
 use crate::startup::AppState;
 
 #[derive(Deserialize)]
@@ -31,10 +31,7 @@ async fn create(
     )
     .await
     .map_err(|e| AdminApiError::from(e).traced(&req))?
-    .map_err(|e| match e {
-        AdminError::NotFound(what) => AdminApiError::not_found(what).traced(&req),
-        AdminError::Invalid(msg) => AdminApiError::validation(&msg).traced(&req),
-    })?;
+    .map_err(|e| AdminApiError::from(e).traced(&req))?;
     Ok(HttpResponse::Created().json(admin::session_json(&s, Utc::now())))
 }
 
@@ -52,7 +49,18 @@ async fn get(
     Ok(HttpResponse::Ok().json(admin::session_json(&s, Utc::now())))
 }
 
+async fn revoke(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let s = outcome(&req, admin::revoke_session(&state.db, &op.actor, &id).await)?;
+    Ok(HttpResponse::Ok().json(admin::session_json(&s, Utc::now())))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sessions", web::post().to(create))
-        .route("/sessions/{id}", web::get().to(get));
+        .route("/sessions/{id}", web::get().to(get))
+        .route("/sessions/{id}", web::delete().to(revoke));
 }

@@ -1,0 +1,117 @@
+//! Read-only operator views: the audit log and the event outbox, paged by id.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AdminApiError;
+use crate::auth::Operator;
+use crate::scim::user::format_time;
+use crate::service::ServiceError;
+use crate::startup::AppState;
+use crate::store::{audit, outbox};
+
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    organization_id: Option<String>,
+    after: Option<String>,
+    limit: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventQuery {
+    organization_id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    after: Option<String>,
+    limit: Option<u64>,
+}
+
+fn limit(req: &HttpRequest, raw: Option<u64>) -> Result<u64, AdminApiError> {
+    match raw.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        _ => Err(
+            AdminApiError::validation(&format!("limit must be between 1 and {MAX_LIMIT}"))
+                .traced(req),
+        ),
+    }
+}
+
+fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, AdminApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")).traced(req))
+}
+
+/// A page: `data`, and `next_after` to pass as `after` for the next page (`null` at the end).
+fn page(data: Vec<Value>, last_id: Option<String>, full: bool) -> Value {
+    json!({"data": data, "next_after": if full { last_id } else { None }})
+}
+
+async fn audit_log(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminApiError> {
+    let q: AuditQuery = query(&req)?;
+    let n = limit(&req, q.limit)?;
+    let rows = audit::page(
+        &state.db,
+        q.organization_id.as_deref(),
+        q.after.as_deref(),
+        n,
+    )
+    .await
+    .map_err(|e| AdminApiError::from(ServiceError::from(e)).traced(&req))?;
+    let full = rows.len() as u64 == n;
+    let last = rows.last().map(|r| r.id.clone());
+    let data = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "organization_id": r.organization_id,
+                "actor": {"type": r.actor_type, "id": r.actor_id},
+                "action": r.action,
+                "target": {"type": r.target_type, "id": r.target_id},
+                "details": r.details,
+                "request_id": r.request_id,
+                "outcome": r.outcome,
+                "created_at": format_time(r.created_at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(page(data, last, full)))
+}
+
+async fn events(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminApiError> {
+    let q: EventQuery = query(&req)?;
+    let n = limit(&req, q.limit)?;
+    let rows = outbox::page(
+        &state.db,
+        q.organization_id.as_deref(),
+        q.event_type.as_deref(),
+        q.after.as_deref(),
+        n,
+    )
+    .await
+    .map_err(|e| AdminApiError::from(ServiceError::from(e)).traced(&req))?;
+    let full = rows.len() as u64 == n;
+    let last = rows.last().map(|r| r.id.clone());
+    let data = rows.into_iter().map(|r| r.payload).collect();
+    Ok(HttpResponse::Ok().json(page(data, last, full)))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/audit-log", web::get().to(audit_log))
+        .route("/events", web::get().to(events));
+}

@@ -1,0 +1,142 @@
+//! The purge: erases what the grace period kept once it is over, and applies each
+//! organization's retention policy to memberships that stayed INACTIVE too long.
+//! Idempotent (each step selects only what is still due) and done in short batches, so
+//! a backlog never holds a long write lock; `offboard purge` and a task in `serve` run it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use serde_json::json;
+
+use super::Result;
+use super::removal::{self, Removal};
+use crate::db;
+use crate::domain::retention_cutoff;
+use crate::store::audit::{self, Actor, Entry, actions};
+use crate::store::{accounts, memberships, organizations as orgs, outbox};
+
+const BATCH: u64 = 500;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    /// Deleted accounts whose personal data was erased.
+    pub accounts_erased: u64,
+    /// Removed memberships whose organization record was erased.
+    pub records_erased: u64,
+    /// Memberships removed by a retention policy.
+    pub memberships_expired: u64,
+}
+
+pub fn policy_actor() -> Actor {
+    Actor {
+        kind: "policy",
+        id: "policy".into(),
+        request_id: None,
+    }
+}
+
+/// Runs every purge step until nothing is due at `now`.
+pub async fn run(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> Result<PurgeReport> {
+    let mut report = PurgeReport::default();
+    // Retention first: with no grace period its removals are erased at once; with one,
+    // they are erased by a later run.
+    report.memberships_expired = apply_retention(db, now, grace).await?;
+    loop {
+        let txn = db::begin_write(db).await?;
+        let ids = accounts::due_for_purge(&txn, now, BATCH).await?;
+        if ids.is_empty() {
+            txn.rollback().await?;
+            break;
+        }
+        accounts::erase_many(&txn, &ids, now).await?;
+        memberships::erase_all_for_users(&txn, &ids, now).await?;
+        audit::record(
+            &txn,
+            &policy_actor(),
+            Entry {
+                organization_id: None,
+                action: actions::PURGE,
+                target_type: "user",
+                target_id: "*",
+                details: json!({"accounts_erased": ids}),
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        report.accounts_erased += ids.len() as u64;
+    }
+    loop {
+        let txn = db::begin_write(db).await?;
+        let n = memberships::purge_due(&txn, now, BATCH).await?;
+        txn.commit().await?;
+        report.records_erased += n;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// Removes memberships INACTIVE for longer than their organization's
+/// `deactivated_retention`, exactly as a SCIM DELETE would (cascade and events), with
+/// the audit actor `policy`.
+async fn apply_retention(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> Result<u64> {
+    let mut total = 0;
+    for org in orgs::with_retention(db).await? {
+        let Some(cutoff) = retention_cutoff(now, org.deactivated_retention_secs) else {
+            continue;
+        };
+        loop {
+            let txn = db::begin_write(db).await?;
+            let page = memberships::inactive_since(&txn, &org.id, cutoff, BATCH).await?;
+            if page.is_empty() {
+                txn.rollback().await?;
+                break;
+            }
+            let removal = Removal {
+                organization_id: &org.id,
+                reason: "policy",
+                cascade: true,
+                grace,
+                transfer_to: None,
+            };
+            let removed = removal::remove_memberships(&txn, &removal, &page, now).await?;
+            let event_ids = outbox::append(&txn, &org.id, removed.events, now).await?;
+            for m in &page {
+                audit::record(
+                    &txn,
+                    &policy_actor(),
+                    Entry {
+                        organization_id: Some(&org.id),
+                        action: actions::POLICY_MEMBERSHIP_REMOVE,
+                        target_type: "user",
+                        target_id: &m.user_id,
+                        details: json!({
+                            "membership_id": m.id,
+                            "inactive_since": crate::scim::user::format_time(m.status_changed_at),
+                            "retention_secs": org.deactivated_retention_secs,
+                            "account_deleted": removed.accounts_deleted.contains(&m.user_id),
+                        }),
+                    },
+                    now,
+                )
+                .await?;
+            }
+            tracing::info!(organization_id = %org.id, removed = page.len(), events = event_ids.len(), "retention policy removed inactive memberships");
+            txn.commit().await?;
+            total += page.len() as u64;
+        }
+    }
+    Ok(total)
+}

@@ -1,0 +1,496 @@
+//! The operator's deletions: organizations, users everywhere, one user from one
+//! organization, and the confirmation they all require.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{TestApp, expect_json, user_body};
+
+const DEPT: &str = "dept_01JDQ8X2M4N6P8R0T2V4X6Z8A0";
+
+db_test!(deleting_an_organization_keeps_members_of_other_organizations_and_deletes_the_rest);
+async fn deleting_an_organization_keeps_members_of_other_organizations_and_deletes_the_rest(
+    app: TestApp,
+) {
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    let shared = app.create_user(&a, &user_body("shared@example.com")).await;
+    assert_eq!(
+        app.create_user(&b, &user_body("shared@example.com")).await,
+        shared
+    );
+    let only = app.create_user(&a, &user_body("only@example.com")).await;
+    let s_shared_a = app.create_session(&a, &shared).await;
+    let s_shared_b = app.create_session(&b, &shared).await;
+    let s_only = app.create_session(&a, &only).await;
+    let b_events_before = app.event_types(&b).await;
+
+    app.admin_delete_confirmed(&format!("/organizations/{}", a.id), json!({}))
+        .await;
+
+    // The member of another organization keeps the account and that membership.
+    let view = app.admin_user(&shared).await;
+    assert_eq!(view["status"], json!("ACTIVE"));
+    assert_eq!(view["email"], json!("shared@example.com"));
+    let by_org = |v: &Value, org: &str| -> Value {
+        v["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["organization_id"] == json!(org))
+            .cloned()
+            .unwrap()
+    };
+    assert!(by_org(&view, &a.id)["removed_at"].is_string());
+    assert_eq!(by_org(&view, &b.id)["status"], json!("ACTIVE"));
+    assert_eq!(by_org(&view, &b.id)["removed_at"], Value::Null);
+    app.get_json(&b, &format!("/Users/{shared}")).await;
+    assert!(!app.session_active(&s_shared_a).await);
+    assert!(app.session_active(&s_shared_b).await, "B's session stays");
+
+    // The member of only this organization is deleted: a tombstone.
+    let view = app.admin_user(&only).await;
+    assert_eq!(view["status"], json!("DELETED"));
+    assert_eq!(view["email"], Value::Null);
+    assert_eq!(view["display_name"], json!("Deleted User"));
+    assert!(!app.session_active(&s_only).await);
+
+    // The organization and its tokens are gone.
+    let res = app.get(&a, "/Users").await;
+    assert_eq!(res.status().as_u16(), 401, "A's SCIM token no longer works");
+    let res = app
+        .admin_send(Method::GET, &format!("/organizations/{}", a.id), None)
+        .await;
+    assert_eq!(
+        expect_json(res, 404).await["error"]["code"],
+        json!("NOT_FOUND")
+    );
+
+    let events = app.events(&a).await;
+    let tail: Vec<(&str, Option<&str>)> = events[4..]
+        .iter()
+        .map(|(t, u)| (t.as_str(), u.as_deref()))
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            ("membership.deleted", Some(shared.as_str())),
+            ("sessions.revoked", Some(shared.as_str())),
+            ("membership.deleted", Some(only.as_str())),
+            ("sessions.revoked", Some(only.as_str())),
+            ("user.deleted", Some(only.as_str())),
+            ("organization.deleted", None),
+        ]
+    );
+    let payloads = app.event_payloads(&a).await;
+    let last = payloads.last().unwrap();
+    assert_eq!(last["data"]["memberships_removed"], json!(2));
+    assert_eq!(last["data"]["accounts_deleted"], json!(1));
+    assert_eq!(
+        app.event_types(&b).await,
+        b_events_before,
+        "B hears nothing"
+    );
+    assert!(
+        app.audit_actions(&a)
+            .await
+            .contains(&"organization.delete".to_string())
+    );
+
+    // A second deletion finds nothing.
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("/organizations/{}", a.id),
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+/// Checks the whole envelope, key by key, against the contract.
+async fn assert_confirmation_required(res: reqwest::Response, details: Value) {
+    assert_eq!(res.status().as_u16(), 422);
+    let request_id = res
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_string();
+    let body: Value = res.json().await.unwrap();
+    let error = &body["error"];
+    let timestamp = error["timestamp"].as_str().unwrap().to_string();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&timestamp).is_ok(),
+        "{timestamp}"
+    );
+    assert_eq!(
+        body,
+        json!({
+            "success": false,
+            "error": {
+                "code": "CONFIRMATION_REQUIRED",
+                "message": "Please confirm this action by setting confirm to true.",
+                "system_message": "please confirm this action by setting confirm to true.",
+                "type": "client_error",
+                "status": 422,
+                "details": details,
+                "trace_id": request_id,
+                "timestamp": timestamp,
+            }
+        })
+    );
+}
+
+db_test!(removal_without_confirmation_answers_the_exact_422_envelope_and_changes_nothing);
+async fn removal_without_confirmation_answers_the_exact_422_envelope_and_changes_nothing(
+    app: TestApp,
+) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("kim@example.com")).await;
+    let path = format!("/organizations/{}/users/{id}", org.id);
+    for body in [
+        None,
+        Some(json!({})),
+        Some(json!({"confirm": false})),
+        Some(json!({"confirm": "true"})),
+        Some(json!({"transfer_resources_to_department_id": DEPT})),
+    ] {
+        let res = app.admin_send(Method::DELETE, &path, body.as_ref()).await;
+        assert_confirmation_required(res, json!({"user_id": id})).await;
+    }
+    let res = app
+        .admin_send(Method::DELETE, &format!("/users/{id}"), None)
+        .await;
+    assert_confirmation_required(res, json!({"user_id": id})).await;
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("/organizations/{}", org.id),
+            Some(&json!({})),
+        )
+        .await;
+    assert_confirmation_required(res, json!({"organization_id": org.id})).await;
+
+    app.get_json(&org, &format!("/Users/{id}")).await;
+    assert_eq!(
+        app.event_types(&org).await,
+        vec!["user.created", "membership.created"]
+    );
+}
+
+db_test!(removing_a_user_from_an_organization_carries_the_transfer_target);
+async fn removing_a_user_from_an_organization_carries_the_transfer_target(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let other = app.create_org("Other").await;
+    let id = app.create_user(&org, &user_body("kim@example.com")).await;
+    app.create_user(&other, &user_body("kim@example.com")).await;
+    let path = format!("/organizations/{}/users/{id}", org.id);
+
+    for bad in [
+        json!("dept_123"),
+        json!("grp_01JDQ8X2M4N6P8R0T2V4X6Z8A0"),
+        json!(7),
+    ] {
+        let res = app
+            .admin_send(
+                Method::DELETE,
+                &path,
+                Some(&json!({"confirm": true, "transfer_resources_to_department_id": bad})),
+            )
+            .await;
+        let body = expect_json(res, 422).await;
+        assert_eq!(body["error"]["code"], json!("INVALID_DEPARTMENT_ID"));
+    }
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &path,
+            Some(&json!({"confirm": true, "reason": "x"})),
+        )
+        .await;
+    assert_eq!(
+        expect_json(res, 422).await["error"]["code"],
+        json!("VALIDATION_ERROR")
+    );
+    app.get_json(&org, &format!("/Users/{id}")).await;
+
+    app.admin_delete_confirmed(&path, json!({"transfer_resources_to_department_id": DEPT}))
+        .await;
+    let res = app.get(&org, &format!("/Users/{id}")).await;
+    assert_eq!(res.status().as_u16(), 404);
+    let deleted = app
+        .event_payloads(&org)
+        .await
+        .into_iter()
+        .find(|p| p["type"] == json!("membership.deleted"))
+        .unwrap();
+    assert_eq!(
+        deleted["data"]["transfer_resources_to_department_id"],
+        json!(DEPT)
+    );
+    assert_eq!(deleted["data"]["account_deleted"], json!(false));
+    assert_eq!(app.admin_user(&id).await["status"], json!("ACTIVE"));
+
+    // Unknown membership, unknown organization.
+    let res = app
+        .admin_send(Method::DELETE, &path, Some(&json!({"confirm": true})))
+        .await;
+    assert_eq!(
+        expect_json(res, 404).await["error"]["code"],
+        json!("NOT_FOUND")
+    );
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("/organizations/org_missing/users/{id}"),
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+db_test!(deleting_a_user_everywhere_removes_every_membership_and_erases_the_account);
+async fn deleting_a_user_everywhere_removes_every_membership_and_erases_the_account(app: TestApp) {
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    let id = app.create_user(&a, &user_body("lee@example.com")).await;
+    app.create_user(&b, &user_body("lee@example.com")).await;
+    let bystander = app.create_user(&a, &user_body("other@example.com")).await;
+    let sa = app.create_session(&a, &id).await;
+    let sb = app.create_session(&b, &id).await;
+
+    app.admin_delete_confirmed(&format!("/users/{id}"), json!({}))
+        .await;
+
+    let view = app.admin_user(&id).await;
+    assert_eq!(view["status"], json!("DELETED"));
+    assert_eq!(view["email"], Value::Null);
+    assert!(
+        view["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["removed_at"].is_string() && m["user_name"].is_null())
+    );
+    assert!(!app.session_active(&sa).await && !app.session_active(&sb).await);
+    for org in [&a, &b] {
+        assert_eq!(
+            app.get(org, &format!("/Users/{id}"))
+                .await
+                .status()
+                .as_u16(),
+            404
+        );
+        let types = app.event_types(org).await;
+        let n = types.len();
+        assert_eq!(
+            &types[n - 3..],
+            &["membership.deleted", "sessions.revoked", "user.deleted"]
+        );
+    }
+    app.get_json(&a, &format!("/Users/{bystander}")).await;
+    // The same email later makes a new account.
+    let again = app.create_user(&a, &user_body("lee@example.com")).await;
+    assert_ne!(again, id);
+
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("/users/{id}"),
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(
+        res.status().as_u16(),
+        404,
+        "a tombstone cannot be deleted again"
+    );
+}
+
+db_test!(operators_revoke_sessions_and_scim_tokens_and_change_organizations);
+async fn operators_revoke_sessions_and_scim_tokens_and_change_organizations(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("kim@example.com")).await;
+    let session = app.create_session(&org, &id).await;
+    let res = app
+        .admin_send(Method::DELETE, &format!("/sessions/{session}"), None)
+        .await;
+    let body = expect_json(res, 200).await;
+    assert_eq!(body["active"], json!(false));
+    assert_eq!(body["revoked_reason"], json!("admin"));
+    assert!(!app.session_active(&session).await);
+    let res = app
+        .admin_send(Method::DELETE, "/sessions/ses_missing", None)
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+
+    // PATCH: set, clear and refuse a retention; rename.
+    let path = format!("/organizations/{}", org.id);
+    let res = app
+        .admin_send(
+            Method::PATCH,
+            &path,
+            Some(&json!({"deactivated_retention": "30d", "name": "Acme Corp"})),
+        )
+        .await;
+    let body = expect_json(res, 200).await;
+    assert_eq!(body["deactivated_retention_secs"], json!(30 * 86400));
+    assert_eq!(body["name"], json!("Acme Corp"));
+    let res = app
+        .admin_send(Method::PATCH, &path, Some(&json!({"name": "Acme"})))
+        .await;
+    let body = expect_json(res, 200).await;
+    assert_eq!(
+        body["deactivated_retention_secs"],
+        json!(30 * 86400),
+        "absent keeps"
+    );
+    let res = app
+        .admin_send(
+            Method::PATCH,
+            &path,
+            Some(&json!({"deactivated_retention": null})),
+        )
+        .await;
+    assert_eq!(
+        expect_json(res, 200).await["deactivated_retention_secs"],
+        Value::Null
+    );
+    for bad in [
+        json!({"deactivated_retention": "soon"}),
+        json!({"name": ""}),
+        json!({"colour": "red"}),
+    ] {
+        let res = app.admin_send(Method::PATCH, &path, Some(&bad)).await;
+        assert_eq!(
+            expect_json(res, 422).await["error"]["code"],
+            json!("VALIDATION_ERROR")
+        );
+    }
+    let res = app
+        .admin_send(
+            Method::PATCH,
+            "/organizations/org_missing",
+            Some(&json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+
+    // A second token, then revoke the first: the IdP using it is refused at once.
+    let res = app
+        .admin_send(
+            Method::POST,
+            &format!("/organizations/{}/scim-tokens", org.id),
+            None,
+        )
+        .await;
+    let second = expect_json(res, 201).await;
+    let first_id = offboard::store::tokens::find_live(&app.db, &org.token)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("/organizations/{}/scim-tokens/{first_id}", org.id),
+            None,
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 204);
+    assert_eq!(app.get(&org, "/Users").await.status().as_u16(), 401);
+    let res = app
+        .client
+        .get(app.scim("/Users"))
+        .bearer_auth(second["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("/organizations/{}/scim-tokens/{first_id}", org.id),
+            None,
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+db_test!(the_audit_log_pages_oldest_first_and_holds_no_personal_data);
+async fn the_audit_log_pages_oldest_first_and_holds_no_personal_data(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &user_body("private.person@example.com"))
+        .await;
+    app.patch(
+        &org,
+        &format!("/Users/{id}"),
+        &crate::helpers::fixture("okta/deactivate_user.json"),
+    )
+    .await;
+    app.delete(&org, &format!("/Users/{id}")).await;
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut path = format!("/audit-log?organization_id={}&limit=2", org.id);
+        if let Some(a) = &after {
+            path.push_str(&format!("&after={a}"));
+        }
+        let page = expect_json(app.admin_send(Method::GET, &path, None).await, 200).await;
+        let data = page["data"].as_array().unwrap().clone();
+        assert!(data.len() <= 2);
+        seen.extend(data);
+        match page["next_after"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    let actions: Vec<&str> = seen.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "organization.create",
+            "scim_token.create",
+            "scim.user.create",
+            "scim.user.patch",
+            "scim.user.delete",
+        ]
+    );
+    let delete = &seen[4];
+    assert_eq!(delete["actor"]["type"], json!("scim_token"));
+    assert_eq!(delete["target"], json!({"type": "user", "id": id}));
+    assert!(delete["request_id"].is_string());
+    assert_eq!(
+        seen[0]["actor"],
+        json!({"type": "admin", "id": "test-operator"})
+    );
+    let text = serde_json::to_string(&seen).unwrap();
+    assert!(!text.contains("private.person"), "no personal data: {text}");
+
+    let res = app
+        .admin_send(Method::GET, "/audit-log?limit=0", None)
+        .await;
+    assert_eq!(res.status().as_u16(), 422);
+    let res = app
+        .admin_send(Method::GET, "/audit-log?colour=red", None)
+        .await;
+    assert_eq!(res.status().as_u16(), 422);
+
+    let events = expect_json(
+        app.admin_send(
+            Method::GET,
+            &format!("/events?organization_id={}&type=membership.deleted", org.id),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let data = events["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["data"]["user"]["id"], json!(id));
+}
