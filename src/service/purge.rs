@@ -43,10 +43,12 @@ pub async fn run(
     now: DateTime<Utc>,
     grace: Duration,
 ) -> Result<PurgeReport> {
-    let mut report = PurgeReport::default();
     // Retention first: with no grace period its removals are erased at once; with one,
     // they are erased by a later run.
-    report.memberships_expired = apply_retention(db, now, grace).await?;
+    let mut report = PurgeReport {
+        memberships_expired: apply_retention(db, now, grace).await?,
+        ..PurgeReport::default()
+    };
     loop {
         let txn = db::begin_write(db).await?;
         let ids = accounts::due_for_purge(&txn, now, BATCH).await?;

@@ -14,3 +14,4 @@ mod discovery;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod purge;

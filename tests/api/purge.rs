@@ -1,0 +1,315 @@
+//! The grace period, restore, the purge and the retention policy. Tests run the purge
+//! "in the future" instead of waiting for it.
+
+use chrono::{Duration, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{TestApp, expect_json, fixture, user_body};
+
+db_test!(
+    a_deleted_account_is_invisible_but_restorable_within_the_grace_period,
+    [("OFFBOARD_DELETION_GRACE", "7d")]
+);
+async fn a_deleted_account_is_invisible_but_restorable_within_the_grace_period(app: TestApp) {
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    let id = app.create_user(&a, &user_body("ana@example.com")).await;
+    app.create_user(&b, &user_body("ana@example.com")).await;
+    let session = app.create_session(&b, &id).await;
+    // A's IdP removed her earlier; that removal is not undone by a restore.
+    assert_eq!(
+        app.delete(&a, &format!("/Users/{id}"))
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+
+    app.admin_delete_confirmed(&format!("/users/{id}"), json!({}))
+        .await;
+    let view = app.admin_user(&id).await;
+    assert_eq!(view["status"], json!("DELETED"));
+    assert_eq!(
+        view["email"],
+        json!("ana@example.com"),
+        "kept until the purge"
+    );
+    assert!(view["purge_after"].is_string());
+    assert_eq!(
+        app.get(&b, &format!("/Users/{id}")).await.status().as_u16(),
+        404
+    );
+    let list = app
+        .get_json(&b, "/Users?filter=userName%20eq%20%22ana@example.com%22")
+        .await;
+    assert_eq!(list["totalResults"], json!(0), "invisible to SCIM");
+    assert!(!app.session_active(&session).await, "unusable at once");
+
+    let res = app
+        .admin_send(Method::POST, &format!("/users/{id}/restore"), None)
+        .await;
+    let view = expect_json(res, 200).await;
+    assert_eq!(view["status"], json!("ACTIVE"));
+    assert_eq!(view["purge_after"], Value::Null);
+    let user = app.get_json(&b, &format!("/Users/{id}")).await;
+    assert_eq!(user["active"], json!(false), "restored INACTIVE");
+    assert_eq!(user["userName"], json!("ana@example.com"));
+    assert_eq!(
+        app.get(&a, &format!("/Users/{id}")).await.status().as_u16(),
+        404
+    );
+    let restored = app.event_payloads(&b).await.pop().unwrap();
+    assert_eq!(restored["type"], json!("membership.created"));
+    assert_eq!(restored["data"]["restored"], json!(true));
+    // The IdP reactivates as usual.
+    let res = app
+        .patch(
+            &b,
+            &format!("/Users/{id}"),
+            &fixture("okta/reactivate_user.json"),
+        )
+        .await;
+    assert_eq!(expect_json(res, 200).await["active"], json!(true));
+
+    let res = app
+        .admin_send(Method::POST, &format!("/users/{id}/restore"), None)
+        .await;
+    assert_eq!(
+        expect_json(res, 409).await["error"]["code"],
+        json!("NOT_DELETED")
+    );
+
+    // Deleted again, and purged once the grace period is over: no way back.
+    app.admin_delete_confirmed(&format!("/users/{id}"), json!({}))
+        .await;
+    let early = app.purge_at(Utc::now() + Duration::days(6)).await;
+    assert_eq!(early.accounts_erased, 0);
+    assert_eq!(app.admin_user(&id).await["email"], json!("ana@example.com"));
+    let report = app.purge_at(Utc::now() + Duration::days(8)).await;
+    assert_eq!(report.accounts_erased, 1);
+    let view = app.admin_user(&id).await;
+    assert_eq!(view["email"], Value::Null);
+    assert_eq!(view["display_name"], json!("Deleted User"));
+    assert!(
+        view["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["user_name"].is_null())
+    );
+    let res = app
+        .admin_send(Method::POST, &format!("/users/{id}/restore"), None)
+        .await;
+    assert_eq!(
+        expect_json(res, 409).await["error"]["code"],
+        json!("NOT_RESTORABLE")
+    );
+    let again = app.purge_at(Utc::now() + Duration::days(8)).await;
+    assert_eq!(again, Default::default(), "the purge is idempotent");
+}
+
+db_test!(
+    a_new_account_may_take_the_identity_during_the_grace_period,
+    [("OFFBOARD_DELETION_GRACE", "7d")]
+);
+async fn a_new_account_may_take_the_identity_during_the_grace_period(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("bo@example.com")).await;
+    assert_eq!(
+        app.delete(&org, &format!("/Users/{id}"))
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+    assert_eq!(app.admin_user(&id).await["status"], json!("DELETED"));
+    let newer = app.create_user(&org, &user_body("bo@example.com")).await;
+    assert_ne!(newer, id, "a deleted account never comes back through SCIM");
+    let res = app
+        .admin_send(Method::POST, &format!("/users/{id}/restore"), None)
+        .await;
+    assert_eq!(
+        expect_json(res, 409).await["error"]["code"],
+        json!("IDENTITY_TAKEN")
+    );
+    assert_eq!(
+        app.admin_user(&id).await["status"],
+        json!("DELETED"),
+        "nothing changed"
+    );
+}
+
+db_test!(without_a_grace_period_a_deleted_account_cannot_be_restored);
+async fn without_a_grace_period_a_deleted_account_cannot_be_restored(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("cy@example.com")).await;
+    app.delete(&org, &format!("/Users/{id}")).await;
+    let res = app
+        .admin_send(Method::POST, &format!("/users/{id}/restore"), None)
+        .await;
+    assert_eq!(
+        expect_json(res, 409).await["error"]["code"],
+        json!("NOT_RESTORABLE")
+    );
+    let res = app
+        .admin_send(Method::POST, "/users/usr_missing/restore", None)
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+db_test!(the_retention_policy_removes_memberships_inactive_for_too_long);
+async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let other = app.create_org("Other").await;
+    let res = app
+        .admin_send(
+            Method::PATCH,
+            &format!("/organizations/{}", org.id),
+            Some(&json!({"deactivated_retention": "30d"})),
+        )
+        .await;
+    expect_json(res, 200).await;
+    let gone = app.create_user(&org, &user_body("gone@example.com")).await;
+    let active = app
+        .create_user(&org, &user_body("active@example.com"))
+        .await;
+    let shared = app
+        .create_user(&org, &user_body("shared@example.com"))
+        .await;
+    app.create_user(&other, &user_body("shared@example.com"))
+        .await;
+    let deactivate = fixture("okta/deactivate_user.json");
+    for id in [&gone, &shared] {
+        let res = app.patch(&org, &format!("/Users/{id}"), &deactivate).await;
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    // The other organization has no policy: its inactive members stay.
+    app.patch(&other, &format!("/Users/{shared}"), &deactivate)
+        .await;
+
+    let report = app.purge_at(Utc::now() + Duration::days(29)).await;
+    assert_eq!(report.memberships_expired, 0, "not yet");
+    let report = app.purge_at(Utc::now() + Duration::days(31)).await;
+    assert_eq!(report.memberships_expired, 2);
+
+    assert_eq!(
+        app.get(&org, &format!("/Users/{gone}"))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(app.admin_user(&gone).await["status"], json!("DELETED"));
+    assert_eq!(
+        app.get(&org, &format!("/Users/{shared}"))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    let kept = app.get_json(&other, &format!("/Users/{shared}")).await;
+    assert_eq!(kept["active"], json!(false));
+    app.get_json(&org, &format!("/Users/{active}")).await;
+
+    let events = app.events(&org).await;
+    let tail: Vec<(&str, &str)> = events[events.len() - 3..]
+        .iter()
+        .map(|(t, u)| (t.as_str(), u.as_deref().unwrap()))
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            ("membership.deleted", gone.as_str()),
+            ("user.deleted", gone.as_str()),
+            ("membership.deleted", shared.as_str()),
+        ]
+    );
+    let policy_rows: Vec<_> = offboard::store::audit::list_for_organization(&app.db, &org.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.actor_type == "policy")
+        .collect();
+    assert_eq!(policy_rows.len(), 2);
+    assert!(
+        policy_rows
+            .iter()
+            .all(|r| r.action == "policy.membership.remove")
+    );
+
+    let again = app.purge_at(Utc::now() + Duration::days(31)).await;
+    assert_eq!(again.memberships_expired, 0, "idempotent");
+}
+
+db_test!(a_revoked_session_introspects_as_inactive_right_after_a_scim_deactivation);
+async fn a_revoked_session_introspects_as_inactive_right_after_a_scim_deactivation(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &fixture("entra/create_user.json"))
+        .await;
+    let session = app.create_session(&org, &id).await;
+    let res = app
+        .admin_send(Method::GET, &format!("/sessions/{session}"), None)
+        .await;
+    let body = expect_json(res, 200).await;
+    assert_eq!(
+        (body["active"].clone(), body["revoked_reason"].clone()),
+        (json!(true), Value::Null)
+    );
+    let res = app
+        .patch(
+            &org,
+            &format!("/Users/{id}"),
+            &fixture("entra/disable_user.json"),
+        )
+        .await;
+    assert!(res.status().is_success());
+    let res = app
+        .admin_send(Method::GET, &format!("/sessions/{session}"), None)
+        .await;
+    let body = expect_json(res, 200).await;
+    assert_eq!(body["active"], json!(false));
+    assert_eq!(body["revoked_reason"], json!("membership.deactivated"));
+}
+
+db_test!(
+    a_removed_membership_keeps_its_record_until_the_purge,
+    [("OFFBOARD_DELETION_GRACE", "1h")]
+);
+async fn a_removed_membership_keeps_its_record_until_the_purge(app: TestApp) {
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    let id = app.create_user(&a, &user_body("dee@example.com")).await;
+    app.create_user(&b, &user_body("dee@example.com")).await;
+    assert_eq!(
+        app.delete(&a, &format!("/Users/{id}"))
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+    let in_a = |v: &Value| -> Value {
+        v["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["organization_id"] == json!(a.id))
+            .cloned()
+            .unwrap()
+    };
+    let view = app.admin_user(&id).await;
+    assert_eq!(in_a(&view)["user_name"], json!("dee@example.com"));
+    assert_eq!(
+        app.get(&a, &format!("/Users/{id}")).await.status().as_u16(),
+        404
+    );
+    let report = app.purge_at(Utc::now() + Duration::hours(2)).await;
+    assert_eq!(report.records_erased, 1);
+    assert_eq!(report.accounts_erased, 0);
+    let view = app.admin_user(&id).await;
+    assert_eq!(in_a(&view)["user_name"], Value::Null);
+    assert_eq!(view["status"], json!("ACTIVE"));
+    app.get_json(&b, &format!("/Users/{id}")).await;
+}
