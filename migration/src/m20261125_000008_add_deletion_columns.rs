@@ -88,6 +88,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Live memberships in id order, per organization (paged walks such as the
+        // organization deletion and list responses) and per user (the account cascade).
+        // Without them PostgreSQL may pick another partial index and sort every page.
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "CREATE INDEX idx_memberships_live_org_id ON memberships (organization_id, id) WHERE removed_at IS NULL",
+        )
+        .await?;
+        db.execute_unprepared(
+            "CREATE INDEX idx_memberships_live_user ON memberships (user_id) WHERE removed_at IS NULL",
+        )
+        .await?;
         // The retention policy looks for memberships INACTIVE since before a cut-off.
         manager
             .create_index(
@@ -104,6 +116,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for name in [
+            "idx_memberships_live_org_id",
+            "idx_memberships_live_user",
             "idx_memberships_purge_after",
             "idx_users_purge_after",
             "idx_memberships_org_status_changed",
