@@ -2,3 +2,5 @@
 //! that reads only the outbox.
 
 pub mod event;
+pub mod retry;
+pub mod signer;
