@@ -34,7 +34,7 @@ pub fn parse_retry_after(raw: &str) -> Option<Duration> {
 pub fn parse_schedule(raw: &str) -> anyhow::Result<Vec<Duration>> {
     let schedule: anyhow::Result<Vec<Duration>> = raw
         .split(',')
-        .map(|p| crate::configuration::parse_duration(p))
+        .map(crate::configuration::parse_duration)
         .collect();
     let schedule = schedule?;
     if schedule.is_empty() {
