@@ -19,6 +19,29 @@ pub struct Settings {
     pub deletion_grace: Duration,
     /// How often `serve` runs the purge (grace period and retention policy).
     pub purge_interval: Duration,
+    pub webhook: WebhookSettings,
+}
+
+/// How events are delivered.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Delay before each retry; after the last one a delivery is dead.
+    pub retry_schedule: Vec<Duration>,
+    /// Per attempt, connection included.
+    pub timeout: Duration,
+    /// Endpoints on loopback/private/link-local addresses are refused unless this is set.
+    pub allow_private: bool,
+    /// Deliveries in flight per process.
+    pub concurrency: usize,
+    /// An endpoint failing without a success for this long is disabled.
+    pub disable_after: Duration,
+    /// How often an idle dispatcher looks for due deliveries (it is also woken at once
+    /// by writes in its own process).
+    pub poll_interval: Duration,
+    /// On SIGTERM, how long in-flight deliveries may take to finish.
+    pub shutdown_timeout: Duration,
+    /// Whether `serve` runs a dispatcher at all.
+    pub dispatch: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -35,6 +58,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("deletion_grace", &self.deletion_grace)
             .field("purge_interval", &self.purge_interval)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
@@ -89,6 +113,47 @@ impl Settings {
         if purge_interval.is_zero() {
             anyhow::bail!("OFFBOARD_PURGE_INTERVAL must be greater than zero");
         }
+        let flag = |k: &str, default: bool| -> anyhow::Result<bool> {
+            match get(k).as_deref().map(str::trim) {
+                None => Ok(default),
+                Some("true" | "1" | "yes") => Ok(true),
+                Some("false" | "0" | "no") => Ok(false),
+                Some(other) => anyhow::bail!("{k} must be true or false, not '{other}'"),
+            }
+        };
+        let concurrency: usize = match get("OFFBOARD_WEBHOOK_CONCURRENCY") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .context("OFFBOARD_WEBHOOK_CONCURRENCY must be a number")?,
+            None => 8,
+        };
+        if concurrency == 0 {
+            anyhow::bail!("OFFBOARD_WEBHOOK_CONCURRENCY must be at least 1");
+        }
+        let webhook = WebhookSettings {
+            retry_schedule: crate::webhook::retry::parse_schedule(
+                get("OFFBOARD_WEBHOOK_RETRY_SCHEDULE")
+                    .as_deref()
+                    .unwrap_or(crate::webhook::retry::DEFAULT_SCHEDULE),
+            )
+            .context("OFFBOARD_WEBHOOK_RETRY_SCHEDULE is not valid")?,
+            timeout: duration("OFFBOARD_WEBHOOK_TIMEOUT", Duration::from_secs(15))?,
+            allow_private: flag("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", false)?,
+            concurrency,
+            disable_after: duration(
+                "OFFBOARD_WEBHOOK_DISABLE_AFTER",
+                Duration::from_secs(5 * 86400),
+            )?,
+            poll_interval: duration("OFFBOARD_WEBHOOK_POLL_INTERVAL", Duration::from_millis(500))?,
+            shutdown_timeout: duration("OFFBOARD_SHUTDOWN_TIMEOUT", Duration::from_secs(30))?,
+            dispatch: flag("OFFBOARD_WEBHOOK_DISPATCH", true)?,
+        };
+        if webhook.timeout.is_zero() || webhook.poll_interval.is_zero() {
+            anyhow::bail!(
+                "OFFBOARD_WEBHOOK_TIMEOUT and OFFBOARD_WEBHOOK_POLL_INTERVAL must be greater than zero"
+            );
+        }
         Ok(Settings {
             database_url: get("OFFBOARD_DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
@@ -99,6 +164,7 @@ impl Settings {
             db_max_connections,
             deletion_grace,
             purge_interval,
+            webhook,
         })
     }
 }

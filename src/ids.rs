@@ -24,6 +24,11 @@ pub const SCIM_TOKEN: &str = "tok";
 pub const EVENT: &str = "evt";
 pub const AUDIT: &str = "aud";
 pub const REQUEST: &str = "req";
+pub const ENDPOINT: &str = "ep";
+pub const DELIVERY: &str = "dlv";
+pub const ATTEMPT: &str = "att";
+pub const DISPATCHER: &str = "dsp";
+pub const LEASE: &str = "lse";
 
 #[cfg(test)]
 mod tests {

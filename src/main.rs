@@ -33,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage webhook endpoints.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Erase what the grace period kept and apply retention policies, once, then exit
     /// (`serve` also does this every OFFBOARD_PURGE_INTERVAL).
     Purge {
@@ -59,6 +64,22 @@ enum OrgCommand {
         #[arg(long)]
         deactivated_retention: Option<String>,
         /// Print the whole object as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Add an endpoint and print its signing secret (shown only once).
+    Add {
+        url: String,
+        /// Only these event types (repeatable); all when absent.
+        #[arg(long = "event")]
+        events: Vec<String>,
+        /// Only this organization's events; all organizations when absent.
+        #[arg(long)]
+        org: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -144,6 +165,40 @@ async fn main() -> anyhow::Result<()> {
                 );
             } else {
                 println!("{token}");
+            }
+        }
+        Command::Webhook {
+            command:
+                WebhookCommand::Add {
+                    url,
+                    events,
+                    org,
+                    json,
+                },
+        } => {
+            let db = connect(&settings).await?;
+            let input = offboard::service::webhooks::EndpointInput {
+                url,
+                event_types: events,
+                organization_id: org,
+            };
+            let (ep, secret) = match offboard::service::webhooks::add_endpoint(
+                &db,
+                &cli_actor(),
+                input,
+                settings.webhook.allow_private,
+            )
+            .await?
+            {
+                Ok(v) => v,
+                Err(e) => bail!("{e}"),
+            };
+            if json {
+                let mut v = offboard::service::webhooks::endpoint_json(&ep);
+                v["secret"] = json!(secret);
+                println!("{v}");
+            } else {
+                println!("{secret}");
             }
         }
         Command::Purge { json } => {

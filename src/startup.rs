@@ -2,12 +2,16 @@
 //! serving, so tests can bind port 0.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, watch};
+
+use crate::webhook::dispatcher::Dispatcher;
 
 use crate::configuration::{Settings, redact_url};
 use crate::routes;
@@ -15,12 +19,17 @@ use crate::routes;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Settings,
+    /// Wakes this process's dispatcher after a write, so events leave at once instead of
+    /// at its next poll.
+    pub wake: Arc<Notify>,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
     purge: tokio::task::JoinHandle<()>,
+    dispatcher: Option<tokio::task::JoinHandle<()>>,
+    stop_dispatcher: watch::Sender<bool>,
 }
 
 impl Application {
@@ -44,10 +53,19 @@ impl Application {
             settings.purge_interval,
             settings.deletion_grace,
         ));
-        let state = web::Data::new(AppState { db, settings });
+        let wake = Arc::new(Notify::new());
+        let (stop_dispatcher, stopped) = watch::channel(false);
+        let dispatcher = if settings.webhook.dispatch {
+            let d = Dispatcher::new(db.clone(), settings.webhook.clone(), wake.clone())?;
+            Some(tokio::spawn(d.run(stopped)))
+        } else {
+            None
+        };
+        let state = web::Data::new(AppState { db, settings, wake });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(routes::wake_dispatcher_middleware))
                 .wrap(from_fn(routes::request_id_middleware))
                 .service(routes::health::healthz)
                 .configure(routes::scim::configure)
@@ -59,6 +77,8 @@ impl Application {
             port,
             server,
             purge,
+            dispatcher,
+            stop_dispatcher,
         })
     }
 
@@ -66,10 +86,17 @@ impl Application {
         self.port
     }
 
+    /// Serves until SIGTERM/SIGINT (actix stops accepting and finishes open requests),
+    /// then stops the dispatcher gracefully: no new claims, in-flight deliveries finish
+    /// (bounded by OFFBOARD_SHUTDOWN_TIMEOUT), remaining leases released.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         // The purge is idempotent and batched: stopping it mid-run loses nothing.
         self.purge.abort();
+        let _ = self.stop_dispatcher.send(true);
+        if let Some(d) = self.dispatcher {
+            let _ = d.await;
+        }
         result
     }
 }

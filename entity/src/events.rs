@@ -14,6 +14,8 @@ pub struct Model {
     /// The whole webhook body, as it will be sent.
     pub payload: Json,
     pub created_at: DateTimeUtc,
+    /// Turned into deliveries by a dispatcher.
+    pub fanned_out: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,9 +2,12 @@
 //! `domain`, queries in its `store`.
 
 pub mod audit_log;
+pub mod deliveries;
+pub mod delivery_attempts;
 pub mod events;
 pub mod memberships;
 pub mod organizations;
 pub mod scim_tokens;
 pub mod sessions;
 pub mod users;
+pub mod webhook_endpoints;

@@ -11,6 +11,7 @@ mod m20261125_000005_create_scim_tokens;
 mod m20261125_000006_create_events;
 mod m20261125_000007_create_audit_log;
 mod m20261125_000008_add_deletion_columns;
+mod m20261125_000009_create_webhooks;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_create_events::Migration),
             Box::new(m20261125_000007_create_audit_log::Migration),
             Box::new(m20261125_000008_add_deletion_columns::Migration),
+            Box::new(m20261125_000009_create_webhooks::Migration),
         ]
     }
 }

@@ -54,3 +54,26 @@ pub async fn request_id_middleware(
     }
     Ok(res)
 }
+
+/// After a successful write, wakes this process's webhook dispatcher so the events it
+/// wrote leave at once (other processes find them at their next poll).
+pub async fn wake_dispatcher_middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let writes = !matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    let wake = req
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .map(|s| s.wake.clone());
+    let res = next.call(req).await?;
+    if writes
+        && res.status().is_success()
+        && let Some(w) = wake
+    {
+        w.notify_one();
+    }
+    Ok(res)
+}

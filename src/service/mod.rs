@@ -7,6 +7,7 @@ pub mod deletion;
 pub mod purge;
 pub mod removal;
 pub mod users;
+pub mod webhooks;
 
 use sea_orm::DbErr;
 

@@ -102,4 +102,9 @@ pub mod actions {
     pub const SCIM_TOKEN_REVOKE: &str = "scim_token.revoke";
     pub const POLICY_MEMBERSHIP_REMOVE: &str = "policy.membership.remove";
     pub const PURGE: &str = "purge";
+    pub const WEBHOOK_ENDPOINT_CREATE: &str = "webhook_endpoint.create";
+    pub const WEBHOOK_ENDPOINT_DELETE: &str = "webhook_endpoint.delete";
+    pub const WEBHOOK_ENDPOINT_RECOVER: &str = "webhook_endpoint.recover";
+    pub const WEBHOOK_SECRET_ROTATE: &str = "webhook_endpoint.rotate_secret";
+    pub const EVENT_REPLAY: &str = "event.replay";
 }

@@ -8,6 +8,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod sessions;
 pub mod tokens;
+pub mod webhooks;
 
 use sea_orm::{DbErr, SqlErr};
 

@@ -47,6 +47,7 @@ pub async fn append(
             user_id: Set(e.user_id),
             payload: Set(payload),
             created_at: Set(now),
+            fanned_out: Set(false),
         });
         ids_out.push(id);
     }

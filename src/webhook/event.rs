@@ -18,6 +18,24 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every type offboard emits (and SPEC names, groups included), for endpoint filters.
+    pub const NAMES: &'static [&'static str] = &[
+        "user.created",
+        "user.deleted",
+        "membership.created",
+        "membership.updated",
+        "membership.deactivated",
+        "membership.reactivated",
+        "membership.deleted",
+        "sessions.revoked",
+        "organization.deleted",
+        "group.created",
+        "group.updated",
+        "group.member_added",
+        "group.member_removed",
+        "group.deleted",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::UserCreated => "user.created",

@@ -15,3 +15,5 @@ mod isolation;
 mod lifecycle;
 mod listing;
 mod purge;
+mod receiver;
+mod webhooks;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod organizations;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
@@ -235,6 +236,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(sessions::configure)
             .configure(audit::configure)
+            .configure(webhooks::configure)
             .default_service(web::to(unknown_endpoint)),
     );
 }

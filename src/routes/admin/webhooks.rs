@@ -1,0 +1,224 @@
+//! Webhook endpoints, deliveries, replay and recovery.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{AdminApiError, body, optional_body, outcome, reject_unknown_fields};
+use crate::auth::Operator;
+use crate::scim::user::format_time;
+use crate::service::ServiceError;
+use crate::service::webhooks::{self as service, EndpointInput};
+use crate::startup::AppState;
+use crate::store::webhooks as store;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateEndpoint {
+    url: String,
+    #[serde(default)]
+    event_types: Vec<String>,
+    organization_id: Option<String>,
+}
+
+async fn create(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminApiError> {
+    let input: CreateEndpoint = body(&req, payload, state.settings.max_body_bytes).await?;
+    let (ep, secret) = outcome(
+        &req,
+        service::add_endpoint(
+            &state.db,
+            &op.actor,
+            EndpointInput {
+                url: input.url,
+                event_types: input.event_types,
+                organization_id: input.organization_id,
+            },
+            state.settings.webhook.allow_private,
+        )
+        .await,
+    )?;
+    let mut v = service::endpoint_json(&ep);
+    v["secret"] = json!(secret);
+    Ok(HttpResponse::Created().json(v))
+}
+
+fn db_error(req: &HttpRequest, e: sea_orm::DbErr) -> AdminApiError {
+    AdminApiError::from(ServiceError::from(e)).traced(req)
+}
+
+async fn list(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminApiError> {
+    let eps = store::list_endpoints(&state.db)
+        .await
+        .map_err(|e| db_error(&req, e))?;
+    let data: Vec<_> = eps.iter().map(service::endpoint_json).collect();
+    Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+async fn get(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let ep = store::find_endpoint(&state.db, &id)
+        .await
+        .map_err(|e| db_error(&req, e))?
+        .ok_or_else(|| AdminApiError::not_found("webhook endpoint").traced(&req))?;
+    Ok(HttpResponse::Ok().json(service::endpoint_json(&ep)))
+}
+
+async fn delete(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    outcome(
+        &req,
+        service::delete_endpoint(&state.db, &op.actor, &id).await,
+    )?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn rotate(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (ep, secret) = outcome(
+        &req,
+        service::rotate_secret(&state.db, &op.actor, &id).await,
+    )?;
+    let mut v = service::endpoint_json(&ep);
+    v["secret"] = json!(secret);
+    v["previous_secret_expires_at"] = json!(ep.previous_secret_expires_at.map(format_time));
+    Ok(HttpResponse::Ok().json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoverQuery {
+    since: DateTime<Utc>,
+}
+
+async fn recover(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let q = web::Query::<RecoverQuery>::from_query(req.query_string()).map_err(|e| {
+        AdminApiError::validation(&format!("since must be an RFC 3339 time: {e}")).traced(&req)
+    })?;
+    let n = outcome(
+        &req,
+        service::recover_endpoint(&state.db, &op.actor, &id, q.since).await,
+    )?;
+    Ok(HttpResponse::Accepted().json(json!({"replayed": n})))
+}
+
+async fn replay(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminApiError> {
+    let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
+    reject_unknown_fields(&req, &input, &["endpoint_id"])?;
+    let endpoint = match input.get("endpoint_id") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(
+            v.as_str()
+                .ok_or_else(|| {
+                    AdminApiError::validation("endpoint_id must be a string").traced(&req)
+                })?
+                .to_string(),
+        ),
+    };
+    let n = outcome(
+        &req,
+        service::replay_event(&state.db, &op.actor, &id, endpoint.as_deref()).await,
+    )?;
+    Ok(HttpResponse::Accepted().json(json!({"replayed": n})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryQuery {
+    status: Option<String>,
+    endpoint_id: Option<String>,
+    event_id: Option<String>,
+    after: Option<String>,
+    limit: Option<u64>,
+}
+
+async fn deliveries(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminApiError> {
+    let q = web::Query::<DeliveryQuery>::from_query(req.query_string())
+        .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")).traced(&req))?
+        .into_inner();
+    if let Some(s) = q.status.as_deref()
+        && ![
+            store::PENDING,
+            store::SUCCEEDED,
+            store::DEAD,
+            store::CANCELLED,
+        ]
+        .contains(&s)
+    {
+        return Err(AdminApiError::validation(
+            "status must be pending, succeeded, dead or cancelled",
+        )
+        .traced(&req));
+    }
+    let limit = match q.limit.unwrap_or(100) {
+        n @ 1..=1000 => n,
+        _ => {
+            return Err(AdminApiError::validation("limit must be between 1 and 1000").traced(&req));
+        }
+    };
+    let rows = store::list_deliveries(
+        &state.db,
+        q.status.as_deref(),
+        q.endpoint_id.as_deref(),
+        q.event_id.as_deref(),
+        q.after.as_deref(),
+        limit,
+    )
+    .await
+    .map_err(|e| db_error(&req, e))?;
+    let next = (rows.len() as u64 == limit)
+        .then(|| rows.last().map(|d| d.id.clone()))
+        .flatten();
+    let data: Vec<_> = rows.iter().map(service::delivery_json).collect();
+    Ok(HttpResponse::Ok().json(json!({"data": data, "next_after": next})))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/webhook-endpoints", web::post().to(create))
+        .route("/webhook-endpoints", web::get().to(list))
+        .route("/webhook-endpoints/{id}", web::get().to(get))
+        .route("/webhook-endpoints/{id}", web::delete().to(delete))
+        .route(
+            "/webhook-endpoints/{id}/rotate-secret",
+            web::post().to(rotate),
+        )
+        .route("/webhook-endpoints/{id}/recover", web::post().to(recover))
+        .route("/events/{id}/replay", web::post().to(replay))
+        .route("/deliveries", web::get().to(deliveries));
+}

@@ -1,0 +1,247 @@
+//! Webhook endpoints and the operator's view of deliveries: add, list, delete, rotate a
+//! secret, replay an event, recover an endpoint.
+
+use chrono::{DateTime, Utc};
+use entity::{deliveries, webhook_endpoints as endpoints};
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+
+use super::Result;
+use super::admin::AdminError;
+use crate::db;
+use crate::scim::user::format_time;
+use crate::store::audit::{self, Actor, Entry};
+use crate::store::organizations as orgs;
+use crate::store::webhooks::{self as store, NewEndpoint};
+use crate::webhook::event::EventType;
+use crate::webhook::{signer, ssrf};
+
+type Outcome<T> = std::result::Result<T, AdminError>;
+
+/// How long a rotated-out secret keeps signing, so receivers can switch without a gap.
+pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
+
+pub struct EndpointInput {
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub organization_id: Option<String>,
+}
+
+/// Adds an endpoint; returns it and its secret (shown once).
+pub async fn add_endpoint(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: EndpointInput,
+    allow_private: bool,
+) -> Result<Outcome<(endpoints::Model, String)>> {
+    let url = match ssrf::parse(&input.url) {
+        Ok(u) => u,
+        Err(e) => return Ok(Err(AdminError::Invalid(format!("url: {e}")))),
+    };
+    if let Err(e) = ssrf::check(&url, allow_private).await {
+        return Ok(Err(AdminError::Invalid(format!(
+            "url: {e} (set OFFBOARD_WEBHOOK_ALLOW_PRIVATE=true to allow it)"
+        ))));
+    }
+    if let Some(bad) = input
+        .event_types
+        .iter()
+        .find(|t| !EventType::NAMES.contains(&t.as_str()))
+    {
+        let shown: String = bad.chars().take(64).collect();
+        return Ok(Err(AdminError::Invalid(format!(
+            "unknown event type '{shown}'"
+        ))));
+    }
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    if let Some(org) = &input.organization_id
+        && orgs::find(&txn, org).await?.is_none()
+    {
+        return Ok(Err(AdminError::NotFound("organization")));
+    }
+    let secret = signer::generate_secret();
+    let mut types = input.event_types;
+    types.sort();
+    types.dedup();
+    let ep = store::create_endpoint(
+        &txn,
+        NewEndpoint {
+            url: url.to_string(),
+            secret: secret.clone(),
+            event_types: types,
+            organization_id: input.organization_id,
+        },
+        now,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: ep.organization_id.as_deref(),
+            action: audit::actions::WEBHOOK_ENDPOINT_CREATE,
+            target_type: "webhook_endpoint",
+            target_id: &ep.id,
+            details: json!({"event_types": ep.event_types}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok((ep, secret)))
+}
+
+pub fn endpoint_json(ep: &endpoints::Model) -> Value {
+    json!({
+        "id": ep.id,
+        "url": ep.url,
+        "event_types": ep.event_types,
+        "organization_id": ep.organization_id,
+        "enabled": ep.enabled,
+        "disabled_reason": ep.disabled_reason,
+        "failing_since": ep.failing_since.map(format_time),
+        "created_at": format_time(ep.created_at),
+        "updated_at": format_time(ep.updated_at),
+    })
+}
+
+pub fn delivery_json(d: &deliveries::Model) -> Value {
+    json!({
+        "id": d.id,
+        "event_id": d.event_id,
+        "endpoint_id": d.endpoint_id,
+        "organization_id": d.organization_id,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": (d.status == store::PENDING).then(|| format_time(d.next_attempt_at)),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": format_time(d.created_at),
+        "completed_at": d.completed_at.map(format_time),
+    })
+}
+
+pub async fn delete_endpoint(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<Outcome<()>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let Some(ep) = store::find_endpoint(&txn, id).await? else {
+        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+    };
+    store::delete_endpoint(&txn, id, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: ep.organization_id.as_deref(),
+            action: audit::actions::WEBHOOK_ENDPOINT_DELETE,
+            target_type: "webhook_endpoint",
+            target_id: id,
+            details: json!({}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(()))
+}
+
+/// Rotates the secret; the old one keeps signing (both signatures are sent) for 24 h.
+pub async fn rotate_secret(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<Outcome<(endpoints::Model, String)>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let Some(ep) = store::find_endpoint(&txn, id).await? else {
+        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+    };
+    let secret = signer::generate_secret();
+    let ep = store::rotate_secret(&txn, &ep, secret.clone(), now + ROTATION_OVERLAP, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: ep.organization_id.as_deref(),
+            action: audit::actions::WEBHOOK_SECRET_ROTATE,
+            target_type: "webhook_endpoint",
+            target_id: id,
+            details: json!({"previous_secret_expires_at": ep.previous_secret_expires_at.map(format_time)}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok((ep, secret)))
+}
+
+/// Replays an event to every endpoint it went to, or one; returns how many deliveries
+/// start again.
+pub async fn replay_event(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    event_id: &str,
+    endpoint_id: Option<&str>,
+) -> Result<Outcome<u64>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let Some(event) = store::find_event(&txn, event_id).await? else {
+        return Ok(Err(AdminError::NotFound("event")));
+    };
+    if let Some(ep) = endpoint_id
+        && store::find_endpoint(&txn, ep).await?.is_none()
+    {
+        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+    }
+    let n = store::replay_event(&txn, event_id, endpoint_id, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: Some(&event.organization_id),
+            action: audit::actions::EVENT_REPLAY,
+            target_type: "event",
+            target_id: event_id,
+            details: json!({"endpoint_id": endpoint_id, "deliveries": n}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(n))
+}
+
+/// Re-enables an endpoint and replays what died since `since`.
+pub async fn recover_endpoint(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: &str,
+    since: DateTime<Utc>,
+) -> Result<Outcome<u64>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let Some(ep) = store::find_endpoint(&txn, id).await? else {
+        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+    };
+    let n = store::recover_endpoint(&txn, &ep, since, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: ep.organization_id.as_deref(),
+            action: audit::actions::WEBHOOK_ENDPOINT_RECOVER,
+            target_type: "webhook_endpoint",
+            target_id: id,
+            details: json!({"since": format_time(since), "deliveries": n}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(n))
+}

@@ -1,0 +1,327 @@
+//! The dispatcher: fans the outbox out into deliveries, claims due deliveries with a
+//! lease, sends them (signed) with at most `concurrency` in flight, and completes each
+//! only while it still holds its lease. No transaction is open during an HTTP call.
+//!
+//! A crash loses nothing: an event is fanned out in the same transaction that marks it,
+//! and a delivery whose owner died is claimed again by any process once its lease
+//! expires (the lease outlasts the HTTP timeout, so a live owner always finishes first).
+//! Delivery is therefore at least once; receivers de-duplicate on `webhook-id`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::configuration::WebhookSettings;
+use crate::db;
+use crate::store::webhooks::{self as store, AttemptResult, Claimed, Next};
+use crate::webhook::signer::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_header};
+use crate::webhook::{retry, ssrf};
+
+/// How much of a response body an attempt row keeps.
+const RESPONSE_KEEP: usize = 1024;
+/// How many events one fan-out transaction takes.
+const FAN_OUT_BATCH: u64 = 500;
+
+pub struct Dispatcher {
+    db: DatabaseConnection,
+    settings: WebhookSettings,
+    owner: String,
+    client: reqwest::Client,
+    wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: WebhookSettings,
+        wake: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        // reqwest's TLS needs a process-wide crypto provider; a second install is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            // A redirect is a failure: following it could lead to an internal address.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Dispatcher {
+            db,
+            settings,
+            owner: crate::ids::new_id(crate::ids::DISPATCHER),
+            client,
+            wake,
+        })
+    }
+
+    /// A lease outlasts one attempt (timeout) by a margin, so its owner finishes before
+    /// anyone else may take the delivery.
+    fn lease(&self) -> Duration {
+        self.settings.timeout + Duration::from_secs(30)
+    }
+
+    /// Runs until `shutdown` turns true, then stops claiming, lets in-flight deliveries
+    /// finish within `shutdown_timeout`, and releases whatever leases remain.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        let mut in_flight: JoinSet<()> = JoinSet::new();
+        tracing::info!(owner = %this.owner, concurrency = this.settings.concurrency, "webhook dispatcher started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let fanned = match this.fan_out().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "fan-out failed");
+                    0
+                }
+            };
+            let room = this.settings.concurrency.saturating_sub(in_flight.len());
+            let mut claimed = 0;
+            if room > 0 {
+                match this.claim(room).await {
+                    Ok(batch) => {
+                        claimed = batch.len();
+                        for c in batch {
+                            let me = this.clone();
+                            in_flight.spawn(async move { me.deliver(c).await });
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "claiming deliveries failed"),
+                }
+            }
+            if fanned > 0 || (claimed > 0 && in_flight.len() < this.settings.concurrency) {
+                continue;
+            }
+            tokio::select! {
+                _ = this.wake.notified() => {}
+                _ = tokio::time::sleep(this.settings.poll_interval) => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        let deadline = tokio::time::sleep(this.settings.shutdown_timeout);
+        tokio::pin!(deadline);
+        while !in_flight.is_empty() {
+            tokio::select! {
+                _ = in_flight.join_next() => {}
+                _ = &mut deadline => {
+                    tracing::warn!(left = in_flight.len(), "shutdown timeout: abandoning in-flight deliveries");
+                    in_flight.abort_all();
+                    break;
+                }
+            }
+        }
+        match store::release_leases(&this.db, &this.owner).await {
+            Ok(n) => tracing::info!(released = n, "webhook dispatcher stopped"),
+            Err(e) => tracing::error!(error = %e, "releasing leases failed"),
+        }
+    }
+
+    async fn fan_out(&self) -> Result<usize, DbErr> {
+        let txn = db::begin_write(&self.db).await?;
+        let n = store::fan_out(&txn, Utc::now(), FAN_OUT_BATCH).await?;
+        txn.commit().await?;
+        Ok(n)
+    }
+
+    async fn claim(&self, room: usize) -> Result<Vec<Claimed>, DbErr> {
+        let now = Utc::now();
+        let lease_until = now + chrono::Duration::from_std(self.lease()).unwrap_or_default();
+        let lease_id = crate::ids::new_id(crate::ids::LEASE);
+        let txn = db::begin_write(&self.db).await?;
+        let batch =
+            store::claim(&txn, &self.owner, &lease_id, lease_until, now, room as u64).await?;
+        txn.commit().await?;
+        Ok(batch)
+    }
+
+    #[tracing::instrument(skip_all, fields(delivery_id = %c.delivery.id, event_id = %c.delivery.event_id, endpoint_id = %c.endpoint.id, attempt = c.delivery.attempts + 1))]
+    async fn deliver(&self, c: Claimed) {
+        let Some(lease_id) = c.delivery.lease_id.clone() else {
+            return;
+        };
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let (result, outcome) = self.send(&c, started_at).await;
+        let result = AttemptResult {
+            duration_ms: i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX),
+            ..result
+        };
+        if let Err(e) = self.complete(&c, &lease_id, &result, outcome).await {
+            // The lease runs out and another attempt follows: at least once.
+            tracing::error!(error = %e, "recording a delivery attempt failed");
+        }
+    }
+
+    /// Sends one attempt; never fails, the failure is the result.
+    async fn send(&self, c: &Claimed, started_at: DateTime<Utc>) -> (AttemptResult, Outcome) {
+        let mut result = AttemptResult {
+            started_at,
+            duration_ms: 0,
+            status_code: None,
+            error: None,
+            response_body: None,
+        };
+        let url = match ssrf::parse(&c.endpoint.url) {
+            Ok(u) => u,
+            Err(e) => {
+                result.error = Some(e.to_string());
+                return (result, Outcome::Failed(None));
+            }
+        };
+        if let Err(e) = ssrf::check(&url, self.settings.allow_private).await {
+            result.error = Some(e.to_string());
+            return (result, Outcome::Failed(None));
+        }
+        let body = match serde_json::to_vec(&c.payload) {
+            Ok(b) => b,
+            Err(e) => {
+                result.error = Some(format!("payload: {e}"));
+                return (result, Outcome::Failed(None));
+            }
+        };
+        let timestamp = started_at.timestamp();
+        let mut secrets = vec![c.endpoint.secret.as_str()];
+        if let (Some(old), Some(until)) = (
+            c.endpoint.previous_secret.as_deref(),
+            c.endpoint.previous_secret_expires_at,
+        ) && until > started_at
+        {
+            secrets.push(old);
+        }
+        let signature = match signature_header(&secrets, &c.delivery.event_id, timestamp, &body) {
+            Ok(s) => s,
+            Err(e) => {
+                result.error = Some(e.to_string());
+                return (result, Outcome::Failed(None));
+            }
+        };
+        let response = self
+            .client
+            .post(url)
+            .header(HEADER_ID, &c.delivery.event_id)
+            .header(HEADER_TIMESTAMP, timestamp.to_string())
+            .header(HEADER_SIGNATURE, signature)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
+        let mut response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = if e.is_timeout() {
+                    "timeout"
+                } else if e.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                };
+                result.error = Some(kind.to_string());
+                return (result, Outcome::Failed(None));
+            }
+        };
+        let status = response.status();
+        result.status_code = Some(i32::from(status.as_u16()));
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
+        let mut kept = Vec::new();
+        while kept.len() < RESPONSE_KEEP {
+            match response.chunk().await {
+                Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        kept.truncate(RESPONSE_KEEP);
+        result.response_body = Some(String::from_utf8_lossy(&kept).into_owned());
+        let outcome = if status.is_success() {
+            Outcome::Succeeded
+        } else if status == reqwest::StatusCode::GONE {
+            Outcome::Gone
+        } else {
+            result.error = Some(format!("HTTP {}", status.as_u16()));
+            Outcome::Failed(retry_after)
+        };
+        (result, outcome)
+    }
+
+    async fn complete(
+        &self,
+        c: &Claimed,
+        lease_id: &str,
+        result: &AttemptResult,
+        outcome: Outcome,
+    ) -> Result<(), DbErr> {
+        let now = Utc::now();
+        let attempt = u32::try_from(c.delivery.attempts + 1).unwrap_or(u32::MAX);
+        let next = match outcome {
+            Outcome::Succeeded => Next::Succeeded,
+            Outcome::Gone => Next::Dead,
+            Outcome::Failed(retry_after) => {
+                let jitter = rand::rng().random_range(-1.0..=1.0);
+                match retry::next_delay(&self.settings.retry_schedule, attempt, jitter, retry_after)
+                {
+                    Some(d) => Next::Retry(now + chrono::Duration::from_std(d).unwrap_or_default()),
+                    None => Next::Dead,
+                }
+            }
+        };
+        let txn = db::begin_write(&self.db).await?;
+        let held =
+            store::complete(&txn, &c.delivery, &self.owner, lease_id, result, &next, now).await?;
+        if held {
+            let success = matches!(next, Next::Succeeded);
+            let failing_since =
+                store::record_endpoint_health(&txn, &c.endpoint.id, success, now).await?;
+            if matches!(outcome, Outcome::Gone) {
+                store::disable_endpoint(
+                    &txn,
+                    &c.endpoint.id,
+                    "the endpoint answered 410 Gone",
+                    now,
+                )
+                .await?;
+                tracing::warn!("endpoint answered 410 Gone: disabled");
+            } else if let Some(since) = failing_since
+                && now
+                    .signed_duration_since(since)
+                    .to_std()
+                    .unwrap_or_default()
+                    >= self.settings.disable_after
+            {
+                store::disable_endpoint(&txn, &c.endpoint.id, "failing for too long", now).await?;
+                tracing::warn!("endpoint failing for too long: disabled");
+            }
+        } else {
+            tracing::warn!("lease lost before completion: another process owns this delivery now");
+        }
+        txn.commit().await?;
+        match (&next, held) {
+            (Next::Succeeded, true) => tracing::debug!("delivered"),
+            (Next::Retry(at), true) => {
+                tracing::info!(status = ?result.status_code, error = ?result.error, next_attempt_at = %at, "delivery failed, will retry")
+            }
+            (Next::Dead, true) => {
+                tracing::warn!(status = ?result.status_code, error = ?result.error, "delivery dead")
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Succeeded,
+    Gone,
+    Failed(Option<Duration>),
+}

@@ -1,0 +1,383 @@
+//! Signed webhook delivery against a real receiver: signatures, order, retries, dead
+//! letters, replay, recovery, 410, rotation, filters and the SSRF guard.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{TestApp, expect_json, fixture, user_body};
+use crate::receiver::{Mode, Receiver};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Adds an endpoint through the admin API and starts a receiver that knows its secret.
+async fn endpoint(app: &TestApp, mode: Mode, extra: Value) -> (String, Receiver) {
+    // The receiver needs a URL before the endpoint exists and a secret after: start it
+    // with a placeholder secret and hand it the real one.
+    let receiver = Receiver::start("whsec_AAAA", mode).await;
+    let mut body = json!({"url": receiver.url});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let res = app
+        .admin_send(Method::POST, "/webhook-endpoints", Some(&body))
+        .await;
+    let ep = expect_json(res, 201).await;
+    let secret = ep["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    receiver.set_secrets(&[secret]);
+    (ep["id"].as_str().unwrap().to_string(), receiver)
+}
+
+async fn deliveries(app: &TestApp, query: &str) -> Vec<Value> {
+    let res = app
+        .admin_send(Method::GET, &format!("/deliveries?{query}"), None)
+        .await;
+    expect_json(res, 200).await["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+db_test!(
+    every_change_arrives_signed_in_order_with_standard_webhooks_headers,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+    ]
+);
+async fn every_change_arrives_signed_in_order_with_standard_webhooks_headers(app: TestApp) {
+    let (_, receiver) = endpoint(&app, Mode::Accept, json!({})).await;
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &fixture("entra/create_user.json"))
+        .await;
+    let session = app.create_session(&org, &id).await;
+    app.patch(
+        &org,
+        &format!("/Users/{id}"),
+        &fixture("entra/disable_user.json"),
+    )
+    .await;
+    assert_eq!(
+        app.delete(&org, &format!("/Users/{id}"))
+            .await
+            .status()
+            .as_u16(),
+        204
+    );
+    assert!(!app.session_active(&session).await);
+    let outbox = app.event_payloads(&org).await;
+    receiver.wait_for_events(outbox.len(), WAIT).await;
+
+    let got = receiver.accepted();
+    assert_eq!(receiver.rejected_signatures(), 0);
+    let types: Vec<&str> = got
+        .iter()
+        .map(|r| r.body["type"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = outbox.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types, expected,
+        "one user's events arrive in sequence order"
+    );
+    for (r, p) in got.iter().zip(&outbox) {
+        assert_eq!(
+            r.id,
+            p["id"].as_str().unwrap(),
+            "webhook-id is the event id"
+        );
+        assert_eq!(&r.body, p, "the body is the outbox row");
+        assert_eq!(r.content_type, "application/json");
+        assert!(r.user_agent.starts_with("offboard/"), "{}", r.user_agent);
+    }
+    let deleted = got
+        .iter()
+        .find(|r| r.body["type"] == json!("membership.deleted"))
+        .unwrap();
+    assert_eq!(deleted.body["data"]["user"]["id"], json!(id));
+    assert_eq!(deleted.body["organization_id"], json!(org.id));
+    assert!(deliveries(&app, "status=pending").await.is_empty());
+}
+
+db_test!(
+    endpoints_receive_only_the_types_and_organization_they_asked_for,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+    ]
+);
+async fn endpoints_receive_only_the_types_and_organization_they_asked_for(app: TestApp) {
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    let (_, only_deleted) = endpoint(
+        &app,
+        Mode::Accept,
+        json!({"event_types": ["membership.deleted"]}),
+    )
+    .await;
+    let (_, only_b) = endpoint(&app, Mode::Accept, json!({"organization_id": b.id})).await;
+    let (_, everything) = endpoint(&app, Mode::Accept, json!({})).await;
+    for org in [&a, &b] {
+        let id = app.create_user(org, &user_body("kim@example.com")).await;
+        app.delete(org, &format!("/Users/{id}")).await;
+    }
+    let total = app.event_types(&a).await.len() + app.event_types(&b).await.len();
+    everything.wait_for_events(total, WAIT).await;
+    only_deleted.wait_for_events(2, WAIT).await;
+    only_b
+        .wait_for_events(app.event_types(&b).await.len(), WAIT)
+        .await;
+    assert!(
+        only_deleted
+            .accepted()
+            .iter()
+            .all(|r| r.body["type"] == json!("membership.deleted"))
+    );
+    assert!(
+        only_b
+            .accepted()
+            .iter()
+            .all(|r| r.body["organization_id"] == json!(b.id))
+    );
+
+    // Bad endpoints are refused.
+    for bad in [
+        json!({"url": "ftp://127.0.0.1/x"}),
+        json!({"url": "http://127.0.0.1:9/x", "event_types": ["user.exploded"]}),
+        json!({"url": "http://127.0.0.1:9/x", "colour": "red"}),
+    ] {
+        let res = app
+            .admin_send(Method::POST, "/webhook-endpoints", Some(&bad))
+            .await;
+        assert_eq!(
+            expect_json(res, 422).await["error"]["code"],
+            json!("VALIDATION_ERROR")
+        );
+    }
+    let res = app
+        .admin_send(
+            Method::POST,
+            "/webhook-endpoints",
+            Some(&json!({"url": "http://127.0.0.1:9/x", "organization_id": "org_missing"})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+db_test!(
+    a_receiver_that_is_down_gets_the_event_after_retries,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+        ("OFFBOARD_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms,200ms,200ms"),
+    ]
+);
+async fn a_receiver_that_is_down_gets_the_event_after_retries(app: TestApp) {
+    let (ep, receiver) = endpoint(&app, Mode::FailFirst(2), json!({})).await;
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("kim@example.com")).await;
+    app.patch(
+        &org,
+        &format!("/Users/{id}"),
+        &fixture("okta/deactivate_user.json"),
+    )
+    .await;
+    receiver.wait_for_events(3, WAIT).await;
+    let all = receiver.received();
+    let first = app.event_payloads(&org).await[0]["id"].clone();
+    let tries: Vec<bool> = all
+        .iter()
+        .filter(|r| json!(r.id) == first)
+        .map(|r| r.accepted)
+        .collect();
+    assert_eq!(
+        tries,
+        vec![false, false, true],
+        "two failures, then success"
+    );
+    // Per-user order held: nothing of this user was accepted before the first event.
+    assert_eq!(json!(receiver.accepted()[0].id), first);
+    let done = deliveries(&app, &format!("endpoint_id={ep}&status=succeeded")).await;
+    let d = done.iter().find(|d| json!(d["event_id"]) == first).unwrap();
+    assert_eq!(d["attempts"], json!(3));
+    let attempts = entity::delivery_attempts::Entity::find()
+        .filter(entity::delivery_attempts::Column::DeliveryId.eq(d["id"].as_str().unwrap()))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let codes: Vec<Option<i32>> = attempts.iter().map(|a| a.status_code).collect();
+    assert_eq!(codes, vec![Some(503), Some(503), Some(200)]);
+}
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+db_test!(
+    a_delivery_that_always_fails_goes_dead_and_replay_delivers_it,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+        ("OFFBOARD_WEBHOOK_RETRY_SCHEDULE", "100ms,100ms"),
+    ]
+);
+async fn a_delivery_that_always_fails_goes_dead_and_replay_delivers_it(app: TestApp) {
+    let (ep, receiver) = endpoint(&app, Mode::Fail(500), json!({})).await;
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("kim@example.com")).await;
+    let events = app.event_payloads(&org).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let dead = loop {
+        let dead = deliveries(&app, &format!("status=dead&endpoint_id={ep}")).await;
+        if dead.len() == events.len() {
+            break dead;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries never died"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        dead.iter()
+            .all(|d| d["attempts"] == json!(3) && d["last_status_code"] == json!(500))
+    );
+    assert_eq!(
+        receiver.received().len(),
+        3 * events.len(),
+        "1 try + 2 retries each"
+    );
+
+    receiver.set_mode(Mode::Accept);
+    let first = events[0]["id"].as_str().unwrap();
+    let res = app
+        .admin_send(Method::POST, &format!("/events/{first}/replay"), None)
+        .await;
+    assert_eq!(expect_json(res, 202).await["replayed"], json!(1));
+    receiver.wait_for_events(1, WAIT).await;
+    assert_eq!(receiver.accepted()[0].id, first);
+
+    // Recover replays everything else that died.
+    let since = "2000-01-01T00:00:00Z";
+    let res = app
+        .admin_send(
+            Method::POST,
+            &format!("/webhook-endpoints/{ep}/recover?since={since}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        expect_json(res, 202).await["replayed"],
+        json!(events.len() - 1)
+    );
+    receiver.wait_for_events(events.len(), WAIT).await;
+    let res = app
+        .admin_send(Method::POST, "/events/evt_missing/replay", None)
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+db_test!(
+    an_endpoint_that_answers_410_is_disabled,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+    ]
+);
+async fn an_endpoint_that_answers_410_is_disabled(app: TestApp) {
+    let (ep, receiver) = endpoint(&app, Mode::Fail(410), json!({})).await;
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("kim@example.com")).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let res = app
+            .admin_send(Method::GET, &format!("/webhook-endpoints/{ep}"), None)
+            .await;
+        let body = expect_json(res, 200).await;
+        if body["enabled"] == json!(false) {
+            assert!(body["disabled_reason"].as_str().unwrap().contains("410"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never disabled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(receiver.received().len(), 1, "one 410, then nothing more");
+    let dead = deliveries(&app, &format!("status=dead&endpoint_id={ep}")).await;
+    assert_eq!(dead.len(), app.event_types(&org).await.len());
+}
+
+db_test!(
+    a_rotated_secret_signs_alongside_the_new_one,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+    ]
+);
+async fn a_rotated_secret_signs_alongside_the_new_one(app: TestApp) {
+    let (ep, receiver) = endpoint(&app, Mode::Accept, json!({})).await;
+    let res = app
+        .admin_send(
+            Method::POST,
+            &format!("/webhook-endpoints/{ep}/rotate-secret"),
+            None,
+        )
+        .await;
+    let rotated = expect_json(res, 200).await;
+    let new_secret = rotated["secret"].as_str().unwrap();
+    assert!(rotated["previous_secret_expires_at"].is_string());
+    // The receiver still knows only the old secret: the old signature must verify.
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("kim@example.com")).await;
+    receiver.wait_for_events(2, WAIT).await;
+    assert!(receiver.accepted().iter().all(|r| r.signature_count == 2));
+    // And one that knows only the new secret verifies too.
+    receiver.set_secrets(&[new_secret]);
+    app.create_user(&org, &user_body("lee@example.com")).await;
+    receiver.wait_for_events(4, WAIT).await;
+    assert_eq!(receiver.rejected_signatures(), 0);
+
+    let listed = expect_json(
+        app.admin_send(Method::GET, "/webhook-endpoints", None)
+            .await,
+        200,
+    )
+    .await;
+    let text = listed.to_string();
+    assert!(!text.contains("whsec_"), "secrets are never listed");
+    let res = app
+        .admin_send(Method::DELETE, &format!("/webhook-endpoints/{ep}"), None)
+        .await;
+    assert_eq!(res.status().as_u16(), 204);
+    let res = app
+        .admin_send(Method::GET, &format!("/webhook-endpoints/{ep}"), None)
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+db_test!(endpoints_on_private_addresses_are_refused_by_default);
+async fn endpoints_on_private_addresses_are_refused_by_default(app: TestApp) {
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]/hook",
+        "http://10.0.0.1/hook",
+    ] {
+        let res = app
+            .admin_send(
+                Method::POST,
+                "/webhook-endpoints",
+                Some(&json!({"url": url})),
+            )
+            .await;
+        let body = expect_json(res, 422).await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("private"),
+            "{url}: {body}"
+        );
+    }
+}
