@@ -197,6 +197,7 @@ async fn org_delete(members: usize, db_kind: Db) {
         std::time::Duration::from_secs(3600),
     )
     .unwrap();
+    offboard::install_crypto_provider();
     let client = reqwest::Client::new();
     let t = Instant::now();
     let res = client

@@ -29,6 +29,9 @@ pub struct WebhookSettings {
     pub retry_schedule: Vec<Duration>,
     /// Per attempt, connection included.
     pub timeout: Duration,
+    /// How long a claimed delivery belongs to its process; longer than `timeout`, so a
+    /// live owner always finishes first. A crashed owner's deliveries wait this long.
+    pub lease: Duration,
     /// Endpoints on loopback/private/link-local addresses are refused unless this is set.
     pub allow_private: bool,
     /// Deliveries in flight per process.
@@ -131,6 +134,7 @@ impl Settings {
         if concurrency == 0 {
             anyhow::bail!("OFFBOARD_WEBHOOK_CONCURRENCY must be at least 1");
         }
+        let timeout = duration("OFFBOARD_WEBHOOK_TIMEOUT", Duration::from_secs(15))?;
         let webhook = WebhookSettings {
             retry_schedule: crate::webhook::retry::parse_schedule(
                 get("OFFBOARD_WEBHOOK_RETRY_SCHEDULE")
@@ -138,7 +142,8 @@ impl Settings {
                     .unwrap_or(crate::webhook::retry::DEFAULT_SCHEDULE),
             )
             .context("OFFBOARD_WEBHOOK_RETRY_SCHEDULE is not valid")?,
-            timeout: duration("OFFBOARD_WEBHOOK_TIMEOUT", Duration::from_secs(15))?,
+            timeout,
+            lease: duration("OFFBOARD_WEBHOOK_LEASE", timeout + Duration::from_secs(30))?,
             allow_private: flag("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", false)?,
             concurrency,
             disable_after: duration(
@@ -149,6 +154,9 @@ impl Settings {
             shutdown_timeout: duration("OFFBOARD_SHUTDOWN_TIMEOUT", Duration::from_secs(30))?,
             dispatch: flag("OFFBOARD_WEBHOOK_DISPATCH", true)?,
         };
+        if webhook.lease <= webhook.timeout {
+            anyhow::bail!("OFFBOARD_WEBHOOK_LEASE must be longer than OFFBOARD_WEBHOOK_TIMEOUT");
+        }
         if webhook.timeout.is_zero() || webhook.poll_interval.is_zero() {
             anyhow::bail!(
                 "OFFBOARD_WEBHOOK_TIMEOUT and OFFBOARD_WEBHOOK_POLL_INTERVAL must be greater than zero"

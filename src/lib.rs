@@ -15,3 +15,9 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod webhook;
+
+/// Installs rustls' ring crypto provider for the process (reqwest's TLS needs one).
+/// Idempotent: later calls are no-ops.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -116,6 +116,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    offboard::install_crypto_provider();
     let settings = Settings::from_env()?;
     offboard::telemetry::init(settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {

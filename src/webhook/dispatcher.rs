@@ -41,8 +41,7 @@ impl Dispatcher {
         settings: WebhookSettings,
         wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
-        // reqwest's TLS needs a process-wide crypto provider; a second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         let client = reqwest::Client::builder()
             // A redirect is a failure: following it could lead to an internal address.
             .redirect(reqwest::redirect::Policy::none())
@@ -57,12 +56,6 @@ impl Dispatcher {
             client,
             wake,
         })
-    }
-
-    /// A lease outlasts one attempt (timeout) by a margin, so its owner finishes before
-    /// anyone else may take the delivery.
-    fn lease(&self) -> Duration {
-        self.settings.timeout + Duration::from_secs(30)
     }
 
     /// Runs until `shutdown` turns true, then stops claiming, lets in-flight deliveries
@@ -133,7 +126,7 @@ impl Dispatcher {
 
     async fn claim(&self, room: usize) -> Result<Vec<Claimed>, DbErr> {
         let now = Utc::now();
-        let lease_until = now + chrono::Duration::from_std(self.lease()).unwrap_or_default();
+        let lease_until = now + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
         let lease_id = crate::ids::new_id(crate::ids::LEASE);
         let txn = db::begin_write(&self.db).await?;
         let batch =

@@ -65,7 +65,7 @@ pub struct TestApp {
 
 static TRACING: Once = Once::new();
 
-async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+pub async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -94,6 +94,7 @@ async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
 
 /// Starts the app with extra configuration (`OFFBOARD_*` name, value).
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    offboard::install_crypto_provider();
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
             offboard::telemetry::init(offboard::configuration::LogFormat::Text);
