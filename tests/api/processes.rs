@@ -327,3 +327,54 @@ async fn two_processes_share_the_work_without_sending_an_event_twice_at_once() {
     assert_eq!(attempts.len(), 1000, "no event was sent twice");
     assert!(attempts.iter().all(|a| a.outcome == "success"));
 }
+
+/// SIGTERM: the process stops claiming, lets the delivery in flight finish and gives
+/// back its other leases, so another process need not wait for them to expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_delivery_in_flight_and_releases_leases() {
+    let (db_url, _dir) = database_url(Backend::Sqlite).await;
+    let mut serve = Serve::start(&db_url).await;
+    let api = Api::new();
+    let receiver = Receiver::start("whsec_AAAA", Mode::Slow(Duration::from_millis(1500))).await;
+    api.endpoint(&serve.base, &receiver).await;
+    let (_, token) = api.org(&serve.base).await;
+    api.churn(&serve.base, &token, "kim@example.com", 2).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.in_flight() == 0 {
+        assert!(Instant::now() < deadline, "nothing was sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = serve.child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), serve.child.wait())
+        .await
+        .expect("serve exits after SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        receiver.accepted().len(),
+        1,
+        "the delivery in flight finished"
+    );
+
+    let db = offboard::db::connect(&db_url, 1).await.unwrap();
+    let rows = entity::deliveries::Entity::find().all(&db).await.unwrap();
+    assert_eq!(
+        rows.len(),
+        4,
+        "user.created, membership.created and two updates"
+    );
+    assert_eq!(rows.iter().filter(|d| d.status == "succeeded").count(), 1);
+    assert!(
+        rows.iter()
+            .all(|d| d.lease_owner.is_none() && d.lease_id.is_none()),
+        "no lease left behind"
+    );
+    let _again = Serve::start(&db_url).await;
+    receiver.wait_for_events(4, Duration::from_secs(30)).await;
+    assert_per_user_order(&receiver);
+}

@@ -132,6 +132,11 @@ impl Receiver {
         self.state.lock().unwrap().rejected_signatures
     }
 
+    /// Requests open right now.
+    pub fn in_flight(&self) -> usize {
+        self.state.lock().unwrap().in_flight.len()
+    }
+
     pub fn overlaps(&self) -> usize {
         self.state.lock().unwrap().overlaps
     }

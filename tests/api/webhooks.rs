@@ -381,3 +381,45 @@ async fn endpoints_on_private_addresses_are_refused_by_default(app: TestApp) {
         );
     }
 }
+
+db_test!(
+    an_endpoint_failing_for_too_long_is_disabled,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+        ("OFFBOARD_WEBHOOK_DISABLE_AFTER", "1s"),
+        (
+            "OFFBOARD_WEBHOOK_RETRY_SCHEDULE",
+            "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms"
+        ),
+    ]
+);
+async fn an_endpoint_failing_for_too_long_is_disabled(app: TestApp) {
+    let (ep, _receiver) = endpoint(
+        &app,
+        Mode::Fail(503),
+        json!({"event_types": ["user.created"]}),
+    )
+    .await;
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("kim@example.com")).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let res = app
+            .admin_send(Method::GET, &format!("/webhook-endpoints/{ep}"), None)
+            .await;
+        let body = expect_json(res, 200).await;
+        if body["enabled"] == json!(false) {
+            assert_eq!(body["disabled_reason"], json!("failing for too long"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never disabled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dead = deliveries(&app, &format!("status=dead&endpoint_id={ep}")).await;
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0]["attempts"].as_i64().unwrap() < 9,
+        "disabled before the schedule ran out"
+    );
+}
