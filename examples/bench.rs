@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::Utc;
@@ -36,6 +38,22 @@ enum Db {
 
 #[derive(Subcommand)]
 enum Scenario {
+    /// Webhook throughput (deliveries per second from a backlog) and DELETE-to-webhook
+    /// latency, to a local receiver that verifies every signature.
+    Webhooks {
+        /// Users created for the backlog (2 events each) and deleted for the latency.
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        /// Concurrent requests while building the backlog.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// DELETEs per second in the latency run (a burst an IdP might send; above the
+        /// delivery throughput the figure measures queueing instead).
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
     /// Admin deletion of an organization with many members.
     OrgDelete {
         #[arg(long, default_value_t = 10_000)]
@@ -227,9 +245,218 @@ async fn org_delete(members: usize, db_kind: Db) {
     );
 }
 
+/// What the bench's receiver saw: when each event arrived, and how many failed checks.
+#[derive(Default)]
+struct Seen {
+    arrivals: HashMap<String, (Instant, serde_json::Value)>,
+    bad_signatures: usize,
+}
+
+async fn receiver(secret: Arc<Mutex<String>>, seen: Arc<Mutex<Seen>>) -> String {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    async fn handle(
+        req: HttpRequest,
+        body: web::Bytes,
+        state: web::Data<(Arc<Mutex<String>>, Arc<Mutex<Seen>>)>,
+    ) -> HttpResponse {
+        let h = |n: &str| {
+            req.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let (id, ts, sig) = (
+            h("webhook-id"),
+            h("webhook-timestamp"),
+            h("webhook-signature"),
+        );
+        let secret = state.0.lock().unwrap().clone();
+        let ok = ts.parse::<i64>().is_ok_and(|t| {
+            offboard::webhook::signer::sign(&secret, &id, t, &body)
+                .is_ok_and(|expected| sig.split(' ').any(|s| s == expected))
+        });
+        let mut seen = state.1.lock().unwrap();
+        if !ok {
+            seen.bad_signatures += 1;
+            return HttpResponse::Unauthorized().finish();
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        seen.arrivals.entry(id).or_insert((Instant::now(), v));
+        HttpResponse::NoContent().finish()
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let data = web::Data::new((secret, seen));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(handle))
+    })
+    .workers(2)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}/hooks")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn webhooks(users: usize, connections: usize, rate: u32, db_kind: Db) {
+    let target = fresh_database(db_kind).await;
+    let url = target.url.clone();
+    let mut s = settings(&url);
+    s.webhook.allow_private = true;
+    // The backlog is built with no dispatcher, then one is started and timed.
+    s.webhook.dispatch = false;
+    let app = Application::build(s.clone()).await.unwrap();
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    let base = format!("http://127.0.0.1:{port}");
+    offboard::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let token = offboard::auth::issue_admin_token(
+        "bench-secret",
+        "bench",
+        std::time::Duration::from_secs(3600),
+    )
+    .unwrap();
+    let admin = |path: &str, body: serde_json::Value| {
+        let req = client
+            .post(format!("{base}/admin/v1{path}"))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let secret = Arc::new(Mutex::new(String::new()));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let hook_url = receiver(secret.clone(), seen.clone()).await;
+    let ep = admin("/webhook-endpoints", json!({"url": hook_url})).await;
+    *secret.lock().unwrap() = ep["secret"].as_str().unwrap().to_string();
+    let org = admin("/organizations", json!({"name": "Bench"})).await;
+    let org_id = org["id"].as_str().unwrap().to_string();
+    let tok = admin(&format!("/organizations/{org_id}/scim-tokens"), json!({})).await;
+    let scim_token = tok["token"].as_str().unwrap().to_string();
+
+    // Backlog: `users` users, 2 events each, written with no dispatcher running.
+    let mut ids = Vec::new();
+    for chunk in (0..users).collect::<Vec<_>>().chunks(connections) {
+        let mut set = tokio::task::JoinSet::new();
+        for i in chunk {
+            let req = client
+                .post(format!("{base}/scim/v2/Users"))
+                .bearer_auth(&scim_token)
+                .header("content-type", "application/scim+json")
+                .body(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("u{i}@bench.example")}).to_string());
+            set.spawn(async move {
+                req.send()
+                    .await
+                    .unwrap()
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap()
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            ids.push(r.unwrap()["id"].as_str().unwrap().to_string());
+        }
+    }
+    let backlog = users * 2;
+    let db = offboard::db::connect(&url, s.db_max_connections)
+        .await
+        .unwrap();
+    if matches!(db_kind, Db::Postgres) {
+        // As in org-delete: production autovacuum would have analyzed the new rows.
+        db.execute_unprepared("ANALYZE").await.unwrap();
+    }
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let dispatcher =
+        offboard::webhook::dispatcher::Dispatcher::new(db, s.webhook.clone(), wake.clone())
+            .unwrap();
+    let t = Instant::now();
+    let running = tokio::spawn(dispatcher.run(stopped));
+    while seen.lock().unwrap().arrivals.len() < backlog {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let drain = t.elapsed().as_secs_f64();
+    println!(
+        "webhooks db={db_kind:?} backlog={backlog} deliveries/s={:.0} (concurrency {})",
+        backlog as f64 / drain,
+        s.webhook.concurrency
+    );
+
+    // Latency: DELETE the users at `rate` per second (each request on its own task, so a
+    // slow answer does not slow the pace); time from sending the DELETE until its
+    // membership.deleted arrives, verified. The dispatcher is woken as serve wakes it.
+    let mut latencies = Vec::new();
+    let mut started: HashMap<String, Instant> = HashMap::new();
+    let mut pace = tokio::time::interval(std::time::Duration::from_secs_f64(
+        1.0 / f64::from(rate.max(1)),
+    ));
+    let mut set = tokio::task::JoinSet::new();
+    for id in &ids {
+        pace.tick().await;
+        let req = client
+            .delete(format!("{base}/scim/v2/Users/{id}"))
+            .bearer_auth(&scim_token);
+        let wake = wake.clone();
+        started.insert(id.clone(), Instant::now());
+        set.spawn(async move {
+            let status = req.send().await.unwrap().status().as_u16();
+            assert_eq!(status, 204);
+            wake.notify_one();
+        });
+    }
+    while set.join_next().await.is_some() {}
+    let expected = backlog + users * 2; // membership.deleted + user.deleted each
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    while seen.lock().unwrap().arrivals.len() < expected {
+        assert!(Instant::now() < deadline, "not every event arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    for (at, body) in seen.lock().unwrap().arrivals.values() {
+        if body["type"] == json!("membership.deleted") {
+            let user = body["data"]["user"]["id"].as_str().unwrap();
+            latencies.push(at.duration_since(started[user]).as_secs_f64() * 1000.0);
+        }
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let bad = seen.lock().unwrap().bad_signatures;
+    println!(
+        "delete-to-webhook db={db_kind:?} rate={rate}/s n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms bad_signatures={bad}",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.9),
+        percentile(&latencies, 0.99),
+    );
+    let _ = stop.send(true);
+    let _ = running.await;
+}
+
 #[tokio::main]
 async fn main() {
     match Cli::parse().scenario {
         Scenario::OrgDelete { members, db } => org_delete(members, db).await,
+        Scenario::Webhooks {
+            users,
+            connections,
+            rate,
+            db,
+        } => webhooks(users, connections, rate, db).await,
     }
 }

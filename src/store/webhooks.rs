@@ -489,10 +489,13 @@ pub async fn record_endpoint_health(
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
     let q = endpoints::Entity::update_many().filter(endpoints::Column::Id.eq(endpoint_id));
     if success {
+        // Only a failing endpoint is written to: an UPDATE that matches nothing takes no
+        // row lock, so concurrent successes do not queue on the endpoint's row.
         q.col_expr(
             endpoints::Column::FailingSince,
             Option::<DateTime<Utc>>::None.into(),
         )
+        .filter(endpoints::Column::FailingSince.is_not_null())
         .exec(db)
         .await?;
         return Ok(None);

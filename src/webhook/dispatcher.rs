@@ -95,7 +95,11 @@ impl Dispatcher {
             tokio::select! {
                 _ = this.wake.notified() => {}
                 _ = tokio::time::sleep(this.settings.poll_interval) => {}
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    // Collect every delivery that has finished meanwhile, so the next
+                    // claim fills several slots in one query.
+                    while in_flight.try_join_next().is_some() {}
+                }
                 _ = shutdown.changed() => {}
             }
         }
