@@ -252,12 +252,15 @@ struct Seen {
     bad_signatures: usize,
 }
 
+/// The receiver's secret (set once the endpoint exists) and what it saw.
+type ReceiverState = (Arc<Mutex<String>>, Arc<Mutex<Seen>>);
+
 async fn receiver(secret: Arc<Mutex<String>>, seen: Arc<Mutex<Seen>>) -> String {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
     async fn handle(
         req: HttpRequest,
         body: web::Bytes,
-        state: web::Data<(Arc<Mutex<String>>, Arc<Mutex<Seen>>)>,
+        state: web::Data<ReceiverState>,
     ) -> HttpResponse {
         let h = |n: &str| {
             req.headers()
