@@ -39,6 +39,14 @@ async fn wrong_expired_or_unscoped_jwts_are_refused_everywhere(app: TestApp) {
         ("POST", "/users/usr_x/restore".to_string()),
         ("GET", "/audit-log".to_string()),
         ("GET", "/events".to_string()),
+        ("POST", "/events/evt_x/replay".to_string()),
+        ("GET", "/deliveries".to_string()),
+        ("POST", "/webhook-endpoints".to_string()),
+        ("GET", "/webhook-endpoints".to_string()),
+        ("GET", "/webhook-endpoints/ep_x".to_string()),
+        ("DELETE", "/webhook-endpoints/ep_x".to_string()),
+        ("POST", "/webhook-endpoints/ep_x/rotate-secret".to_string()),
+        ("POST", "/webhook-endpoints/ep_x/recover?since=2026-01-01T00:00:00Z".to_string()),
     ];
     let cases = [
         (None, 401),
