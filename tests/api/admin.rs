@@ -46,7 +46,10 @@ async fn wrong_expired_or_unscoped_jwts_are_refused_everywhere(app: TestApp) {
         ("GET", "/webhook-endpoints/ep_x".to_string()),
         ("DELETE", "/webhook-endpoints/ep_x".to_string()),
         ("POST", "/webhook-endpoints/ep_x/rotate-secret".to_string()),
-        ("POST", "/webhook-endpoints/ep_x/recover?since=2026-01-01T00:00:00Z".to_string()),
+        (
+            "POST",
+            "/webhook-endpoints/ep_x/recover?since=2026-01-01T00:00:00Z".to_string(),
+        ),
     ];
     let cases = [
         (None, 401),
