@@ -388,9 +388,13 @@ async fn webhooks(users: usize, connections: usize, rate: u32, db_kind: Db) {
     }
     let wake = Arc::new(tokio::sync::Notify::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let dispatcher =
-        offboard::webhook::dispatcher::Dispatcher::new(db, s.webhook.clone(), wake.clone())
-            .unwrap();
+    let dispatcher = offboard::webhook::dispatcher::Dispatcher::new(
+        db,
+        s.webhook.clone(),
+        wake.clone(),
+        Arc::new(offboard::metrics::Metrics::new()),
+    )
+    .unwrap();
     let t = Instant::now();
     let running = tokio::spawn(dispatcher.run(stopped));
     while seen.lock().unwrap().arrivals.len() < backlog {

@@ -8,6 +8,7 @@ pub mod configuration;
 pub mod db;
 pub mod domain;
 pub mod ids;
+pub mod metrics;
 pub mod routes;
 pub mod scim;
 pub mod service;

@@ -11,6 +11,7 @@ use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
 
+use crate::metrics::Metrics;
 use crate::webhook::dispatcher::Dispatcher;
 
 use crate::configuration::{Settings, redact_url};
@@ -22,6 +23,7 @@ pub struct AppState {
     /// Wakes this process's dispatcher after a write, so events leave at once instead of
     /// at its next poll.
     pub wake: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub struct Application {
@@ -54,20 +56,34 @@ impl Application {
             settings.deletion_grace,
         ));
         let wake = Arc::new(Notify::new());
+        let metrics = Arc::new(Metrics::new());
         let (stop_dispatcher, stopped) = watch::channel(false);
         let dispatcher = if settings.webhook.dispatch {
-            let d = Dispatcher::new(db.clone(), settings.webhook.clone(), wake.clone())?;
+            let d = Dispatcher::new(
+                db.clone(),
+                settings.webhook.clone(),
+                wake.clone(),
+                metrics.clone(),
+            )?;
             Some(tokio::spawn(d.run(stopped)))
         } else {
             None
         };
-        let state = web::Data::new(AppState { db, settings, wake });
+        let state = web::Data::new(AppState {
+            db,
+            settings,
+            wake,
+            metrics,
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(routes::wake_dispatcher_middleware))
+                .wrap(from_fn(routes::metrics_middleware))
                 .wrap(from_fn(routes::request_id_middleware))
                 .service(routes::health::healthz)
+                .service(routes::health::readyz)
+                .service(routes::health::metrics)
                 .configure(routes::scim::configure)
                 .configure(routes::admin::configure)
         })

@@ -77,3 +77,35 @@ pub async fn wake_dispatcher_middleware(
     }
     Ok(res)
 }
+
+/// Counts every request and its latency by method, route pattern and status.
+pub async fn metrics_middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .map(|s| s.metrics.clone());
+    let res = next.call(req).await?;
+    // The matched pattern (`/scim/v2/Users/{id}`), never the raw path: ids stay out of labels.
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let Some(m) = metrics else {
+        return Ok(res);
+    };
+    m.http_requests
+        .get_or_create(&crate::metrics::HttpLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status: res.status().as_u16(),
+        })
+        .inc();
+    m.http_duration
+        .get_or_create(&crate::metrics::RouteLabels { method, route })
+        .observe(started.elapsed().as_secs_f64());
+    Ok(res)
+}

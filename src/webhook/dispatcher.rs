@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::configuration::WebhookSettings;
 use crate::db;
+use crate::metrics::Metrics;
 use crate::store::webhooks::{self as store, AttemptResult, Claimed, Next};
 use crate::webhook::signer::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_header};
 use crate::webhook::{retry, ssrf};
@@ -33,6 +34,7 @@ pub struct Dispatcher {
     owner: String,
     client: reqwest::Client,
     wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
@@ -40,6 +42,7 @@ impl Dispatcher {
         db: DatabaseConnection,
         settings: WebhookSettings,
         wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
@@ -55,6 +58,7 @@ impl Dispatcher {
             owner: crate::ids::new_id(crate::ids::DISPATCHER),
             client,
             wake,
+            metrics,
         })
     }
 
@@ -272,6 +276,18 @@ impl Dispatcher {
                 }
             }
         };
+        let outcome_label = match (&next, &outcome) {
+            (Next::Succeeded, _) => "success",
+            (_, Outcome::Gone) => "gone",
+            (Next::Dead, _) => "dead",
+            (Next::Retry(_), _) => "retry",
+        };
+        self.metrics
+            .delivery_attempts
+            .get_or_create(&crate::metrics::OutcomeLabels {
+                outcome: outcome_label.into(),
+            })
+            .inc();
         let txn = db::begin_write(&self.db).await?;
         let held =
             store::complete(&txn, &c.delivery, &self.owner, lease_id, result, &next, now).await?;

@@ -14,6 +14,7 @@ mod discovery;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod observability;
 mod processes;
 mod purge;
 mod receiver;

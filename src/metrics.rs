@@ -1,0 +1,184 @@
+//! Prometheus metrics: request counts and latencies per route (the matched pattern,
+//! never a raw path, so no id reaches a label), delivery attempts by outcome, and at each
+//! scrape, read from the database so every process reports the same: events by type,
+//! outbox depth, deliveries by status, and the age of the oldest pending delivery.
+
+use std::sync::atomic::AtomicU64;
+
+use chrono::Utc;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sea_orm::{ConnectionTrait, DbErr};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TypeLabels {
+    pub event_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: String,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: HistogramFamily,
+    pub delivery_attempts: Family<OutcomeLabels, Counter>,
+    events: Family<TypeLabels, Gauge>,
+    outbox_depth: Gauge,
+    deliveries: Family<StatusLabels, Gauge>,
+    oldest_pending_age: Gauge<f64, AtomicU64>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to ~8 s.
+    Histogram::new(exponential_buckets(0.00025, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// One registry per running application (tests run several in one process).
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("offboard");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            http_requests.clone(),
+        );
+        let http_duration: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            http_duration.clone(),
+        );
+        let delivery_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts made by this process, by outcome",
+            delivery_attempts.clone(),
+        );
+        let events = Family::<TypeLabels, Gauge>::default();
+        registry.register(
+            "events",
+            "Events written to the outbox, by type (all processes)",
+            events.clone(),
+        );
+        let outbox_depth = Gauge::default();
+        registry.register(
+            "outbox_depth",
+            "Events not yet turned into deliveries",
+            outbox_depth.clone(),
+        );
+        let deliveries = Family::<StatusLabels, Gauge>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries by status (pending, succeeded, dead, cancelled)",
+            deliveries.clone(),
+        );
+        let oldest_pending_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "webhook_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook delivery (0 when none)",
+            oldest_pending_age.clone(),
+        );
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            delivery_attempts,
+            events,
+            outbox_depth,
+            deliveries,
+            oldest_pending_age,
+        }
+    }
+
+    /// Refreshes the database-derived gauges and renders everything in the text format.
+    pub async fn render(&self, db: &impl ConnectionTrait) -> Result<String, DbErr> {
+        let m = self;
+        let backend = db.get_database_backend();
+        let q = |sql: &str| sea_orm::Statement::from_string(backend, sql.to_string());
+        for row in db
+            .query_all_raw(q(
+                "SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type",
+            ))
+            .await?
+        {
+            let t: String = row.try_get("", "event_type")?;
+            let n: i64 = row.try_get("", "n")?;
+            m.events.get_or_create(&TypeLabels { event_type: t }).set(n);
+        }
+        if let Some(row) = db
+            .query_one_raw(q("SELECT COUNT(*) AS n FROM events WHERE NOT fanned_out"))
+            .await?
+        {
+            m.outbox_depth.set(row.try_get("", "n")?);
+        }
+        for status in ["pending", "succeeded", "dead", "cancelled"] {
+            m.deliveries
+                .get_or_create(&StatusLabels {
+                    status: status.into(),
+                })
+                .set(0);
+        }
+        for row in db
+            .query_all_raw(q(
+                "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status",
+            ))
+            .await?
+        {
+            let s: String = row.try_get("", "status")?;
+            let n: i64 = row.try_get("", "n")?;
+            m.deliveries
+                .get_or_create(&StatusLabels { status: s })
+                .set(n);
+        }
+        let oldest = {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+            entity::deliveries::Entity::find()
+                .filter(entity::deliveries::Column::Status.eq("pending"))
+                .order_by_asc(entity::deliveries::Column::CreatedAt)
+                .one(db)
+                .await?
+        };
+        let age = oldest
+            .map(|d| (Utc::now() - d.created_at).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        m.oldest_pending_age.set(age);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &m.registry)
+            .map_err(|e| DbErr::Custom(format!("encoding metrics: {e}")))?;
+        Ok(out)
+    }
+}

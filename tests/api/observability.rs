@@ -1,0 +1,77 @@
+//! Probes and metrics.
+
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{TestApp, fixture, user_body};
+
+async fn scrape(app: &TestApp) -> String {
+    let res = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    res.text().await.unwrap()
+}
+
+/// The value of the sample whose line starts with `prefix` (name and labels), or 0.
+fn sample(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+db_test!(probes_answer_and_metrics_move_when_a_user_is_deprovisioned);
+async fn probes_answer_and_metrics_move_when_a_user_is_deprovisioned(app: TestApp) {
+    let res = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "ok", "database": "ok", "migrations": "current"})
+    );
+
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &user_body("metrics.person@example.com"))
+        .await;
+    let before = scrape(&app).await;
+    let patch =
+        r#"offboard_http_requests_total{method="PATCH",route="/scim/v2/Users/{id}",status="200"}"#;
+    let deactivated = r#"offboard_events{event_type="membership.deactivated"}"#;
+    assert_eq!(sample(&before, deactivated), 0.0);
+
+    let res = app
+        .patch(
+            &org,
+            &format!("/Users/{id}"),
+            &fixture("okta/deactivate_user.json"),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let after = scrape(&app).await;
+    assert_eq!(sample(&after, patch), sample(&before, patch) + 1.0);
+    assert_eq!(sample(&after, deactivated), 1.0);
+    assert!(after.contains("offboard_http_request_duration_seconds_bucket"));
+    assert!(after.contains("offboard_outbox_depth"));
+    assert!(after.contains(r#"offboard_webhook_deliveries{status="dead"}"#));
+    assert!(after.contains("offboard_webhook_oldest_pending_age_seconds"));
+    // Labels carry route patterns, never ids, tokens or personal data.
+    for secret in [
+        id.as_str(),
+        org.token.as_str(),
+        org.id.as_str(),
+        "metrics.person",
+    ] {
+        assert!(!after.contains(secret), "{secret} leaked into /metrics");
+    }
+}
