@@ -29,6 +29,7 @@ pub const DELIVERY: &str = "dlv";
 pub const ATTEMPT: &str = "att";
 pub const DISPATCHER: &str = "dsp";
 pub const LEASE: &str = "lse";
+pub const GROUP: &str = "grp";
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@ pub mod audit_log;
 pub mod deliveries;
 pub mod delivery_attempts;
 pub mod events;
+pub mod group_members;
+pub mod groups;
 pub mod memberships;
 pub mod organizations;
 pub mod scim_tokens;

@@ -12,6 +12,7 @@ mod m20261125_000006_create_events;
 mod m20261125_000007_create_audit_log;
 mod m20261125_000008_add_deletion_columns;
 mod m20261125_000009_create_webhooks;
+mod m20261125_000010_create_groups;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_create_audit_log::Migration),
             Box::new(m20261125_000008_add_deletion_columns::Migration),
             Box::new(m20261125_000009_create_webhooks::Migration),
+            Box::new(m20261125_000010_create_groups::Migration),
         ]
     }
 }

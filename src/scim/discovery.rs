@@ -5,7 +5,10 @@ use serde_json::{Value, json};
 
 use super::list::MAX_RESULTS;
 use super::patch::MAX_OPERATIONS;
-use super::schema::{Attr, ENTERPRISE_ATTRS, ENTERPRISE_USER_SCHEMA, USER_ATTRS, USER_SCHEMA};
+use super::schema::{
+    Attr, ENTERPRISE_ATTRS, ENTERPRISE_USER_SCHEMA, GROUP_ATTRS, GROUP_SCHEMA, USER_ATTRS,
+    USER_SCHEMA,
+};
 
 pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
@@ -80,11 +83,13 @@ pub fn schemas(base: &str) -> Vec<Value> {
             "Enterprise User",
             ENTERPRISE_ATTRS,
         ),
+        schema_doc(base, GROUP_SCHEMA, "Group", "Group", GROUP_ATTRS),
     ]
 }
 
 pub fn resource_types(base: &str) -> Vec<Value> {
-    vec![json!({
+    vec![
+        json!({
         "schemas": [RESOURCE_TYPE_SCHEMA],
         "id": "User",
         "name": "User",
@@ -93,5 +98,16 @@ pub fn resource_types(base: &str) -> Vec<Value> {
         "schema": USER_SCHEMA,
         "schemaExtensions": [{"schema": ENTERPRISE_USER_SCHEMA, "required": false}],
         "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User")},
-    })]
+        }),
+        json!({
+            "schemas": [RESOURCE_TYPE_SCHEMA],
+            "id": "Group",
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "Group",
+            "schema": GROUP_SCHEMA,
+            "schemaExtensions": [],
+            "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")},
+        }),
+    ]
 }

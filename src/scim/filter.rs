@@ -273,6 +273,17 @@ impl Filter {
         }
     }
 
+    /// Whether the filter refers to a top-level attribute of this name.
+    pub fn mentions(&self, name: &str) -> bool {
+        match self {
+            Filter::Present(a) | Filter::Compare(a, _, _) | Filter::ValuePath(a, _) => {
+                a.attr.name.eq_ignore_ascii_case(name)
+            }
+            Filter::And(l, r) | Filter::Or(l, r) => l.mentions(name) || r.mentions(name),
+            Filter::Not(f) => f.mentions(name),
+        }
+    }
+
     /// True when this filter is only `eq` comparisons joined by `and`, so that the
     /// pairs of [`Filter::equalities`] describe it completely.
     pub fn is_conjunction_of_equalities(&self) -> bool {

@@ -137,6 +137,21 @@ impl Projection {
         })
     }
 
+    /// Whether a top-level attribute of this name is returned (so it must be loaded).
+    pub fn returns(&self, name: &str) -> bool {
+        let named = |list: &[AttrRef]| {
+            list.iter()
+                .any(|r| r.attr.name.eq_ignore_ascii_case(name) && r.sub.is_none())
+        };
+        if !self.attributes.is_empty() {
+            return self
+                .attributes
+                .iter()
+                .any(|r| r.attr.name.eq_ignore_ascii_case(name));
+        }
+        !named(&self.excluded)
+    }
+
     /// Applies `attributes` / `excludedAttributes` to one rendered resource. `id` and
     /// `schemas` are always returned (RFC 7643 §7, `returned: always`).
     pub fn apply(&self, resource: Value) -> Value {

@@ -362,6 +362,43 @@ pub struct ResourceSchema {
     pub extensions: &'static [(&'static str, &'static [Attr])],
 }
 
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+const MEMBER_SUB: &[Attr] = &[
+    Attr {
+        case_exact: true,
+        mutability: Mutability::Immutable,
+        ..s("value", "The id of a User of the same organization.")
+    },
+    Attr {
+        mutability: Mutability::Immutable,
+        ..attr("$ref", AttrType::Reference, "The URI of the member.")
+    },
+    Attr {
+        mutability: Mutability::ReadOnly,
+        ..s("display", "The member's userName.")
+    },
+    Attr {
+        mutability: Mutability::Immutable,
+        canonical: &["User"],
+        ..s("type", "The type of the member: User.")
+    },
+];
+
+pub const GROUP_ATTRS: &[Attr] = &[
+    Attr {
+        required: true,
+        ..s("displayName", "A human-readable name for the Group.")
+    },
+    multi("members", "The Users in the Group.", MEMBER_SUB),
+];
+
+pub static GROUP: ResourceSchema = ResourceSchema {
+    core_urn: GROUP_SCHEMA,
+    core: GROUP_ATTRS,
+    extensions: &[],
+};
+
 pub static USER: ResourceSchema = ResourceSchema {
     core_urn: USER_SCHEMA,
     core: USER_ATTRS,

@@ -15,7 +15,7 @@ use super::removal::{self, Removal};
 use crate::db;
 use crate::store::audit::{self, Actor, Entry, actions};
 use crate::store::{
-    accounts, is_unique_violation, memberships, organizations as orgs, outbox, tokens,
+    accounts, groups, is_unique_violation, memberships, organizations as orgs, outbox, tokens,
 };
 use crate::webhook::event::{EventType, NewEvent, membership_data};
 
@@ -127,11 +127,13 @@ pub async fn delete_organization(
         outbox::append(&txn, organization_id, removed.events, now).await?;
     }
     let tokens_deleted = tokens::delete_for_organization(&txn, organization_id).await?;
+    let groups_deleted = groups::delete_for_organization(&txn, organization_id).await?;
     let summary = json!({
         "organization": {"id": organization_id},
         "memberships_removed": members,
         "accounts_deleted": accounts_deleted,
         "sessions_revoked": sessions_revoked,
+        "groups_deleted": groups_deleted,
     });
     let event_ids = outbox::append(
         &txn,

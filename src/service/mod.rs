@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod deletion;
+pub mod groups;
 pub mod purge;
 pub mod removal;
 pub mod users;
@@ -23,3 +24,24 @@ pub enum ServiceError {
 }
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Checks `If-Match` against a resource's version (weak or strong, lists, `*`).
+pub fn check_if_match(version: i64, if_match: Option<&str>) -> Result<()> {
+    let Some(wanted) = if_match else {
+        return Ok(());
+    };
+    let current = crate::scim::user::etag(version);
+    let strong = current.trim_start_matches("W/");
+    let ok = wanted
+        .split(',')
+        .map(str::trim)
+        .any(|w| w == "*" || w == current || w.trim_start_matches("W/") == strong);
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::precondition_failed(
+            "the resource has changed (If-Match does not match meta.version)",
+        )
+        .into())
+    }
+}

@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 
 use crate::domain::{AccountFate, MembershipStatus, account_fate_after_removal, purge_after};
-use crate::store::{accounts, memberships as store, sessions};
+use crate::store::{accounts, groups, memberships as store, sessions};
 use crate::webhook::event::{EventType, NewEvent, membership_data};
 
 /// How a batch of memberships of one organization is removed.
@@ -49,6 +49,11 @@ pub async fn remove_memberships(
     let member_ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
     accounts::lock_many(db, &user_ids).await?;
     let revoked = sessions::revoke_for_users(db, org, &user_ids, removal.reason, now).await?;
+    // A removed member leaves the organization's groups.
+    let mut left_groups: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (group, user) in groups::remove_users(db, org, &user_ids).await? {
+        left_groups.entry(user).or_default().push(group);
+    }
     store::mark_removed(db, &member_ids, now, purge_after(now, removal.grace)).await?;
     let to_delete: HashSet<String> = if removal.cascade {
         let still_member = store::users_with_live(db, &user_ids).await?;
@@ -83,6 +88,13 @@ pub async fn remove_memberships(
         let count = revoked.get(&m.user_id).copied().unwrap_or(0);
         out.sessions_revoked += count;
         let account_deleted = to_delete.contains(&m.user_id);
+        for group in left_groups.get(&m.user_id).into_iter().flatten() {
+            out.events.push(NewEvent::new(
+                EventType::GroupMemberRemoved,
+                &m.user_id,
+                crate::webhook::event::group_data(org, group, Some(&m.user_id)),
+            ));
+        }
         let mut data = membership_data(
             org,
             &m.user_id,

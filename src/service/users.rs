@@ -64,25 +64,8 @@ fn render(scope: &Scope, m: &memberships::Model) -> UserResource {
 }
 
 fn check_if_match(m: &memberships::Model, if_match: Option<&str>) -> Result<()> {
-    let Some(wanted) = if_match else {
-        return Ok(());
-    };
-    let current = etag(m.version);
-    let strong = current.trim_start_matches("W/");
-    let ok = wanted
-        .split(',')
-        .map(str::trim)
-        .any(|w| w == "*" || w == current || w.trim_start_matches("W/") == strong);
-    if ok {
-        Ok(())
-    } else {
-        Err(ScimError::precondition_failed(
-            "the resource has changed (If-Match does not match meta.version)",
-        )
-        .into())
-    }
+    super::check_if_match(m.version, if_match)
 }
-
 fn map_unique(e: sea_orm::DbErr) -> ServiceError {
     if is_unique_violation(&e) {
         ScimError::uniqueness("a user with this userName already exists in this organization")

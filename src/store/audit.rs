@@ -90,6 +90,10 @@ pub mod actions {
     pub const SCIM_USER_REPLACE: &str = "scim.user.replace";
     pub const SCIM_USER_PATCH: &str = "scim.user.patch";
     pub const SCIM_USER_DELETE: &str = "scim.user.delete";
+    pub const SCIM_GROUP_CREATE: &str = "scim.group.create";
+    pub const SCIM_GROUP_REPLACE: &str = "scim.group.replace";
+    pub const SCIM_GROUP_PATCH: &str = "scim.group.patch";
+    pub const SCIM_GROUP_DELETE: &str = "scim.group.delete";
     pub const ORGANIZATION_CREATE: &str = "organization.create";
     pub const SCIM_TOKEN_CREATE: &str = "scim_token.create";
     pub const SESSION_CREATE: &str = "session.create";

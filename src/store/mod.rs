@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod groups;
 pub mod memberships;
 pub mod organizations;
 pub mod outbox;

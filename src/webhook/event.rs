@@ -15,6 +15,11 @@ pub enum EventType {
     MembershipDeleted,
     SessionsRevoked,
     OrganizationDeleted,
+    GroupCreated,
+    GroupUpdated,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    GroupDeleted,
 }
 
 impl EventType {
@@ -47,6 +52,11 @@ impl EventType {
             EventType::MembershipDeleted => "membership.deleted",
             EventType::SessionsRevoked => "sessions.revoked",
             EventType::OrganizationDeleted => "organization.deleted",
+            EventType::GroupCreated => "group.created",
+            EventType::GroupUpdated => "group.updated",
+            EventType::GroupMemberAdded => "group.member_added",
+            EventType::GroupMemberRemoved => "group.member_removed",
+            EventType::GroupDeleted => "group.deleted",
         }
     }
 }
@@ -110,4 +120,13 @@ pub fn envelope(
         "sequence": sequence,
         "data": data,
     })
+}
+
+/// `data` for group events: ids only (and the group's name, which is not personal data).
+pub fn group_data(organization_id: &str, group_id: &str, user_id: Option<&str>) -> Value {
+    let mut v = json!({"organization": {"id": organization_id}, "group": {"id": group_id}});
+    if let Some(u) = user_id {
+        v["user"] = json!({"id": u});
+    }
+    v
 }

@@ -15,7 +15,20 @@ async fn discovery_endpoints_describe_the_service(app: TestApp) {
     assert_eq!(spc["changePassword"]["supported"], json!(false));
 
     let schemas = app.public_json("/Schemas").await;
-    assert_eq!(schemas["totalResults"], json!(2));
+    // User, the enterprise extension, Group.
+    assert_eq!(schemas["totalResults"], json!(3));
+    let group = app
+        .public_json("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
+        .await;
+    let members = group["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == json!("members"))
+        .unwrap();
+    assert_eq!(members["multiValued"], json!(true));
+    let rt = app.public_json("/ResourceTypes/Group").await;
+    assert_eq!(rt["endpoint"], json!("/Groups"));
     let user = app
         .public_json("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
         .await;

@@ -155,6 +155,16 @@ pub fn fixture(path: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
+/// A fixture with its id placeholders (`USER_ID`, `USER_NAME`, `GROUP_ID`) filled in.
+pub fn fixture_with(path: &str, ids: &[(&str, &str)]) -> Value {
+    let full = format!("{}/scim-fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    for (k, v) in ids {
+        text = text.replace(k, v);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
 pub fn patch_body(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }

@@ -11,6 +11,7 @@ mod concurrency;
 mod deletion;
 mod dialects;
 mod discovery;
+mod groups;
 mod isolation;
 mod lifecycle;
 mod listing;

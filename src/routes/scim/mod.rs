@@ -2,6 +2,7 @@
 //! `application/scim+json`; unexpected errors log their cause and answer a generic 500.
 
 pub mod discovery;
+pub mod groups;
 pub mod users;
 
 use actix_web::http::StatusCode;
@@ -146,6 +147,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope(BASE_PATH)
             .configure(discovery::configure)
             .configure(users::configure)
+            .configure(groups::configure)
             .default_service(web::to(unknown_endpoint)),
     );
+}
+
+/// The SCIM query parameters, names matched case-insensitively.
+pub fn raw_query(req: &HttpRequest) -> Result<crate::scim::list::RawQuery, ServiceError> {
+    let pairs =
+        web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map_err(|_| {
+            crate::scim::error::ScimError::invalid_value("the query string is malformed")
+        })?;
+    let mut raw = crate::scim::list::RawQuery::default();
+    for (k, v) in pairs.into_inner() {
+        let slot = match k.to_ascii_lowercase().as_str() {
+            "filter" => &mut raw.filter,
+            "startindex" => &mut raw.start_index,
+            "count" => &mut raw.count,
+            "sortby" => &mut raw.sort_by,
+            "sortorder" => &mut raw.sort_order,
+            "attributes" => &mut raw.attributes,
+            "excludedattributes" => &mut raw.excluded_attributes,
+            _ => continue,
+        };
+        *slot = Some(v);
+    }
+    Ok(raw)
 }

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{if_match, read_json, scim_json, scope};
+use super::{if_match, raw_query, read_json, scim_json, scope};
 use crate::auth::Tenant;
 use crate::scim::list::{ListQuery, RawQuery, list_response};
 use crate::scim::patch::PatchRequest;
@@ -37,28 +37,6 @@ fn resource(status: StatusCode, r: &UserResource, projection: Option<&ListQuery>
 /// `attributes`/`excludedAttributes` of a single-resource request.
 fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, ServiceError> {
     Ok(ListQuery::parse(&raw_query(req)?, &USER)?)
-}
-
-fn raw_query(req: &HttpRequest) -> std::result::Result<RawQuery, ServiceError> {
-    let pairs =
-        web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map_err(|_| {
-            crate::scim::error::ScimError::invalid_value("the query string is malformed")
-        })?;
-    let mut raw = RawQuery::default();
-    for (k, v) in pairs.into_inner() {
-        let slot = match k.to_ascii_lowercase().as_str() {
-            "filter" => &mut raw.filter,
-            "startindex" => &mut raw.start_index,
-            "count" => &mut raw.count,
-            "sortby" => &mut raw.sort_by,
-            "sortorder" => &mut raw.sort_order,
-            "attributes" => &mut raw.attributes,
-            "excludedattributes" => &mut raw.excluded_attributes,
-            _ => continue,
-        };
-        *slot = Some(v);
-    }
-    Ok(raw)
 }
 
 async fn list_with(state: &AppState, req: &HttpRequest, tenant: Tenant, raw: RawQuery) -> Result {

@@ -1,0 +1,157 @@
+//! `/Groups` handlers.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{if_match, raw_query, read_json, scim_json, scope};
+use crate::auth::Tenant;
+use crate::scim::list::{ListQuery, RawQuery, list_response};
+use crate::scim::patch::PatchRequest;
+use crate::scim::schema::GROUP;
+use crate::service::ServiceError;
+use crate::service::groups::{self, GroupResource};
+use crate::startup::AppState;
+
+type Result = std::result::Result<HttpResponse, ServiceError>;
+
+fn resource(status: StatusCode, r: &GroupResource, q: &ListQuery) -> HttpResponse {
+    let body = q.projection.apply(r.body.clone());
+    let mut res = scim_json(status, &body);
+    if let Ok(v) = header::HeaderValue::from_str(&r.etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Some(Ok(v)) = r.body["meta"]["location"]
+            .as_str()
+            .map(header::HeaderValue::from_str)
+    {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, ServiceError> {
+    Ok(ListQuery::parse(&raw_query(req)?, &GROUP)?)
+}
+
+async fn list_with(state: &AppState, req: &HttpRequest, tenant: Tenant, raw: RawQuery) -> Result {
+    let query = ListQuery::parse(&raw, &GROUP)?;
+    let scope = scope(req, tenant);
+    let (total, page) = groups::list(&state.db, &scope, &query).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(total, query.start_index, page),
+    ))
+}
+
+async fn list(req: HttpRequest, tenant: Tenant, state: web::Data<AppState>) -> Result {
+    let raw = raw_query(&req)?;
+    list_with(&state, &req, tenant, raw).await
+}
+
+async fn search(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result {
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let raw = RawQuery::from_search_body(&body)?;
+    list_with(&state, &req, tenant, raw).await
+}
+
+async fn create(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result {
+    let q = projection_of(&req)?;
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let scope = scope(&req, tenant);
+    let r = groups::create(&state.db, &scope, &body, q.projection.returns("members")).await?;
+    Ok(resource(StatusCode::CREATED, &r, &q))
+}
+
+async fn get(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result {
+    let q = projection_of(&req)?;
+    let scope = scope(&req, tenant);
+    let r = groups::get(&state.db, &scope, &id, q.projection.returns("members")).await?;
+    Ok(resource(StatusCode::OK, &r, &q))
+}
+
+async fn replace(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result {
+    let q = projection_of(&req)?;
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let scope = scope(&req, tenant);
+    let r = groups::replace(
+        &state.db,
+        &scope,
+        &id,
+        &body,
+        if_match(&req).as_deref(),
+        q.projection.returns("members"),
+    )
+    .await?;
+    Ok(resource(StatusCode::OK, &r, &q))
+}
+
+/// PATCH answers 204 (RFC 7644 §3.5.2 allows it) so a one-member change never renders a
+/// large group; with `attributes` or `excludedAttributes` it answers 200 with the group.
+async fn patch(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result {
+    let raw = raw_query(&req)?;
+    let wants_body = raw.attributes.is_some() || raw.excluded_attributes.is_some();
+    let q = ListQuery::parse(&raw, &GROUP)?;
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let request = PatchRequest::parse(&body, &GROUP)?;
+    let scope = scope(&req, tenant);
+    let g = groups::patch(&state.db, &scope, &id, request, if_match(&req).as_deref()).await?;
+    if !wants_body {
+        let mut res = HttpResponse::NoContent().finish();
+        if let Ok(v) = header::HeaderValue::from_str(&crate::scim::user::etag(g.version)) {
+            res.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(res);
+    }
+    let r = groups::render_one(&state.db, &scope, &g, q.projection.returns("members")).await?;
+    Ok(resource(StatusCode::OK, &r, &q))
+}
+
+async fn delete(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result {
+    let scope = scope(&req, tenant);
+    groups::delete(&state.db, &scope, &id, if_match(&req).as_deref()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/Groups", web::get().to(list))
+        .route("/Groups", web::post().to(create))
+        .route("/Groups/.search", web::post().to(search))
+        .route("/Groups/{id}", web::get().to(get))
+        .route("/Groups/{id}", web::put().to(replace))
+        .route("/Groups/{id}", web::patch().to(patch))
+        .route("/Groups/{id}", web::delete().to(delete));
+}

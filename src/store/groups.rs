@@ -1,0 +1,330 @@
+//! SCIM groups and their member rows.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{group_members, groups, memberships};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+
+use crate::scim::group::Member;
+use crate::{db, ids};
+
+pub struct NewGroup<'a> {
+    pub organization_id: &'a str,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub record: Value,
+}
+
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    g: NewGroup<'_>,
+    now: DateTime<Utc>,
+) -> Result<groups::Model, DbErr> {
+    groups::Entity::insert(groups::ActiveModel {
+        id: Set(ids::new_id(ids::GROUP)),
+        organization_id: Set(g.organization_id.to_string()),
+        display_name: Set(g.display_name),
+        external_id: Set(g.external_id),
+        scim: Set(g.record),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_with_returning(db)
+    .await
+}
+
+/// The organization's group, locked for update on PostgreSQL when `lock`.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    id: &str,
+    lock: bool,
+) -> Result<Option<groups::Model>, DbErr> {
+    let mut q = groups::Entity::find_by_id(id.to_string())
+        .filter(groups::Column::OrganizationId.eq(organization_id));
+    if lock && db::supports_row_locks(db.get_database_backend()) {
+        q = q.lock_exclusive();
+    }
+    q.one(db).await
+}
+
+/// The organization's groups in creation order, narrowed by exact displayName/externalId.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    display_name: Option<&str>,
+    external_id: Option<&str>,
+) -> Result<Vec<groups::Model>, DbErr> {
+    let mut q = groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id));
+    if let Some(d) = display_name {
+        q = q.filter(groups::Column::DisplayName.eq(d));
+    }
+    if let Some(e) = external_id {
+        q = q.filter(groups::Column::ExternalId.eq(e));
+    }
+    q.order_by_asc(groups::Column::Id).all(db).await
+}
+
+/// Writes a changed group back, bumping its version.
+pub async fn save(
+    db: &impl ConnectionTrait,
+    current: &groups::Model,
+    display_name: String,
+    external_id: Option<String>,
+    record: Value,
+    now: DateTime<Utc>,
+) -> Result<groups::Model, DbErr> {
+    let mut am = current.clone().into_active_model();
+    am.display_name = Set(display_name);
+    am.external_id = Set(external_id);
+    am.scim = Set(record);
+    am.version = Set(current.version + 1);
+    am.updated_at = Set(now);
+    am.update(db).await
+}
+
+/// Bumps the version only (a member change), so `meta.version` moves.
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    current: &groups::Model,
+    now: DateTime<Utc>,
+) -> Result<groups::Model, DbErr> {
+    let mut am = current.clone().into_active_model();
+    am.version = Set(current.version + 1);
+    am.updated_at = Set(now);
+    am.update(db).await
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+    group_members::Entity::delete_many()
+        .filter(group_members::Column::GroupId.eq(id))
+        .exec(db)
+        .await?;
+    groups::Entity::delete_by_id(id.to_string())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every group of the organization (organization deletion); returns how many.
+pub async fn delete_for_organization(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+) -> Result<u64, DbErr> {
+    group_members::Entity::delete_many()
+        .filter(group_members::Column::OrganizationId.eq(organization_id))
+        .exec(db)
+        .await?;
+    let res = groups::Entity::delete_many()
+        .filter(groups::Column::OrganizationId.eq(organization_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// The group's members with their userName in the organization, in id order.
+pub async fn members(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    group_id: &str,
+) -> Result<Vec<Member>, DbErr> {
+    let ids = member_ids(db, group_id).await?;
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, Option<String>)> = memberships::Entity::find()
+            .select_only()
+            .column(memberships::Column::UserId)
+            .column(memberships::Column::UserName)
+            .filter(memberships::Column::OrganizationId.eq(organization_id))
+            .filter(memberships::Column::UserId.is_in(chunk.iter().map(String::as_str)))
+            .filter(memberships::Column::RemovedAt.is_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        names.extend(rows);
+    }
+    Ok(ids
+        .into_iter()
+        .map(|id| Member {
+            display: names.get(&id).cloned().flatten(),
+            id,
+        })
+        .collect())
+}
+
+pub async fn member_ids(db: &impl ConnectionTrait, group_id: &str) -> Result<Vec<String>, DbErr> {
+    group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::UserId)
+        .filter(group_members::Column::GroupId.eq(group_id))
+        .order_by_asc(group_members::Column::UserId)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Of `user_ids`, those already in the group.
+pub async fn member_ids_among(
+    db: &impl ConnectionTrait,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<String>, DbErr> {
+    present(db, group_id, user_ids).await
+}
+
+async fn present(
+    db: &impl ConnectionTrait,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<String>, DbErr> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::UserId)
+        .filter(group_members::Column::GroupId.eq(group_id))
+        .filter(group_members::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Adds members; returns those that were not members before.
+pub async fn add_members(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    group_id: &str,
+    user_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    let already = present(db, group_id, user_ids).await?;
+    let new: Vec<String> = user_ids
+        .iter()
+        .filter(|u| !already.contains(u))
+        .cloned()
+        .collect();
+    for chunk in new.chunks(500) {
+        group_members::Entity::insert_many(chunk.iter().map(|u| group_members::ActiveModel {
+            group_id: Set(group_id.to_string()),
+            user_id: Set(u.clone()),
+            organization_id: Set(organization_id.to_string()),
+            created_at: Set(now),
+        }))
+        .on_conflict(
+            OnConflict::columns([
+                group_members::Column::GroupId,
+                group_members::Column::UserId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(new)
+}
+
+/// Removes members; returns those that were members.
+pub async fn remove_members(
+    db: &impl ConnectionTrait,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<String>, DbErr> {
+    let there = present(db, group_id, user_ids).await?;
+    for chunk in there.chunks(500) {
+        group_members::Entity::delete_many()
+            .filter(group_members::Column::GroupId.eq(group_id))
+            .filter(group_members::Column::UserId.is_in(chunk.iter().map(String::as_str)))
+            .exec(db)
+            .await?;
+    }
+    Ok(there)
+}
+
+/// Takes users out of every group of the organization (their membership was removed);
+/// returns the (group, user) pairs removed.
+pub async fn remove_users(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<(String, String)>, DbErr> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs: Vec<(String, String)> = group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::GroupId)
+        .column(group_members::Column::UserId)
+        .filter(group_members::Column::OrganizationId.eq(organization_id))
+        .filter(group_members::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
+        .order_by_asc(group_members::Column::GroupId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !pairs.is_empty() {
+        group_members::Entity::delete_many()
+            .filter(group_members::Column::OrganizationId.eq(organization_id))
+            .filter(group_members::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
+            .exec(db)
+            .await?;
+    }
+    Ok(pairs)
+}
+
+/// The user's groups in the organization: (id, displayName).
+pub async fn groups_of_user(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    user_id: &str,
+) -> Result<Vec<(String, String)>, DbErr> {
+    let ids: Vec<String> = group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::GroupId)
+        .filter(group_members::Column::OrganizationId.eq(organization_id))
+        .filter(group_members::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    groups::Entity::find()
+        .select_only()
+        .column(groups::Column::Id)
+        .column(groups::Column::DisplayName)
+        .filter(groups::Column::Id.is_in(ids))
+        .order_by_asc(groups::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Of `user_ids`, those with a live membership in the organization.
+pub async fn live_members_of_org(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<String>, DbErr> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        let rows: Vec<String> = memberships::Entity::find()
+            .select_only()
+            .column(memberships::Column::UserId)
+            .filter(memberships::Column::OrganizationId.eq(organization_id))
+            .filter(memberships::Column::UserId.is_in(chunk.iter().map(String::as_str)))
+            .filter(memberships::Column::RemovedAt.is_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
