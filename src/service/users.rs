@@ -162,7 +162,40 @@ pub async fn get(db: &DatabaseConnection, scope: &Scope, user_id: &str) -> Resul
     let m = store::find_live(db, &scope.organization_id, user_id, false)
         .await?
         .ok_or_else(|| not_found(user_id))?;
-    Ok(render(scope, &m))
+    with_groups(db, scope, render(scope, &m)).await
+}
+
+/// The user's `groups` (read-only, RFC 7643 §4.1.2): the organization's groups it is in.
+async fn with_groups(
+    db: &impl sea_orm::ConnectionTrait,
+    scope: &Scope,
+    mut r: UserResource,
+) -> Result<UserResource> {
+    let Some(id) = r.body["id"].as_str().map(str::to_string) else {
+        return Ok(r);
+    };
+    let mut by_user =
+        crate::store::groups::groups_of_users(db, &scope.organization_id, &[id.clone()]).await?;
+    if let Some(groups) = by_user.remove(&id) {
+        r.body["groups"] = group_refs(scope, &groups);
+    }
+    Ok(r)
+}
+
+fn group_refs(scope: &Scope, groups: &[(String, String)]) -> Value {
+    Value::Array(
+        groups
+            .iter()
+            .map(|(gid, name)| {
+                json!({
+                    "value": gid,
+                    "$ref": format!("{}/Groups/{gid}", scope.base_url),
+                    "display": name,
+                    "type": "direct",
+                })
+            })
+            .collect(),
+    )
 }
 
 fn not_found(user_id: &str) -> ServiceError {
@@ -195,7 +228,21 @@ pub async fn list(
     }
     let rows = store::list_live(db, &scope.organization_id, &lookup).await?;
     let rendered = rows.iter().map(|m| render(scope, m).body).collect();
-    Ok(query.select(rendered))
+    let (total, mut page) = query.select(rendered);
+    if query.projection.returns("groups") {
+        let ids: Vec<String> = page
+            .iter()
+            .filter_map(|u| u["id"].as_str().map(str::to_string))
+            .collect();
+        let mut by_user =
+            crate::store::groups::groups_of_users(db, &scope.organization_id, &ids).await?;
+        for u in &mut page {
+            if let Some(groups) = u["id"].as_str().and_then(|id| by_user.remove(id)) {
+                u["groups"] = group_refs(scope, &groups);
+            }
+        }
+    }
+    Ok((total, page))
 }
 
 /// The next state of a membership after a replace or patch, and what it means.
@@ -303,7 +350,7 @@ async fn modify(
     if change.is_none() && !record_changed {
         // Idempotent: nothing changes, nothing is written or emitted.
         txn.rollback().await?;
-        return Ok(render(scope, &current));
+        return with_groups(db, scope, render(scope, &current)).await;
     }
     let mut events = Vec::new();
     let mut sessions_revoked = 0;
@@ -368,7 +415,7 @@ async fn modify(
     )
     .await?;
     txn.commit().await.map_err(map_unique)?;
-    Ok(render(scope, &saved))
+    with_groups(db, scope, render(scope, &saved)).await
 }
 
 /// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the

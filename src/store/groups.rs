@@ -279,32 +279,49 @@ pub async fn remove_users(
     Ok(pairs)
 }
 
-/// The user's groups in the organization: (id, displayName).
-pub async fn groups_of_user(
+/// The groups of each of these users in the organization: user -> [(id, displayName)].
+pub async fn groups_of_users(
     db: &impl ConnectionTrait,
     organization_id: &str,
-    user_id: &str,
-) -> Result<Vec<(String, String)>, DbErr> {
-    let ids: Vec<String> = group_members::Entity::find()
-        .select_only()
-        .column(group_members::Column::GroupId)
-        .filter(group_members::Column::OrganizationId.eq(organization_id))
-        .filter(group_members::Column::UserId.eq(user_id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    user_ids: &[String],
+) -> Result<HashMap<String, Vec<(String, String)>>, DbErr> {
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for chunk in user_ids.chunks(500) {
+        let pairs: Vec<(String, String)> = group_members::Entity::find()
+            .select_only()
+            .column(group_members::Column::UserId)
+            .column(group_members::Column::GroupId)
+            .filter(group_members::Column::OrganizationId.eq(organization_id))
+            .filter(group_members::Column::UserId.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        if pairs.is_empty() {
+            continue;
+        }
+        let mut group_ids: Vec<&str> = pairs.iter().map(|(_, g)| g.as_str()).collect();
+        group_ids.sort_unstable();
+        group_ids.dedup();
+        let names: HashMap<String, String> = groups::Entity::find()
+            .select_only()
+            .column(groups::Column::Id)
+            .column(groups::Column::DisplayName)
+            .filter(groups::Column::Id.is_in(group_ids))
+            .into_tuple::<(String, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        for (user, group) in pairs {
+            if let Some(name) = names.get(&group) {
+                out.entry(user).or_default().push((group, name.clone()));
+            }
+        }
     }
-    groups::Entity::find()
-        .select_only()
-        .column(groups::Column::Id)
-        .column(groups::Column::DisplayName)
-        .filter(groups::Column::Id.is_in(ids))
-        .order_by_asc(groups::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await
+    for groups in out.values_mut() {
+        groups.sort();
+    }
+    Ok(out)
 }
 
 /// Of `user_ids`, those with a live membership in the organization.

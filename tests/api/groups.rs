@@ -66,6 +66,16 @@ async fn okta_group_push_adds_removes_replaces_renames_and_deletes(app: TestApp)
         .find(|m| m["value"] == json!(ana))
         .unwrap();
     assert_eq!(ana_member["display"], json!("ana@example.com"));
+    // The user's read-only `groups` names the group, on GET and in lists.
+    let user = app.get_json(&org, &format!("/Users/{ana}")).await;
+    assert_eq!(user["groups"][0]["value"], json!(group));
+    assert_eq!(user["groups"][0]["display"], json!("Test SCIMv2"));
+    let list = app
+        .get_json(&org, "/Users?filter=userName%20eq%20%22ana@example.com%22")
+        .await;
+    assert_eq!(list["Resources"][0]["groups"][0]["value"], json!(group));
+    let list = app.get_json(&org, "/Users?excludedAttributes=groups").await;
+    assert!(list["Resources"][0].get("groups").is_none());
     assert!(
         ana_member["$ref"]
             .as_str()
