@@ -174,8 +174,12 @@ async fn with_groups(
     let Some(id) = r.body["id"].as_str().map(str::to_string) else {
         return Ok(r);
     };
-    let mut by_user =
-        crate::store::groups::groups_of_users(db, &scope.organization_id, &[id.clone()]).await?;
+    let mut by_user = crate::store::groups::groups_of_users(
+        db,
+        &scope.organization_id,
+        std::slice::from_ref(&id),
+    )
+    .await?;
     if let Some(groups) = by_user.remove(&id) {
         r.body["groups"] = group_refs(scope, &groups);
     }
