@@ -4,7 +4,6 @@
 use serde_json::{Value, json};
 
 use super::list::MAX_RESULTS;
-use super::patch::MAX_OPERATIONS;
 use super::schema::{
     Attr, ENTERPRISE_ATTRS, ENTERPRISE_USER_SCHEMA, GROUP_ATTRS, GROUP_SCHEMA, USER_ATTRS,
     USER_SCHEMA,
@@ -14,10 +13,9 @@ pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProvi
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 
-pub fn service_provider_config(base: &str, max_body: usize) -> Value {
+pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": [SPC_SCHEMA],
-        "documentationUri": "https://github.com/offboard/offboard#readme",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
@@ -34,7 +32,6 @@ pub fn service_provider_config(base: &str, max_body: usize) -> Value {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base}/ServiceProviderConfig"),
         },
-        "x-offboard": {"maxOperations": MAX_OPERATIONS, "maxPayloadSize": max_body}
     })
 }
 

@@ -303,6 +303,19 @@ pub async fn patch(
         if_match,
         act::SCIM_USER_PATCH,
         |current| {
+            // `active` is the membership's status: it can be set, never unset.
+            if request.operations.iter().any(|op| {
+                op.kind == crate::scim::patch::OpKind::Remove
+                    && op
+                        .path
+                        .as_ref()
+                        .and_then(|p| p.attr)
+                        .is_some_and(|a| a.name == "active")
+            }) {
+                return Err(ScimError::invalid_value(
+                    "active cannot be removed; replace it with false to deactivate",
+                ));
+            }
             let mut doc = record_of(current);
             let active = MembershipStatus::from_stored(&current.status).is_active();
             doc.insert("active".into(), Value::Bool(active));

@@ -57,3 +57,45 @@ async fn discovery_endpoints_describe_the_service(app: TestApp) {
         .unwrap();
     crate::helpers::assert_scim_error(res, 404, None).await;
 }
+
+db_test!(known_paths_refuse_other_methods_with_405_and_root_search_spans_types);
+async fn known_paths_refuse_other_methods_with_405_and_root_search_spans_types(app: TestApp) {
+    for (method, path) in [
+        ("POST", "/ServiceProviderConfig"),
+        ("DELETE", "/Schemas"),
+        ("PUT", "/ResourceTypes"),
+        ("DELETE", "/Users"),
+        ("PUT", "/Groups"),
+    ] {
+        let res = app
+            .client
+            .request(method.parse().unwrap(), app.scim(path))
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::assert_scim_error(res, 405, None).await;
+    }
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &crate::helpers::user_body("kim@example.com"))
+        .await;
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Ops", "members": [{"value": id}]});
+    crate::helpers::expect_json(app.post(&org, "/Groups", &group).await, 201).await;
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]});
+    let all = crate::helpers::expect_json(app.post(&org, "/.search", &search).await, 200).await;
+    assert_eq!(all["totalResults"], json!(2), "{all}");
+    let only_users = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq \"kim@example.com\""});
+    let found =
+        crate::helpers::expect_json(app.post(&org, "/.search", &only_users).await, 200).await;
+    assert_eq!(found["totalResults"], json!(1));
+    assert_eq!(found["Resources"][0]["id"], json!(id));
+
+    // `active` is the membership's status: removing it is refused, nothing changes.
+    let body = crate::helpers::patch_body(json!([{"op": "remove", "path": "active"}]));
+    let res = app.patch(&org, &format!("/Users/{id}"), &body).await;
+    crate::helpers::assert_scim_error(res, 400, Some("invalidValue")).await;
+    assert_eq!(
+        app.get_json(&org, &format!("/Users/{id}")).await["active"],
+        json!(true)
+    );
+}

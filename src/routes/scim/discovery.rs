@@ -8,12 +8,11 @@ use super::{base_url, scim_json};
 use crate::scim::discovery;
 use crate::scim::error::ScimError;
 use crate::scim::list::list_response;
-use crate::startup::AppState;
 
-async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn service_provider_config(req: HttpRequest) -> HttpResponse {
     scim_json(
         StatusCode::OK,
-        &discovery::service_provider_config(&base_url(&req), state.settings.max_body_bytes),
+        &discovery::service_provider_config(&base_url(&req)),
     )
 }
 
@@ -59,4 +58,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/Schemas/{id}", web::get().to(schema))
     .route("/ResourceTypes", web::get().to(resource_types))
     .route("/ResourceTypes/{id}", web::get().to(resource_type));
+    super::refuse_other_methods(
+        cfg,
+        &[
+            "/ServiceProviderConfig",
+            "/Schemas",
+            "/Schemas/{id}",
+            "/ResourceTypes",
+            "/ResourceTypes/{id}",
+        ],
+    );
 }

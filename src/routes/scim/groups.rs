@@ -154,4 +154,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/Groups/{id}", web::put().to(replace))
         .route("/Groups/{id}", web::patch().to(patch))
         .route("/Groups/{id}", web::delete().to(delete));
+    super::refuse_other_methods(cfg, &["/Groups", "/Groups/.search", "/Groups/{id}"]);
 }

@@ -146,6 +146,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE_PATH)
             .configure(discovery::configure)
+            .route("/.search", web::post().to(root_search))
             .configure(users::configure)
             .configure(groups::configure)
             .default_service(web::to(unknown_endpoint)),
@@ -173,4 +174,63 @@ pub fn raw_query(req: &HttpRequest) -> Result<crate::scim::list::RawQuery, Servi
         *slot = Some(v);
     }
     Ok(raw)
+}
+
+/// A known SCIM path called with a method it does not support: 405 with a SCIM error.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    ScimError::new(
+        405,
+        None,
+        format!("{} is not supported on {}", req.method(), req.path()),
+    )
+    .error_response()
+}
+
+/// Registers the 405 fallback on paths whose methods are already routed (actix merges
+/// routes of the same path into one resource and tries them in order).
+pub fn refuse_other_methods(cfg: &mut web::ServiceConfig, paths: &[&str]) {
+    for p in paths {
+        cfg.route(p, web::route().to(method_not_allowed));
+    }
+}
+
+/// `POST /.search` at the root (RFC 7644 §3.4.3): the query runs against every resource
+/// type whose schema it fits (a filter on `userName` only fits Users), and the results
+/// are paged together, Users first.
+async fn root_search(
+    req: HttpRequest,
+    tenant: Tenant,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result<HttpResponse, ServiceError> {
+    use crate::scim::list::{ListQuery, MAX_RESULTS, RawQuery, list_response};
+    use crate::scim::schema::{GROUP, USER};
+    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let raw = RawQuery::from_search_body(&body)?;
+    let page_of = ListQuery::parse(&raw, &USER).or_else(|_| ListQuery::parse(&raw, &GROUP))?;
+    let mut all_raw = raw.clone();
+    all_raw.start_index = None;
+    all_raw.count = Some(MAX_RESULTS.to_string());
+    let scope = scope(&req, tenant);
+    let mut total = 0;
+    let mut found = Vec::new();
+    if let Ok(q) = ListQuery::parse(&all_raw, &USER) {
+        let (n, items) = crate::service::users::list(&state.db, &scope, &q).await?;
+        total += n;
+        found.extend(items);
+    }
+    if let Ok(q) = ListQuery::parse(&all_raw, &GROUP) {
+        let (n, items) = crate::service::groups::list(&state.db, &scope, &q).await?;
+        total += n;
+        found.extend(items);
+    }
+    let page: Vec<Value> = found
+        .into_iter()
+        .skip(page_of.start_index.saturating_sub(1))
+        .take(page_of.count)
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(total, page_of.start_index, page),
+    ))
 }

@@ -138,4 +138,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/Users/{id}", web::put().to(replace))
         .route("/Users/{id}", web::patch().to(patch))
         .route("/Users/{id}", web::delete().to(delete));
+    super::refuse_other_methods(cfg, &["/Users", "/Users/.search", "/Users/{id}"]);
 }
