@@ -20,6 +20,8 @@ pub struct Settings {
     /// How often `serve` runs the purge (grace period and retention policy).
     pub purge_interval: Duration,
     pub webhook: WebhookSettings,
+    /// Build `meta.location` from `X-Forwarded-Proto/Host` (set behind a trusted proxy).
+    pub trust_forwarded_headers: bool,
 }
 
 /// How events are delivered.
@@ -173,6 +175,7 @@ impl Settings {
             deletion_grace,
             purge_interval,
             webhook,
+            trust_forwarded_headers: flag("OFFBOARD_TRUST_FORWARDED_HEADERS", false)?,
         })
     }
 }

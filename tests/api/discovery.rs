@@ -99,3 +99,38 @@ async fn known_paths_refuse_other_methods_with_405_and_root_search_spans_types(a
         json!(true)
     );
 }
+
+async fn location_with_forwarded_headers(app: &TestApp) -> String {
+    let org = app.create_org("Acme").await;
+    let res = app
+        .client
+        .post(app.scim("/Users"))
+        .bearer_auth(&org.token)
+        .header("content-type", crate::helpers::SCIM_JSON)
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "scim.example.com")
+        .body(crate::helpers::user_body("kim@example.com").to_string())
+        .send()
+        .await
+        .unwrap();
+    let body = crate::helpers::expect_json(res, 201).await;
+    body["meta"]["location"].as_str().unwrap().to_string()
+}
+
+db_test!(forwarded_headers_are_ignored_unless_trusted);
+async fn forwarded_headers_are_ignored_unless_trusted(app: TestApp) {
+    let location = location_with_forwarded_headers(&app).await;
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+}
+
+db_test!(
+    trusted_forwarded_headers_shape_meta_location,
+    [("OFFBOARD_TRUST_FORWARDED_HEADERS", "true")]
+);
+async fn trusted_forwarded_headers_shape_meta_location(app: TestApp) {
+    let location = location_with_forwarded_headers(&app).await;
+    assert!(
+        location.starts_with("https://scim.example.com/scim/v2/Users/usr_"),
+        "{location}"
+    );
+}

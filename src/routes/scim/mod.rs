@@ -108,10 +108,25 @@ pub async fn read_json(
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
-/// `scheme://host/scim/v2` as the client addressed it.
+/// `scheme://host/scim/v2` as the client addressed it. `Forwarded`/`X-Forwarded-Proto`/
+/// `X-Forwarded-Host` are honoured only with OFFBOARD_TRUST_FORWARDED_HEADERS (behind a
+/// proxy that sets them); otherwise a client could put any host into `meta.location`.
 pub fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}{}", info.scheme(), info.host(), BASE_PATH)
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.settings.trust_forwarded_headers);
+    if trusted {
+        let info = req.connection_info();
+        return format!("{}://{}{}", info.scheme(), info.host(), BASE_PATH);
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| req.app_config().host().to_string());
+    // offboard itself serves plain HTTP; TLS ends at a proxy, which is then trusted.
+    format!("http://{host}{BASE_PATH}")
 }
 
 pub fn scope(req: &HttpRequest, tenant: Tenant) -> Scope {
