@@ -47,7 +47,16 @@ pub async fn request_id_middleware(
         path = %req.path(),
         organization_id = tracing::field::Empty,
     );
-    let mut res = tracing::Instrument::instrument(next.call(req), span).await?;
+    let started = std::time::Instant::now();
+    let mut res = tracing::Instrument::instrument(next.call(req), span.clone()).await?;
+    // One access line per request, inside its span so it carries the request id.
+    span.in_scope(|| {
+        tracing::info!(
+            status = res.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request finished"
+        )
+    });
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
