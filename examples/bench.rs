@@ -38,6 +38,33 @@ enum Db {
 
 #[derive(Subcommand)]
 enum Scenario {
+    /// The SCIM load scenarios (PATCH deprovision, userName lookups, group PATCH of one
+    /// member, DELETE with cascade) against offboard (started here as a child
+    /// `offboard serve`; build it first with `cargo build --release`) or, with --target
+    /// and --token, against any SCIM server.
+    Scim {
+        /// A SCIM base URL to measure instead of starting offboard (standard scenarios).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        token: Option<String>,
+        /// The peer server's pid, to report its memory.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// How long each timed scenario runs.
+        #[arg(long, default_value = "10s")]
+        duration: String,
+        /// Users created before the scenarios.
+        #[arg(long, default_value_t = 2000)]
+        users: usize,
+        /// Members of the large group for the group PATCH scenario (0 skips it).
+        #[arg(long, default_value_t = 0)]
+        group_members: usize,
+    },
     /// Webhook throughput (deliveries per second from a backlog) and DELETE-to-webhook
     /// latency, to a local receiver that verifies every signature.
     Webhooks {
@@ -465,5 +492,405 @@ async fn main() {
             rate,
             db,
         } => webhooks(users, connections, rate, db).await,
+        Scenario::Scim {
+            target,
+            token,
+            server_pid,
+            db,
+            connections,
+            duration,
+            users,
+            group_members,
+        } => {
+            let duration = offboard::configuration::parse_duration(&duration).unwrap();
+            let ok = scim_load(ScimLoad {
+                target,
+                token,
+                server_pid,
+                db,
+                connections,
+                duration,
+                users,
+                group_members,
+            })
+            .await;
+            if !ok {
+                eprintln!("some requests failed (non-2xx): the run fails");
+                std::process::exit(1);
+            }
+        }
     }
+}
+
+struct ScimLoad {
+    target: Option<String>,
+    token: Option<String>,
+    server_pid: Option<u32>,
+    db: Db,
+    connections: usize,
+    duration: std::time::Duration,
+    users: usize,
+    group_members: usize,
+}
+
+/// `VmRSS` and `VmHWM` (peak) of a process, in MiB.
+fn memory_mib(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+struct Outcome {
+    name: String,
+    requests: usize,
+    errors: usize,
+    seconds: f64,
+    latencies_ms: Vec<f64>,
+}
+
+impl Outcome {
+    fn print(&mut self) {
+        self.latencies_ms.sort_by(|a, b| a.total_cmp(b));
+        let l = &self.latencies_ms;
+        println!(
+            "{:<28} {:>9.0} req/s  p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+            self.name,
+            self.requests as f64 / self.seconds,
+            percentile(l, 0.5),
+            percentile(l, 0.9),
+            percentile(l, 0.99),
+            self.errors
+        );
+    }
+}
+
+/// Runs `connections` workers for `duration` (or until `make` returns `None`), each
+/// sending the request `make(worker, iteration)` builds and timing it.
+async fn drive<F>(name: &str, connections: usize, duration: std::time::Duration, make: F) -> Outcome
+where
+    F: Fn(usize, usize) -> Option<reqwest::RequestBuilder> + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..connections {
+        let make = make.clone();
+        set.spawn(async move {
+            let (mut lat, mut errors) = (Vec::new(), 0usize);
+            let mut i = 0;
+            while Instant::now() < deadline {
+                let Some(req) = make(w, i) else { break };
+                i += 1;
+                let t = Instant::now();
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                    }
+                    Ok(r) => {
+                        errors += 1;
+                        if errors <= 3 {
+                            eprintln!("  {} -> {}", r.url(), r.status());
+                        }
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        if errors <= 3 {
+                            eprintln!("  error: {e}");
+                        }
+                    }
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            (lat, errors)
+        });
+    }
+    let mut out = Outcome {
+        name: name.to_string(),
+        requests: 0,
+        errors: 0,
+        seconds: 0.0,
+        latencies_ms: Vec::new(),
+    };
+    while let Some(r) = set.join_next().await {
+        let (lat, errors) = r.unwrap();
+        out.requests += lat.len();
+        out.errors += errors;
+        out.latencies_ms.extend(lat);
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    out
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `offboard serve` (the release binary next to this example) on a fresh
+/// database; returns the child, its SCIM base URL and a SCIM token.
+async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Target) {
+    let target = fresh_database(db_kind).await;
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("offboard");
+    assert!(
+        bin.exists(),
+        "build the server first: cargo build --release ({})",
+        bin.display()
+    );
+    let port = free_port();
+    let child = std::process::Command::new(bin)
+        .arg("serve")
+        .env("OFFBOARD_DATABASE_URL", &target.url)
+        .env("OFFBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OFFBOARD_ADMIN_JWT_SECRET", "bench-secret")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let jwt = offboard::auth::issue_admin_token(
+        "bench-secret",
+        "bench",
+        std::time::Duration::from_secs(3600),
+    )
+    .unwrap();
+    let org: serde_json::Value = client
+        .post(format!("{base}/admin/v1/organizations"))
+        .bearer_auth(&jwt)
+        .json(&json!({"name": "Bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tok: serde_json::Value = client
+        .post(format!(
+            "{base}/admin/v1/organizations/{}/scim-tokens",
+            org["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        child,
+        format!("{base}/scim/v2"),
+        tok["token"].as_str().unwrap().to_string(),
+        target,
+    )
+}
+
+async fn scim_load(cfg: ScimLoad) -> bool {
+    offboard::install_crypto_provider();
+    let (mut child, base, token, pid, _db) = match (&cfg.target, &cfg.token) {
+        (Some(t), Some(k)) => (
+            None,
+            t.trim_end_matches('/').to_string(),
+            k.clone(),
+            cfg.server_pid,
+            None,
+        ),
+        (Some(_), None) => panic!("--target needs --token"),
+        _ => {
+            let (child, base, token, db) = start_offboard(cfg.db).await;
+            let pid = child.id();
+            (Some(child), base, token, Some(pid), Some(db))
+        }
+    };
+    let label = if cfg.target.is_some() {
+        "peer".to_string()
+    } else {
+        format!("offboard/{:?}", cfg.db)
+    };
+    println!(
+        "== {label}: {} connections, {:?} per scenario, {} users",
+        cfg.connections, cfg.duration, cfg.users
+    );
+    if let Some((rss, _)) = pid.and_then(memory_mib) {
+        println!("idle RSS {rss:.1} MiB");
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(cfg.connections)
+        .build()
+        .unwrap();
+    let json_ct = "application/scim+json";
+
+    // Seed users (standard POST /Users).
+    let names: Arc<Vec<String>> = Arc::new(
+        (0..cfg.users)
+            .map(|i| format!("load{i}-{}@bench.example", ulid::Ulid::new()))
+            .collect(),
+    );
+    let ids: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seed = {
+        let (client, base, token, names, ids, next) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            names.clone(),
+            ids.clone(),
+            next.clone(),
+        );
+        drive("seed: POST /Users", cfg.connections, std::time::Duration::from_secs(3600), move |_, _| {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let name = names.get(i)?;
+            let _ = &ids;
+            Some(client.post(format!("{base}/Users")).bearer_auth(&token).header("content-type", json_ct)
+                .body(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "active": true, "name": {"givenName": "Load", "familyName": "Test"}, "emails": [{"value": name, "primary": true, "type": "work"}]}).to_string()))
+        }).await
+    };
+    let mut seed = seed;
+    seed.print();
+    // Resolve ids by listing (works on any server).
+    let mut start = 1;
+    loop {
+        let page: serde_json::Value = client
+            .get(format!("{base}/Users?startIndex={start}&count=1000"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page["Resources"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            break;
+        }
+        ids.lock().unwrap().extend(
+            items
+                .iter()
+                .filter_map(|u| u["id"].as_str().map(str::to_string)),
+        );
+        start += items.len();
+    }
+    let ids: Arc<Vec<String>> = Arc::new(ids.lock().unwrap().clone());
+    let mut all_ok = seed.errors == 0;
+
+    // (a) PATCH active=false / true in the Entra dialect.
+    let mut patch = {
+        let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        drive("PATCH active (Entra)", cfg.connections, cfg.duration, move |w, i| {
+            let id = &ids[(w * 7919 + i * 104729) % ids.len()];
+            let value = if i % 2 == 0 { "False" } else { "True" };
+            Some(client.patch(format!("{base}/Users/{id}")).bearer_auth(&token).header("content-type", json_ct)
+                .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Replace", "path": "active", "value": value}]}).to_string()))
+        }).await
+    };
+    patch.print();
+    all_ok &= patch.errors == 0;
+
+    // (c) userName lookups, as Okta does before creating.
+    let mut lookup = {
+        let (client, base, token, names) =
+            (client.clone(), base.clone(), token.clone(), names.clone());
+        drive(
+            "GET filter userName eq",
+            cfg.connections,
+            cfg.duration,
+            move |w, i| {
+                let name = &names[(w * 31 + i * 17) % names.len()];
+                Some(
+                    client
+                        .get(format!("{base}/Users"))
+                        .bearer_auth(&token)
+                        .query(&[
+                            ("filter", format!("userName eq \"{name}\"")),
+                            ("startIndex", "1".into()),
+                            ("count", "100".into()),
+                        ]),
+                )
+            },
+        )
+        .await
+    };
+    lookup.print();
+    all_ok &= lookup.errors == 0;
+
+    // (g) Group PATCH of one member, in a small group and in a large one.
+    if cfg.group_members > 0 && cfg.group_members < ids.len() {
+        for size in [10, cfg.group_members] {
+            let members: Vec<serde_json::Value> =
+                ids[..size].iter().map(|id| json!({"value": id})).collect();
+            let created: serde_json::Value = client.post(format!("{base}/Groups")).bearer_auth(&token).header("content-type", json_ct)
+                .body(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Load {size}"), "members": []}).to_string())
+                .send().await.unwrap().json().await.unwrap();
+            let gid = created["id"].as_str().unwrap().to_string();
+            for chunk in members.chunks(1000) {
+                let r = client.patch(format!("{base}/Groups/{gid}")).bearer_auth(&token).header("content-type", json_ct)
+                    .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "members", "value": chunk}]}).to_string())
+                    .send().await.unwrap();
+                assert!(r.status().is_success(), "{}", r.status());
+            }
+            let outsiders: Arc<Vec<String>> = Arc::new(ids[cfg.group_members..].to_vec());
+            let mut g = {
+                let (client, base, token) = (client.clone(), base.clone(), token.clone());
+                drive(&format!("group PATCH 1 of {size}"), cfg.connections, cfg.duration, move |w, i| {
+                    // Each worker adds then removes its own outsider, so changes never collide.
+                    let id = &outsiders[w % outsiders.len()];
+                    let op = if i % 2 == 0 {
+                        json!({"op": "add", "path": "members", "value": [{"value": id}]})
+                    } else {
+                        json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")})
+                    };
+                    Some(client.patch(format!("{base}/Groups/{gid}")).bearer_auth(&token).header("content-type", json_ct)
+                        .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [op]}).to_string()))
+                }).await
+            };
+            g.print();
+            all_ok &= g.errors == 0;
+        }
+    }
+
+    // (b) DELETE /Users/{id} (the last membership: the account is deleted too).
+    let mut delete = {
+        let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        drive(
+            "DELETE /Users (cascade)",
+            cfg.connections,
+            cfg.duration,
+            move |_, _| {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let id = ids.get(i)?;
+                Some(
+                    client
+                        .delete(format!("{base}/Users/{id}"))
+                        .bearer_auth(&token),
+                )
+            },
+        )
+        .await
+    };
+    delete.print();
+    all_ok &= delete.errors == 0;
+
+    if let Some((rss, peak)) = pid.and_then(memory_mib) {
+        println!("server RSS {rss:.1} MiB, peak {peak:.1} MiB");
+    }
+    if let Some(c) = child.as_mut() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    all_ok
 }
