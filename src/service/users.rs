@@ -230,9 +230,22 @@ pub async fn list(
             }
         }
     }
-    let rows = store::list_live(db, &scope.organization_id, &lookup).await?;
-    let rendered = rows.iter().map(|m| render(scope, m).body).collect();
-    let (total, mut page) = query.select(rendered);
+    let (total, mut page) = if query.filter.is_none() && query.sort_by.is_none() {
+        // Paged in SQL: the default order is the id order, so nothing else is needed.
+        let offset = query.start_index.saturating_sub(1) as u64;
+        let (rows, total) =
+            store::live_page_and_total(db, &scope.organization_id, offset, query.count as u64)
+                .await?;
+        let page = rows
+            .iter()
+            .map(|m| query.projection.apply(render(scope, m).body))
+            .collect();
+        (usize::try_from(total).unwrap_or(usize::MAX), page)
+    } else {
+        let rows = store::list_live(db, &scope.organization_id, &lookup).await?;
+        let rendered = rows.iter().map(|m| render(scope, m).body).collect();
+        query.select(rendered)
+    };
     if query.projection.returns("groups") {
         let ids: Vec<String> = page
             .iter()

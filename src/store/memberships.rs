@@ -70,6 +70,28 @@ pub async fn list_live(
     q.order_by_asc(memberships::Column::Id).all(db).await
 }
 
+/// One page of the organization's live memberships in id order, and how many there are:
+/// an unfiltered list (Okta's full import) never loads the whole organization.
+pub async fn live_page_and_total(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<memberships::Model>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let base = memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null());
+    let total = base.clone().count(db).await?;
+    let rows = base
+        .order_by_asc(memberships::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
 /// Every membership of the user, removed ones included (the admin view).
 pub async fn list_for_user(
     db: &impl ConnectionTrait,
