@@ -73,6 +73,9 @@ impl RawQuery {
 pub struct Projection {
     attributes: Vec<AttrRef>,
     excluded: Vec<AttrRef>,
+    /// Whole extensions named by their URN (`excludedAttributes=urn:…:enterprise:2.0:User`).
+    attribute_extensions: Vec<&'static str>,
+    excluded_extensions: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,23 +120,32 @@ impl Projection {
         excluded: Option<&str>,
         schema: &ResourceSchema,
     ) -> Result<Self, ScimError> {
-        let list = |raw: Option<&str>| -> Result<Vec<AttrRef>, ScimError> {
-            let mut out = Vec::new();
+        type Names = (Vec<AttrRef>, Vec<&'static str>);
+        let list = |raw: Option<&str>| -> Result<Names, ScimError> {
+            let (mut out, mut extensions) = (Vec::new(), Vec::new());
             for name in raw
                 .unwrap_or("")
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
             {
+                if let Some((urn, _)) = schema.extension(name) {
+                    extensions.push(urn);
+                    continue;
+                }
                 let r = parse_attr_path(name, schema)
                     .map_err(|_| ScimError::invalid_value(format!("unknown attribute '{name}'")))?;
                 out.push(r);
             }
-            Ok(out)
+            Ok((out, extensions))
         };
+        let (attributes, attribute_extensions) = list(attributes)?;
+        let (excluded, excluded_extensions) = list(excluded)?;
         Ok(Projection {
-            attributes: list(attributes)?,
-            excluded: list(excluded)?,
+            attributes,
+            excluded,
+            attribute_extensions,
+            excluded_extensions,
         })
     }
 
@@ -143,7 +155,7 @@ impl Projection {
             list.iter()
                 .any(|r| r.attr.name.eq_ignore_ascii_case(name) && r.sub.is_none())
         };
-        if !self.attributes.is_empty() {
+        if !self.attributes.is_empty() || !self.attribute_extensions.is_empty() {
             return self
                 .attributes
                 .iter()
@@ -158,7 +170,7 @@ impl Projection {
         let Value::Object(mut obj) = resource else {
             return resource;
         };
-        if !self.attributes.is_empty() {
+        if !self.attributes.is_empty() || !self.attribute_extensions.is_empty() {
             let mut out = Map::new();
             for key in ["schemas", "id"] {
                 if let Some(v) = obj.get(key) {
@@ -168,7 +180,15 @@ impl Projection {
             for r in &self.attributes {
                 copy_attr(&obj, &mut out, r);
             }
+            for urn in &self.attribute_extensions {
+                if let Some(v) = obj.get(*urn) {
+                    out.insert((*urn).to_string(), v.clone());
+                }
+            }
             obj = out;
+        }
+        for urn in &self.excluded_extensions {
+            obj.remove(*urn);
         }
         for r in &self.excluded {
             if r.attr.returned == Returned::Always {

@@ -8,6 +8,7 @@ mod helpers;
 mod admin;
 mod bad_input;
 mod concurrency;
+mod conformance;
 mod deletion;
 mod dialects;
 mod discovery;
