@@ -63,11 +63,7 @@ async fn render(
 }
 
 fn not_found(id: &str) -> ServiceError {
-    let shown: String = id
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect();
+    let shown = crate::service::shown_id(id);
     ScimError::not_found(format!("Group {shown} not found")).into()
 }
 
@@ -75,11 +71,7 @@ fn not_found(id: &str) -> ServiceError {
 async fn require_members(db: &impl ConnectionTrait, org: &str, ids: &[String]) -> Result<()> {
     let live = store::live_members_of_org(db, org, ids).await?;
     if let Some(bad) = ids.iter().find(|id| !live.contains(id)) {
-        let shown: String = bad
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(64)
-            .collect();
+        let shown = crate::service::shown_id(bad);
         return Err(ScimError::invalid_value(format!(
             "member {shown} is not a user of this organization"
         ))
@@ -234,11 +226,7 @@ async fn modify(
                     .iter()
                     .find(|i| !live.contains(i) && !current_ids.contains(i))
                 {
-                    let shown: String = bad
-                        .chars()
-                        .filter(|c| c.is_ascii_graphic())
-                        .take(64)
-                        .collect();
+                    let shown = crate::service::shown_id(bad);
                     return Err(ScimError::new(
                         400,
                         Some(ScimType::NoTarget),

@@ -45,3 +45,12 @@ pub fn check_if_match(version: i64, if_match: Option<&str>) -> Result<()> {
         .into())
     }
 }
+
+/// An id as it may be echoed in a client-visible error: printable and at most 64
+/// characters, whatever the client sent.
+pub fn shown_id(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect()
+}

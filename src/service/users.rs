@@ -203,13 +203,7 @@ fn group_refs(scope: &Scope, groups: &[(String, String)]) -> Value {
 }
 
 fn not_found(user_id: &str) -> ServiceError {
-    // The id is echoed only if it is short and printable: detail text is client-visible.
-    let shown: String = user_id
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect();
-    ScimError::not_found(format!("User {shown} not found")).into()
+    ScimError::not_found(format!("User {} not found", super::shown_id(user_id))).into()
 }
 
 /// Lists the organization's users. Top-level `eq` filters on userName, externalId and id

@@ -48,7 +48,7 @@ pub async fn add_endpoint(
         .iter()
         .find(|t| !EventType::NAMES.contains(&t.as_str()))
     {
-        let shown: String = bad.chars().take(64).collect();
+        let shown = crate::service::shown_id(bad);
         return Ok(Err(AdminError::Invalid(format!(
             "unknown event type '{shown}'"
         ))));

@@ -208,7 +208,7 @@ pub fn reject_unknown_fields(
         return Err(AdminApiError::validation("the body must be a JSON object").traced(req));
     };
     if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        let shown: String = k.chars().take(64).collect();
+        let shown = crate::service::shown_id(k);
         return Err(AdminApiError::validation(&format!("unknown field '{shown}'")).traced(req));
     }
     Ok(())

@@ -16,19 +16,7 @@ use crate::startup::AppState;
 type Result = std::result::Result<HttpResponse, ServiceError>;
 
 fn resource(status: StatusCode, r: &GroupResource, q: &ListQuery) -> HttpResponse {
-    let body = q.projection.apply(r.body.clone());
-    let mut res = scim_json(status, &body);
-    if let Ok(v) = header::HeaderValue::from_str(&r.etag) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    if status == StatusCode::CREATED
-        && let Some(Ok(v)) = r.body["meta"]["location"]
-            .as_str()
-            .map(header::HeaderValue::from_str)
-    {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    res
+    super::resource_response(status, &q.projection.apply(r.body.clone()), &r.etag)
 }
 
 fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, ServiceError> {

@@ -249,3 +249,19 @@ async fn root_search(
         &list_response(total, page_of.start_index, page),
     ))
 }
+
+/// One resource: its (projected) body, `ETag`, and on 201 the `Location` of the new resource.
+pub fn resource_response(status: StatusCode, body: &Value, etag: &str) -> HttpResponse {
+    let mut res = scim_json(status, body);
+    if let Ok(v) = header::HeaderValue::from_str(etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Some(Ok(v)) = body["meta"]["location"]
+            .as_str()
+            .map(header::HeaderValue::from_str)
+    {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}

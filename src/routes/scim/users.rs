@@ -1,7 +1,6 @@
 //! `/Users` handlers.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{if_match, raw_query, read_json, scim_json, scope};
@@ -20,18 +19,7 @@ fn resource(status: StatusCode, r: &UserResource, projection: Option<&ListQuery>
         Some(q) => q.projection.apply(r.body.clone()),
         None => r.body.clone(),
     };
-    let mut res = scim_json(status, &body);
-    if let Ok(v) = header::HeaderValue::from_str(&r.etag) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    if status == StatusCode::CREATED
-        && let Some(Ok(v)) = r.body["meta"]["location"]
-            .as_str()
-            .map(header::HeaderValue::from_str)
-    {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    res
+    super::resource_response(status, &body, &r.etag)
 }
 
 /// `attributes`/`excludedAttributes` of a single-resource request.
