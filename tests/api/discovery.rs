@@ -76,6 +76,9 @@ async fn known_paths_refuse_other_methods_with_405_and_root_search_spans_types(a
         crate::helpers::assert_scim_error(res, 405, None).await;
     }
     let org = app.create_org("Acme").await;
+    let bulk =
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []});
+    crate::helpers::assert_scim_error(app.post(&org, "/Bulk", &bulk).await, 501, None).await;
     let id = app
         .create_user(&org, &crate::helpers::user_body("kim@example.com"))
         .await;

@@ -153,6 +153,17 @@ pub fn state(data: &web::Data<AppState>) -> &AppState {
     data.get_ref()
 }
 
+/// `/Bulk` is announced unsupported in /ServiceProviderConfig (no IdP offboard serves
+/// sends it) and answers 501, as RFC 7644 §3.7 expects of a server without bulk.
+async fn bulk_not_implemented() -> HttpResponse {
+    ScimError::new(
+        501,
+        None,
+        "bulk operations are not supported (see /ServiceProviderConfig)",
+    )
+    .error_response()
+}
+
 async fn unknown_endpoint() -> HttpResponse {
     ScimError::not_found("no such SCIM endpoint").error_response()
 }
@@ -162,6 +173,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope(BASE_PATH)
             .configure(discovery::configure)
             .route("/.search", web::post().to(root_search))
+            .route("/Bulk", web::route().to(bulk_not_implemented))
             .configure(users::configure)
             .configure(groups::configure)
             .default_service(web::to(unknown_endpoint)),
