@@ -232,8 +232,12 @@ fn matches(endpoint: &endpoints::Model, event: &events::Model) -> bool {
 
 /// Turns up to `limit` new outbox events into deliveries, one per matching endpoint, and
 /// marks them fanned out, in one transaction (the caller's): a crash leaves either both
-/// or neither. On PostgreSQL the events are locked without SKIP LOCKED, so fan-outs of
-/// several processes run one after the other and never reorder a user's events.
+/// or neither. Events are taken in (organization, sequence) order: an organization's
+/// sequence order is its commit order, so when an event is fanned out every earlier event
+/// of its organization is too, and a user's deliveries exist before a later one can be
+/// claimed (ids would not do: several processes' clocks may disagree). On PostgreSQL the
+/// events are locked without SKIP LOCKED, so fan-outs of several processes run one after
+/// the other.
 pub async fn fan_out(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -241,7 +245,8 @@ pub async fn fan_out(
 ) -> Result<usize, DbErr> {
     let mut q = events::Entity::find()
         .filter(events::Column::FannedOut.eq(false))
-        .order_by_asc(events::Column::Id)
+        .order_by_asc(events::Column::OrganizationId)
+        .order_by_asc(events::Column::Sequence)
         .limit(limit);
     if db::supports_row_locks(db.get_database_backend()) {
         q = q.lock_exclusive();
