@@ -110,6 +110,20 @@ impl ConnectionTrait for WriteTxn {
     }
 }
 
+/// Adds `FOR UPDATE` where row locks exist (PostgreSQL); on SQLite the immediate write
+/// transaction already excludes other writers, and the clause does not exist.
+pub fn for_update<E: sea_orm::EntityTrait>(
+    q: sea_orm::Select<E>,
+    db: &impl ConnectionTrait,
+) -> sea_orm::Select<E> {
+    use sea_orm::QuerySelect;
+    if supports_row_locks(db.get_database_backend()) {
+        q.lock_exclusive()
+    } else {
+        q
+    }
+}
+
 /// Whether row locks (`FOR UPDATE`) exist on this backend; on SQLite the immediate
 /// transaction already holds the database's write lock.
 pub fn supports_row_locks(backend: DatabaseBackend) -> bool {

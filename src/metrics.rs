@@ -126,7 +126,6 @@ impl Metrics {
 
     /// Refreshes the database-derived gauges and renders everything in the text format.
     pub async fn render(&self, db: &impl ConnectionTrait) -> Result<String, DbErr> {
-        let m = self;
         let backend = db.get_database_backend();
         let q = |sql: &str| sea_orm::Statement::from_string(backend, sql.to_string());
         for row in db
@@ -137,16 +136,18 @@ impl Metrics {
         {
             let t: String = row.try_get("", "event_type")?;
             let n: i64 = row.try_get("", "n")?;
-            m.events.get_or_create(&TypeLabels { event_type: t }).set(n);
+            self.events
+                .get_or_create(&TypeLabels { event_type: t })
+                .set(n);
         }
         if let Some(row) = db
             .query_one_raw(q("SELECT COUNT(*) AS n FROM events WHERE NOT fanned_out"))
             .await?
         {
-            m.outbox_depth.set(row.try_get("", "n")?);
+            self.outbox_depth.set(row.try_get("", "n")?);
         }
         for status in ["pending", "succeeded", "dead", "cancelled"] {
-            m.deliveries
+            self.deliveries
                 .get_or_create(&StatusLabels {
                     status: status.into(),
                 })
@@ -160,7 +161,7 @@ impl Metrics {
         {
             let s: String = row.try_get("", "status")?;
             let n: i64 = row.try_get("", "n")?;
-            m.deliveries
+            self.deliveries
                 .get_or_create(&StatusLabels { status: s })
                 .set(n);
         }
@@ -175,9 +176,9 @@ impl Metrics {
         let age = oldest
             .map(|d| (Utc::now() - d.created_at).num_milliseconds().max(0) as f64 / 1000.0)
             .unwrap_or(0.0);
-        m.oldest_pending_age.set(age);
+        self.oldest_pending_age.set(age);
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &m.registry)
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .map_err(|e| DbErr::Custom(format!("encoding metrics: {e}")))?;
         Ok(out)
     }

@@ -48,9 +48,7 @@ pub async fn find_or_create(
         .exec_without_returning(db)
         .await?;
     let mut q = users::Entity::find().filter(users::Column::IdentityKey.eq(identity_key));
-    if db::supports_row_locks(db.get_database_backend()) {
-        q = q.lock_exclusive();
-    }
+    q = db::for_update(q, db);
     let account = q
         .one(db)
         .await?

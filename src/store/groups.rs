@@ -49,8 +49,8 @@ pub async fn find(
 ) -> Result<Option<groups::Model>, DbErr> {
     let mut q = groups::Entity::find_by_id(id.to_string())
         .filter(groups::Column::OrganizationId.eq(organization_id));
-    if lock && db::supports_row_locks(db.get_database_backend()) {
-        q = q.lock_exclusive();
+    if lock {
+        q = db::for_update(q, db);
     }
     q.one(db).await
 }
@@ -176,14 +176,6 @@ pub async fn member_ids_among(
     group_id: &str,
     user_ids: &[String],
 ) -> Result<Vec<String>, DbErr> {
-    present(db, group_id, user_ids).await
-}
-
-async fn present(
-    db: &impl ConnectionTrait,
-    group_id: &str,
-    user_ids: &[String],
-) -> Result<Vec<String>, DbErr> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -205,7 +197,7 @@ pub async fn add_members(
     user_ids: &[String],
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
-    let already = present(db, group_id, user_ids).await?;
+    let already = member_ids_among(db, group_id, user_ids).await?;
     let new: Vec<String> = user_ids
         .iter()
         .filter(|u| !already.contains(u))
@@ -238,7 +230,7 @@ pub async fn remove_members(
     group_id: &str,
     user_ids: &[String],
 ) -> Result<Vec<String>, DbErr> {
-    let there = present(db, group_id, user_ids).await?;
+    let there = member_ids_among(db, group_id, user_ids).await?;
     for chunk in there.chunks(500) {
         group_members::Entity::delete_many()
             .filter(group_members::Column::GroupId.eq(group_id))

@@ -29,8 +29,8 @@ pub async fn find_live(
         .filter(memberships::Column::OrganizationId.eq(organization_id))
         .filter(memberships::Column::UserId.eq(user_id))
         .filter(memberships::Column::RemovedAt.is_null());
-    if lock && db::supports_row_locks(db.get_database_backend()) {
-        q = q.lock_exclusive();
+    if lock {
+        q = db::for_update(q, db);
     }
     q.one(db).await
 }
@@ -177,9 +177,7 @@ pub async fn live_page(
     if let Some(after) = after_id {
         q = q.filter(memberships::Column::Id.gt(after));
     }
-    if db::supports_row_locks(db.get_database_backend()) {
-        q = q.lock_exclusive();
-    }
+    q = db::for_update(q, db);
     q.order_by_asc(memberships::Column::Id)
         .limit(limit)
         .all(db)
@@ -199,9 +197,7 @@ pub async fn inactive_since(
         .filter(memberships::Column::RemovedAt.is_null())
         .filter(memberships::Column::Status.eq("INACTIVE"))
         .filter(memberships::Column::StatusChangedAt.lte(cutoff));
-    if db::supports_row_locks(db.get_database_backend()) {
-        q = q.lock_exclusive();
-    }
+    q = db::for_update(q, db);
     q.order_by_asc(memberships::Column::Id)
         .limit(limit)
         .all(db)
@@ -216,9 +212,7 @@ pub async fn live_for_user(
     let mut q = memberships::Entity::find()
         .filter(memberships::Column::UserId.eq(user_id))
         .filter(memberships::Column::RemovedAt.is_null());
-    if db::supports_row_locks(db.get_database_backend()) {
-        q = q.lock_exclusive();
-    }
+    q = db::for_update(q, db);
     q.order_by_asc(memberships::Column::OrganizationId)
         .all(db)
         .await

@@ -86,6 +86,21 @@ pub async fn delete_endpoint(
     Ok(res.rows_affected > 0)
 }
 
+/// Clears a delivery's lease (owner, lease id, expiry).
+fn without_lease(
+    q: sea_orm::UpdateMany<deliveries::Entity>,
+) -> sea_orm::UpdateMany<deliveries::Entity> {
+    q.col_expr(
+        deliveries::Column::LeaseOwner,
+        Option::<String>::None.into(),
+    )
+    .col_expr(deliveries::Column::LeaseId, Option::<String>::None.into())
+    .col_expr(
+        deliveries::Column::LeaseExpiresAt,
+        Option::<DateTime<Utc>>::None.into(),
+    )
+}
+
 /// Ends every pending delivery of the endpoint with `status`.
 async fn finish_pending(
     db: &impl ConnectionTrait,
@@ -94,20 +109,11 @@ async fn finish_pending(
     why: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let res = deliveries::Entity::update_many()
+    let res = without_lease(deliveries::Entity::update_many())
         .col_expr(deliveries::Column::Status, status.into())
         .col_expr(deliveries::Column::LastError, Some(why.to_string()).into())
         .col_expr(deliveries::Column::CompletedAt, Some(now).into())
         .col_expr(deliveries::Column::UpdatedAt, now.into())
-        .col_expr(
-            deliveries::Column::LeaseOwner,
-            Option::<String>::None.into(),
-        )
-        .col_expr(deliveries::Column::LeaseId, Option::<String>::None.into())
-        .col_expr(
-            deliveries::Column::LeaseExpiresAt,
-            Option::<DateTime<Utc>>::None.into(),
-        )
         .filter(deliveries::Column::EndpointId.eq(endpoint_id))
         .filter(deliveries::Column::Status.eq(PENDING))
         .exec(db)
@@ -248,9 +254,7 @@ pub async fn fan_out(
         .order_by_asc(events::Column::OrganizationId)
         .order_by_asc(events::Column::Sequence)
         .limit(limit);
-    if db::supports_row_locks(db.get_database_backend()) {
-        q = q.lock_exclusive();
-    }
+    q = db::for_update(q, db);
     let batch = q.all(db).await?;
     if batch.is_empty() {
         return Ok(0);
@@ -436,7 +440,7 @@ pub async fn complete(
         Next::Retry(at) => (PENDING, *at, None),
         Next::Dead => (DEAD, claimed.next_attempt_at, Some(now)),
     };
-    let res = deliveries::Entity::update_many()
+    let res = without_lease(deliveries::Entity::update_many())
         .col_expr(deliveries::Column::Status, status.into())
         .col_expr(deliveries::Column::Attempts, attempt.into())
         .col_expr(deliveries::Column::NextAttemptAt, next_at.into())
@@ -446,15 +450,6 @@ pub async fn complete(
             result.status_code.into(),
         )
         .col_expr(deliveries::Column::LastError, result.error.clone().into())
-        .col_expr(
-            deliveries::Column::LeaseOwner,
-            Option::<String>::None.into(),
-        )
-        .col_expr(deliveries::Column::LeaseId, Option::<String>::None.into())
-        .col_expr(
-            deliveries::Column::LeaseExpiresAt,
-            Option::<DateTime<Utc>>::None.into(),
-        )
         .col_expr(deliveries::Column::UpdatedAt, now.into())
         .filter(deliveries::Column::Id.eq(claimed.id.as_str()))
         .filter(deliveries::Column::LeaseId.eq(lease_id))
@@ -517,16 +512,7 @@ pub async fn record_endpoint_health(
 /// Gives back the leases of `owner` (graceful shutdown), so another process can take the
 /// deliveries at once instead of after the lease expires.
 pub async fn release_leases(db: &impl ConnectionTrait, owner: &str) -> Result<u64, DbErr> {
-    let res = deliveries::Entity::update_many()
-        .col_expr(
-            deliveries::Column::LeaseOwner,
-            Option::<String>::None.into(),
-        )
-        .col_expr(deliveries::Column::LeaseId, Option::<String>::None.into())
-        .col_expr(
-            deliveries::Column::LeaseExpiresAt,
-            Option::<DateTime<Utc>>::None.into(),
-        )
+    let res = without_lease(deliveries::Entity::update_many())
         .filter(deliveries::Column::LeaseOwner.eq(owner))
         .filter(deliveries::Column::Status.eq(PENDING))
         .exec(db)

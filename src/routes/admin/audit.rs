@@ -32,7 +32,7 @@ struct EventQuery {
     limit: Option<u64>,
 }
 
-fn limit(req: &HttpRequest, raw: Option<u64>) -> Result<u64, AdminApiError> {
+pub(super) fn limit(req: &HttpRequest, raw: Option<u64>) -> Result<u64, AdminApiError> {
     match raw.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n),
         _ => Err(
@@ -42,14 +42,14 @@ fn limit(req: &HttpRequest, raw: Option<u64>) -> Result<u64, AdminApiError> {
     }
 }
 
-fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, AdminApiError> {
+pub(super) fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, AdminApiError> {
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")).traced(req))
 }
 
 /// A page: `data`, and `next_after` to pass as `after` for the next page (`null` at the end).
-fn page(data: Vec<Value>, last_id: Option<String>, full: bool) -> Value {
+pub(super) fn page(data: Vec<Value>, last_id: Option<String>, full: bool) -> Value {
     json!({"data": data, "next_after": if full { last_id } else { None }})
 }
 

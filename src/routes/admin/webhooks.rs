@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::audit::{limit, page, query};
 use super::{AdminApiError, body, optional_body, outcome, reject_unknown_fields};
 use crate::auth::Operator;
 use crate::scim::user::format_time;
@@ -169,9 +170,7 @@ async fn deliveries(
     _op: Operator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let q = web::Query::<DeliveryQuery>::from_query(req.query_string())
-        .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")).traced(&req))?
-        .into_inner();
+    let q: DeliveryQuery = query(&req)?;
     if let Some(s) = q.status.as_deref()
         && ![
             store::PENDING,
@@ -186,12 +185,7 @@ async fn deliveries(
         )
         .traced(&req));
     }
-    let limit = match q.limit.unwrap_or(100) {
-        n @ 1..=1000 => n,
-        _ => {
-            return Err(AdminApiError::validation("limit must be between 1 and 1000").traced(&req));
-        }
-    };
+    let limit = limit(&req, q.limit)?;
     let rows = store::list_deliveries(
         &state.db,
         q.status.as_deref(),
@@ -202,11 +196,10 @@ async fn deliveries(
     )
     .await
     .map_err(|e| db_error(&req, e))?;
-    let next = (rows.len() as u64 == limit)
-        .then(|| rows.last().map(|d| d.id.clone()))
-        .flatten();
-    let data: Vec<_> = rows.iter().map(service::delivery_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data, "next_after": next})))
+    let full = rows.len() as u64 == limit;
+    let last = rows.last().map(|d| d.id.clone());
+    let data = rows.iter().map(service::delivery_json).collect();
+    Ok(HttpResponse::Ok().json(page(data, last, full)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

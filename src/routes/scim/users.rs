@@ -14,12 +14,8 @@ use crate::startup::AppState;
 
 type Result = std::result::Result<HttpResponse, ServiceError>;
 
-fn resource(status: StatusCode, r: &UserResource, projection: Option<&ListQuery>) -> HttpResponse {
-    let body = match projection {
-        Some(q) => q.projection.apply(r.body.clone()),
-        None => r.body.clone(),
-    };
-    super::resource_response(status, &body, &r.etag)
+fn resource(status: StatusCode, r: &UserResource, q: &ListQuery) -> HttpResponse {
+    super::resource_response(status, &q.projection.apply(r.body.clone()), &r.etag)
 }
 
 /// `attributes`/`excludedAttributes` of a single-resource request.
@@ -63,7 +59,7 @@ async fn create(
     let body = read_json(&req, body, state.settings.max_body_bytes).await?;
     let scope = scope(&req, tenant);
     let r = users::create(&state.db, &scope, &body).await?;
-    Ok(resource(StatusCode::CREATED, &r, Some(&projection)))
+    Ok(resource(StatusCode::CREATED, &r, &projection))
 }
 
 async fn get(
@@ -75,7 +71,7 @@ async fn get(
     let projection = projection_of(&req)?;
     let scope = scope(&req, tenant);
     let r = users::get(&state.db, &scope, &id).await?;
-    Ok(resource(StatusCode::OK, &r, Some(&projection)))
+    Ok(resource(StatusCode::OK, &r, &projection))
 }
 
 async fn replace(
@@ -89,7 +85,7 @@ async fn replace(
     let body = read_json(&req, body, state.settings.max_body_bytes).await?;
     let scope = scope(&req, tenant);
     let r = users::replace(&state.db, &scope, &id, &body, if_match(&req).as_deref()).await?;
-    Ok(resource(StatusCode::OK, &r, Some(&projection)))
+    Ok(resource(StatusCode::OK, &r, &projection))
 }
 
 async fn patch(
@@ -104,7 +100,7 @@ async fn patch(
     let request = PatchRequest::parse(&body, &USER)?;
     let scope = scope(&req, tenant);
     let r = users::patch(&state.db, &scope, &id, &request, if_match(&req).as_deref()).await?;
-    Ok(resource(StatusCode::OK, &r, Some(&projection)))
+    Ok(resource(StatusCode::OK, &r, &projection))
 }
 
 async fn delete(
