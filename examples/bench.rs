@@ -24,6 +24,9 @@ use sea_orm::{
 };
 use serde_json::json;
 
+/// The admin JWT secret of the servers the benchmark starts (32 bytes or more).
+const BENCH_SECRET: &str = "bench-secret-bench-secret-bench-secret";
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -131,7 +134,7 @@ fn settings(url: &str) -> Settings {
     Settings::from_lookup(move |k| match k {
         "OFFBOARD_DATABASE_URL" => Some(url.clone()),
         "OFFBOARD_LISTEN" => Some("127.0.0.1:0".into()),
-        "OFFBOARD_ADMIN_JWT_SECRET" => Some("bench-secret".into()),
+        "OFFBOARD_ADMIN_JWT_SECRET" => Some(BENCH_SECRET.into()),
         // The bench measures deletion, not the purge task.
         "OFFBOARD_PURGE_INTERVAL" => Some("24h".into()),
         _ => None,
@@ -164,8 +167,10 @@ async fn seed(db: &DatabaseConnection, org: &str, other: &str, n: usize) {
             });
             let orgs: &[&str] = if i % 10 == 0 { &[org, other] } else { &[org] };
             for o in orgs {
+                let mid = offboard::ids::new_id(offboard::ids::MEMBERSHIP);
                 ms.push(memberships::ActiveModel {
-                    id: Set(offboard::ids::new_id(offboard::ids::MEMBERSHIP)),
+                    id: Set(mid.clone()),
+                    scim_id: Set(mid),
                     organization_id: Set(o.to_string()),
                     user_id: Set(uid.clone()),
                     status: Set("ACTIVE".into()),
@@ -237,7 +242,7 @@ async fn org_delete(members: usize, db_kind: Db) {
     eprintln!("seeded {members} members in {:.1?}", t.elapsed());
 
     let token = offboard::auth::issue_admin_token(
-        "bench-secret",
+        BENCH_SECRET,
         "bench",
         std::time::Duration::from_secs(3600),
     )
@@ -353,7 +358,7 @@ async fn webhooks(users: usize, connections: usize, rate: u32, db_kind: Db) {
     offboard::install_crypto_provider();
     let client = reqwest::Client::new();
     let token = offboard::auth::issue_admin_token(
-        "bench-secret",
+        BENCH_SECRET,
         "bench",
         std::time::Duration::from_secs(3600),
     )
@@ -653,7 +658,7 @@ async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Ta
         .arg("serve")
         .env("OFFBOARD_DATABASE_URL", &target.url)
         .env("OFFBOARD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("OFFBOARD_ADMIN_JWT_SECRET", "bench-secret")
+        .env("OFFBOARD_ADMIN_JWT_SECRET", BENCH_SECRET)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -664,7 +669,7 @@ async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Ta
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let jwt = offboard::auth::issue_admin_token(
-        "bench-secret",
+        BENCH_SECRET,
         "bench",
         std::time::Duration::from_secs(3600),
     )

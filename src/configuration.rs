@@ -8,8 +8,17 @@ use anyhow::Context;
 pub struct Settings {
     pub database_url: String,
     pub listen: String,
-    /// HS256 secret for admin JWTs; without one the admin API refuses every request.
+    /// HS256 secret for admin JWTs (at least 32 bytes); without it or public keys the
+    /// admin API refuses every request.
     pub admin_jwt_secret: Option<String>,
+    /// A PEM or JWKS file of public keys (RS256, ES256, EdDSA) admin JWTs may be signed with.
+    pub admin_jwt_public_keys: Option<String>,
+    /// When set, admin JWTs must carry this `iss`.
+    pub admin_jwt_issuer: Option<String>,
+    /// When set, admin JWTs must carry this `aud`.
+    pub admin_jwt_audience: Option<String>,
+    /// The longest lifetime (`exp - iat`) an admin JWT may have.
+    pub admin_jwt_max_ttl: Duration,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
@@ -59,6 +68,10 @@ impl std::fmt::Debug for Settings {
                 "admin_jwt_secret",
                 &self.admin_jwt_secret.as_ref().map(|_| "<set>"),
             )
+            .field("admin_jwt_public_keys", &self.admin_jwt_public_keys)
+            .field("admin_jwt_issuer", &self.admin_jwt_issuer)
+            .field("admin_jwt_audience", &self.admin_jwt_audience)
+            .field("admin_jwt_max_ttl", &self.admin_jwt_max_ttl)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
             .field("deletion_grace", &self.deletion_grace)
@@ -164,11 +177,29 @@ impl Settings {
                 "OFFBOARD_WEBHOOK_TIMEOUT and OFFBOARD_WEBHOOK_POLL_INTERVAL must be greater than zero"
             );
         }
+        let admin_jwt_secret = get("OFFBOARD_ADMIN_JWT_SECRET");
+        if let Some(secret) = &admin_jwt_secret
+            && secret.len() < crate::auth::MIN_SECRET_BYTES
+        {
+            anyhow::bail!(
+                "OFFBOARD_ADMIN_JWT_SECRET is {} bytes; it must be at least {} (e.g. `openssl rand -hex 32`)",
+                secret.len(),
+                crate::auth::MIN_SECRET_BYTES
+            );
+        }
+        let admin_jwt_max_ttl = duration("OFFBOARD_ADMIN_JWT_MAX_TTL", Duration::from_secs(86400))?;
+        if admin_jwt_max_ttl.is_zero() {
+            anyhow::bail!("OFFBOARD_ADMIN_JWT_MAX_TTL must be greater than zero");
+        }
         Ok(Settings {
             database_url: get("OFFBOARD_DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             listen: get("OFFBOARD_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into()),
-            admin_jwt_secret: get("OFFBOARD_ADMIN_JWT_SECRET"),
+            admin_jwt_secret,
+            admin_jwt_public_keys: get("OFFBOARD_ADMIN_JWT_PUBLIC_KEYS"),
+            admin_jwt_issuer: get("OFFBOARD_ADMIN_JWT_ISSUER"),
+            admin_jwt_audience: get("OFFBOARD_ADMIN_JWT_AUDIENCE"),
+            admin_jwt_max_ttl,
             max_body_bytes,
             log_format,
             db_max_connections,
@@ -211,13 +242,25 @@ mod tests {
     #[test]
     fn secrets_stay_out_of_debug_output() {
         let s = Settings::from_lookup(|k| match k {
-            "OFFBOARD_ADMIN_JWT_SECRET" => Some("topsecret".into()),
+            "OFFBOARD_ADMIN_JWT_SECRET" => Some("topsecret-topsecret-topsecret-topsecret".into()),
             "OFFBOARD_DATABASE_URL" => Some("postgres://u:pw@localhost/db".into()),
             _ => None,
         })
         .expect("settings");
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("topsecret") && !dbg.contains("pw@"), "{dbg}");
+    }
+
+    #[test]
+    fn a_short_admin_secret_refuses_to_start() {
+        let err =
+            Settings::from_lookup(|k| (k == "OFFBOARD_ADMIN_JWT_SECRET").then(|| "x".repeat(31)))
+                .expect_err("refused");
+        assert!(err.to_string().contains("at least 32"), "{err}");
+        assert!(
+            Settings::from_lookup(|k| (k == "OFFBOARD_ADMIN_JWT_SECRET").then(|| "x".repeat(32)))
+                .is_ok()
+        );
     }
 
     #[test]

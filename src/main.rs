@@ -67,6 +67,31 @@ enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Manage the email domains verified for an organization (account linking).
+    Domain {
+        #[command(subcommand)]
+        command: DomainCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DomainCommand {
+    /// Verify a domain for an organization: its SCIM users with an email userName in it
+    /// share one account with other organizations that verified it.
+    Add {
+        org_id: String,
+        domain: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the organization's verified domains, one per line.
+    List {
+        org_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a verification (accounts already linked stay linked).
+    Remove { org_id: String, domain: String },
 }
 
 #[derive(Subcommand)]
@@ -113,6 +138,56 @@ async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
     Ok(db)
 }
 
+async fn domain_command(settings: &Settings, command: DomainCommand) -> anyhow::Result<()> {
+    use offboard::domain::EmailDomain;
+    use offboard::service::domains;
+    let parse = |raw: &str| EmailDomain::parse(raw).map_err(|e| anyhow::anyhow!("'{raw}': {e}"));
+    match command {
+        DomainCommand::Add {
+            org_id,
+            domain,
+            json,
+        } => {
+            let domain = parse(&domain)?;
+            let db = connect(settings).await?;
+            let v = match domains::verify(&db, &cli_actor(), &org_id, &domain).await? {
+                Ok(v) => v,
+                Err(e) => bail!("{e}"),
+            };
+            if json {
+                let mut out = domains::domain_json(&v.domain);
+                out["accounts_linked"] = json!(v.accounts_linked);
+                println!("{out}");
+            } else {
+                println!("{}", v.domain.domain);
+            }
+        }
+        DomainCommand::List { org_id, json } => {
+            let db = connect(settings).await?;
+            let rows = match domains::list(&db, &org_id).await? {
+                Ok(rows) => rows,
+                Err(e) => bail!("{e}"),
+            };
+            if json {
+                let data: Vec<_> = rows.iter().map(domains::domain_json).collect();
+                println!("{}", json!({"data": data}));
+            } else {
+                for d in rows {
+                    println!("{}", d.domain);
+                }
+            }
+        }
+        DomainCommand::Remove { org_id, domain } => {
+            let domain = parse(&domain)?;
+            let db = connect(settings).await?;
+            if let Err(e) = domains::remove(&db, &cli_actor(), &org_id, &domain).await? {
+                bail!("{e}");
+            }
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -151,6 +226,9 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}", org.id);
             }
         }
+        Command::Org {
+            command: OrgCommand::Domain { command },
+        } => domain_command(&settings, command).await?,
         Command::Token {
             command: TokenCommand::Create { org_id, json },
         } => {
@@ -221,9 +299,22 @@ async fn main() -> anyhow::Result<()> {
                 bail!("OFFBOARD_ADMIN_JWT_SECRET is not set");
             };
             let ttl: Duration = parse_duration(&ttl)?;
+            if ttl > settings.admin_jwt_max_ttl {
+                bail!(
+                    "--ttl {} is longer than OFFBOARD_ADMIN_JWT_MAX_TTL ({}): the token would be refused",
+                    humantime::format_duration(ttl),
+                    humantime::format_duration(settings.admin_jwt_max_ttl)
+                );
+            }
             println!(
                 "{}",
-                offboard::auth::issue_admin_token(secret, &subject, ttl)?
+                offboard::auth::issue_admin_token_with(
+                    secret,
+                    &subject,
+                    ttl,
+                    settings.admin_jwt_issuer.as_deref(),
+                    settings.admin_jwt_audience.as_deref(),
+                )?
             );
         }
     }

@@ -24,6 +24,7 @@ pub struct AppState {
     /// at its next poll.
     pub wake: Arc<Notify>,
     pub metrics: Arc<Metrics>,
+    pub admin_verifier: crate::auth::AdminVerifier,
 }
 
 pub struct Application {
@@ -44,9 +45,10 @@ impl Application {
     pub async fn build_with(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.listen)?;
         let port = listener.local_addr()?.port();
-        if settings.admin_jwt_secret.is_none() {
+        let admin_verifier = crate::auth::AdminVerifier::from_settings(&settings)?;
+        if !admin_verifier.enabled() {
             tracing::warn!(
-                "OFFBOARD_ADMIN_JWT_SECRET is not set: the admin API will refuse every request"
+                "neither OFFBOARD_ADMIN_JWT_SECRET nor OFFBOARD_ADMIN_JWT_PUBLIC_KEYS is set: the admin API will refuse every request"
             );
         }
         tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&settings.database_url), "offboard listening");
@@ -74,6 +76,7 @@ impl Application {
             settings,
             wake,
             metrics,
+            admin_verifier,
         });
         let server = HttpServer::new(move || {
             App::new()

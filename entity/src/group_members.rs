@@ -6,7 +6,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub group_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub user_id: String,
+    /// The member's SCIM id in the organization (`memberships.scim_id`).
+    pub member_id: String,
     pub organization_id: String,
     pub created_at: DateTimeUtc,
 }

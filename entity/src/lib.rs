@@ -8,6 +8,7 @@ pub mod events;
 pub mod group_members;
 pub mod groups;
 pub mod memberships;
+pub mod organization_domains;
 pub mod organizations;
 pub mod scim_tokens;
 pub mod sessions;

@@ -7,6 +7,9 @@ pub struct Model {
     pub id: String,
     pub organization_id: String,
     pub user_id: String,
+    /// The id the organization's IdP knows this user by (`/Users/{id}`): never the
+    /// account id, so accounts can be linked or split without any IdP noticing.
+    pub scim_id: String,
     /// `ACTIVE` | `INACTIVE` | `PENDING_INVITE`
     pub status: String,
     pub roles: Json,

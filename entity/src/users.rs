@@ -8,6 +8,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
+    /// Set only on accounts linked through a verified domain: the normalized email
+    /// (`local@ascii-domain`) every organization that verified the domain links to.
+    /// Organization-private accounts have none.
     pub identity_key: Option<String>,
     pub email: Option<String>,
     pub display_name: Option<String>,

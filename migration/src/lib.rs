@@ -13,6 +13,7 @@ mod m20261125_000007_create_audit_log;
 mod m20261125_000008_add_deletion_columns;
 mod m20261125_000009_create_webhooks;
 mod m20261125_000010_create_groups;
+mod m20261126_000011_link_accounts_by_domain;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_add_deletion_columns::Migration),
             Box::new(m20261125_000009_create_webhooks::Migration),
             Box::new(m20261125_000010_create_groups::Migration),
+            Box::new(m20261126_000011_link_accounts_by_domain::Migration),
         ]
     }
 }

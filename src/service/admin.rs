@@ -98,6 +98,7 @@ pub async fn user_view(db: &DatabaseConnection, user_id: &str) -> Result<Option<
         .map(|m| {
             json!({
                 "id": m.id,
+                "scim_id": m.scim_id,
                 "organization_id": m.organization_id,
                 "status": m.status,
                 "roles": m.roles,
@@ -113,6 +114,9 @@ pub async fn user_view(db: &DatabaseConnection, user_id: &str) -> Result<Option<
         "id": account.id,
         "email": account.email,
         "display_name": account.display_name,
+        // Linked through a verified domain (shared by the organizations that verified
+        // it), or private to the organization that created it.
+        "linked": account.identity_key.is_some() || account.held_identity_key.is_some(),
         "status": if account.deleted_at.is_some() { "DELETED" } else { "ACTIVE" },
         "created_at": format_time(account.created_at),
         "deleted_at": account.deleted_at.map(format_time),

@@ -127,6 +127,8 @@ pub async fn delete_organization(
         outbox::append(&txn, organization_id, removed.events, now).await?;
     }
     let tokens_deleted = tokens::delete_for_organization(&txn, organization_id).await?;
+    // Its verified domains go: nothing links to the organization any more.
+    crate::store::domains::delete_for_organization(&txn, organization_id).await?;
     let groups_deleted = groups::delete_for_organization(&txn, organization_id).await?;
     let summary = json!({
         "organization": {"id": organization_id},
@@ -274,8 +276,13 @@ pub async fn restore_user(
             Err(e) if is_unique_violation(&e) => return Ok(Err(identity_taken())),
             Err(e) => return Err(e.into()),
         };
-        let mut data =
-            membership_data(&back.organization_id, user_id, &back.id, &back.status, None);
+        let mut data = membership_data(
+            &back.organization_id,
+            user_id,
+            (&back).into(),
+            &back.status,
+            None,
+        );
         data["restored"] = json!(true);
         per_org
             .entry(back.organization_id.clone())

@@ -19,7 +19,7 @@ use crate::scim::schema::GROUP;
 use crate::scim::user::etag;
 use crate::store::audit::{self, Entry};
 use crate::store::groups::{self as store, NewGroup};
-use crate::store::outbox;
+use crate::store::{memberships, outbox};
 use crate::webhook::event::{EventType, NewEvent, group_data};
 
 pub struct GroupResource {
@@ -67,10 +67,11 @@ fn not_found(id: &str) -> ServiceError {
     ScimError::not_found(format!("Group {shown} not found")).into()
 }
 
-/// Refuses member ids that are not live users of the organization: nothing changes.
+/// Refuses member ids (SCIM ids) that are not live users of the organization: nothing
+/// changes. Another organization's ids name nobody here.
 async fn require_members(db: &impl ConnectionTrait, org: &str, ids: &[String]) -> Result<()> {
-    let live = store::live_members_of_org(db, org, ids).await?;
-    if let Some(bad) = ids.iter().find(|id| !live.contains(id)) {
+    let live = memberships::accounts_of(db, org, ids).await?;
+    if let Some(bad) = ids.iter().find(|id| !live.contains_key(*id)) {
         let shown = crate::service::shown_id(bad);
         return Err(ScimError::invalid_value(format!(
             "member {shown} is not a user of this organization"
@@ -80,10 +81,26 @@ async fn require_members(db: &impl ConnectionTrait, org: &str, ids: &[String]) -
     Ok(())
 }
 
-fn member_events(org: &str, group: &str, ids: &[String], t: EventType) -> Vec<NewEvent> {
-    ids.iter()
-        .map(|u| NewEvent::new(t, u, group_data(org, group, Some(u))))
-        .collect()
+/// One event per member (SCIM id), naming the member's account too.
+async fn member_events(
+    db: &impl ConnectionTrait,
+    org: &str,
+    group: &str,
+    ids: &[String],
+    t: EventType,
+) -> Result<Vec<NewEvent>> {
+    let accounts = memberships::accounts_of(db, org, ids).await?;
+    Ok(ids
+        .iter()
+        .filter_map(|m| {
+            let user = accounts.get(m)?;
+            Some(NewEvent::new(
+                t,
+                user,
+                group_data(org, group, Some((user, m))),
+            ))
+        })
+        .collect())
 }
 
 #[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
@@ -115,12 +132,7 @@ pub async fn create(
         EventType::GroupCreated,
         group_data(org, &g.id, None),
     )];
-    events.extend(member_events(
-        org,
-        &g.id,
-        &added,
-        EventType::GroupMemberAdded,
-    ));
+    events.extend(member_events(&txn, org, &g.id, &added, EventType::GroupMemberAdded).await?);
     let event_ids = outbox::append(&txn, org, events, now).await?;
     audit::record(
         &txn,
@@ -220,11 +232,15 @@ async fn modify(
             MemberOp::Remove(ids) => {
                 // Removing someone who is not a member is a no-op; an id that names no
                 // user of this organization at all is an error.
-                let live = store::live_members_of_org(&txn, org, &ids).await?;
-                let current_ids = store::member_ids_among(&txn, &current.id, &ids).await?;
+                let live = memberships::accounts_of(&txn, org, &ids).await?;
+                let current_ids: std::collections::HashSet<String> =
+                    store::member_ids_among(&txn, &current.id, &ids)
+                        .await?
+                        .into_iter()
+                        .collect();
                 if let Some(bad) = ids
                     .iter()
-                    .find(|i| !live.contains(i) && !current_ids.contains(i))
+                    .find(|i| !live.contains_key(*i) && !current_ids.contains(*i))
                 {
                     let shown = crate::service::shown_id(bad);
                     return Err(ScimError::new(
@@ -240,12 +256,18 @@ async fn modify(
             MemberOp::Replace(ids) => {
                 require_members(&txn, org, &ids).await?;
                 let now_in = store::member_ids(&txn, &current.id).await?;
+                let now_set: std::collections::HashSet<&String> = now_in.iter().collect();
+                let wanted: std::collections::HashSet<&String> = ids.iter().collect();
                 let add = ids
                     .iter()
-                    .filter(|i| !now_in.contains(i))
+                    .filter(|i| !now_set.contains(i))
                     .cloned()
                     .collect();
-                let remove = now_in.into_iter().filter(|i| !ids.contains(i)).collect();
+                let remove = now_in
+                    .iter()
+                    .filter(|i| !wanted.contains(i))
+                    .cloned()
+                    .collect();
                 (add, remove)
             }
         };
@@ -253,18 +275,19 @@ async fn modify(
         let removed = store::remove_members(&txn, &current.id, &remove).await?;
         added_total += added.len();
         removed_total += removed.len();
-        events.extend(member_events(
-            org,
-            &current.id,
-            &removed,
-            EventType::GroupMemberRemoved,
-        ));
-        events.extend(member_events(
-            org,
-            &current.id,
-            &added,
-            EventType::GroupMemberAdded,
-        ));
+        events.extend(
+            member_events(
+                &txn,
+                org,
+                &current.id,
+                &removed,
+                EventType::GroupMemberRemoved,
+            )
+            .await?,
+        );
+        events.extend(
+            member_events(&txn, org, &current.id, &added, EventType::GroupMemberAdded).await?,
+        );
     }
     let record_changed = plan
         .record

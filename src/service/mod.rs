@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod deletion;
+pub mod domains;
 pub mod groups;
 pub mod purge;
 pub mod removal;

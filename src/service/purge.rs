@@ -83,6 +83,7 @@ pub async fn run(
             break;
         }
     }
+    db::scrub(db).await?;
     Ok(report)
 }
 

@@ -50,9 +50,10 @@ pub async fn remove_memberships(
     accounts::lock_many(db, &user_ids).await?;
     let revoked = sessions::revoke_for_users(db, org, &user_ids, removal.reason, now).await?;
     // A removed member leaves the organization's groups.
+    let scim_ids: Vec<String> = members.iter().map(|m| m.scim_id.clone()).collect();
     let mut left_groups: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for (group, user) in groups::remove_users(db, org, &user_ids).await? {
-        left_groups.entry(user).or_default().push(group);
+    for (group, member) in groups::remove_from_all_groups(db, org, &scim_ids).await? {
+        left_groups.entry(member).or_default().push(group);
     }
     store::mark_removed(db, &member_ids, now, purge_after(now, removal.grace)).await?;
     let to_delete: HashSet<String> = if removal.cascade {
@@ -88,17 +89,17 @@ pub async fn remove_memberships(
         let count = revoked.get(&m.user_id).copied().unwrap_or(0);
         out.sessions_revoked += count;
         let account_deleted = to_delete.contains(&m.user_id);
-        for group in left_groups.get(&m.user_id).into_iter().flatten() {
+        for group in left_groups.get(&m.scim_id).into_iter().flatten() {
             out.events.push(NewEvent::new(
                 EventType::GroupMemberRemoved,
                 &m.user_id,
-                crate::webhook::event::group_data(org, group, Some(&m.user_id)),
+                crate::webhook::event::group_data(org, group, Some((&m.user_id, &m.scim_id))),
             ));
         }
         let mut data = membership_data(
             org,
             &m.user_id,
-            &m.id,
+            m.into(),
             MembershipStatus::Inactive.as_str(),
             Some(&m.status),
         );

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::removal::{self, Removal};
 use super::{Result, ServiceError};
 use crate::db;
+use crate::domain::{AccountLink, EmailIdentity, account_link};
 use crate::domain::{MembershipStatus, status_change};
 use crate::scim::error::ScimError;
 use crate::scim::list::ListQuery;
@@ -18,7 +19,9 @@ use crate::scim::user::{UserInput, UserView, etag, normalize_key};
 use crate::store::audit::actions as act;
 use crate::store::audit::{self, Actor, Entry};
 use crate::store::memberships::{Lookup, NewMembership};
-use crate::store::{accounts, is_unique_violation, memberships as store, outbox, sessions};
+use crate::store::{
+    accounts, domains, is_unique_violation, memberships as store, outbox, sessions,
+};
 use crate::webhook::event::{EventType, NewEvent, membership_data};
 
 /// The organization and the caller a request acts for.
@@ -48,13 +51,13 @@ fn record_of(m: &memberships::Model) -> Document {
 fn render(scope: &Scope, m: &memberships::Model) -> UserResource {
     let record = record_of(m);
     let body = UserView {
-        id: &m.user_id,
+        id: &m.scim_id,
         record: &record,
         active: MembershipStatus::from_stored(&m.status).is_active(),
         created: m.created_at,
         last_modified: m.updated_at,
         version: m.version,
-        location: format!("{}/Users/{}", scope.base_url, m.user_id),
+        location: format!("{}/Users/{}", scope.base_url, m.scim_id),
     }
     .render();
     UserResource {
@@ -95,18 +98,41 @@ pub async fn create(db: &DatabaseConnection, scope: &Scope, body: &Value) -> Res
         )
         .into());
     }
-    let (account, created) =
-        accounts::find_or_create(&txn, &key, input.primary_email(), input.display_name(), now)
+    let identity = EmailIdentity::of(&key);
+    let verified = match &identity {
+        Some(id) => domains::is_verified(&txn, org, &id.domain).await?,
+        None => false,
+    };
+    let (account, created) = match account_link(identity, verified) {
+        AccountLink::Verified(id) => {
+            let (account, created) = accounts::find_or_create(
+                &txn,
+                &id.key,
+                input.primary_email(),
+                input.display_name(),
+                now,
+            )
             .await?;
-    if store::find_live(&txn, org, &account.id, true)
-        .await?
-        .is_some()
-    {
-        return Err(ScimError::uniqueness(
-            "this account already has a membership in this organization",
-        )
-        .into());
-    }
+            // The organization renamed another member to something else and now sends
+            // this email again: that account is already its member.
+            if !created
+                && store::find_live(&txn, org, &account.id, true)
+                    .await?
+                    .is_some()
+            {
+                return Err(ScimError::uniqueness(
+                    "this account already has a membership in this organization",
+                )
+                .into());
+            }
+            (account, created)
+        }
+        AccountLink::Private => (
+            accounts::create_private(&txn, input.primary_email(), input.display_name(), now)
+                .await?,
+            true,
+        ),
+    };
     let status = match input.active {
         Some(false) => MembershipStatus::Inactive,
         _ => MembershipStatus::Active,
@@ -138,7 +164,7 @@ pub async fn create(db: &DatabaseConnection, scope: &Scope, body: &Value) -> Res
     events.push(NewEvent::new(
         EventType::MembershipCreated,
         &account.id,
-        membership_data(org, &account.id, &m.id, &m.status, None),
+        membership_data(org, &account.id, (&m).into(), &m.status, None),
     ));
     let event_ids = outbox::append(&txn, org, events, now).await?;
     audit::record(
@@ -158,10 +184,11 @@ pub async fn create(db: &DatabaseConnection, scope: &Scope, body: &Value) -> Res
     Ok(render(scope, &m))
 }
 
-pub async fn get(db: &DatabaseConnection, scope: &Scope, user_id: &str) -> Result<UserResource> {
-    let m = store::find_live(db, &scope.organization_id, user_id, false)
+/// `scim_id` is the id the organization's IdP knows the user by.
+pub async fn get(db: &DatabaseConnection, scope: &Scope, scim_id: &str) -> Result<UserResource> {
+    let m = store::find_live_by_scim_id(db, &scope.organization_id, scim_id, false)
         .await?
-        .ok_or_else(|| not_found(user_id))?;
+        .ok_or_else(|| not_found(scim_id))?;
     with_groups(db, scope, render(scope, &m)).await
 }
 
@@ -174,7 +201,7 @@ async fn with_groups(
     let Some(id) = r.body["id"].as_str().map(str::to_string) else {
         return Ok(r);
     };
-    let mut by_user = crate::store::groups::groups_of_users(
+    let mut by_user = crate::store::groups::groups_of_members(
         db,
         &scope.organization_id,
         std::slice::from_ref(&id),
@@ -219,7 +246,7 @@ pub async fn list(
             match attr.name {
                 "userName" => lookup.user_name_key = Some(normalize_key(value)),
                 "externalId" => lookup.external_id = Some(value.to_string()),
-                "id" => lookup.user_id = Some(value.to_string()),
+                "id" => lookup.scim_id = Some(value.to_string()),
                 _ => {}
             }
         }
@@ -246,7 +273,7 @@ pub async fn list(
             .filter_map(|u| u["id"].as_str().map(str::to_string))
             .collect();
         let mut by_user =
-            crate::store::groups::groups_of_users(db, &scope.organization_id, &ids).await?;
+            crate::store::groups::groups_of_members(db, &scope.organization_id, &ids).await?;
         for u in &mut page {
             if let Some(groups) = u["id"].as_str().and_then(|id| by_user.remove(id)) {
                 u["groups"] = group_refs(scope, &groups);
@@ -284,12 +311,12 @@ fn plan_update(current: &memberships::Model, input: UserInput, now: DateTime<Utc
 pub async fn replace(
     db: &DatabaseConnection,
     scope: &Scope,
-    user_id: &str,
+    scim_id: &str,
     body: &Value,
     if_match: Option<&str>,
 ) -> Result<UserResource> {
     let input = UserInput::from_document(canonicalize(&USER, body)?)?;
-    modify(db, scope, user_id, if_match, act::SCIM_USER_REPLACE, |_| {
+    modify(db, scope, scim_id, if_match, act::SCIM_USER_REPLACE, |_| {
         Ok(input)
     })
     .await
@@ -299,14 +326,14 @@ pub async fn replace(
 pub async fn patch(
     db: &DatabaseConnection,
     scope: &Scope,
-    user_id: &str,
+    scim_id: &str,
     request: &PatchRequest,
     if_match: Option<&str>,
 ) -> Result<UserResource> {
     modify(
         db,
         scope,
-        user_id,
+        scim_id,
         if_match,
         act::SCIM_USER_PATCH,
         |current| {
@@ -341,7 +368,7 @@ pub async fn patch(
 async fn modify(
     db: &DatabaseConnection,
     scope: &Scope,
-    user_id: &str,
+    scim_id: &str,
     if_match: Option<&str>,
     action: &str,
     next_input: impl FnOnce(&memberships::Model) -> std::result::Result<UserInput, ScimError>,
@@ -349,9 +376,10 @@ async fn modify(
     let org = scope.organization_id.as_str();
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
-    let current = store::find_live(&txn, org, user_id, true)
+    let current = store::find_live_by_scim_id(&txn, org, scim_id, true)
         .await?
-        .ok_or_else(|| not_found(user_id))?;
+        .ok_or_else(|| not_found(scim_id))?;
+    let user_id = current.user_id.as_str();
     check_if_match(&current, if_match)?;
     let input = next_input(&current)?;
     let desired_active = input.active;
@@ -388,7 +416,7 @@ async fn modify(
         let mut data = membership_data(
             org,
             user_id,
-            &current.id,
+            (&current).into(),
             c.to.as_str(),
             Some(c.from.as_str()),
         );
@@ -409,7 +437,7 @@ async fn modify(
             membership_data(
                 org,
                 user_id,
-                &current.id,
+                (&current).into(),
                 &next.status,
                 Some(&current.status),
             ),
@@ -448,15 +476,16 @@ async fn modify(
 pub async fn delete(
     db: &DatabaseConnection,
     scope: &Scope,
-    user_id: &str,
+    scim_id: &str,
     if_match: Option<&str>,
 ) -> Result<()> {
     let org = scope.organization_id.as_str();
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
-    let current = store::find_live(&txn, org, user_id, true)
+    let current = store::find_live_by_scim_id(&txn, org, scim_id, true)
         .await?
-        .ok_or_else(|| not_found(user_id))?;
+        .ok_or_else(|| not_found(scim_id))?;
+    let user_id = current.user_id.as_str();
     check_if_match(&current, if_match)?;
     let removal = Removal {
         organization_id: org,

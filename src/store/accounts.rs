@@ -17,8 +17,33 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<users::M
     users::Entity::find_by_id(id.to_string()).one(db).await
 }
 
-/// Finds the live account with this identity or creates it; `true` when created.
-/// `ON CONFLICT DO NOTHING` makes concurrent creation from two organizations safe.
+/// Creates an organization-private account: no identity key, so no other organization
+/// can ever link to it.
+#[tracing::instrument(skip_all)]
+pub async fn create_private(
+    db: &impl ConnectionTrait,
+    email: Option<String>,
+    display_name: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<users::Model, DbErr> {
+    users::Entity::insert(users::ActiveModel {
+        id: Set(ids::new_id(ids::USER)),
+        identity_key: Set(None),
+        email: Set(email),
+        display_name: Set(display_name),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+        purge_after: Set(None),
+        held_identity_key: Set(None),
+    })
+    .exec_with_returning(db)
+    .await
+}
+
+/// Finds the live account linked to this verified email or creates it; `true` when
+/// created. `ON CONFLICT DO NOTHING` makes concurrent creation from two organizations
+/// that verified the same domain safe.
 #[tracing::instrument(skip_all)]
 pub async fn find_or_create(
     db: &impl ConnectionTrait,
@@ -55,6 +80,48 @@ pub async fn find_or_create(
         .ok_or_else(|| DbErr::RecordNotFound("account just inserted".into()))?;
     let created = account.id == new_id;
     Ok((account, created))
+}
+
+/// Makes private accounts linkable under their verified email (`(account id, key)`
+/// pairs): used when an organization verifies a domain its users are already in. A key
+/// another account already holds is left alone: two existing accounts are never merged.
+/// Returns the ids of the accounts that became linkable.
+pub async fn link_private(
+    db: &impl ConnectionTrait,
+    pairs: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    let mut linked = Vec::new();
+    for chunk in pairs.chunks(500) {
+        let taken: std::collections::HashSet<String> = users::Entity::find()
+            .select_only()
+            .column(users::Column::IdentityKey)
+            .filter(users::Column::IdentityKey.is_in(chunk.iter().map(|(_, k)| k.as_str())))
+            .into_tuple::<Option<String>>()
+            .all(db)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut claimed = std::collections::HashSet::new();
+        for (id, key) in chunk {
+            if taken.contains(key) || !claimed.insert(key.as_str()) {
+                continue;
+            }
+            let res = users::Entity::update_many()
+                .col_expr(users::Column::IdentityKey, Some(key.clone()).into())
+                .col_expr(users::Column::UpdatedAt, now.into())
+                .filter(users::Column::Id.eq(id.as_str()))
+                .filter(users::Column::IdentityKey.is_null())
+                .filter(users::Column::DeletedAt.is_null())
+                .exec(db)
+                .await?;
+            if res.rows_affected > 0 {
+                linked.push(id.clone());
+            }
+        }
+    }
+    Ok(linked)
 }
 
 /// Locks the accounts for the rest of the transaction (PostgreSQL), in id order.

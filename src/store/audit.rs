@@ -111,4 +111,6 @@ pub mod actions {
     pub const WEBHOOK_ENDPOINT_RECOVER: &str = "webhook_endpoint.recover";
     pub const WEBHOOK_SECRET_ROTATE: &str = "webhook_endpoint.rotate_secret";
     pub const EVENT_REPLAY: &str = "event.replay";
+    pub const DOMAIN_VERIFY: &str = "organization.domain.verify";
+    pub const DOMAIN_REMOVE: &str = "organization.domain.remove";
 }

@@ -129,7 +129,7 @@ pub async fn delete_for_organization(
     Ok(res.rows_affected)
 }
 
-/// The group's members with their userName in the organization, in id order.
+/// The group's members (SCIM ids) with their userName in the organization, in id order.
 pub async fn members(
     db: &impl ConnectionTrait,
     organization_id: &str,
@@ -140,10 +140,10 @@ pub async fn members(
     for chunk in ids.chunks(500) {
         let rows: Vec<(String, Option<String>)> = memberships::Entity::find()
             .select_only()
-            .column(memberships::Column::UserId)
+            .column(memberships::Column::ScimId)
             .column(memberships::Column::UserName)
             .filter(memberships::Column::OrganizationId.eq(organization_id))
-            .filter(memberships::Column::UserId.is_in(chunk.iter().map(String::as_str)))
+            .filter(memberships::Column::ScimId.is_in(chunk.iter().map(String::as_str)))
             .filter(memberships::Column::RemovedAt.is_null())
             .into_tuple()
             .all(db)
@@ -162,58 +162,63 @@ pub async fn members(
 pub async fn member_ids(db: &impl ConnectionTrait, group_id: &str) -> Result<Vec<String>, DbErr> {
     group_members::Entity::find()
         .select_only()
-        .column(group_members::Column::UserId)
+        .column(group_members::Column::MemberId)
         .filter(group_members::Column::GroupId.eq(group_id))
-        .order_by_asc(group_members::Column::UserId)
+        .order_by_asc(group_members::Column::MemberId)
         .into_tuple()
         .all(db)
         .await
 }
 
-/// Of `user_ids`, those already in the group.
+/// Of `member_ids` (SCIM ids), those already in the group.
 pub async fn member_ids_among(
     db: &impl ConnectionTrait,
     group_id: &str,
-    user_ids: &[String],
+    member_ids: &[String],
 ) -> Result<Vec<String>, DbErr> {
-    if user_ids.is_empty() {
-        return Ok(Vec::new());
+    let mut out = Vec::new();
+    for chunk in member_ids.chunks(500) {
+        let rows: Vec<String> = group_members::Entity::find()
+            .select_only()
+            .column(group_members::Column::MemberId)
+            .filter(group_members::Column::GroupId.eq(group_id))
+            .filter(group_members::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
     }
-    group_members::Entity::find()
-        .select_only()
-        .column(group_members::Column::UserId)
-        .filter(group_members::Column::GroupId.eq(group_id))
-        .filter(group_members::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
-        .into_tuple()
-        .all(db)
-        .await
+    Ok(out)
 }
 
-/// Adds members; returns those that were not members before.
+/// Adds members (SCIM ids); returns those that were not members before.
 pub async fn add_members(
     db: &impl ConnectionTrait,
     organization_id: &str,
     group_id: &str,
-    user_ids: &[String],
+    member_ids: &[String],
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
-    let already = member_ids_among(db, group_id, user_ids).await?;
-    let new: Vec<String> = user_ids
+    let already: std::collections::HashSet<String> = member_ids_among(db, group_id, member_ids)
+        .await?
+        .into_iter()
+        .collect();
+    let new: Vec<String> = member_ids
         .iter()
-        .filter(|u| !already.contains(u))
+        .filter(|u| !already.contains(*u))
         .cloned()
         .collect();
     for chunk in new.chunks(500) {
         group_members::Entity::insert_many(chunk.iter().map(|u| group_members::ActiveModel {
             group_id: Set(group_id.to_string()),
-            user_id: Set(u.clone()),
+            member_id: Set(u.clone()),
             organization_id: Set(organization_id.to_string()),
             created_at: Set(now),
         }))
         .on_conflict(
             OnConflict::columns([
                 group_members::Column::GroupId,
-                group_members::Column::UserId,
+                group_members::Column::MemberId,
             ])
             .do_nothing()
             .to_owned(),
@@ -224,39 +229,39 @@ pub async fn add_members(
     Ok(new)
 }
 
-/// Removes members; returns those that were members.
+/// Removes members (SCIM ids); returns those that were members.
 pub async fn remove_members(
     db: &impl ConnectionTrait,
     group_id: &str,
-    user_ids: &[String],
+    member_ids: &[String],
 ) -> Result<Vec<String>, DbErr> {
-    let there = member_ids_among(db, group_id, user_ids).await?;
+    let there = member_ids_among(db, group_id, member_ids).await?;
     for chunk in there.chunks(500) {
         group_members::Entity::delete_many()
             .filter(group_members::Column::GroupId.eq(group_id))
-            .filter(group_members::Column::UserId.is_in(chunk.iter().map(String::as_str)))
+            .filter(group_members::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
             .exec(db)
             .await?;
     }
     Ok(there)
 }
 
-/// Takes users out of every group of the organization (their membership was removed);
-/// returns the (group, user) pairs removed.
-pub async fn remove_users(
+/// Takes members (SCIM ids) out of every group of the organization (their membership
+/// was removed); returns the (group, member) pairs removed.
+pub async fn remove_from_all_groups(
     db: &impl ConnectionTrait,
     organization_id: &str,
-    user_ids: &[String],
+    member_ids: &[String],
 ) -> Result<Vec<(String, String)>, DbErr> {
-    if user_ids.is_empty() {
+    if member_ids.is_empty() {
         return Ok(Vec::new());
     }
     let pairs: Vec<(String, String)> = group_members::Entity::find()
         .select_only()
         .column(group_members::Column::GroupId)
-        .column(group_members::Column::UserId)
+        .column(group_members::Column::MemberId)
         .filter(group_members::Column::OrganizationId.eq(organization_id))
-        .filter(group_members::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
+        .filter(group_members::Column::MemberId.is_in(member_ids.iter().map(String::as_str)))
         .order_by_asc(group_members::Column::GroupId)
         .into_tuple()
         .all(db)
@@ -264,27 +269,28 @@ pub async fn remove_users(
     if !pairs.is_empty() {
         group_members::Entity::delete_many()
             .filter(group_members::Column::OrganizationId.eq(organization_id))
-            .filter(group_members::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
+            .filter(group_members::Column::MemberId.is_in(member_ids.iter().map(String::as_str)))
             .exec(db)
             .await?;
     }
     Ok(pairs)
 }
 
-/// The groups of each of these users in the organization: user -> [(id, displayName)].
-pub async fn groups_of_users(
+/// The groups of each of these members (SCIM ids) in the organization:
+/// member -> [(id, displayName)].
+pub async fn groups_of_members(
     db: &impl ConnectionTrait,
     organization_id: &str,
-    user_ids: &[String],
+    member_ids: &[String],
 ) -> Result<HashMap<String, Vec<(String, String)>>, DbErr> {
     let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for chunk in user_ids.chunks(500) {
+    for chunk in member_ids.chunks(500) {
         let pairs: Vec<(String, String)> = group_members::Entity::find()
             .select_only()
-            .column(group_members::Column::UserId)
+            .column(group_members::Column::MemberId)
             .column(group_members::Column::GroupId)
             .filter(group_members::Column::OrganizationId.eq(organization_id))
-            .filter(group_members::Column::UserId.is_in(chunk.iter().map(String::as_str)))
+            .filter(group_members::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
             .into_tuple()
             .all(db)
             .await?;
@@ -312,28 +318,6 @@ pub async fn groups_of_users(
     }
     for groups in out.values_mut() {
         groups.sort();
-    }
-    Ok(out)
-}
-
-/// Of `user_ids`, those with a live membership in the organization.
-pub async fn live_members_of_org(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-    user_ids: &[String],
-) -> Result<Vec<String>, DbErr> {
-    let mut out = Vec::new();
-    for chunk in user_ids.chunks(500) {
-        let rows: Vec<String> = memberships::Entity::find()
-            .select_only()
-            .column(memberships::Column::UserId)
-            .filter(memberships::Column::OrganizationId.eq(organization_id))
-            .filter(memberships::Column::UserId.is_in(chunk.iter().map(String::as_str)))
-            .filter(memberships::Column::RemovedAt.is_null())
-            .into_tuple()
-            .all(db)
-            .await?;
-        out.extend(rows);
     }
     Ok(out)
 }

@@ -13,7 +13,7 @@ use crate::{db, ids};
 /// Narrows a list query to an index: what a filter's top-level equalities allow.
 #[derive(Debug, Clone, Default)]
 pub struct Lookup {
-    pub user_id: Option<String>,
+    pub scim_id: Option<String>,
     pub user_name_key: Option<String>,
     pub external_id: Option<String>,
 }
@@ -33,6 +33,73 @@ pub async fn find_live(
         q = db::for_update(q, db);
     }
     q.one(db).await
+}
+
+/// The live membership the organization's IdP knows by `scim_id`, locked for update when
+/// `lock`.
+pub async fn find_live_by_scim_id(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    scim_id: &str,
+    lock: bool,
+) -> Result<Option<memberships::Model>, DbErr> {
+    let mut q = memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::ScimId.eq(scim_id))
+        .filter(memberships::Column::RemovedAt.is_null());
+    if lock {
+        q = db::for_update(q, db);
+    }
+    q.one(db).await
+}
+
+/// The accounts behind these SCIM ids of live members of the organization: scim id ->
+/// account id. Ids that name no live member are absent.
+pub async fn accounts_of(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    scim_ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, DbErr> {
+    let mut out = std::collections::HashMap::with_capacity(scim_ids.len());
+    for chunk in scim_ids.chunks(500) {
+        let rows: Vec<(String, String)> = memberships::Entity::find()
+            .select_only()
+            .column(memberships::Column::ScimId)
+            .column(memberships::Column::UserId)
+            .filter(memberships::Column::OrganizationId.eq(organization_id))
+            .filter(memberships::Column::ScimId.is_in(chunk.iter().map(String::as_str)))
+            .filter(memberships::Column::RemovedAt.is_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// A page of (membership id, account id, userName key) of the organization's live
+/// members after `after_id`, in id order.
+pub async fn live_user_names_page(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    after_id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<(String, String, Option<String>)>, DbErr> {
+    let mut q = memberships::Entity::find()
+        .select_only()
+        .column(memberships::Column::Id)
+        .column(memberships::Column::UserId)
+        .column(memberships::Column::UserNameKey)
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null());
+    if let Some(after) = after_id {
+        q = q.filter(memberships::Column::Id.gt(after));
+    }
+    q.order_by_asc(memberships::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 pub async fn find_live_by_user_name(
@@ -58,8 +125,8 @@ pub async fn list_live(
     let mut q = memberships::Entity::find()
         .filter(memberships::Column::OrganizationId.eq(organization_id))
         .filter(memberships::Column::RemovedAt.is_null());
-    if let Some(v) = &lookup.user_id {
-        q = q.filter(memberships::Column::UserId.eq(v.as_str()));
+    if let Some(v) = &lookup.scim_id {
+        q = q.filter(memberships::Column::ScimId.eq(v.as_str()));
     }
     if let Some(v) = &lookup.user_name_key {
         q = q.filter(memberships::Column::UserNameKey.eq(v.as_str()));
@@ -120,10 +187,13 @@ pub async fn insert(
     m: NewMembership<'_>,
     now: DateTime<Utc>,
 ) -> Result<memberships::Model, DbErr> {
+    // The membership's own id is the id its IdP sees: opaque, never the account's.
+    let id = ids::new_id(ids::MEMBERSHIP);
     let model = memberships::ActiveModel {
-        id: Set(ids::new_id(ids::MEMBERSHIP)),
+        id: Set(id.clone()),
         organization_id: Set(m.organization_id.to_string()),
         user_id: Set(m.user_id.to_string()),
+        scim_id: Set(id),
         status: Set(m.status.to_string()),
         roles: Set(m.roles),
         external_id: Set(m.external_id),

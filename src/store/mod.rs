@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod domains;
 pub mod groups;
 pub mod memberships;
 pub mod organizations;

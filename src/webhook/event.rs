@@ -88,18 +88,40 @@ impl NewEvent {
     }
 }
 
+/// A membership as events name it: its own id and the SCIM id its organization's IdP
+/// knows the user by.
+#[derive(Debug, Clone, Copy)]
+pub struct MembershipRef<'a> {
+    pub id: &'a str,
+    pub scim_id: &'a str,
+}
+
+impl<'a> From<&'a entity::memberships::Model> for MembershipRef<'a> {
+    fn from(m: &'a entity::memberships::Model) -> Self {
+        MembershipRef {
+            id: &m.id,
+            scim_id: &m.scim_id,
+        }
+    }
+}
+
 /// `data` for membership events.
 pub fn membership_data(
     organization_id: &str,
     user_id: &str,
-    membership_id: &str,
+    membership: MembershipRef<'_>,
     status: &str,
     previous_status: Option<&str>,
 ) -> Value {
     json!({
         "organization": {"id": organization_id},
         "user": {"id": user_id},
-        "membership": {"id": membership_id, "status": status, "previous_status": previous_status},
+        "membership": {
+            "id": membership.id,
+            "scim_id": membership.scim_id,
+            "status": status,
+            "previous_status": previous_status,
+        },
     })
 }
 
@@ -122,11 +144,13 @@ pub fn envelope(
     })
 }
 
-/// `data` for group events: ids only (and the group's name, which is not personal data).
-pub fn group_data(organization_id: &str, group_id: &str, user_id: Option<&str>) -> Value {
+/// `data` for group events: ids only. A member is named by its account and by its SCIM
+/// id in the organization (`(account id, scim id)`).
+pub fn group_data(organization_id: &str, group_id: &str, member: Option<(&str, &str)>) -> Value {
     let mut v = json!({"organization": {"id": organization_id}, "group": {"id": group_id}});
-    if let Some(u) = user_id {
-        v["user"] = json!({"id": u});
+    if let Some((user, scim_id)) = member {
+        v["user"] = json!({"id": user});
+        v["membership"] = json!({"scim_id": scim_id});
     }
     v
 }

@@ -25,6 +25,12 @@ async fn wrong_expired_or_unscoped_jwts_are_refused_everywhere(app: TestApp) {
         ("GET", format!("/organizations/{}", org.id)),
         ("POST", format!("/organizations/{}/scim-tokens", org.id)),
         ("GET", "/users/usr_x".to_string()),
+        ("POST", format!("/organizations/{}/domains", org.id)),
+        ("GET", format!("/organizations/{}/domains", org.id)),
+        (
+            "DELETE",
+            format!("/organizations/{}/domains/acme.com", org.id),
+        ),
         ("POST", "/sessions".to_string()),
         ("GET", "/sessions/ses_x".to_string()),
         ("DELETE", "/sessions/ses_x".to_string()),

@@ -9,6 +9,7 @@ db_test!(concurrent_deactivations_and_a_delete_serialize);
 async fn concurrent_deactivations_and_a_delete_serialize(app: TestApp) {
     let org = app.create_org("Acme").await;
     let id = app.create_user(&org, &user_body("race@example.com")).await;
+    let user = app.account_of(&org, &id).await;
     let path = format!("/Users/{id}");
     let deactivate = fixture("entra/disable_user.json");
     let mut handles = Vec::new();
@@ -44,7 +45,7 @@ async fn concurrent_deactivations_and_a_delete_serialize(app: TestApp) {
     );
     assert_eq!(types.last().map(String::as_str), Some("user.deleted"));
     assert_eq!(app.get(&org, &path).await.status(), 404);
-    let account: Value = app.admin_user(&id).await;
+    let account: Value = app.admin_user(&user).await;
     assert_eq!(account["status"], json!("DELETED"));
 }
 
@@ -52,10 +53,14 @@ db_test!(two_organizations_deleting_a_shared_user_at_once_delete_the_account_onc
 async fn two_organizations_deleting_a_shared_user_at_once_delete_the_account_once(app: TestApp) {
     let a = app.create_org("A").await;
     let b = app.create_org("B").await;
-    let id = app.create_user(&a, &user_body("both@example.com")).await;
-    app.create_user(&b, &user_body("both@example.com")).await;
-    let path = format!("/Users/{id}");
-    let (ra, rb) = tokio::join!(app.delete(&a, &path), app.delete(&b, &path));
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let id_a = app.create_user(&a, &user_body("both@example.com")).await;
+    let id_b = app.create_user(&b, &user_body("both@example.com")).await;
+    let user = app.account_of(&a, &id_a).await;
+    assert_eq!(app.account_of(&b, &id_b).await, user);
+    let (path_a, path_b) = (format!("/Users/{id_a}"), format!("/Users/{id_b}"));
+    let (ra, rb) = tokio::join!(app.delete(&a, &path_a), app.delete(&b, &path_b));
     assert_eq!((ra.status().as_u16(), rb.status().as_u16()), (204, 204));
     let mut all = app.event_types(&a).await;
     all.extend(app.event_types(&b).await);
@@ -64,5 +69,5 @@ async fn two_organizations_deleting_a_shared_user_at_once_delete_the_account_onc
         1,
         "{all:?}"
     );
-    assert_eq!(app.admin_user(&id).await["status"], json!("DELETED"));
+    assert_eq!(app.admin_user(&user).await["status"], json!("DELETED"));
 }

@@ -15,12 +15,14 @@ async fn deleting_an_organization_keeps_members_of_other_organizations_and_delet
 ) {
     let a = app.create_org("A").await;
     let b = app.create_org("B").await;
-    let shared = app.create_user(&a, &user_body("shared@example.com")).await;
-    assert_eq!(
-        app.create_user(&b, &user_body("shared@example.com")).await,
-        shared
-    );
-    let only = app.create_user(&a, &user_body("only@example.com")).await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let shared_a = app.create_user(&a, &user_body("shared@example.com")).await;
+    let shared_b = app.create_user(&b, &user_body("shared@example.com")).await;
+    let shared = app.account_of(&a, &shared_a).await;
+    assert_eq!(app.account_of(&b, &shared_b).await, shared);
+    let only_scim = app.create_user(&a, &user_body("only@example.com")).await;
+    let only = app.account_of(&a, &only_scim).await;
     let s_shared_a = app.create_session(&a, &shared).await;
     let s_shared_b = app.create_session(&b, &shared).await;
     let s_only = app.create_session(&a, &only).await;
@@ -45,7 +47,7 @@ async fn deleting_an_organization_keeps_members_of_other_organizations_and_delet
     assert!(by_org(&view, &a.id)["removed_at"].is_string());
     assert_eq!(by_org(&view, &b.id)["status"], json!("ACTIVE"));
     assert_eq!(by_org(&view, &b.id)["removed_at"], Value::Null);
-    app.get_json(&b, &format!("/Users/{shared}")).await;
+    app.get_json(&b, &format!("/Users/{shared_b}")).await;
     assert!(!app.session_active(&s_shared_a).await);
     assert!(app.session_active(&s_shared_b).await, "B's session stays");
 
@@ -149,7 +151,8 @@ async fn removal_without_confirmation_answers_the_exact_422_envelope_and_changes
 ) {
     let org = app.create_org("Acme").await;
     let id = app.create_user(&org, &user_body("kim@example.com")).await;
-    let path = format!("/organizations/{}/users/{id}", org.id);
+    let user = app.account_of(&org, &id).await;
+    let path = format!("/organizations/{}/users/{user}", org.id);
     for body in [
         None,
         Some(json!({})),
@@ -158,12 +161,12 @@ async fn removal_without_confirmation_answers_the_exact_422_envelope_and_changes
         Some(json!({"transfer_resources_to_department_id": DEPT})),
     ] {
         let res = app.admin_send(Method::DELETE, &path, body.as_ref()).await;
-        assert_confirmation_required(res, json!({"user_id": id})).await;
+        assert_confirmation_required(res, json!({"user_id": user})).await;
     }
     let res = app
-        .admin_send(Method::DELETE, &format!("/users/{id}"), None)
+        .admin_send(Method::DELETE, &format!("/users/{user}"), None)
         .await;
-    assert_confirmation_required(res, json!({"user_id": id})).await;
+    assert_confirmation_required(res, json!({"user_id": user})).await;
     let res = app
         .admin_send(
             Method::DELETE,
@@ -184,9 +187,12 @@ db_test!(removing_a_user_from_an_organization_carries_the_transfer_target);
 async fn removing_a_user_from_an_organization_carries_the_transfer_target(app: TestApp) {
     let org = app.create_org("Acme").await;
     let other = app.create_org("Other").await;
+    app.verify_domain(&org, "example.com").await;
+    app.verify_domain(&other, "example.com").await;
     let id = app.create_user(&org, &user_body("kim@example.com")).await;
     app.create_user(&other, &user_body("kim@example.com")).await;
-    let path = format!("/organizations/{}/users/{id}", org.id);
+    let user = app.account_of(&org, &id).await;
+    let path = format!("/organizations/{}/users/{user}", org.id);
 
     for bad in [
         json!("dept_123"),
@@ -231,7 +237,7 @@ async fn removing_a_user_from_an_organization_carries_the_transfer_target(app: T
         json!(DEPT)
     );
     assert_eq!(deleted["data"]["account_deleted"], json!(false));
-    assert_eq!(app.admin_user(&id).await["status"], json!("ACTIVE"));
+    assert_eq!(app.admin_user(&user).await["status"], json!("ACTIVE"));
 
     // Unknown membership, unknown organization.
     let res = app
@@ -244,7 +250,7 @@ async fn removing_a_user_from_an_organization_carries_the_transfer_target(app: T
     let res = app
         .admin_send(
             Method::DELETE,
-            &format!("/organizations/org_missing/users/{id}"),
+            &format!("/organizations/org_missing/users/{user}"),
             Some(&json!({"confirm": true})),
         )
         .await;
@@ -255,8 +261,12 @@ db_test!(deleting_a_user_everywhere_removes_every_membership_and_erases_the_acco
 async fn deleting_a_user_everywhere_removes_every_membership_and_erases_the_account(app: TestApp) {
     let a = app.create_org("A").await;
     let b = app.create_org("B").await;
-    let id = app.create_user(&a, &user_body("lee@example.com")).await;
-    app.create_user(&b, &user_body("lee@example.com")).await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let id_a = app.create_user(&a, &user_body("lee@example.com")).await;
+    let id_b = app.create_user(&b, &user_body("lee@example.com")).await;
+    let id = app.account_of(&a, &id_a).await;
+    assert_eq!(app.account_of(&b, &id_b).await, id);
     let bystander = app.create_user(&a, &user_body("other@example.com")).await;
     let sa = app.create_session(&a, &id).await;
     let sb = app.create_session(&b, &id).await;
@@ -275,9 +285,9 @@ async fn deleting_a_user_everywhere_removes_every_membership_and_erases_the_acco
             .all(|m| m["removed_at"].is_string() && m["user_name"].is_null())
     );
     assert!(!app.session_active(&sa).await && !app.session_active(&sb).await);
-    for org in [&a, &b] {
+    for (org, scim_id) in [(&a, &id_a), (&b, &id_b)] {
         assert_eq!(
-            app.get(org, &format!("/Users/{id}"))
+            app.get(org, &format!("/Users/{scim_id}"))
                 .await
                 .status()
                 .as_u16(),
@@ -293,7 +303,7 @@ async fn deleting_a_user_everywhere_removes_every_membership_and_erases_the_acco
     app.get_json(&a, &format!("/Users/{bystander}")).await;
     // The same email later makes a new account.
     let again = app.create_user(&a, &user_body("lee@example.com")).await;
-    assert_ne!(again, id);
+    assert_ne!(app.account_of(&a, &again).await, id);
 
     let res = app
         .admin_send(
@@ -313,7 +323,9 @@ db_test!(operators_revoke_sessions_and_scim_tokens_and_change_organizations);
 async fn operators_revoke_sessions_and_scim_tokens_and_change_organizations(app: TestApp) {
     let org = app.create_org("Acme").await;
     let id = app.create_user(&org, &user_body("kim@example.com")).await;
-    let session = app.create_session(&org, &id).await;
+    let session = app
+        .create_session(&org, &app.account_of(&org, &id).await)
+        .await;
     let res = app
         .admin_send(Method::DELETE, &format!("/sessions/{session}"), None)
         .await;
@@ -432,6 +444,7 @@ async fn the_audit_log_pages_oldest_first_and_holds_no_personal_data(app: TestAp
     )
     .await;
     app.delete(&org, &format!("/Users/{id}")).await;
+    let user = app.account_of(&org, &id).await;
 
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
@@ -462,7 +475,7 @@ async fn the_audit_log_pages_oldest_first_and_holds_no_personal_data(app: TestAp
     );
     let delete = &seen[4];
     assert_eq!(delete["actor"]["type"], json!("scim_token"));
-    assert_eq!(delete["target"], json!({"type": "user", "id": id}));
+    assert_eq!(delete["target"], json!({"type": "user", "id": user}));
     assert!(delete["request_id"].is_string());
     assert_eq!(
         seen[0]["actor"],
@@ -492,5 +505,6 @@ async fn the_audit_log_pages_oldest_first_and_holds_no_personal_data(app: TestAp
     .await;
     let data = events["data"].as_array().unwrap();
     assert_eq!(data.len(), 1);
-    assert_eq!(data[0]["data"]["user"]["id"], json!(id));
+    assert_eq!(data[0]["data"]["user"]["id"], json!(user));
+    assert_eq!(data[0]["data"]["membership"]["scim_id"], json!(id));
 }

@@ -22,7 +22,7 @@ async fn entra_disable_with_string_false_deactivates(app: TestApp) {
     let got: Value = app.get_json(&org, &format!("/Users/{id}")).await;
     assert_eq!(got["active"], json!(false));
     assert_eq!(
-        app.admin_user(&id).await["memberships"][0]["status"],
+        app.admin_user(&app.account_of(&org, &id).await).await["memberships"][0]["status"],
         json!("INACTIVE")
     );
 }

@@ -133,7 +133,7 @@ db_test!(
 async fn trusted_forwarded_headers_shape_meta_location(app: TestApp) {
     let location = location_with_forwarded_headers(&app).await;
     assert!(
-        location.starts_with("https://scim.example.com/scim/v2/Users/usr_"),
+        location.starts_with("https://scim.example.com/scim/v2/Users/mem_"),
         "{location}"
     );
 }

@@ -6,7 +6,7 @@ use reqwest::{Client, Method, Response};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
-pub const ADMIN_SECRET: &str = "test-admin-secret";
+pub const ADMIN_SECRET: &str = "test-admin-secret-of-at-least-32-bytes";
 pub const SCIM_JSON: &str = "application/scim+json";
 
 /// Which database a test runs on.
@@ -60,7 +60,8 @@ pub struct TestApp {
     pub admin_token: String,
     /// The app's `OFFBOARD_DELETION_GRACE`, for running the purge as `serve` would.
     pub grace: std::time::Duration,
-    _dir: Option<tempfile::TempDir>,
+    /// The SQLite database's folder (`None` on PostgreSQL).
+    pub dir: Option<tempfile::TempDir>,
 }
 
 static TRACING: Once = Once::new();
@@ -94,13 +95,22 @@ pub async fn database_url(backend: Backend) -> (String, Option<tempfile::TempDir
 
 /// Starts the app with extra configuration (`OFFBOARD_*` name, value).
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let (url, dir) = database_url(backend).await;
+    spawn_app_at(url, dir, extra).await
+}
+
+/// Starts the app on an existing database (migrations still run at start).
+pub async fn spawn_app_at(
+    url: String,
+    dir: Option<tempfile::TempDir>,
+    extra: &[(&str, &str)],
+) -> TestApp {
     offboard::install_crypto_provider();
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
             offboard::telemetry::init(offboard::configuration::LogFormat::Text);
         }
     });
-    let (url, dir) = database_url(backend).await;
     let url_for_settings = url.clone();
     let extra: Vec<(String, String)> = extra
         .iter()
@@ -139,7 +149,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         db,
         admin_token,
         grace,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -296,6 +306,34 @@ impl TestApp {
     pub async fn create_user(&self, org: &Org, body: &Value) -> String {
         let v = expect_json(self.post(org, "/Users", body).await, 201).await;
         v["id"].as_str().expect("id").to_string()
+    }
+
+    /// The account (`usr_…`) behind the SCIM id an organization's IdP knows a user by.
+    pub async fn account_of(&self, org: &Org, scim_id: &str) -> String {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        entity::memberships::Entity::find()
+            .filter(entity::memberships::Column::OrganizationId.eq(org.id.as_str()))
+            .filter(entity::memberships::Column::ScimId.eq(scim_id))
+            .order_by_desc(entity::memberships::Column::Id)
+            .one(&self.db)
+            .await
+            .expect("membership lookup")
+            .unwrap_or_else(|| panic!("no membership {scim_id} in {}", org.id))
+            .user_id
+    }
+
+    /// Verifies an email domain for the organization through the admin API.
+    pub async fn verify_domain(&self, org: &Org, domain: &str) -> Value {
+        let res = self
+            .admin_send(
+                Method::POST,
+                &format!("/organizations/{}/domains", org.id),
+                Some(&json!({"domain": domain})),
+            )
+            .await;
+        let status = res.status().as_u16();
+        assert!(status == 201 || status == 200, "verify {domain}: {status}");
+        res.json().await.expect("domain JSON")
     }
 
     pub async fn admin_user(&self, id: &str) -> Value {

@@ -11,7 +11,8 @@ async fn deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it
     let id = app
         .create_user(&org, &fixture("okta/create_user.json"))
         .await;
-    let session = app.create_session(&org, &id).await;
+    let user = app.account_of(&org, &id).await;
+    let session = app.create_session(&org, &user).await;
     assert!(app.session_active(&session).await);
 
     let res = app
@@ -31,7 +32,7 @@ async fn deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it
         "a deactivated user is still returned by GET"
     );
     assert!(!app.session_active(&session).await, "sessions revoked");
-    let account = app.admin_user(&id).await;
+    let account = app.admin_user(&user).await;
     assert_eq!(account["status"], json!("ACTIVE"));
     assert_eq!(account["memberships"][0]["status"], json!("INACTIVE"));
 
@@ -43,7 +44,7 @@ async fn deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it
         )
         .await;
     assert_eq!(res.status(), 200);
-    let account = app.admin_user(&id).await;
+    let account = app.admin_user(&user).await;
     assert_eq!(account["memberships"][0]["status"], json!("ACTIVE"));
 
     assert_eq!(
@@ -110,14 +111,16 @@ async fn deleting_the_last_membership_erases_the_account_and_keeps_a_tombstone(a
     let id = app
         .create_user(&org, &fixture("entra/create_user.json"))
         .await;
-    let session = app.create_session(&org, &id).await;
+    let user = app.account_of(&org, &id).await;
+    assert_ne!(user, id, "the IdP never sees the account id");
+    let session = app.create_session(&org, &user).await;
 
     let res = app.delete(&org, &format!("/Users/{id}")).await;
     assert_eq!(res.status(), 204);
     assert_eq!(app.get(&org, &format!("/Users/{id}")).await.status(), 404);
     assert!(!app.session_active(&session).await);
 
-    let account = app.admin_user(&id).await;
+    let account = app.admin_user(&user).await;
     assert_eq!(account["status"], json!("DELETED"));
     assert_eq!(account["email"], Value::Null);
     assert_eq!(account["display_name"], json!("Deleted User"));
@@ -142,7 +145,7 @@ async fn deleting_the_last_membership_erases_the_account_and_keeps_a_tombstone(a
     let deleted = payloads.last().unwrap();
     assert_eq!(
         deleted["data"],
-        json!({"organization": {"id": org.id}, "user": {"id": id}})
+        json!({"organization": {"id": org.id}, "user": {"id": user}})
     );
     let text = serde_json::to_string(&payloads).unwrap();
     assert!(
@@ -168,17 +171,25 @@ db_test!(deleting_a_user_of_two_organizations_removes_only_that_membership);
 async fn deleting_a_user_of_two_organizations_removes_only_that_membership(app: TestApp) {
     let a = app.create_org("A").await;
     let b = app.create_org("B").await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "EXAMPLE.com").await;
     let id_a = app.create_user(&a, &user_body("Shared@Example.com")).await;
     let id_b = app.create_user(&b, &user_body("shared@example.COM")).await;
-    assert_eq!(id_a, id_b, "the same identity links to one account");
-    let session_b = app.create_session(&b, &id_b).await;
+    assert_ne!(id_a, id_b, "each organization has its own SCIM id");
+    let user = app.account_of(&a, &id_a).await;
+    assert_eq!(
+        app.account_of(&b, &id_b).await,
+        user,
+        "a verified email links to one account"
+    );
+    let session_b = app.create_session(&b, &user).await;
 
     assert_eq!(
         app.delete(&a, &format!("/Users/{id_a}")).await.status(),
         204
     );
 
-    let account = app.admin_user(&id_a).await;
+    let account = app.admin_user(&user).await;
     assert_eq!(account["status"], json!("ACTIVE"));
     assert_eq!(account["email"], json!("Shared@Example.com"));
     let ms = account["memberships"].as_array().unwrap();

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admin;
+mod admin_jwt;
 mod bad_input;
 mod concurrency;
 mod conformance;
@@ -16,6 +17,7 @@ mod groups;
 mod isolation;
 mod lifecycle;
 mod listing;
+mod migration;
 mod observability;
 mod processes;
 mod purge;

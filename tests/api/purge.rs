@@ -15,12 +15,15 @@ db_test!(
 async fn a_deleted_account_is_invisible_but_restorable_within_the_grace_period(app: TestApp) {
     let a = app.create_org("A").await;
     let b = app.create_org("B").await;
-    let id = app.create_user(&a, &user_body("ana@example.com")).await;
-    app.create_user(&b, &user_body("ana@example.com")).await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let id_a = app.create_user(&a, &user_body("ana@example.com")).await;
+    let id_b = app.create_user(&b, &user_body("ana@example.com")).await;
+    let id = app.account_of(&a, &id_a).await;
     let session = app.create_session(&b, &id).await;
     // A's IdP removed her earlier; that removal is not undone by a restore.
     assert_eq!(
-        app.delete(&a, &format!("/Users/{id}"))
+        app.delete(&a, &format!("/Users/{id_a}"))
             .await
             .status()
             .as_u16(),
@@ -38,7 +41,10 @@ async fn a_deleted_account_is_invisible_but_restorable_within_the_grace_period(a
     );
     assert!(view["purge_after"].is_string());
     assert_eq!(
-        app.get(&b, &format!("/Users/{id}")).await.status().as_u16(),
+        app.get(&b, &format!("/Users/{id_b}"))
+            .await
+            .status()
+            .as_u16(),
         404
     );
     let list = app
@@ -53,11 +59,14 @@ async fn a_deleted_account_is_invisible_but_restorable_within_the_grace_period(a
     let view = expect_json(res, 200).await;
     assert_eq!(view["status"], json!("ACTIVE"));
     assert_eq!(view["purge_after"], Value::Null);
-    let user = app.get_json(&b, &format!("/Users/{id}")).await;
+    let user = app.get_json(&b, &format!("/Users/{id_b}")).await;
     assert_eq!(user["active"], json!(false), "restored INACTIVE");
     assert_eq!(user["userName"], json!("ana@example.com"));
     assert_eq!(
-        app.get(&a, &format!("/Users/{id}")).await.status().as_u16(),
+        app.get(&a, &format!("/Users/{id_a}"))
+            .await
+            .status()
+            .as_u16(),
         404
     );
     let restored = app.event_payloads(&b).await.pop().unwrap();
@@ -67,7 +76,7 @@ async fn a_deleted_account_is_invisible_but_restorable_within_the_grace_period(a
     let res = app
         .patch(
             &b,
-            &format!("/Users/{id}"),
+            &format!("/Users/{id_b}"),
             &fixture("okta/reactivate_user.json"),
         )
         .await;
@@ -116,9 +125,10 @@ db_test!(
 );
 async fn a_new_account_may_take_the_identity_during_the_grace_period(app: TestApp) {
     let org = app.create_org("Acme").await;
-    let id = app.create_user(&org, &user_body("bo@example.com")).await;
+    let scim_id = app.create_user(&org, &user_body("bo@example.com")).await;
+    let id = app.account_of(&org, &scim_id).await;
     assert_eq!(
-        app.delete(&org, &format!("/Users/{id}"))
+        app.delete(&org, &format!("/Users/{scim_id}"))
             .await
             .status()
             .as_u16(),
@@ -126,7 +136,12 @@ async fn a_new_account_may_take_the_identity_during_the_grace_period(app: TestAp
     );
     assert_eq!(app.admin_user(&id).await["status"], json!("DELETED"));
     let newer = app.create_user(&org, &user_body("bo@example.com")).await;
-    assert_ne!(newer, id, "a deleted account never comes back through SCIM");
+    assert_ne!(newer, scim_id);
+    assert_ne!(
+        app.account_of(&org, &newer).await,
+        id,
+        "a deleted account never comes back through SCIM"
+    );
     let res = app
         .admin_send(Method::POST, &format!("/users/{id}/restore"), None)
         .await;
@@ -144,8 +159,9 @@ async fn a_new_account_may_take_the_identity_during_the_grace_period(app: TestAp
 db_test!(without_a_grace_period_a_deleted_account_cannot_be_restored);
 async fn without_a_grace_period_a_deleted_account_cannot_be_restored(app: TestApp) {
     let org = app.create_org("Acme").await;
-    let id = app.create_user(&org, &user_body("cy@example.com")).await;
-    app.delete(&org, &format!("/Users/{id}")).await;
+    let scim_id = app.create_user(&org, &user_body("cy@example.com")).await;
+    let id = app.account_of(&org, &scim_id).await;
+    app.delete(&org, &format!("/Users/{scim_id}")).await;
     let res = app
         .admin_send(Method::POST, &format!("/users/{id}/restore"), None)
         .await;
@@ -171,6 +187,8 @@ async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: Tes
         )
         .await;
     expect_json(res, 200).await;
+    app.verify_domain(&org, "example.com").await;
+    app.verify_domain(&other, "example.com").await;
     let gone = app.create_user(&org, &user_body("gone@example.com")).await;
     let active = app
         .create_user(&org, &user_body("active@example.com"))
@@ -178,15 +196,19 @@ async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: Tes
     let shared = app
         .create_user(&org, &user_body("shared@example.com"))
         .await;
-    app.create_user(&other, &user_body("shared@example.com"))
+    let shared_other = app
+        .create_user(&other, &user_body("shared@example.com"))
         .await;
+    let gone_user = app.account_of(&org, &gone).await;
+    let shared_user = app.account_of(&org, &shared).await;
+    assert_eq!(app.account_of(&other, &shared_other).await, shared_user);
     let deactivate = fixture("okta/deactivate_user.json");
     for id in [&gone, &shared] {
         let res = app.patch(&org, &format!("/Users/{id}"), &deactivate).await;
         assert_eq!(res.status().as_u16(), 200);
     }
     // The other organization has no policy: its inactive members stay.
-    app.patch(&other, &format!("/Users/{shared}"), &deactivate)
+    app.patch(&other, &format!("/Users/{shared_other}"), &deactivate)
         .await;
 
     let report = app.purge_at(Utc::now() + Duration::days(29)).await;
@@ -201,7 +223,7 @@ async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: Tes
             .as_u16(),
         404
     );
-    assert_eq!(app.admin_user(&gone).await["status"], json!("DELETED"));
+    assert_eq!(app.admin_user(&gone_user).await["status"], json!("DELETED"));
     assert_eq!(
         app.get(&org, &format!("/Users/{shared}"))
             .await
@@ -209,7 +231,9 @@ async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: Tes
             .as_u16(),
         404
     );
-    let kept = app.get_json(&other, &format!("/Users/{shared}")).await;
+    let kept = app
+        .get_json(&other, &format!("/Users/{shared_other}"))
+        .await;
     assert_eq!(kept["active"], json!(false));
     app.get_json(&org, &format!("/Users/{active}")).await;
 
@@ -221,9 +245,9 @@ async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: Tes
     assert_eq!(
         tail,
         vec![
-            ("membership.deleted", gone.as_str()),
-            ("user.deleted", gone.as_str()),
-            ("membership.deleted", shared.as_str()),
+            ("membership.deleted", gone_user.as_str()),
+            ("user.deleted", gone_user.as_str()),
+            ("membership.deleted", shared_user.as_str()),
         ]
     );
     let policy_rows: Vec<_> = offboard::store::audit::list_for_organization(&app.db, &org.id)
@@ -249,7 +273,9 @@ async fn a_revoked_session_introspects_as_inactive_right_after_a_scim_deactivati
     let id = app
         .create_user(&org, &fixture("entra/create_user.json"))
         .await;
-    let session = app.create_session(&org, &id).await;
+    let session = app
+        .create_session(&org, &app.account_of(&org, &id).await)
+        .await;
     let res = app
         .admin_send(Method::GET, &format!("/sessions/{session}"), None)
         .await;
@@ -281,10 +307,13 @@ db_test!(
 async fn a_removed_membership_keeps_its_record_until_the_purge(app: TestApp) {
     let a = app.create_org("A").await;
     let b = app.create_org("B").await;
-    let id = app.create_user(&a, &user_body("dee@example.com")).await;
-    app.create_user(&b, &user_body("dee@example.com")).await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let id_a = app.create_user(&a, &user_body("dee@example.com")).await;
+    let id_b = app.create_user(&b, &user_body("dee@example.com")).await;
+    let id = app.account_of(&a, &id_a).await;
     assert_eq!(
-        app.delete(&a, &format!("/Users/{id}"))
+        app.delete(&a, &format!("/Users/{id_a}"))
             .await
             .status()
             .as_u16(),
@@ -302,7 +331,10 @@ async fn a_removed_membership_keeps_its_record_until_the_purge(app: TestApp) {
     let view = app.admin_user(&id).await;
     assert_eq!(in_a(&view)["user_name"], json!("dee@example.com"));
     assert_eq!(
-        app.get(&a, &format!("/Users/{id}")).await.status().as_u16(),
+        app.get(&a, &format!("/Users/{id_a}"))
+            .await
+            .status()
+            .as_u16(),
         404
     );
     let report = app.purge_at(Utc::now() + Duration::hours(2)).await;
@@ -311,5 +343,79 @@ async fn a_removed_membership_keeps_its_record_until_the_purge(app: TestApp) {
     let view = app.admin_user(&id).await;
     assert_eq!(in_a(&view)["user_name"], Value::Null);
     assert_eq!(view["status"], json!("ACTIVE"));
-    app.get_json(&b, &format!("/Users/{id}")).await;
+    app.get_json(&b, &format!("/Users/{id_b}")).await;
+}
+
+/// Whether `needle` occurs anywhere in the SQLite database's files (database, WAL).
+fn in_database_files(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if bytes.windows(needle.len()).any(|w| w == needle) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+db_test!(an_erased_account_leaves_no_personal_data_in_the_database_files);
+async fn an_erased_account_leaves_no_personal_data_in_the_database_files(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let unique = ulid::Ulid::new().to_string().to_lowercase();
+    let email = format!("erase-me-{unique}@example.com");
+    let name = format!("Family{unique}");
+    let mut body = user_body(&email);
+    body["name"]["familyName"] = json!(name);
+    body["externalId"] = json!(format!("ext-{unique}"));
+    let id = app.create_user(&org, &body).await;
+    // Several versions of the row, as an IdP's updates make them.
+    app.patch(
+        &org,
+        &format!("/Users/{id}"),
+        &fixture("okta/deactivate_user.json"),
+    )
+    .await;
+    app.patch(
+        &org,
+        &format!("/Users/{id}"),
+        &fixture("okta/reactivate_user.json"),
+    )
+    .await;
+    if let Some(dir) = &app.dir {
+        assert!(
+            !in_database_files(dir.path(), email.as_bytes()).is_empty(),
+            "the scan sees the data while it exists"
+        );
+    }
+    assert_eq!(
+        app.delete(&org, &format!("/Users/{id}")).await.status(),
+        204
+    );
+    app.purge_at(Utc::now()).await;
+
+    let view = app.admin_user(&app.account_of(&org, &id).await).await;
+    assert_eq!(view["email"], Value::Null);
+    match &app.dir {
+        Some(dir) => {
+            for needle in [&email, &name, &format!("ext-{unique}")] {
+                let found = in_database_files(dir.path(), needle.as_bytes());
+                assert!(found.is_empty(), "{needle} is still in {found:?}");
+            }
+        }
+        None => {
+            // PostgreSQL: the purge vacuumed the tables that held the data.
+            use sea_orm::ConnectionTrait;
+            let row = app
+                .db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT count(*)::bigint AS n FROM pg_stat_user_tables WHERE relname IN ('users', 'memberships') AND last_vacuum IS NOT NULL",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get::<i64>("", "n").unwrap(), 2);
+        }
+    }
 }

@@ -54,7 +54,8 @@ async fn every_change_arrives_signed_in_order_with_standard_webhooks_headers(app
     let id = app
         .create_user(&org, &fixture("entra/create_user.json"))
         .await;
-    let session = app.create_session(&org, &id).await;
+    let user = app.account_of(&org, &id).await;
+    let session = app.create_session(&org, &user).await;
     app.patch(
         &org,
         &format!("/Users/{id}"),
@@ -97,7 +98,8 @@ async fn every_change_arrives_signed_in_order_with_standard_webhooks_headers(app
         .iter()
         .find(|r| r.body["type"] == json!("membership.deleted"))
         .unwrap();
-    assert_eq!(deleted.body["data"]["user"]["id"], json!(id));
+    assert_eq!(deleted.body["data"]["user"]["id"], json!(user));
+    assert_eq!(deleted.body["data"]["membership"]["scim_id"], json!(id));
     assert_eq!(deleted.body["organization_id"], json!(org.id));
     // The receiver answers before the dispatcher records the success: wait for it.
     let deadline = std::time::Instant::now() + WAIT;

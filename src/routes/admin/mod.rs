@@ -2,6 +2,7 @@
 //! envelope `{"success":false,"error":{code,message,system_message,type,status,details,trace_id,timestamp}}`.
 
 pub mod audit;
+pub mod domains;
 pub mod organizations;
 pub mod sessions;
 pub mod users;
@@ -233,6 +234,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE_PATH)
             .configure(organizations::configure)
+            .configure(domains::configure)
             .configure(users::configure)
             .configure(sessions::configure)
             .configure(audit::configure)

@@ -1,0 +1,89 @@
+//! `/organizations/{id}/domains`: the email domains an operator verified for an
+//! organization (account linking).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{AdminApiError, body, outcome};
+use crate::auth::Operator;
+use crate::domain::EmailDomain;
+use crate::service::domains;
+use crate::startup::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddDomain {
+    domain: String,
+}
+
+fn parse(req: &HttpRequest, raw: &str) -> Result<EmailDomain, AdminApiError> {
+    EmailDomain::parse(raw).map_err(|e| {
+        AdminApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_DOMAIN",
+            &format!("domain: {e}."),
+        )
+        .with_details(json!({"domain": crate::service::shown_id(raw)}))
+        .traced(req)
+    })
+}
+
+async fn add(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminApiError> {
+    let input: AddDomain = body(&req, payload, state.settings.max_body_bytes).await?;
+    let domain = parse(&req, &input.domain)?;
+    let v = outcome(
+        &req,
+        domains::verify(&state.db, &op.actor, &id, &domain).await,
+    )?;
+    let mut body = domains::domain_json(&v.domain);
+    body["accounts_linked"] = json!(v.accounts_linked);
+    let status = if v.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(body))
+}
+
+async fn list(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let rows = outcome(&req, domains::list(&state.db, &id).await)?;
+    let data: Vec<_> = rows.iter().map(domains::domain_json).collect();
+    Ok(HttpResponse::Ok().json(json!({"data": data})))
+}
+
+async fn remove(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminApiError> {
+    let (org_id, raw) = path.into_inner();
+    let domain = parse(&req, &raw)?;
+    outcome(
+        &req,
+        domains::remove(&state.db, &op.actor, &org_id, &domain).await,
+    )?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/organizations/{id}/domains", web::post().to(add))
+        .route("/organizations/{id}/domains", web::get().to(list))
+        .route(
+            "/organizations/{id}/domains/{domain}",
+            web::delete().to(remove),
+        );
+}

@@ -1,0 +1,144 @@
+//! Verified email domains: the operator's statement that an organization owns a domain,
+//! which is what lets its SCIM users share one account with other organizations that
+//! verified the same domain.
+
+use chrono::Utc;
+use entity::organization_domains;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+
+use super::Result;
+use super::admin::AdminError;
+use crate::db;
+use crate::domain::{EmailDomain, EmailIdentity};
+use crate::scim::user::format_time;
+use crate::store::audit::{self, Actor, Entry, actions};
+use crate::store::{accounts, domains, memberships, organizations as orgs};
+
+type Outcome<T> = std::result::Result<T, AdminError>;
+
+/// Members are examined in pages of this many when a domain is verified.
+const PAGE: u64 = 1000;
+
+pub fn domain_json(d: &organization_domains::Model) -> Value {
+    json!({
+        "organization_id": d.organization_id,
+        "domain": d.domain,
+        "created_at": format_time(d.created_at),
+    })
+}
+
+/// What verifying a domain did.
+pub struct Verified {
+    pub domain: organization_domains::Model,
+    /// `false` when the domain was already verified for the organization.
+    pub created: bool,
+    /// The organization's existing accounts in the domain that became linkable.
+    pub accounts_linked: usize,
+}
+
+/// Verifies `domain` for the organization. The organization's existing private accounts
+/// whose userName is an email in the domain become linkable under that email, unless
+/// another organization's account already holds it (two accounts are never merged).
+pub async fn verify(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    organization_id: &str,
+    domain: &EmailDomain,
+) -> Result<Outcome<Verified>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    if orgs::find(&txn, organization_id).await?.is_none() {
+        return Ok(Err(AdminError::NotFound("organization")));
+    }
+    let created = domains::add(&txn, organization_id, domain, now).await?;
+    let mut linked = Vec::new();
+    if created {
+        let mut after: Option<String> = None;
+        loop {
+            let page =
+                memberships::live_user_names_page(&txn, organization_id, after.as_deref(), PAGE)
+                    .await?;
+            let Some((last, _, _)) = page.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            let pairs: Vec<(String, String)> = page
+                .into_iter()
+                .filter_map(|(_, user, key)| {
+                    let id = EmailIdentity::of(key.as_deref()?)?;
+                    (id.domain == *domain).then_some((user, id.key))
+                })
+                .collect();
+            linked.extend(accounts::link_private(&txn, &pairs, now).await?);
+        }
+        audit::record(
+            &txn,
+            actor,
+            Entry {
+                organization_id: Some(organization_id),
+                action: actions::DOMAIN_VERIFY,
+                target_type: "organization",
+                target_id: organization_id,
+                details: json!({"domain": domain.as_str(), "accounts_linked": linked.len()}),
+            },
+            now,
+        )
+        .await?;
+    }
+    let row = domains::list(&txn, organization_id)
+        .await?
+        .into_iter()
+        .find(|d| d.domain == domain.as_str())
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("domain just verified".into()))?;
+    txn.commit().await?;
+    Ok(Ok(Verified {
+        domain: row,
+        created,
+        accounts_linked: linked.len(),
+    }))
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    organization_id: &str,
+) -> Result<Outcome<Vec<organization_domains::Model>>> {
+    if orgs::find(db, organization_id).await?.is_none() {
+        return Ok(Err(AdminError::NotFound("organization")));
+    }
+    Ok(Ok(domains::list(db, organization_id).await?))
+}
+
+/// Removes a verification. Accounts already linked stay linked (splitting them would
+/// change the account an application knows a person by); new users of the organization
+/// in the domain get private accounts from now on.
+pub async fn remove(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    organization_id: &str,
+    domain: &EmailDomain,
+) -> Result<Outcome<()>> {
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    if orgs::find(&txn, organization_id).await?.is_none() {
+        return Ok(Err(AdminError::NotFound("organization")));
+    }
+    if !domains::remove(&txn, organization_id, domain).await? {
+        return Ok(Err(AdminError::NotFound("domain")));
+    }
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: Some(organization_id),
+            action: actions::DOMAIN_REMOVE,
+            target_type: "organization",
+            target_id: organization_id,
+            details: json!({"domain": domain.as_str()}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(()))
+}
