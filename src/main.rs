@@ -189,8 +189,18 @@ async fn domain_command(settings: &Settings, command: DomainCommand) -> anyhow::
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    // A failed command says why on one line (with its causes), never with a backtrace.
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     offboard::install_crypto_provider();
     let settings = Settings::from_env()?;
     offboard::telemetry::init(settings.log_format);
