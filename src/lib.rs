@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod configuration;
+pub mod cpu;
 pub mod db;
 pub mod domain;
 pub mod ids;

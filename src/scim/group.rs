@@ -9,7 +9,7 @@ use super::error::ScimError;
 use super::filter::{CompareOp, Filter, Literal};
 use super::patch::{OpKind, Operation, PatchRequest};
 use super::resource::Document;
-use super::schema::GROUP_SCHEMA;
+use super::schema::{GROUP_SCHEMA, MAX_MEMBERS};
 use super::user::{etag, format_time};
 
 pub const MAX_DISPLAY_NAME_LEN: usize = 256;
@@ -68,18 +68,26 @@ pub fn member_values(v: &Value) -> Result<Vec<String>, ScimError> {
             ));
         }
     };
+    if items.len() > MAX_MEMBERS {
+        return Err(too_many_members());
+    }
     let mut out: Vec<String> = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
         let id = item
             .as_object()
             .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")))
             .and_then(|(_, v)| v.as_str())
             .ok_or_else(|| ScimError::invalid_value("each member needs a 'value' (a user id)"))?;
-        if !out.iter().any(|o| o == id) {
+        if seen.insert(id) {
             out.push(id.to_string());
         }
     }
     Ok(out)
+}
+
+fn too_many_members() -> ScimError {
+    ScimError::invalid_value(format!("a request may name at most {MAX_MEMBERS} members"))
 }
 
 /// A change to a group's members.
@@ -180,6 +188,16 @@ pub fn split_patch(req: PatchRequest) -> Result<GroupPatch, ScimError> {
             },
             _ => rest.push(op),
         }
+    }
+    let named: usize = members
+        .iter()
+        .map(|m| match m {
+            MemberOp::Add(ids) | MemberOp::Remove(ids) | MemberOp::Replace(ids) => ids.len(),
+            MemberOp::RemoveAll => 0,
+        })
+        .sum();
+    if named > MAX_MEMBERS {
+        return Err(too_many_members());
     }
     Ok(GroupPatch {
         members,

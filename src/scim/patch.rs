@@ -8,9 +8,9 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{Filter, element_values};
+use super::filter::Filter;
 use super::path::PatchPath;
-use super::resource::{Document, canonicalize, coerce};
+use super::resource::{Document, canonicalize, coerce, too_many_values, value_key};
 use super::schema::{Attr, AttrType, Mutability, ResourceSchema, Scope, find};
 
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -312,10 +312,15 @@ fn apply_at(
                         .entry(attr.name.to_string())
                         .or_insert_with(|| Value::Array(Vec::new()));
                     if let Value::Array(existing) = slot {
+                        let mut seen: std::collections::HashSet<String> =
+                            existing.iter().map(value_key).collect();
                         for item in items {
-                            if !existing.contains(&item) {
+                            if seen.insert(value_key(&item)) {
                                 existing.push(item);
                             }
+                        }
+                        if existing.len() > attr.max_values {
+                            return Err(too_many_values(attr));
                         }
                     }
                 }
@@ -346,8 +351,8 @@ fn remove_listed(
 ) -> Result<(), ScimError> {
     let listed = coerce(attr, listed)?.unwrap_or(Value::Array(Vec::new()));
     let listed: Vec<Value> = listed.as_array().cloned().unwrap_or_default();
-    let key = |v: &Value| v.get("value").cloned().unwrap_or_else(|| v.clone());
-    let keys: Vec<Value> = listed.iter().map(key).collect();
+    let key = |v: &Value| value_key(v.get("value").unwrap_or(v));
+    let keys: std::collections::HashSet<String> = listed.iter().map(key).collect();
     if let Some(Value::Array(existing)) = target.get_mut(attr.name) {
         existing.retain(|e| !keys.contains(&key(e)));
         if existing.is_empty() {
@@ -365,22 +370,16 @@ fn apply_filtered(
     sub: Option<&'static Attr>,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
-    let matching: Vec<usize> = {
-        let probe = Value::Object(target.clone());
-        let elems = element_values(
-            &super::filter::AttrRef {
-                scope: Some(Scope::Core),
-                attr,
-                sub: None,
-            },
-            &probe,
-        );
-        elems
+    // Which elements the filter selects, read in place (no copy of the document).
+    let matching: Vec<usize> = match target.get(attr.name) {
+        Some(Value::Array(items)) => items
             .iter()
             .enumerate()
             .filter(|(_, e)| filter.matches(e))
             .map(|(i, _)| i)
-            .collect()
+            .collect(),
+        Some(v @ Value::Object(_)) if filter.matches(v) => vec![0],
+        _ => Vec::new(),
     };
     if kind == OpKind::Remove {
         if matching.is_empty() {
@@ -390,9 +389,10 @@ fn apply_filtered(
             )));
         }
         if let Some(Value::Array(items)) = target.get_mut(attr.name) {
+            let hits: std::collections::HashSet<usize> = matching.iter().copied().collect();
             let mut i = 0;
             items.retain_mut(|e| {
-                let hit = matching.contains(&i);
+                let hit = hits.contains(&i);
                 i += 1;
                 match (hit, sub) {
                     (false, _) => true,

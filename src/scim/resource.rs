@@ -10,6 +10,19 @@ use super::schema::{Attr, AttrType, Mutability, ResourceSchema, find};
 /// A resource document in canonical form, without `id`, `meta` and `schemas`.
 pub type Document = Map<String, Value>;
 
+/// A value's identity for de-duplication: its JSON text (objects' keys are sorted, so
+/// equal values have equal text). Hashing it keeps de-duplication linear.
+pub fn value_key(v: &Value) -> String {
+    v.to_string()
+}
+
+pub fn too_many_values(attr: &Attr) -> ScimError {
+    ScimError::invalid_value(format!(
+        "'{}' may hold at most {} values",
+        attr.name, attr.max_values
+    ))
+}
+
 /// Turns a POST/PUT body (or a patched document) into canonical form. Read-only
 /// attributes are ignored as RFC 7644 §3.5.1 says for PUT; `password` is dropped because
 /// offboard never keeps one.
@@ -82,10 +95,14 @@ pub fn coerce(attr: &Attr, value: &Value) -> Result<Option<Value>, ScimError> {
             Value::Array(a) => a.iter().collect(),
             single => vec![single],
         };
+        if items.len() > attr.max_values {
+            return Err(too_many_values(attr));
+        }
         let mut out = Vec::with_capacity(items.len());
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
         for item in items {
             if let Some(v) = coerce_single(attr, item)?
-                && !out.contains(&v)
+                && seen.insert(value_key(&v))
             {
                 out.push(v);
             }

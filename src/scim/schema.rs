@@ -83,7 +83,15 @@ pub struct Attr {
     pub canonical: &'static [&'static str],
     pub description: &'static str,
     pub sub: &'static [Attr],
+    /// The most values a multi-valued attribute may hold (a bound on the work one request
+    /// can ask for; far above what IdPs send). Over it: 400 `invalidValue`.
+    pub max_values: usize,
 }
+
+/// Values of one multi-valued User attribute (emails, roles, entitlements…).
+pub const MAX_VALUES: usize = 1000;
+/// Members named in one Group request (a whole list on POST/PUT, or per PATCH).
+pub const MAX_MEMBERS: usize = 10_000;
 
 const fn attr(name: &'static str, ty: AttrType, description: &'static str) -> Attr {
     Attr {
@@ -98,6 +106,7 @@ const fn attr(name: &'static str, ty: AttrType, description: &'static str) -> At
         canonical: &[],
         description,
         sub: &[],
+        max_values: MAX_VALUES,
     }
 }
 
@@ -390,7 +399,10 @@ pub const GROUP_ATTRS: &[Attr] = &[
         required: true,
         ..s("displayName", "A human-readable name for the Group.")
     },
-    multi("members", "The Users in the Group.", MEMBER_SUB),
+    Attr {
+        max_values: MAX_MEMBERS,
+        ..multi("members", "The Users in the Group.", MEMBER_SUB)
+    },
 ];
 
 pub static GROUP: ResourceSchema = ResourceSchema {

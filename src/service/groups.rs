@@ -103,14 +103,19 @@ async fn member_events(
         .collect())
 }
 
+/// A create or replace body as a valid `GroupInput` (the route runs this off the async
+/// workers for large bodies).
+pub fn parse_input(body: &Value) -> std::result::Result<GroupInput, ScimError> {
+    GroupInput::from_document(canonicalize(&GROUP, body)?)
+}
+
 #[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
 pub async fn create(
     db: &DatabaseConnection,
     scope: &Scope,
-    body: &Value,
+    input: GroupInput,
     with_members: bool,
 ) -> Result<GroupResource> {
-    let input = GroupInput::from_document(canonicalize(&GROUP, body)?)?;
     let org = scope.organization_id.as_str();
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
@@ -343,11 +348,10 @@ pub async fn replace(
     db: &DatabaseConnection,
     scope: &Scope,
     id: &str,
-    body: &Value,
+    input: GroupInput,
     if_match: Option<&str>,
     with_members: bool,
 ) -> Result<GroupResource> {
-    let input = GroupInput::from_document(canonicalize(&GROUP, body)?)?;
     let members = input.members.clone().unwrap_or_default();
     let g = modify(
         db,

@@ -82,9 +82,18 @@ fn roles_of(record: &Document) -> Value {
     record.get("roles").cloned().unwrap_or_else(|| json!([]))
 }
 
+/// A create or replace body as a valid `UserInput` (the route runs this off the async
+/// workers for large bodies).
+pub fn parse_input(body: &Value) -> std::result::Result<UserInput, ScimError> {
+    UserInput::from_document(canonicalize(&USER, body)?)
+}
+
 #[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
-pub async fn create(db: &DatabaseConnection, scope: &Scope, body: &Value) -> Result<UserResource> {
-    let input = UserInput::from_document(canonicalize(&USER, body)?)?;
+pub async fn create(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    input: UserInput,
+) -> Result<UserResource> {
     let key = input.user_name.key();
     let org = scope.organization_id.as_str();
     let now = Utc::now();
@@ -312,14 +321,47 @@ pub async fn replace(
     db: &DatabaseConnection,
     scope: &Scope,
     scim_id: &str,
-    body: &Value,
+    input: UserInput,
     if_match: Option<&str>,
 ) -> Result<UserResource> {
-    let input = UserInput::from_document(canonicalize(&USER, body)?)?;
-    modify(db, scope, scim_id, if_match, act::SCIM_USER_REPLACE, |_| {
-        Ok(input)
-    })
+    modify(
+        db,
+        scope,
+        scim_id,
+        if_match,
+        act::SCIM_USER_REPLACE,
+        Change::Replace(input),
+    )
     .await
+}
+
+/// A parsed User PATCH and the size of the body it came from (how much work applying it
+/// may be).
+pub struct UserPatch {
+    pub request: std::sync::Arc<PatchRequest>,
+    pub weight: usize,
+}
+
+/// Parses a User PATCH body; refuses removing `active`, which is the membership's status:
+/// it can be set, never unset.
+pub fn parse_patch(body: &Value, weight: usize) -> std::result::Result<UserPatch, ScimError> {
+    let request = PatchRequest::parse(body, &USER)?;
+    if request.operations.iter().any(|op| {
+        op.kind == crate::scim::patch::OpKind::Remove
+            && op
+                .path
+                .as_ref()
+                .and_then(|p| p.attr)
+                .is_some_and(|a| a.name == "active")
+    }) {
+        return Err(ScimError::invalid_value(
+            "active cannot be removed; replace it with false to deactivate",
+        ));
+    }
+    Ok(UserPatch {
+        request: std::sync::Arc::new(request),
+        weight,
+    })
 }
 
 #[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
@@ -327,7 +369,7 @@ pub async fn patch(
     db: &DatabaseConnection,
     scope: &Scope,
     scim_id: &str,
-    request: &PatchRequest,
+    patch: UserPatch,
     if_match: Option<&str>,
 ) -> Result<UserResource> {
     modify(
@@ -336,33 +378,60 @@ pub async fn patch(
         scim_id,
         if_match,
         act::SCIM_USER_PATCH,
-        |current| {
-            // `active` is the membership's status: it can be set, never unset.
-            if request.operations.iter().any(|op| {
-                op.kind == crate::scim::patch::OpKind::Remove
-                    && op
-                        .path
-                        .as_ref()
-                        .and_then(|p| p.attr)
-                        .is_some_and(|a| a.name == "active")
-            }) {
-                return Err(ScimError::invalid_value(
-                    "active cannot be removed; replace it with false to deactivate",
-                ));
-            }
-            let mut doc = record_of(current);
-            let active = MembershipStatus::from_stored(&current.status).is_active();
-            doc.insert("active".into(), Value::Bool(active));
-            let patched = request.apply(&USER, &doc)?;
-            let mut input = UserInput::from_document(patched)?;
-            // A PATCH that does not touch `active` leaves the status as it is.
-            if input.active == Some(active) {
-                input.active = None;
-            }
-            Ok(input)
-        },
+        Change::Patch(patch),
     )
     .await
+}
+
+/// What a PUT or PATCH asks for.
+enum Change {
+    Replace(UserInput),
+    Patch(UserPatch),
+}
+
+/// The membership's record with the PATCH applied (on a copy: all or nothing).
+fn patched_input(
+    request: &PatchRequest,
+    current: &memberships::Model,
+) -> std::result::Result<UserInput, ScimError> {
+    let mut doc = record_of(current);
+    let active = MembershipStatus::from_stored(&current.status).is_active();
+    doc.insert("active".into(), Value::Bool(active));
+    let patched = request.apply(&USER, &doc)?;
+    let mut input = UserInput::from_document(patched)?;
+    // A PATCH that does not touch `active` leaves the status as it is.
+    if input.active == Some(active) {
+        input.active = None;
+    }
+    Ok(input)
+}
+
+/// Applies a large PATCH before the write lock is taken, to the membership as it is now,
+/// off the async workers; the result is used if the membership has not changed by the
+/// time the lock is held. `None` for small patches, applied under the lock (cheaper than
+/// an extra read).
+async fn prepare(
+    db: &DatabaseConnection,
+    org: &str,
+    scim_id: &str,
+    change: &Change,
+) -> Result<Option<(i64, UserInput)>> {
+    let Change::Patch(p) = change else {
+        return Ok(None);
+    };
+    if p.weight <= crate::cpu::INLINE_BYTES {
+        return Ok(None);
+    }
+    let Some(current) = store::find_live_by_scim_id(db, org, scim_id, false).await? else {
+        return Ok(None);
+    };
+    let version = current.version;
+    let request = p.request.clone();
+    let weight = p.weight + current.scim.as_ref().map_or(0, |v| v.to_string().len());
+    let input = crate::cpu::run(weight, move || patched_input(&request, &current))
+        .await
+        .map_err(|_| ScimError::new(500, None, "internal error"))??;
+    Ok(Some((version, input)))
 }
 
 async fn modify(
@@ -371,17 +440,23 @@ async fn modify(
     scim_id: &str,
     if_match: Option<&str>,
     action: &str,
-    next_input: impl FnOnce(&memberships::Model) -> std::result::Result<UserInput, ScimError>,
+    change: Change,
 ) -> Result<UserResource> {
     let org = scope.organization_id.as_str();
+    let prepared = prepare(db, org, scim_id, &change).await?;
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let current = store::find_live_by_scim_id(&txn, org, scim_id, true)
         .await?
         .ok_or_else(|| not_found(scim_id))?;
-    let user_id = current.user_id.as_str();
     check_if_match(&current, if_match)?;
-    let input = next_input(&current)?;
+    let input = match (prepared, change) {
+        (Some((version, input)), _) if version == current.version => input,
+        // Changed meanwhile (or small): applied now, to what is locked.
+        (_, Change::Patch(p)) => patched_input(&p.request, &current)?,
+        (_, Change::Replace(input)) => input,
+    };
+    let user_id = current.user_id.as_str();
     let desired_active = input.active;
     let key = input.user_name.key();
     if current.user_name_key.as_deref() != Some(key.as_str())

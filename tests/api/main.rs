@@ -16,6 +16,7 @@ mod discovery;
 mod groups;
 mod isolation;
 mod lifecycle;
+mod limits;
 mod listing;
 mod migration;
 mod observability;

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{if_match, raw_query, read_json, scim_json, scope};
+use super::{if_match, raw_query, read_as, read_json, scim_json, scope};
 use crate::auth::Tenant;
 use crate::scim::list::{ListQuery, RawQuery, list_response};
 use crate::scim::patch::PatchRequest;
@@ -56,9 +56,12 @@ async fn create(
     body: web::Payload,
 ) -> Result {
     let q = projection_of(&req)?;
-    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
+        groups::parse_input(&v)
+    })
+    .await?;
     let scope = scope(&req, tenant);
-    let r = groups::create(&state.db, &scope, &body, q.projection.returns("members")).await?;
+    let r = groups::create(&state.db, &scope, input, q.projection.returns("members")).await?;
     Ok(resource(StatusCode::CREATED, &r, &q))
 }
 
@@ -82,13 +85,16 @@ async fn replace(
     body: web::Payload,
 ) -> Result {
     let q = projection_of(&req)?;
-    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
+        groups::parse_input(&v)
+    })
+    .await?;
     let scope = scope(&req, tenant);
     let r = groups::replace(
         &state.db,
         &scope,
         &id,
-        &body,
+        input,
         if_match(&req).as_deref(),
         q.projection.returns("members"),
     )
@@ -108,8 +114,10 @@ async fn patch(
     let raw = raw_query(&req)?;
     let wants_body = raw.attributes.is_some() || raw.excluded_attributes.is_some();
     let q = ListQuery::parse(&raw, &GROUP)?;
-    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
-    let request = PatchRequest::parse(&body, &GROUP)?;
+    let request = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
+        PatchRequest::parse(&v, &GROUP)
+    })
+    .await?;
     let scope = scope(&req, tenant);
     let g = groups::patch(&state.db, &scope, &id, request, if_match(&req).as_deref()).await?;
     if !wants_body {

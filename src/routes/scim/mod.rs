@@ -65,9 +65,41 @@ pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
 /// reading), and the text valid JSON (serde_json also bounds nesting depth).
 pub async fn read_json(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<Value, ScimError> {
+    read_as(req, payload, limit, |v, _| Ok(v)).await
+}
+
+/// Reads a JSON body as `read_json` does and turns it into `T` with `convert` (which
+/// also gets the body's size): parsing and validation run off the async workers when
+/// the body is large (see `cpu`), so no request's CPU work stalls another's.
+pub async fn read_as<T, F>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    convert: F,
+) -> Result<T, ScimError>
+where
+    T: Send + 'static,
+    F: FnOnce(Value, usize) -> Result<T, ScimError> + Send + 'static,
+{
+    let bytes = read_bytes(req, payload, limit).await?;
+    let len = bytes.len();
+    crate::cpu::run(len, move || {
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))?;
+        convert(value, len)
+    })
+    .await
+    .map_err(|_| ScimError::new(500, None, "internal error"))?
+}
+
+async fn read_bytes(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ScimError> {
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -104,8 +136,7 @@ pub async fn read_json(
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+    Ok(body.freeze())
 }
 
 /// `scheme://host/scim/v2` as the client addressed it. `Forwarded`/`X-Forwarded-Proto`/

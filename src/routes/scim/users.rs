@@ -3,10 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{if_match, raw_query, read_json, scim_json, scope};
+use super::{if_match, raw_query, read_as, read_json, scim_json, scope};
 use crate::auth::Tenant;
 use crate::scim::list::{ListQuery, RawQuery, list_response};
-use crate::scim::patch::PatchRequest;
 use crate::scim::schema::USER;
 use crate::service::ServiceError;
 use crate::service::users::{self, UserResource};
@@ -56,9 +55,12 @@ async fn create(
     body: web::Payload,
 ) -> Result {
     let projection = projection_of(&req)?;
-    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
+        users::parse_input(&v)
+    })
+    .await?;
     let scope = scope(&req, tenant);
-    let r = users::create(&state.db, &scope, &body).await?;
+    let r = users::create(&state.db, &scope, input).await?;
     Ok(resource(StatusCode::CREATED, &r, &projection))
 }
 
@@ -82,9 +84,12 @@ async fn replace(
     body: web::Payload,
 ) -> Result {
     let projection = projection_of(&req)?;
-    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
+    let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
+        users::parse_input(&v)
+    })
+    .await?;
     let scope = scope(&req, tenant);
-    let r = users::replace(&state.db, &scope, &id, &body, if_match(&req).as_deref()).await?;
+    let r = users::replace(&state.db, &scope, &id, input, if_match(&req).as_deref()).await?;
     Ok(resource(StatusCode::OK, &r, &projection))
 }
 
@@ -96,10 +101,12 @@ async fn patch(
     body: web::Payload,
 ) -> Result {
     let projection = projection_of(&req)?;
-    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
-    let request = PatchRequest::parse(&body, &USER)?;
+    let patch = read_as(&req, body, state.settings.max_body_bytes, |v, len| {
+        users::parse_patch(&v, len)
+    })
+    .await?;
     let scope = scope(&req, tenant);
-    let r = users::patch(&state.db, &scope, &id, &request, if_match(&req).as_deref()).await?;
+    let r = users::patch(&state.db, &scope, &id, patch, if_match(&req).as_deref()).await?;
     Ok(resource(StatusCode::OK, &r, &projection))
 }
 
