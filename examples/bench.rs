@@ -658,6 +658,7 @@ async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Ta
         .arg("serve")
         .env("OFFBOARD_DATABASE_URL", &target.url)
         .env("OFFBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OFFBOARD_METRICS_LISTEN", "127.0.0.1:0")
         .env("OFFBOARD_ADMIN_JWT_SECRET", BENCH_SECRET)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())

@@ -31,7 +31,11 @@ pub struct Settings {
     pub webhook: WebhookSettings,
     /// Build `meta.location` from `X-Forwarded-Proto/Host` (set behind a trusted proxy).
     pub trust_forwarded_headers: bool,
+    /// Where `/metrics` is served, apart from the port the IdPs call; `None` when off.
+    pub metrics_listen: Option<String>,
 }
+
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 
 /// How events are delivered.
 #[derive(Clone, Debug)]
@@ -77,6 +81,7 @@ impl std::fmt::Debug for Settings {
             .field("deletion_grace", &self.deletion_grace)
             .field("purge_interval", &self.purge_interval)
             .field("webhook", &self.webhook)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -207,6 +212,11 @@ impl Settings {
             purge_interval,
             webhook,
             trust_forwarded_headers: flag("OFFBOARD_TRUST_FORWARDED_HEADERS", false)?,
+            metrics_listen: match get("OFFBOARD_METRICS_LISTEN").as_deref().map(str::trim) {
+                None => Some(DEFAULT_METRICS_LISTEN.to_string()),
+                Some("off" | "false" | "none") => None,
+                Some(addr) => Some(addr.to_string()),
+            },
         })
     }
 }

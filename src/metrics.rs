@@ -1,7 +1,10 @@
 //! Prometheus metrics: request counts and latencies per route (the matched pattern,
-//! never a raw path, so no id reaches a label), delivery attempts by outcome, and at each
-//! scrape, read from the database so every process reports the same: events by type,
-//! outbox depth, deliveries by status, and the age of the oldest pending delivery.
+//! never a raw path, so no id reaches a label; methods outside the standard set count as
+//! `OTHER`, so no label grows with what clients send), delivery attempts by outcome, and,
+//! read from the database so every process reports the same: events by type, outbox
+//! depth, deliveries by status, and the age of the oldest pending delivery. Those
+//! database gauges are refreshed at most every `GAUGE_TTL`, however often Prometheus
+//! scrapes.
 
 use std::sync::atomic::AtomicU64;
 
@@ -44,6 +47,24 @@ pub struct StatusLabels {
 
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
+/// How long database-derived gauges are reused before a scrape reads them again.
+pub const GAUGE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The method as a label: one of the standard methods, else `OTHER`.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -53,6 +74,9 @@ pub struct Metrics {
     outbox_depth: Gauge,
     deliveries: Family<StatusLabels, Gauge>,
     oldest_pending_age: Gauge<f64, AtomicU64>,
+    /// When the database gauges were last read; held while reading, so concurrent
+    /// scrapes wait for one refresh instead of each running the queries.
+    refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -121,11 +145,27 @@ impl Metrics {
             outbox_depth,
             deliveries,
             oldest_pending_age,
+            refreshed: tokio::sync::Mutex::new(None),
         }
     }
 
-    /// Refreshes the database-derived gauges and renders everything in the text format.
+    /// Renders everything in the text format, refreshing the database-derived gauges
+    /// first when they are older than `GAUGE_TTL`.
     pub async fn render(&self, db: &impl ConnectionTrait) -> Result<String, DbErr> {
+        {
+            let mut refreshed = self.refreshed.lock().await;
+            if refreshed.is_none_or(|at| at.elapsed() >= GAUGE_TTL) {
+                self.refresh(db).await?;
+                *refreshed = Some(std::time::Instant::now());
+            }
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .map_err(|e| DbErr::Custom(format!("encoding metrics: {e}")))?;
+        Ok(out)
+    }
+
+    async fn refresh(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
         let backend = db.get_database_backend();
         let q = |sql: &str| sea_orm::Statement::from_string(backend, sql.to_string());
         for row in db
@@ -177,9 +217,6 @@ impl Metrics {
             .map(|d| (Utc::now() - d.created_at).num_milliseconds().max(0) as f64 / 1000.0)
             .unwrap_or(0.0);
         self.oldest_pending_age.set(age);
-        let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .map_err(|e| DbErr::Custom(format!("encoding metrics: {e}")))?;
-        Ok(out)
+        Ok(())
     }
 }

@@ -30,6 +30,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on its own listener (never on the port the IdPs call).
+    metrics_server: Option<(u16, Server)>,
     purge: tokio::task::JoinHandle<()>,
     dispatcher: Option<tokio::task::JoinHandle<()>>,
     stop_dispatcher: watch::Sender<bool>,
@@ -78,6 +80,30 @@ impl Application {
             metrics,
             admin_verifier,
         });
+        let metrics_server = match &state.settings.metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).map_err(|e| {
+                    anyhow::anyhow!(
+                        "OFFBOARD_METRICS_LISTEN {addr}: {e} (set it to another address, or off)"
+                    )
+                })?;
+                let port = listener.local_addr()?.port();
+                tracing::info!(listen = %listener.local_addr()?, "metrics listening");
+                let state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .service(routes::health::metrics)
+                        .service(routes::health::healthz)
+                })
+                .workers(1)
+                .disable_signals()
+                .listen(listener)?
+                .run();
+                Some((port, server))
+            }
+            None => None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -86,7 +112,6 @@ impl Application {
                 .wrap(from_fn(routes::request_id_middleware))
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
-                .service(routes::health::metrics)
                 .configure(routes::scim::configure)
                 .configure(routes::admin::configure)
         })
@@ -95,6 +120,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            metrics_server,
             purge,
             dispatcher,
             stop_dispatcher,
@@ -105,11 +131,24 @@ impl Application {
         self.port
     }
 
+    /// The port `/metrics` is served on, when it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(p, _)| *p)
+    }
+
     /// Serves until SIGTERM/SIGINT (actix stops accepting and finishes open requests),
     /// then stops the dispatcher gracefully: no new claims, in-flight deliveries finish
     /// (bounded by OFFBOARD_SHUTDOWN_TIMEOUT), remaining leases released.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         // The purge is idempotent and batched: stopping it mid-run loses nothing.
         self.purge.abort();
         let _ = self.stop_dispatcher.send(true);

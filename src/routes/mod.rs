@@ -93,7 +93,7 @@ pub async fn metrics_middleware(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = std::time::Instant::now();
-    let method = req.method().to_string();
+    let method = crate::metrics::method_label(req.method()).to_string();
     let metrics = req
         .app_data::<actix_web::web::Data<crate::startup::AppState>>()
         .map(|s| s.metrics.clone());

@@ -55,6 +55,8 @@ macro_rules! db_test {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served (its own listener), unless turned off.
+    pub metrics_address: Option<String>,
     pub client: Client,
     pub db: DatabaseConnection,
     pub admin_token: String,
@@ -126,6 +128,7 @@ pub async fn spawn_app_at(
             "OFFBOARD_ADMIN_JWT_SECRET" => Some(ADMIN_SECRET.into()),
             "OFFBOARD_MAX_BODY_BYTES" => Some("65536".into()),
             "OFFBOARD_DB_MAX_CONNECTIONS" => Some("5".into()),
+            "OFFBOARD_METRICS_LISTEN" => Some("127.0.0.1:0".into()),
             _ => None,
         }
     })
@@ -133,6 +136,7 @@ pub async fn spawn_app_at(
     let grace = settings.deletion_grace;
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     tokio::spawn(app.run_until_stopped());
     let db = offboard::db::connect(&url, 2)
         .await
@@ -145,6 +149,7 @@ pub async fn spawn_app_at(
     .expect("admin token");
     TestApp {
         address,
+        metrics_address,
         client: Client::new(),
         db,
         admin_token,

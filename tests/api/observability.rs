@@ -8,12 +8,17 @@ use crate::helpers::{TestApp, fixture, user_body};
 async fn scrape(app: &TestApp) -> String {
     let res = app
         .client
-        .get(format!("{}/metrics", app.address))
+        .get(format!("{}/metrics", app.metrics_address.as_ref().unwrap()))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     res.text().await.unwrap()
+}
+
+/// Waits out the database gauges' cache, so the next scrape reads them again.
+async fn past_gauge_ttl() {
+    tokio::time::sleep(offboard::metrics::GAUGE_TTL + std::time::Duration::from_millis(100)).await;
 }
 
 /// The value of the sample whose line starts with `prefix` (name and labels), or 0.
@@ -58,6 +63,7 @@ async fn probes_answer_and_metrics_move_when_a_user_is_deprovisioned(app: TestAp
         )
         .await;
     assert_eq!(res.status().as_u16(), 200);
+    past_gauge_ttl().await;
     let after = scrape(&app).await;
     assert_eq!(sample(&after, patch), sample(&before, patch) + 1.0);
     assert_eq!(sample(&after, deactivated), 1.0);
@@ -74,4 +80,56 @@ async fn probes_answer_and_metrics_move_when_a_user_is_deprovisioned(app: TestAp
     ] {
         assert!(!after.contains(secret), "{secret} leaked into /metrics");
     }
+}
+
+db_test!(metrics_stay_off_the_scim_port_and_labels_never_grow_with_input);
+async fn metrics_stay_off_the_scim_port_and_labels_never_grow_with_input(app: TestApp) {
+    let res = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        404,
+        "/metrics is not on the IdPs' port"
+    );
+
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("INVENT{i}").as_bytes()).unwrap();
+        app.client
+            .request(method, format!("{}/scim/v2/Users", app.address))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = scrape(&app).await;
+    assert!(!text.contains("INVENT"), "a client chose a label");
+    let other =
+        r#"offboard_http_requests_total{method="OTHER",route="/scim/v2/Users",status="405"}"#;
+    assert_eq!(sample(&text, other), 50.0);
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("offboard_http_requests_total{"))
+        .count();
+    assert!(series < 10, "{series} request series");
+}
+
+db_test!(database_gauges_are_read_at_most_once_per_interval);
+async fn database_gauges_are_read_at_most_once_per_interval(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let created = r#"offboard_events{event_type="membership.created"}"#;
+    let first = scrape(&app).await;
+    assert_eq!(sample(&first, created), 0.0);
+    app.create_user(&org, &user_body("gauge@example.com")).await;
+    let cached = scrape(&app).await;
+    assert_eq!(
+        sample(&cached, created),
+        0.0,
+        "a scrape within the interval reuses the gauges"
+    );
+    past_gauge_ttl().await;
+    let fresh = scrape(&app).await;
+    assert_eq!(sample(&fresh, created), 1.0);
 }

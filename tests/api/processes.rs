@@ -35,6 +35,7 @@ impl Serve {
             .arg("serve")
             .env("OFFBOARD_DATABASE_URL", db_url)
             .env("OFFBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("OFFBOARD_METRICS_LISTEN", "127.0.0.1:0")
             .env("OFFBOARD_ADMIN_JWT_SECRET", ADMIN_SECRET)
             .env("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true")
             .env("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms")
