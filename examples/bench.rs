@@ -137,6 +137,7 @@ fn settings(url: &str) -> Settings {
         "OFFBOARD_ADMIN_JWT_SECRET" => Some(BENCH_SECRET.into()),
         // The bench measures deletion, not the purge task.
         "OFFBOARD_PURGE_INTERVAL" => Some("24h".into()),
+        "OFFBOARD_METRICS_LISTEN" => Some("off".into()),
         _ => None,
     })
     .unwrap()
@@ -659,6 +660,10 @@ async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Ta
         .env("OFFBOARD_DATABASE_URL", &target.url)
         .env("OFFBOARD_LISTEN", format!("127.0.0.1:{port}"))
         .env("OFFBOARD_METRICS_LISTEN", "127.0.0.1:0")
+        // The load comes from one organization; the per-organization limits would cap it.
+        .env("OFFBOARD_RATE_LIMIT_PER_SECOND", "100000")
+        .env("OFFBOARD_RATE_LIMIT_BURST", "100000")
+        .env("OFFBOARD_MAX_IN_FLIGHT_PER_TOKEN", "1024")
         .env("OFFBOARD_ADMIN_JWT_SECRET", BENCH_SECRET)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())

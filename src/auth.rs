@@ -61,6 +61,22 @@ impl FromRequest for Tenant {
             let row =
                 row.ok_or_else(|| ScimError::unauthorized("the bearer token is not valid"))?;
             tracing::Span::current().record("organization_id", row.organization_id.as_str());
+            // Each organization's requests draw from its own bucket: one organization's
+            // flood is answered 429 and never slows another's.
+            let quota = state
+                .admission
+                .quota(&state.db, &row.organization_id)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "quota lookup failed");
+                    ScimError::new(500, None, "internal error")
+                })?;
+            if let Err(wait) = state.admission.rates.check(&row.organization_id, quota) {
+                return Err(ScimError::too_many_requests(
+                    wait.as_secs_f64().ceil() as u64,
+                    "this organization's request rate is exceeded; retry after the given seconds",
+                ));
+            }
             Ok(Tenant {
                 organization_id: row.organization_id,
                 actor: Actor {

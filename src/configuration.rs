@@ -33,6 +33,21 @@ pub struct Settings {
     pub trust_forwarded_headers: bool,
     /// Where `/metrics` is served, apart from the port the IdPs call; `None` when off.
     pub metrics_listen: Option<String>,
+    pub limits: Limits,
+}
+
+/// What one client may hold of the server.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Deadline for reading a request's head and body.
+    pub request_timeout: Duration,
+    /// Requests in flight per bearer token.
+    pub in_flight_per_token: usize,
+    /// Requests in flight per client address (generous: IdPs share egress addresses).
+    pub in_flight_per_address: usize,
+    /// Default SCIM request rate per organization (per process), and its burst.
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
 }
 
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
@@ -82,6 +97,7 @@ impl std::fmt::Debug for Settings {
             .field("purge_interval", &self.purge_interval)
             .field("webhook", &self.webhook)
             .field("metrics_listen", &self.metrics_listen)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -144,6 +160,24 @@ impl Settings {
                 Some(other) => anyhow::bail!("{k} must be true or false, not '{other}'"),
             }
         };
+        fn positive<T: std::str::FromStr + PartialOrd + Default>(
+            k: &str,
+            v: Option<String>,
+            default: T,
+        ) -> anyhow::Result<T> {
+            let n = match v {
+                Some(v) => v
+                    .trim()
+                    .parse::<T>()
+                    .map_err(|_| anyhow::anyhow!("{k} must be a whole number"))?,
+                None => default,
+            };
+            if n <= T::default() {
+                anyhow::bail!("{k} must be at least 1");
+            }
+            Ok(n)
+        }
+        let number = |k: &str, default| positive(k, get(k), default);
         let concurrency: usize = match get("OFFBOARD_WEBHOOK_CONCURRENCY") {
             Some(v) => v
                 .trim()
@@ -212,6 +246,27 @@ impl Settings {
             purge_interval,
             webhook,
             trust_forwarded_headers: flag("OFFBOARD_TRUST_FORWARDED_HEADERS", false)?,
+            limits: Limits {
+                request_timeout: {
+                    let t = duration("OFFBOARD_REQUEST_TIMEOUT", Duration::from_secs(10))?;
+                    if t.is_zero() {
+                        anyhow::bail!("OFFBOARD_REQUEST_TIMEOUT must be greater than zero");
+                    }
+                    t
+                },
+                in_flight_per_token: number("OFFBOARD_MAX_IN_FLIGHT_PER_TOKEN", 32)?,
+                in_flight_per_address: number("OFFBOARD_MAX_IN_FLIGHT_PER_ADDRESS", 256)?,
+                rate_per_second: positive(
+                    "OFFBOARD_RATE_LIMIT_PER_SECOND",
+                    get("OFFBOARD_RATE_LIMIT_PER_SECOND"),
+                    100u32,
+                )?,
+                rate_burst: positive(
+                    "OFFBOARD_RATE_LIMIT_BURST",
+                    get("OFFBOARD_RATE_LIMIT_BURST"),
+                    200u32,
+                )?,
+            },
             metrics_listen: match get("OFFBOARD_METRICS_LISTEN").as_deref().map(str::trim) {
                 None => Some(DEFAULT_METRICS_LISTEN.to_string()),
                 Some("off" | "false" | "none") => None,

@@ -3,6 +3,7 @@
 //! A request flows one way: `routes` (parse, authenticate) -> `service` (one transaction)
 //! -> `domain` (decide) and `store` (queries, outbox and audit rows) -> response.
 
+pub mod admission;
 pub mod auth;
 pub mod configuration;
 pub mod cpu;

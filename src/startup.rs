@@ -25,6 +25,77 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     pub metrics: Arc<Metrics>,
     pub admin_verifier: crate::auth::AdminVerifier,
+    pub admission: Admission,
+}
+
+/// Admission control state (see `admission`).
+pub struct Admission {
+    pub per_token: crate::admission::InFlight,
+    pub per_address: crate::admission::InFlight,
+    pub rates: crate::admission::RateLimiter,
+    /// Each organization's quota, read from the database at most every `QUOTA_TTL`.
+    quotas: std::sync::Mutex<
+        std::collections::HashMap<String, (crate::admission::Quota, std::time::Instant)>,
+    >,
+    default_quota: crate::admission::Quota,
+}
+
+const QUOTA_TTL: Duration = Duration::from_secs(30);
+
+impl Admission {
+    pub fn new(limits: &crate::configuration::Limits) -> Self {
+        Admission {
+            per_token: crate::admission::InFlight::new(limits.in_flight_per_token),
+            per_address: crate::admission::InFlight::new(limits.in_flight_per_address),
+            rates: crate::admission::RateLimiter::default(),
+            quotas: Default::default(),
+            default_quota: crate::admission::Quota {
+                per_second: limits.rate_per_second,
+                burst: limits.rate_burst,
+            },
+        }
+    }
+
+    /// The organization's quota: its own setting, else the server's default.
+    pub async fn quota(
+        &self,
+        db: &DatabaseConnection,
+        organization_id: &str,
+    ) -> Result<crate::admission::Quota, sea_orm::DbErr> {
+        if let Ok(q) = self.quotas.lock()
+            && let Some((quota, at)) = q.get(organization_id)
+            && at.elapsed() < QUOTA_TTL
+        {
+            return Ok(*quota);
+        }
+        let org = crate::store::organizations::find(db, organization_id).await?;
+        let quota = crate::admission::Quota {
+            per_second: org
+                .as_ref()
+                .and_then(|o| o.rate_limit_per_second)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(self.default_quota.per_second),
+            burst: org
+                .as_ref()
+                .and_then(|o| o.rate_limit_burst)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(self.default_quota.burst),
+        };
+        if let Ok(mut q) = self.quotas.lock() {
+            q.insert(
+                organization_id.to_string(),
+                (quota, std::time::Instant::now()),
+            );
+        }
+        Ok(quota)
+    }
+
+    /// Forgets a cached quota (the operator changed it in this process).
+    pub fn forget_quota(&self, organization_id: &str) {
+        if let Ok(mut q) = self.quotas.lock() {
+            q.remove(organization_id);
+        }
+    }
 }
 
 pub struct Application {
@@ -73,12 +144,15 @@ impl Application {
         } else {
             None
         };
+        let request_timeout = settings.limits.request_timeout;
+        let admission = Admission::new(&settings.limits);
         let state = web::Data::new(AppState {
             db,
             settings,
             wake,
             metrics,
             admin_verifier,
+            admission,
         });
         let metrics_server = match &state.settings.metrics_listen {
             Some(addr) => {
@@ -108,6 +182,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(routes::wake_dispatcher_middleware))
+                .wrap(from_fn(routes::admission_middleware))
                 .wrap(from_fn(routes::metrics_middleware))
                 .wrap(from_fn(routes::request_id_middleware))
                 .service(routes::health::healthz)
@@ -115,6 +190,9 @@ impl Application {
                 .configure(routes::scim::configure)
                 .configure(routes::admin::configure)
         })
+        // A client has this long to send a request's head; the body has the same deadline
+        // where it is read (`routes::scim::read_bytes`).
+        .client_request_timeout(request_timeout)
         .listen(listener)?
         .run();
         Ok(Application {

@@ -8,6 +8,8 @@ pub struct Model {
     pub id: String,
     pub organization_id: String,
     pub display_name: String,
+    /// `display_name` trimmed, NFC, lower case: what `displayName eq` matches.
+    pub display_name_key: String,
     pub external_id: Option<String>,
     /// The SCIM record without `members`.
     pub scim: Json,

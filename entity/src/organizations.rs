@@ -12,6 +12,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// A deleted organization stays as a tombstone so events and audit rows resolve.
     pub deleted_at: Option<DateTimeUtc>,
+    /// SCIM requests per second this organization's tokens may make (per process);
+    /// `None`: the server's default.
+    pub rate_limit_per_second: Option<i32>,
+    /// Requests that may arrive at once above that rate; `None`: the server's default.
+    pub rate_limit_burst: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

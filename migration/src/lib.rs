@@ -14,6 +14,7 @@ mod m20261125_000008_add_deletion_columns;
 mod m20261125_000009_create_webhooks;
 mod m20261125_000010_create_groups;
 mod m20261126_000011_link_accounts_by_domain;
+mod m20261126_000012_add_limits_and_group_keys;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000009_create_webhooks::Migration),
             Box::new(m20261125_000010_create_groups::Migration),
             Box::new(m20261126_000011_link_accounts_by_domain::Migration),
+            Box::new(m20261126_000012_add_limits_and_group_keys::Migration),
         ]
     }
 }

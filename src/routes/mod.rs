@@ -87,6 +87,61 @@ pub async fn wake_dispatcher_middleware(
     Ok(res)
 }
 
+/// Caps the requests one bearer token, and one client address, may have in flight:
+/// past the cap the request is refused at once with 429 and `Retry-After`, in the error
+/// shape of the surface it called.
+pub async fn admission_middleware<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<B>>, Error> {
+    use actix_web::ResponseError;
+    let Some(state) = req
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .cloned()
+    else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
+    let address = req.peer_addr().map(|a| a.ip());
+    let token = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    let by_address = match address {
+        Some(ip) => state.admission.per_address.try_acquire(&ip),
+        None => state.admission.per_address.try_acquire(&"unknown"),
+    };
+    let by_token = match &token {
+        Some(t) => state.admission.per_token.try_acquire(t),
+        None => state.admission.per_token.try_acquire(&"anonymous"),
+    };
+    if by_address.is_none() || by_token.is_none() {
+        let detail = "too many requests in flight from this client; retry shortly";
+        let res = if req.path().starts_with(crate::routes::admin::BASE_PATH) {
+            crate::routes::admin::AdminApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                detail,
+            )
+            .error_response()
+        } else {
+            crate::scim::error::ScimError::too_many_requests(1, detail).error_response()
+        };
+        let mut res = res;
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            HeaderValue::from_static("1"),
+        );
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    let res = next.call(req).await;
+    // The slots are given back once the response is ready (dropped here).
+    drop((by_address, by_token));
+    res.map(ServiceResponse::map_into_left_body)
+}
+
 /// Counts every request and its latency by method, route pattern and status.
 pub async fn metrics_middleware(
     req: ServiceRequest,

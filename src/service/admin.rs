@@ -53,6 +53,11 @@ pub fn organization_json(org: &organizations::Model) -> Value {
         "id": org.id,
         "name": org.name,
         "deactivated_retention_secs": org.deactivated_retention_secs,
+        // null: the server's default (OFFBOARD_RATE_LIMIT_PER_SECOND / _BURST).
+        "rate_limit": match (org.rate_limit_per_second, org.rate_limit_burst) {
+            (Some(per_second), Some(burst)) => json!({"per_second": per_second, "burst": burst}),
+            _ => Value::Null,
+        },
         "created_at": format_time(org.created_at),
         "updated_at": format_time(org.updated_at),
     })
@@ -202,6 +207,7 @@ pub async fn update_organization(
     let details = json!({
         "name_changed": changes.name.is_some(),
         "deactivated_retention_secs": changes.deactivated_retention_secs,
+        "rate_limit": changes.rate_limit,
     });
     let updated = orgs::update(&txn, &org, changes, now).await?;
     audit::record(

@@ -12,6 +12,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::scim::group::Member;
+use crate::scim::user::normalize_key;
 use crate::{db, ids};
 
 pub struct NewGroup<'a> {
@@ -29,6 +30,7 @@ pub async fn insert(
     groups::Entity::insert(groups::ActiveModel {
         id: Set(ids::new_id(ids::GROUP)),
         organization_id: Set(g.organization_id.to_string()),
+        display_name_key: Set(normalize_key(&g.display_name)),
         display_name: Set(g.display_name),
         external_id: Set(g.external_id),
         scim: Set(g.record),
@@ -55,7 +57,8 @@ pub async fn find(
     q.one(db).await
 }
 
-/// The organization's groups in creation order, narrowed by exact displayName/externalId.
+/// The organization's groups in creation order, narrowed by displayName (matched
+/// case-insensitively) and exact externalId.
 pub async fn list(
     db: &impl ConnectionTrait,
     organization_id: &str,
@@ -64,7 +67,7 @@ pub async fn list(
 ) -> Result<Vec<groups::Model>, DbErr> {
     let mut q = groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id));
     if let Some(d) = display_name {
-        q = q.filter(groups::Column::DisplayName.eq(d));
+        q = q.filter(groups::Column::DisplayNameKey.eq(normalize_key(d)));
     }
     if let Some(e) = external_id {
         q = q.filter(groups::Column::ExternalId.eq(e));
@@ -82,6 +85,7 @@ pub async fn save(
     now: DateTime<Utc>,
 ) -> Result<groups::Model, DbErr> {
     let mut am = current.clone().into_active_model();
+    am.display_name_key = Set(normalize_key(&display_name));
     am.display_name = Set(display_name);
     am.external_id = Set(external_id);
     am.scim = Set(record);

@@ -20,6 +20,8 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),
+        rate_limit_per_second: Set(None),
+        rate_limit_burst: Set(None),
     };
     organizations::Entity::insert(model)
         .exec_with_returning(db)
@@ -61,6 +63,8 @@ pub async fn mark_deleted(
 pub struct Changes {
     pub name: Option<String>,
     pub deactivated_retention_secs: Option<Option<i64>>,
+    /// `Some(None)` goes back to the server's default; `Some(Some((rate, burst)))` sets it.
+    pub rate_limit: Option<Option<(i32, i32)>>,
 }
 
 pub async fn update(
@@ -76,6 +80,10 @@ pub async fn update(
     }
     if let Some(r) = changes.deactivated_retention_secs {
         am.deactivated_retention_secs = Set(r);
+    }
+    if let Some(limit) = changes.rate_limit {
+        am.rate_limit_per_second = Set(limit.map(|(rate, _)| rate));
+        am.rate_limit_burst = Set(limit.map(|(_, burst)| burst));
     }
     am.updated_at = Set(now);
     am.update(db).await

@@ -129,3 +129,114 @@ async fn the_heaviest_allowed_patch_does_not_hold_up_another_organization(app: T
     let got = app.get_json(&heavy_org, &heavy_path).await;
     assert_eq!(got["roles"][999]["display"], json!("Renamed 0"));
 }
+
+db_test!(an_organization_over_its_rate_is_told_to_retry_and_others_are_untouched);
+async fn an_organization_over_its_rate_is_told_to_retry_and_others_are_untouched(app: TestApp) {
+    use reqwest::Method;
+    let flood = app.create_org("Flood").await;
+    let calm = app.create_org("Calm").await;
+    let res = app
+        .admin_send(
+            Method::PATCH,
+            &format!("/organizations/{}", flood.id),
+            Some(&json!({"rate_limit": {"per_second": 1, "burst": 3}})),
+        )
+        .await;
+    let body = crate::helpers::expect_json(res, 200).await;
+    assert_eq!(body["rate_limit"], json!({"per_second": 1, "burst": 3}));
+    for _ in 0..3 {
+        assert_eq!(app.get(&flood, "/Users").await.status().as_u16(), 200);
+    }
+    let res = app.get(&flood, "/Users").await;
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_scim_error(res, 429, None).await;
+    for _ in 0..10 {
+        assert_eq!(app.get(&calm, "/Users").await.status().as_u16(), 200);
+    }
+    for bad in [
+        json!({"rate_limit": {"per_second": 0, "burst": 3}}),
+        json!({"rate_limit": {"per_second": 5}}),
+        json!({"rate_limit": 5}),
+    ] {
+        let res = app
+            .admin_send(
+                Method::PATCH,
+                &format!("/organizations/{}", flood.id),
+                Some(&bad),
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 422, "{bad}");
+    }
+    let res = app
+        .admin_send(
+            Method::PATCH,
+            &format!("/organizations/{}", flood.id),
+            Some(&json!({"rate_limit": null})),
+        )
+        .await;
+    assert_eq!(
+        crate::helpers::expect_json(res, 200).await["rate_limit"],
+        Value::Null
+    );
+}
+
+/// Sends a request head announcing a body, and one byte of it.
+async fn start_slow_request(app: &TestApp, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\nContent-Length: 1000\r\n\r\n{{"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s
+}
+
+db_test!(
+    slow_bodies_are_cut_off_and_cannot_take_every_slot,
+    [
+        ("OFFBOARD_REQUEST_TIMEOUT", "1s"),
+        ("OFFBOARD_MAX_IN_FLIGHT_PER_TOKEN", "2"),
+    ]
+);
+async fn slow_bodies_are_cut_off_and_cannot_take_every_slot(app: TestApp) {
+    use tokio::io::AsyncReadExt;
+    let org = app.create_org("Slow").await;
+    let other = app.create_org("Other").await;
+    let mut slow = vec![
+        start_slow_request(&app, &org.token).await,
+        start_slow_request(&app, &org.token).await,
+    ];
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The token's slots are taken: a third request is refused at once, not queued.
+    let res = app.get(&org, "/Users").await;
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_scim_error(res, 429, None).await;
+    // Another organization is not affected.
+    assert_eq!(app.get(&other, "/Users").await.status().as_u16(), 200);
+    // The slow bodies are cut off at the deadline with 408.
+    for s in &mut slow {
+        let mut buf = vec![0u8; 512];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("answered before the test's own timeout")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+    assert_eq!(
+        app.get(&org, "/Users").await.status().as_u16(),
+        200,
+        "slots given back"
+    );
+    assert_eq!(
+        app.get_json(&org, "/Users").await["totalResults"],
+        json!(0),
+        "nothing was created"
+    );
+}

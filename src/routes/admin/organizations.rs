@@ -98,7 +98,27 @@ struct UpdateOrganization {
     /// `"30d"` sets the policy, `null` removes it (keep forever), absent leaves it.
     #[serde(default, deserialize_with = "present")]
     deactivated_retention: Option<Option<String>>,
+    /// `{"per_second": n, "burst": m}` sets the organization's SCIM rate, `null` goes
+    /// back to the server's default, absent leaves it.
+    #[serde(default, deserialize_with = "present_limit")]
+    rate_limit: Option<Option<RateLimit>>,
 }
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct RateLimit {
+    per_second: i32,
+    burst: i32,
+}
+
+fn present_limit<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<RateLimit>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// The most a rate or a burst may be set to (a typo must not disable the limit).
+const MAX_RATE: i32 = 100_000;
 
 async fn update(
     req: HttpRequest,
@@ -117,6 +137,19 @@ async fn update(
         Some(None) => Some(None),
         None => None,
     };
+    let rate_limit = match input.rate_limit {
+        Some(Some(l)) => {
+            if !(1..=MAX_RATE).contains(&l.per_second) || !(1..=MAX_RATE).contains(&l.burst) {
+                return Err(AdminApiError::validation(&format!(
+                    "rate_limit.per_second and rate_limit.burst must be between 1 and {MAX_RATE}"
+                ))
+                .traced(&req));
+            }
+            Some(Some((l.per_second, l.burst)))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
     let org = outcome(
         &req,
         admin::update_organization(
@@ -126,10 +159,12 @@ async fn update(
             orgs::Changes {
                 name,
                 deactivated_retention_secs: retention,
+                rate_limit,
             },
         )
         .await,
     )?;
+    state.admission.forget_quota(&org.id);
     Ok(HttpResponse::Ok().json(admin::organization_json(&org)))
 }
 

@@ -31,6 +31,9 @@ impl ResponseError for ScimError {
         if self.status == 401 {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"offboard\""));
         }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         res.body(self.body().to_string())
     }
 }
@@ -128,15 +131,28 @@ async fn read_bytes(
     {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ScimError::invalid_syntax("the body could not be read"))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
+    // A body that trickles in is cut off at the deadline, so slow clients cannot hold
+    // the server's connections for ever.
+    let deadline = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(10), |s| {
+            s.settings.limits.request_timeout
+        });
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| ScimError::invalid_syntax("the body could not be read"))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .map_err(|_| ScimError::new(408, None, "the request body did not arrive in time"))?
 }
 
 /// `scheme://host/scim/v2` as the client addressed it. `Forwarded`/`X-Forwarded-Proto`/
