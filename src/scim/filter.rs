@@ -55,7 +55,11 @@ impl AttrRef {
             Value::Array(a) if self.attr.multi => a.iter().collect(),
             other => vec![other],
         };
-        let implicit_value = self.sub.is_none() && self.attr.ty == AttrType::Complex;
+        // A complex attribute with a `value` (emails, manager) compares by it; one without
+        // (name) is its own value, present when it holds anything (RFC 7644 §3.4.2.2).
+        let implicit_value = self.sub.is_none()
+            && self.attr.ty == AttrType::Complex
+            && find(self.attr.sub, "value").is_some();
         items
             .into_iter()
             .filter_map(|item| match (self.sub, implicit_value) {

@@ -1,8 +1,6 @@
 //! Query parameters of list and search requests (RFC 7644 §3.4.2, §3.4.3), attribute
 //! projection, sorting and the ListResponse envelope.
 
-use std::cmp::Ordering;
-
 use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
@@ -319,57 +317,6 @@ impl ListQuery {
                 schema,
             )?,
         })
-    }
-
-    /// Filters, sorts and pages rendered resources, keeping their given order as the
-    /// stable tie-break. Returns (totalResults, page).
-    pub fn select(&self, resources: Vec<Value>) -> (usize, Vec<Value>) {
-        let mut matched: Vec<Value> = match &self.filter {
-            Some(f) => resources.into_iter().filter(|r| f.matches(r)).collect(),
-            None => resources,
-        };
-        if let Some(key) = &self.sort_by {
-            matched.sort_by(|a, b| {
-                let ord = sort_key(key, a).cmp_missing_last(&sort_key(key, b));
-                if self.descending { ord.reverse() } else { ord }
-            });
-        }
-        let total = matched.len();
-        let page = matched
-            .into_iter()
-            .skip(self.start_index.saturating_sub(1))
-            .take(self.count)
-            .map(|r| self.projection.apply(r))
-            .collect();
-        (total, page)
-    }
-}
-
-#[derive(PartialEq, PartialOrd)]
-enum SortKey {
-    Missing,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-}
-
-impl SortKey {
-    fn cmp_missing_last(&self, other: &SortKey) -> Ordering {
-        match (self, other) {
-            (SortKey::Missing, SortKey::Missing) => Ordering::Equal,
-            (SortKey::Missing, _) => Ordering::Greater,
-            (_, SortKey::Missing) => Ordering::Less,
-            (a, b) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
-        }
-    }
-}
-
-fn sort_key(r: &AttrRef, resource: &Value) -> SortKey {
-    match r.values(resource).first() {
-        Some(Value::String(s)) => SortKey::Str(s.to_lowercase()),
-        Some(Value::Number(n)) => SortKey::Num(n.as_f64().unwrap_or(0.0)),
-        Some(Value::Bool(b)) => SortKey::Bool(*b),
-        _ => SortKey::Missing,
     }
 }
 

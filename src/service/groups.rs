@@ -169,39 +169,75 @@ pub async fn get(
     render(db, scope, &g, with_members).await
 }
 
-/// Lists the organization's groups. Members are loaded only when returned or filtered on,
-/// so `excludedAttributes=members` stays cheap for large groups.
+/// Rows read per round when a filter must be checked here row by row.
+const SCAN_BATCH: u64 = 200;
+
+/// Lists the organization's groups. The filter and the sort run in SQL (members through
+/// the member table), so only the page is loaded; members are loaded only for the page
+/// and only when returned, so `excludedAttributes=members` stays cheap for large groups.
 pub async fn list(
     db: &DatabaseConnection,
     scope: &Scope,
     query: &ListQuery,
 ) -> Result<(usize, Vec<Value>)> {
-    let (mut display_name, mut external_id) = (None, None);
-    if let Some(f) = &query.filter
-        && f.is_conjunction_of_equalities()
-    {
-        for (attr, value) in f.equalities() {
-            match attr.name {
-                "displayName" => display_name = Some(value.to_string()),
-                "externalId" => external_id = Some(value.to_string()),
-                _ => {}
+    use crate::store::scim_query::{self, Condition, Resource};
+    let org = scope.organization_id.as_str();
+    let backend = db.get_database_backend();
+    let condition = match &query.filter {
+        Some(f) => scim_query::compile(f, Resource::Groups, backend)?,
+        None => Condition::Exact(None),
+    };
+    let order = scim_query::order(
+        query.sort_by.as_ref(),
+        query.descending,
+        Resource::Groups,
+        backend,
+    )?;
+    let offset = query.start_index.saturating_sub(1) as u64;
+    let wanted = query.count as u64;
+    let (total, rows) = match (&condition, &query.filter) {
+        (Condition::Superset(_), Some(filter)) => {
+            let needs_members = filter.mentions("members");
+            let (mut matched, mut rows, mut at) = (0u64, Vec::new(), 0u64);
+            loop {
+                let batch =
+                    store::filtered_page(db, org, condition.expr(), &order, at, SCAN_BATCH).await?;
+                if batch.is_empty() {
+                    break;
+                }
+                at += batch.len() as u64;
+                for g in batch {
+                    let body = render(db, scope, &g, needs_members).await?.body;
+                    if filter.matches(&body) {
+                        if matched >= offset && (rows.len() as u64) < wanted {
+                            rows.push(g);
+                        }
+                        matched += 1;
+                    }
+                }
             }
+            (matched, rows)
         }
-    }
-    let rows = store::list(
-        db,
-        &scope.organization_id,
-        display_name.as_deref(),
-        external_id.as_deref(),
-    )
-    .await?;
-    let needs_members = query.projection.returns("members")
-        || query.filter.as_ref().is_some_and(|f| f.mentions("members"));
-    let mut rendered = Vec::with_capacity(rows.len());
+        _ => {
+            let total = store::filtered_count(db, org, condition.expr()).await?;
+            let rows = if wanted == 0 || offset >= total {
+                Vec::new()
+            } else {
+                store::filtered_page(db, org, condition.expr(), &order, offset, wanted).await?
+            };
+            (total, rows)
+        }
+    };
+    let with_members = query.projection.returns("members");
+    let mut page = Vec::with_capacity(rows.len());
     for g in &rows {
-        rendered.push(render(db, scope, g, needs_members).await?.body);
+        page.push(
+            query
+                .projection
+                .apply(render(db, scope, g, with_members).await?.body),
+        );
     }
-    Ok(query.select(rendered))
+    Ok((usize::try_from(total).unwrap_or(usize::MAX), page))
 }
 
 /// The changes a PUT or PATCH asks for, applied inside one transaction.

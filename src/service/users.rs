@@ -15,10 +15,10 @@ use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{Document, canonicalize};
 use crate::scim::schema::USER;
-use crate::scim::user::{UserInput, UserView, etag, normalize_key};
+use crate::scim::user::{UserInput, UserView, etag};
 use crate::store::audit::actions as act;
 use crate::store::audit::{self, Actor, Entry};
-use crate::store::memberships::{Lookup, NewMembership};
+use crate::store::memberships::NewMembership;
 use crate::store::{
     accounts, domains, is_unique_violation, memberships as store, outbox, sessions,
 };
@@ -242,54 +242,98 @@ fn not_found(user_id: &str) -> ServiceError {
     ScimError::not_found(format!("User {} not found", super::shown_id(user_id))).into()
 }
 
-/// Lists the organization's users. Top-level `eq` filters on userName, externalId and id
-/// use indexes; any other filter is evaluated over the organization's users.
+/// Rows read per round when a filter must be checked here row by row.
+const SCAN_BATCH: u64 = 500;
+
+/// Lists the organization's users. The filter and the sort run in SQL (see
+/// `store::scim_query`), so only the requested page is loaded and rendered, whatever the
+/// organization's size. A filter SQL cannot say exactly is narrowed there and checked
+/// here, a batch at a time, so memory stays flat.
 pub async fn list(
     db: &DatabaseConnection,
     scope: &Scope,
     query: &ListQuery,
 ) -> Result<(usize, Vec<Value>)> {
-    let mut lookup = Lookup::default();
-    if let Some(f) = &query.filter {
-        for (attr, value) in f.equalities() {
-            match attr.name {
-                "userName" => lookup.user_name_key = Some(normalize_key(value)),
-                "externalId" => lookup.external_id = Some(value.to_string()),
-                "id" => lookup.scim_id = Some(value.to_string()),
-                _ => {}
-            }
-        }
-    }
-    let (total, mut page) = if query.filter.is_none() && query.sort_by.is_none() {
-        // Paged in SQL: the default order is the id order, so nothing else is needed.
-        let offset = query.start_index.saturating_sub(1) as u64;
-        let (rows, total) =
-            store::live_page_and_total(db, &scope.organization_id, offset, query.count as u64)
-                .await?;
-        let page = rows
-            .iter()
-            .map(|m| query.projection.apply(render(scope, m).body))
-            .collect();
-        (usize::try_from(total).unwrap_or(usize::MAX), page)
-    } else {
-        let rows = store::list_live(db, &scope.organization_id, &lookup).await?;
-        let rendered = rows.iter().map(|m| render(scope, m).body).collect();
-        query.select(rendered)
+    use crate::store::scim_query::{self, Condition, Resource};
+    let org = scope.organization_id.as_str();
+    let backend = db.get_database_backend();
+    let condition = match &query.filter {
+        Some(f) => scim_query::compile(f, Resource::Users, backend)?,
+        None => Condition::Exact(None),
     };
-    if query.projection.returns("groups") {
-        let ids: Vec<String> = page
-            .iter()
-            .filter_map(|u| u["id"].as_str().map(str::to_string))
-            .collect();
-        let mut by_user =
-            crate::store::groups::groups_of_members(db, &scope.organization_id, &ids).await?;
-        for u in &mut page {
-            if let Some(groups) = u["id"].as_str().and_then(|id| by_user.remove(id)) {
-                u["groups"] = group_refs(scope, &groups);
+    let order = scim_query::order(
+        query.sort_by.as_ref(),
+        query.descending,
+        Resource::Users,
+        backend,
+    )?;
+    let offset = query.start_index.saturating_sub(1) as u64;
+    let wanted = query.count as u64;
+    let (total, rows) = match (&condition, &query.filter) {
+        (Condition::Superset(_), Some(filter)) => {
+            let needs_groups = filter.mentions("groups");
+            let (mut matched, mut rows, mut at) = (0u64, Vec::new(), 0u64);
+            loop {
+                let batch =
+                    store::filtered_page(db, org, condition.expr(), &order, at, SCAN_BATCH).await?;
+                if batch.is_empty() {
+                    break;
+                }
+                at += batch.len() as u64;
+                let mut bodies: Vec<Value> = batch.iter().map(|m| render(scope, m).body).collect();
+                if needs_groups {
+                    attach_groups(db, scope, &mut bodies).await?;
+                }
+                for (m, body) in batch.into_iter().zip(&bodies) {
+                    if filter.matches(body) {
+                        if matched >= offset && (rows.len() as u64) < wanted {
+                            rows.push(m);
+                        }
+                        matched += 1;
+                    }
+                }
             }
+            (matched, rows)
+        }
+        _ => {
+            let total = store::filtered_count(db, org, condition.expr()).await?;
+            let rows = if wanted == 0 || offset >= total {
+                Vec::new()
+            } else {
+                store::filtered_page(db, org, condition.expr(), &order, offset, wanted).await?
+            };
+            (total, rows)
+        }
+    };
+    let mut page: Vec<Value> = rows.iter().map(|m| render(scope, m).body).collect();
+    if query.projection.returns("groups") {
+        attach_groups(db, scope, &mut page).await?;
+    }
+    let page = page
+        .into_iter()
+        .map(|u| query.projection.apply(u))
+        .collect();
+    Ok((usize::try_from(total).unwrap_or(usize::MAX), page))
+}
+
+/// Adds each rendered user's read-only `groups`.
+async fn attach_groups(
+    db: &impl sea_orm::ConnectionTrait,
+    scope: &Scope,
+    users: &mut [Value],
+) -> Result<()> {
+    let ids: Vec<String> = users
+        .iter()
+        .filter_map(|u| u["id"].as_str().map(str::to_string))
+        .collect();
+    let mut by_user =
+        crate::store::groups::groups_of_members(db, &scope.organization_id, &ids).await?;
+    for u in users {
+        if let Some(groups) = u["id"].as_str().and_then(|id| by_user.remove(id)) {
+            u["groups"] = group_refs(scope, &groups);
         }
     }
-    Ok((total, page))
+    Ok(())
 }
 
 /// The next state of a membership after a replace or patch, and what it means.

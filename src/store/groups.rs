@@ -57,24 +57,6 @@ pub async fn find(
     q.one(db).await
 }
 
-/// The organization's groups in creation order, narrowed by displayName (matched
-/// case-insensitively) and exact externalId.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-    display_name: Option<&str>,
-    external_id: Option<&str>,
-) -> Result<Vec<groups::Model>, DbErr> {
-    let mut q = groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id));
-    if let Some(d) = display_name {
-        q = q.filter(groups::Column::DisplayNameKey.eq(normalize_key(d)));
-    }
-    if let Some(e) = external_id {
-        q = q.filter(groups::Column::ExternalId.eq(e));
-    }
-    q.order_by_asc(groups::Column::Id).all(db).await
-}
-
 /// Writes a changed group back, bumping its version.
 pub async fn save(
     db: &impl ConnectionTrait,
@@ -324,4 +306,38 @@ pub async fn groups_of_members(
         groups.sort();
     }
     Ok(out)
+}
+
+/// The organization's groups matching `condition` (see `scim_query`), in `order`, from
+/// `offset`, at most `limit`.
+pub async fn filtered_page(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    condition: Option<&sea_orm::sea_query::Expr>,
+    order: &[(sea_orm::sea_query::Expr, sea_orm::Order)],
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<groups::Model>, DbErr> {
+    let mut q = groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id));
+    if let Some(c) = condition {
+        q = q.filter(c.clone());
+    }
+    for (e, o) in order {
+        q = q.order_by(e.clone(), o.clone());
+    }
+    q.offset(offset).limit(limit).all(db).await
+}
+
+/// How many of the organization's groups match `condition`.
+pub async fn filtered_count(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    condition: Option<&sea_orm::sea_query::Expr>,
+) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut q = groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id));
+    if let Some(c) = condition {
+        q = q.filter(c.clone());
+    }
+    q.count(db).await
 }

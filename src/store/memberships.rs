@@ -10,14 +10,6 @@ use serde_json::Value;
 
 use crate::{db, ids};
 
-/// Narrows a list query to an index: what a filter's top-level equalities allow.
-#[derive(Debug, Clone, Default)]
-pub struct Lookup {
-    pub scim_id: Option<String>,
-    pub user_name_key: Option<String>,
-    pub external_id: Option<String>,
-}
-
 /// The live membership of `user_id` in the organization, locked for update when `lock`.
 pub async fn find_live(
     db: &impl ConnectionTrait,
@@ -113,50 +105,6 @@ pub async fn find_live_by_user_name(
         .filter(memberships::Column::RemovedAt.is_null())
         .one(db)
         .await
-}
-
-/// Live memberships of the organization in creation order (a stable order for paging),
-/// narrowed by `lookup`.
-pub async fn list_live(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-    lookup: &Lookup,
-) -> Result<Vec<memberships::Model>, DbErr> {
-    let mut q = memberships::Entity::find()
-        .filter(memberships::Column::OrganizationId.eq(organization_id))
-        .filter(memberships::Column::RemovedAt.is_null());
-    if let Some(v) = &lookup.scim_id {
-        q = q.filter(memberships::Column::ScimId.eq(v.as_str()));
-    }
-    if let Some(v) = &lookup.user_name_key {
-        q = q.filter(memberships::Column::UserNameKey.eq(v.as_str()));
-    }
-    if let Some(v) = &lookup.external_id {
-        q = q.filter(memberships::Column::ExternalId.eq(v.as_str()));
-    }
-    q.order_by_asc(memberships::Column::Id).all(db).await
-}
-
-/// One page of the organization's live memberships in id order, and how many there are:
-/// an unfiltered list (Okta's full import) never loads the whole organization.
-pub async fn live_page_and_total(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<memberships::Model>, u64), DbErr> {
-    use sea_orm::PaginatorTrait;
-    let base = memberships::Entity::find()
-        .filter(memberships::Column::OrganizationId.eq(organization_id))
-        .filter(memberships::Column::RemovedAt.is_null());
-    let total = base.clone().count(db).await?;
-    let rows = base
-        .order_by_asc(memberships::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok((rows, total))
 }
 
 /// Every membership of the user, removed ones included (the admin view).
@@ -477,4 +425,42 @@ pub async fn restore(
     am.updated_at = Set(now);
     am.status_changed_at = Set(now);
     am.update(db).await
+}
+
+/// The organization's live memberships matching `condition` (see `scim_query`), in
+/// `order`, from `offset`, at most `limit`.
+pub async fn filtered_page(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    condition: Option<&sea_orm::sea_query::Expr>,
+    order: &[(sea_orm::sea_query::Expr, sea_orm::Order)],
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<memberships::Model>, DbErr> {
+    let mut q = memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null());
+    if let Some(c) = condition {
+        q = q.filter(c.clone());
+    }
+    for (e, o) in order {
+        q = q.order_by(e.clone(), o.clone());
+    }
+    q.offset(offset).limit(limit).all(db).await
+}
+
+/// How many of the organization's live memberships match `condition`.
+pub async fn filtered_count(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    condition: Option<&sea_orm::sea_query::Expr>,
+) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut q = memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null());
+    if let Some(c) = condition {
+        q = q.filter(c.clone());
+    }
+    q.count(db).await
 }

@@ -8,6 +8,7 @@ pub mod groups;
 pub mod memberships;
 pub mod organizations;
 pub mod outbox;
+pub mod scim_query;
 pub mod sessions;
 pub mod tokens;
 pub mod webhooks;

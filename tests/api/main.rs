@@ -23,4 +23,5 @@ mod observability;
 mod processes;
 mod purge;
 mod receiver;
+mod sql_filters;
 mod webhooks;

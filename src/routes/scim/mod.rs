@@ -270,42 +270,47 @@ pub fn refuse_other_methods(cfg: &mut web::ServiceConfig, paths: &[&str]) {
 
 /// `POST /.search` at the root (RFC 7644 §3.4.3): the query runs against every resource
 /// type whose schema it fits (a filter on `userName` only fits Users), and the results
-/// are paged together, Users first.
+/// are paged together, Users first. Each type is counted and paged in SQL, so only the
+/// page is loaded.
 async fn root_search(
     req: HttpRequest,
     tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Payload,
 ) -> Result<HttpResponse, ServiceError> {
-    use crate::scim::list::{ListQuery, MAX_RESULTS, RawQuery, list_response};
+    use crate::scim::list::{ListQuery, RawQuery, list_response};
     use crate::scim::schema::{GROUP, USER};
     let body = read_json(&req, body, state.settings.max_body_bytes).await?;
     let raw = RawQuery::from_search_body(&body)?;
-    let page_of = ListQuery::parse(&raw, &USER).or_else(|_| ListQuery::parse(&raw, &GROUP))?;
-    let mut all_raw = raw.clone();
-    all_raw.start_index = None;
-    all_raw.count = Some(MAX_RESULTS.to_string());
+    let users = ListQuery::parse(&raw, &USER);
+    let groups = ListQuery::parse(&raw, &GROUP);
+    let page_of = match (&users, &groups) {
+        (Ok(q), _) | (_, Ok(q)) => q.clone(),
+        (Err(e), Err(_)) => return Err(e.clone().into()),
+    };
     let scope = scope(&req, tenant);
+    let (start, count) = (page_of.start_index, page_of.count);
     let mut total = 0;
-    let mut found = Vec::new();
-    if let Ok(q) = ListQuery::parse(&all_raw, &USER) {
+    let mut found: Vec<Value> = Vec::new();
+    // Users occupy positions 1..=users_total, groups follow.
+    let mut users_total = 0;
+    if let Ok(q) = users {
         let (n, items) = crate::service::users::list(&state.db, &scope, &q).await?;
+        users_total = n;
         total += n;
         found.extend(items);
     }
-    if let Ok(q) = ListQuery::parse(&all_raw, &GROUP) {
+    if let Ok(mut q) = groups {
+        let room = count.saturating_sub(found.len());
+        q.start_index = start.saturating_sub(users_total).max(1);
+        q.count = room;
         let (n, items) = crate::service::groups::list(&state.db, &scope, &q).await?;
         total += n;
         found.extend(items);
     }
-    let page: Vec<Value> = found
-        .into_iter()
-        .skip(page_of.start_index.saturating_sub(1))
-        .take(page_of.count)
-        .collect();
     Ok(scim_json(
         StatusCode::OK,
-        &list_response(total, page_of.start_index, page),
+        &list_response(total, start, found),
     ))
 }
 
