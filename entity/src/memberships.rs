@@ -19,6 +19,11 @@ pub struct Model {
     /// The organization's SCIM record of the user, as stored (canonical attribute names,
     /// without `id`, `meta`, `active`, `groups` or `password`). `None` once erased.
     pub scim: Option<Json>,
+    /// `name.givenName`, `name.familyName` and `displayName` of the record, folded (NFC,
+    /// lower case), for filters; erased with the record.
+    pub given_name_key: Option<String>,
+    pub family_name_key: Option<String>,
+    pub display_name_key: Option<String>,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

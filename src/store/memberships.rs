@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use crate::scim::user::SearchKeys;
 use crate::{db, ids};
 
 /// The live membership of `user_id` in the organization, locked for update when `lock`.
@@ -137,6 +138,7 @@ pub async fn insert(
 ) -> Result<memberships::Model, DbErr> {
     // The membership's own id is the id its IdP sees: opaque, never the account's.
     let id = ids::new_id(ids::MEMBERSHIP);
+    let keys = SearchKeys::of(&m.record);
     let model = memberships::ActiveModel {
         id: Set(id.clone()),
         organization_id: Set(m.organization_id.to_string()),
@@ -148,6 +150,9 @@ pub async fn insert(
         user_name: Set(Some(m.user_name.to_string())),
         user_name_key: Set(Some(m.user_name_key)),
         scim: Set(Some(m.record)),
+        given_name_key: Set(keys.given_name),
+        family_name_key: Set(keys.family_name),
+        display_name_key: Set(keys.display_name),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -173,6 +178,10 @@ pub async fn save(
     am.external_id = Set(next.external_id);
     am.user_name = Set(next.user_name);
     am.user_name_key = Set(next.user_name_key);
+    let keys = next.scim.as_ref().map(SearchKeys::of).unwrap_or_default();
+    am.given_name_key = Set(keys.given_name);
+    am.family_name_key = Set(keys.family_name);
+    am.display_name_key = Set(keys.display_name);
     am.scim = Set(next.scim);
     am.version = Set(current.version + 1);
     am.updated_at = Set(next.updated_at);
@@ -314,6 +323,18 @@ fn erase_record(
     q: sea_orm::UpdateMany<memberships::Entity>,
 ) -> sea_orm::UpdateMany<memberships::Entity> {
     q.col_expr(memberships::Column::Scim, Option::<Value>::None.into())
+        .col_expr(
+            memberships::Column::GivenNameKey,
+            Option::<String>::None.into(),
+        )
+        .col_expr(
+            memberships::Column::FamilyNameKey,
+            Option::<String>::None.into(),
+        )
+        .col_expr(
+            memberships::Column::DisplayNameKey,
+            Option::<String>::None.into(),
+        )
         .col_expr(memberships::Column::UserName, Option::<String>::None.into())
         .col_expr(
             memberships::Column::UserNameKey,

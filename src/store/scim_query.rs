@@ -19,12 +19,11 @@
 use chrono::{DateTime, Utc};
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{Expr, Order};
-use unicode_normalization::UnicodeNormalization;
 
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrRef, CompareOp, Filter, Literal};
 use crate::scim::schema::{Attr, AttrType, Scope, find};
-use crate::scim::user::normalize_key;
+use crate::scim::user::{fold, normalize_key};
 
 /// Which resource's table a filter is compiled against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +76,11 @@ pub fn order(
     };
     let mut terms = Vec::new();
     if let Some(a) = sort_by {
-        let key = sql.sort_key(a)?;
+        let (key, never_null) = sql.sort_key(a)?;
         let dir = if descending { Order::Desc } else { Order::Asc };
-        terms.push((sql.cust("(? IS NULL)", vec![key.clone()]), dir.clone()));
+        if !never_null {
+            terms.push((sql.cust("(? IS NULL)", vec![key.clone()]), dir.clone()));
+        }
         terms.push((key, dir));
     }
     terms.push((id, Order::Asc));
@@ -142,14 +143,15 @@ impl Sql {
         Expr::cust(if b { "(1 = 1)" } else { "(1 = 0)" })
     }
 
-    /// Never NULL: a missing value compares false, as in the evaluator.
+    /// A leaf comparison, as SQL writes it (NULL when the value is missing).
     fn leaf(&self, cond: Expr) -> Expr {
-        self.cust("COALESCE((?), FALSE)", vec![cond])
+        cond
     }
 
+    /// `not`: a missing value (NULL) counts as false before it is negated.
     fn not(&self, e: Option<Expr>) -> Expr {
         match e {
-            Some(e) => self.cust("NOT (?)", vec![e]),
+            Some(e) => self.cust("NOT (COALESCE((?), FALSE))", vec![e]),
             None => self.truth(false),
         }
     }
@@ -499,6 +501,18 @@ impl Sql {
                 key: Key::Normalized,
             },
             (Resource::Users, "active", _) => Column::Active,
+            (Resource::Users, "displayName", _) => Column::Text {
+                sql: format!("{table}.display_name_key"),
+                key: Key::Folded,
+            },
+            (Resource::Users, "name", Some("givenName")) => Column::Text {
+                sql: format!("{table}.given_name_key"),
+                key: Key::Folded,
+            },
+            (Resource::Users, "name", Some("familyName")) => Column::Text {
+                sql: format!("{table}.family_name_key"),
+                key: Key::Folded,
+            },
             (_, "meta", Some("created")) => Column::Time(format!("{table}.created_at")),
             (_, "meta", Some("lastModified")) => Column::Time(format!("{table}.updated_at")),
             (_, "meta", _) => Column::Unsupported,
@@ -524,7 +538,7 @@ impl Sql {
                     (Key::Exact, _) => s.clone(),
                     // The stored key is trimmed, NFC and lower case.
                     (Key::Normalized, CompareOp::Eq | CompareOp::Ne) => normalize_key(s),
-                    (Key::Normalized, _) => s.nfc().collect::<String>().to_lowercase(),
+                    (Key::Normalized | Key::Folded, _) => fold(s),
                 };
                 Condition::Exact(Some(self.leaf(self.string_op(Expr::cust(sql), op, lit))))
             }
@@ -561,16 +575,24 @@ impl Sql {
         Condition::Exact(Some(self.leaf(e)))
     }
 
-    fn sort_key(&self, a: &AttrRef) -> Result<Expr, ScimError> {
+    /// The sort expression, and whether it is never NULL (so an index can order by it).
+    fn sort_key(&self, a: &AttrRef) -> Result<(Expr, bool), ScimError> {
+        let collate = if self.pg() { " COLLATE \"C\"" } else { "" };
         if let Some(col) = self.column(a)? {
             return Ok(match col {
-                Column::Text { sql, .. } => {
-                    let collate = if self.pg() { " COLLATE \"C\"" } else { "" };
-                    Expr::cust(format!("lower({sql}){collate}"))
-                }
-                Column::Time(sql) => Expr::cust(sql),
-                Column::Active => Expr::cust("(memberships.status = 'ACTIVE')"),
-                Column::Unsupported => self.truth(true),
+                // Already lower case: ordered as stored, by the index.
+                Column::Text {
+                    sql,
+                    key: Key::Normalized,
+                } => (Expr::cust(format!("{sql}{collate}")), true),
+                Column::Text {
+                    sql,
+                    key: Key::Folded,
+                } => (Expr::cust(format!("{sql}{collate}")), false),
+                Column::Text { sql, .. } => (Expr::cust(format!("lower({sql}){collate}")), false),
+                Column::Time(sql) => (Expr::cust(sql), true),
+                Column::Active => (Expr::cust("(memberships.status = 'ACTIVE')"), true),
+                Column::Unsupported => (self.truth(true), true),
             });
         }
         if self.relation(a)?.is_some() {
@@ -622,7 +644,7 @@ impl Sql {
                 vec![Expr::val(path)],
             )
         };
-        Ok(text)
+        Ok((text, false))
     }
 }
 
@@ -645,6 +667,8 @@ enum Key {
     Exact,
     /// The column holds the normalized key (trimmed, NFC, lower case).
     Normalized,
+    /// The column holds the folded value (NFC, lower case), NULL when absent.
+    Folded,
 }
 
 /// The sub-attribute a reference reads: the named one, or `value` of a complex attribute.

@@ -33,7 +33,9 @@ struct Cli {
     scenario: Scenario,
 }
 
-#[derive(Clone, Copy, ValueEnum, Debug)]
+mod reads;
+
+#[derive(Clone, Copy, ValueEnum, Debug, PartialEq, Eq)]
 enum Db {
     Sqlite,
     Postgres,
@@ -84,6 +86,33 @@ enum Scenario {
         #[arg(long, value_enum, default_value_t = Db::Sqlite)]
         db: Db,
     },
+    /// List reads at organization scale (filter `co`, sortBy, groups), growing one
+    /// organization through `--sizes`, with the server's memory after each size.
+    Reads {
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        #[arg(long, default_value = "10s")]
+        duration: String,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
+    /// The heaviest PATCH the caps allow, in process and over HTTP beside another
+    /// organization's light PATCHes.
+    WorstPatch {
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
+    /// `/metrics` scrape time with many events in the outbox.
+    Metrics {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
     /// Admin deletion of an organization with many members.
     OrgDelete {
         #[arg(long, default_value_t = 10_000)]
@@ -103,6 +132,11 @@ async fn fresh_database(db: Db) -> Target {
         Db::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
+            if std::env::var("OFFBOARD_BENCH_KEEP").is_ok() {
+                // Keep the database for inspection after the run.
+                eprintln!("database kept at {}", dir.keep().display());
+                return Target { url, _dir: None };
+            }
             Target {
                 url,
                 _dir: Some(dir),
@@ -180,6 +214,9 @@ async fn seed(db: &DatabaseConnection, org: &str, other: &str, n: usize) {
                     user_name: Set(Some(name.clone())),
                     user_name_key: Set(Some(name.clone())),
                     scim: Set(Some(json!({"userName": name, "name": {"givenName": "User", "familyName": i.to_string()}}))),
+                    given_name_key: Set(Some("user".into())),
+                    family_name_key: Set(Some(i.to_string())),
+                    display_name_key: Set(None),
                     version: Set(1),
                     created_at: Set(now),
                     updated_at: Set(now),
@@ -490,8 +527,20 @@ async fn webhooks(users: usize, connections: usize, rate: u32, db_kind: Db) {
 
 #[tokio::main]
 async fn main() {
+    offboard::install_crypto_provider();
     match Cli::parse().scenario {
         Scenario::OrgDelete { members, db } => org_delete(members, db).await,
+        Scenario::Reads {
+            sizes,
+            connections,
+            duration,
+            db,
+        } => {
+            let duration = offboard::configuration::parse_duration(&duration).unwrap();
+            reads::reads(sizes, connections, duration, db).await
+        }
+        Scenario::WorstPatch { rounds, db } => reads::worst_patch_scenario(db, rounds).await,
+        Scenario::Metrics { events, db } => reads::metrics_scenario(events, db).await,
         Scenario::Webhooks {
             users,
             connections,
@@ -647,6 +696,14 @@ fn free_port() -> u16 {
 /// database; returns the child, its SCIM base URL and a SCIM token.
 async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Target) {
     let target = fresh_database(db_kind).await;
+    start_offboard_on(target, None).await
+}
+
+/// Starts `offboard serve` on `target`, with `/metrics` on `metrics_port` when given.
+async fn start_offboard_on(
+    target: Target,
+    metrics_port: Option<u16>,
+) -> (std::process::Child, String, String, Target) {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().unwrap().parent().unwrap().join("offboard");
     assert!(
@@ -659,7 +716,10 @@ async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Ta
         .arg("serve")
         .env("OFFBOARD_DATABASE_URL", &target.url)
         .env("OFFBOARD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("OFFBOARD_METRICS_LISTEN", "127.0.0.1:0")
+        .env(
+            "OFFBOARD_METRICS_LISTEN",
+            format!("127.0.0.1:{}", metrics_port.unwrap_or(0)),
+        )
         // The load comes from one organization; the per-organization limits would cap it.
         .env("OFFBOARD_RATE_LIMIT_PER_SECOND", "100000")
         .env("OFFBOARD_RATE_LIMIT_BURST", "100000")
