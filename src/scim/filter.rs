@@ -346,19 +346,50 @@ fn compare(attr: &Attr, v: &Value, op: CompareOp, lit: &Literal) -> bool {
                 };
                 return ordered(Some(a.cmp(&b)), op);
             }
-            let (a, b) = if attr.case_exact {
-                (s.clone(), l.clone())
-            } else {
-                (s.to_lowercase(), l.to_lowercase())
-            };
-            match op {
-                CompareOp::Co => a.contains(&b),
-                CompareOp::Sw => a.starts_with(&b),
-                CompareOp::Ew => a.ends_with(&b),
-                _ => ordered(Some(a.cmp(&b)), op),
+            if attr.case_exact {
+                return text_op(s.as_bytes(), l.as_bytes(), op);
             }
+            // ASCII text (nearly all of it) folds byte by byte, without allocating;
+            // anything else is lower-cased first.
+            if s.is_ascii() && l.is_ascii() {
+                return text_op_ascii(s.as_bytes(), l.as_bytes(), op);
+            }
+            text_op(s.to_lowercase().as_bytes(), l.to_lowercase().as_bytes(), op)
         }
         _ => false,
+    }
+}
+
+fn text_op(a: &[u8], b: &[u8], op: CompareOp) -> bool {
+    match op {
+        CompareOp::Co => b.is_empty() || a.windows(b.len()).any(|w| w == b),
+        CompareOp::Sw => a.starts_with(b),
+        CompareOp::Ew => a.ends_with(b),
+        _ => ordered(Some(a.cmp(b)), op),
+    }
+}
+
+/// `text_op` on ASCII text, case-insensitively.
+fn text_op_ascii(a: &[u8], b: &[u8], op: CompareOp) -> bool {
+    let eq = |x: &[u8], y: &[u8]| x.eq_ignore_ascii_case(y);
+    match op {
+        CompareOp::Co => b.is_empty() || a.windows(b.len()).any(|w| eq(w, b)),
+        CompareOp::Sw => a.len() >= b.len() && eq(&a[..b.len()], b),
+        CompareOp::Ew => a.len() >= b.len() && eq(&a[a.len() - b.len()..], b),
+        _ => {
+            let ord = if op == CompareOp::Eq || op == CompareOp::Ne {
+                if eq(a, b) {
+                    Ordering::Equal
+                } else {
+                    Ordering::Less
+                }
+            } else {
+                a.iter()
+                    .map(u8::to_ascii_lowercase)
+                    .cmp(b.iter().map(u8::to_ascii_lowercase))
+            };
+            ordered(Some(ord), op)
+        }
     }
 }
 
