@@ -45,9 +45,15 @@ impl Dispatcher {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         crate::install_crypto_provider();
+        let resolver =
+            ssrf::PinnedResolver::new(Arc::new(ssrf::SystemLookup), settings.allow_private);
         let client = reqwest::Client::builder()
             // A redirect is a failure: following it could lead to an internal address.
             .redirect(reqwest::redirect::Policy::none())
+            // Names resolve once, through the SSRF filter, and only the addresses it kept
+            // are connected to; no proxy (it would resolve names itself).
+            .dns_resolver(Arc::new(resolver))
+            .no_proxy()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
@@ -177,7 +183,7 @@ impl Dispatcher {
                 return (result, Outcome::Failed(None));
             }
         };
-        if let Err(e) = ssrf::check(&url, self.settings.allow_private).await {
+        if let Err(e) = ssrf::check_literal(&url, self.settings.allow_private) {
             result.error = Some(e.to_string());
             return (result, Outcome::Failed(None));
         }
@@ -217,14 +223,14 @@ impl Dispatcher {
         let mut response = match response {
             Ok(r) => r,
             Err(e) => {
-                let kind = if e.is_timeout() {
-                    "timeout"
-                } else if e.is_connect() {
-                    "connection failed"
-                } else {
-                    "request failed"
+                let refused = refused_by_ssrf(&e);
+                let kind = match refused {
+                    Some(why) => why.to_string(),
+                    None if e.is_timeout() => "timeout".into(),
+                    None if e.is_connect() => "connection failed".into(),
+                    None => "request failed".into(),
                 };
-                result.error = Some(kind.to_string());
+                result.error = Some(kind);
                 return (result, Outcome::Failed(None));
             }
         };
@@ -330,6 +336,18 @@ impl Dispatcher {
         }
         Ok(())
     }
+}
+
+/// The SSRF refusal behind a failed request, if that is why it failed.
+fn refused_by_ssrf(e: &reqwest::Error) -> Option<&ssrf::UrlError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(refusal) = s.downcast_ref::<ssrf::UrlError>() {
+            return Some(refusal);
+        }
+        source = s.source();
+    }
+    None
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -377,6 +377,12 @@ async fn endpoints_on_private_addresses_are_refused_by_default(app: TestApp) {
         "http://169.254.169.254/latest",
         "http://[::1]/hook",
         "http://10.0.0.1/hook",
+        "http://[::127.0.0.1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[64:ff9b:1::a00:1]/hook",
+        "http://[2002:7f00:1::1]/hook",
+        "http://[fec0::1]/hook",
     ] {
         let res = app
             .admin_send(
@@ -435,5 +441,74 @@ async fn an_endpoint_failing_for_too_long_is_disabled(app: TestApp) {
     assert!(
         dead[0]["attempts"].as_i64().unwrap() < 9,
         "disabled before the schedule ran out"
+    );
+}
+
+db_test!(
+    an_endpoint_that_turns_internal_after_it_was_added_is_never_reached,
+    [
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+        ("OFFBOARD_WEBHOOK_RETRY_SCHEDULE", "100ms,100ms")
+    ]
+);
+async fn an_endpoint_that_turns_internal_after_it_was_added_is_never_reached(app: TestApp) {
+    // As if the names had resolved to public addresses when the endpoints were added
+    // and now answer with loopback (DNS rebinding), or a literal slipped in: the rows are
+    // written directly, past the check the admin API makes.
+    let receiver = Receiver::start("whsec_AAAA", Mode::Accept).await;
+    let port = receiver
+        .url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/hooks")
+        .to_string();
+    for url in [
+        format!("http://localhost:{port}/hooks"),
+        receiver.url.clone(),
+        format!("http://[::ffff:127.0.0.1]:{port}/hooks"),
+    ] {
+        offboard::store::webhooks::create_endpoint(
+            &app.db,
+            offboard::store::webhooks::NewEndpoint {
+                url,
+                secret: "whsec_AAAA".into(),
+                event_types: vec![],
+                organization_id: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    }
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("rebind@example.com"))
+        .await;
+    // Every attempt of every delivery fails before connecting, until they are dead.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let dead = deliveries(&app, "status=dead").await;
+        if dead.len() == 6 || std::time::Instant::now() > deadline {
+            assert_eq!(dead.len(), 6, "2 events x 3 endpoints die");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the loopback receiver"
+    );
+    let attempts =
+        offboard::store::webhooks::list_deliveries(&app.db, Some("dead"), None, None, None, 100)
+            .await
+            .unwrap();
+    assert!(
+        attempts.iter().all(|d| d
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("non-public"))),
+        "{:?}",
+        attempts
+            .iter()
+            .map(|d| d.last_error.clone())
+            .collect::<Vec<_>>()
     );
 }
