@@ -321,7 +321,7 @@ mod tests {
         ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
             let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Box::pin(async move {
-                Ok(if n % 2 == 0 {
+                Ok(if n.is_multiple_of(2) {
                     vec!["93.184.216.34".parse().unwrap()]
                 } else {
                     vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]
