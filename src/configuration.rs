@@ -66,6 +66,12 @@ pub struct WebhookSettings {
     pub allow_private: bool,
     /// Deliveries in flight per process.
     pub concurrency: usize,
+    /// Deliveries in flight per endpoint, unless the endpoint sets its own.
+    pub endpoint_concurrency: u32,
+    /// When an endpoint's circuit breaker opens, and for how long.
+    pub breaker: crate::webhook::breaker::Policy,
+    /// How long events stay after every delivery of theirs is final.
+    pub event_retention: Duration,
     /// An endpoint failing without a success for this long is disabled.
     pub disable_after: Duration,
     /// How often an idle dispatcher looks for due deliveries (it is also woken at once
@@ -183,7 +189,7 @@ impl Settings {
                 .trim()
                 .parse()
                 .context("OFFBOARD_WEBHOOK_CONCURRENCY must be a number")?,
-            None => 8,
+            None => 64,
         };
         if concurrency == 0 {
             anyhow::bail!("OFFBOARD_WEBHOOK_CONCURRENCY must be at least 1");
@@ -200,6 +206,27 @@ impl Settings {
             lease: duration("OFFBOARD_WEBHOOK_LEASE", timeout + Duration::from_secs(30))?,
             allow_private: flag("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", false)?,
             concurrency,
+            endpoint_concurrency: positive(
+                "OFFBOARD_WEBHOOK_ENDPOINT_CONCURRENCY",
+                get("OFFBOARD_WEBHOOK_ENDPOINT_CONCURRENCY"),
+                2u32,
+            )?,
+            breaker: crate::webhook::breaker::Policy {
+                threshold: positive(
+                    "OFFBOARD_WEBHOOK_BREAKER_THRESHOLD",
+                    get("OFFBOARD_WEBHOOK_BREAKER_THRESHOLD"),
+                    5u32,
+                )?,
+                base_cooldown: duration(
+                    "OFFBOARD_WEBHOOK_BREAKER_COOLDOWN",
+                    Duration::from_secs(10),
+                )?,
+                max_cooldown: duration(
+                    "OFFBOARD_WEBHOOK_BREAKER_MAX_COOLDOWN",
+                    Duration::from_secs(600),
+                )?,
+            },
+            event_retention: duration("OFFBOARD_EVENT_RETENTION", Duration::from_secs(30 * 86400))?,
             disable_after: duration(
                 "OFFBOARD_WEBHOOK_DISABLE_AFTER",
                 Duration::from_secs(5 * 86400),

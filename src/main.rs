@@ -270,6 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 url,
                 event_types: events,
                 organization_id: org,
+                max_in_flight: None,
             };
             let (ep, secret) = match offboard::service::webhooks::add_endpoint(
                 &db,
@@ -283,7 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => bail!("{e}"),
             };
             if json {
-                let mut v = offboard::service::webhooks::endpoint_json(&ep);
+                let mut v = offboard::service::webhooks::endpoint_json(&ep, &settings.webhook);
                 v["secret"] = json!(secret);
                 println!("{v}");
             } else {

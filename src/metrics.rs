@@ -45,6 +45,11 @@ pub struct StatusLabels {
     pub status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BreakerLabels {
+    pub breaker: String,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// How long database-derived gauges are reused before a scrape reads them again.
@@ -74,6 +79,8 @@ pub struct Metrics {
     outbox_depth: Gauge,
     deliveries: Family<StatusLabels, Gauge>,
     oldest_pending_age: Gauge<f64, AtomicU64>,
+    endpoints: Family<BreakerLabels, Gauge>,
+    breaker: crate::webhook::breaker::Policy,
     /// When the database gauges were last read; held while reading, so concurrent
     /// scrapes wait for one refresh instead of each running the queries.
     refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
@@ -87,6 +94,16 @@ fn latency_histogram() -> Histogram {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Metrics {
+    /// With the breaker policy the endpoints' states are reported under.
+    pub fn with_breaker(policy: crate::webhook::breaker::Policy) -> Self {
+        Metrics {
+            breaker: policy,
+            ..Self::new()
+        }
     }
 }
 
@@ -136,7 +153,15 @@ impl Metrics {
             "Age of the oldest pending webhook delivery (0 when none)",
             oldest_pending_age.clone(),
         );
+        let endpoints = Family::<BreakerLabels, Gauge>::default();
+        registry.register(
+            "webhook_endpoints",
+            "Enabled webhook endpoints by circuit breaker state (closed, open, half_open)",
+            endpoints.clone(),
+        );
         Metrics {
+            endpoints,
+            breaker: crate::webhook::breaker::Policy::default(),
             registry,
             http_requests,
             http_duration,
@@ -217,6 +242,33 @@ impl Metrics {
             .map(|d| (Utc::now() - d.created_at).num_milliseconds().max(0) as f64 / 1000.0)
             .unwrap_or(0.0);
         self.oldest_pending_age.set(age);
+        let eps = {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            entity::webhook_endpoints::Entity::find()
+                .filter(entity::webhook_endpoints::Column::Enabled.eq(true))
+                .filter(entity::webhook_endpoints::Column::DeletedAt.is_null())
+                .all(db)
+                .await?
+        };
+        let now = Utc::now();
+        let mut counts =
+            std::collections::HashMap::from([("closed", 0), ("open", 0), ("half_open", 0)]);
+        for ep in &eps {
+            let state = crate::webhook::breaker::state(
+                &self.breaker,
+                ep.consecutive_failures,
+                ep.breaker_open_until,
+                now,
+            );
+            *counts.entry(state.as_str()).or_default() += 1;
+        }
+        for (state, n) in counts {
+            self.endpoints
+                .get_or_create(&BreakerLabels {
+                    breaker: state.into(),
+                })
+                .set(n);
+        }
         Ok(())
     }
 }

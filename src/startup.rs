@@ -131,7 +131,7 @@ impl Application {
             settings.deletion_grace,
         ));
         let wake = Arc::new(Notify::new());
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_breaker(settings.webhook.breaker));
         let (stop_dispatcher, stopped) = watch::channel(false);
         let dispatcher = if settings.webhook.dispatch {
             let d = Dispatcher::new(

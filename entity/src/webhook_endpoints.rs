@@ -20,6 +20,12 @@ pub struct Model {
     pub disabled_reason: Option<String>,
     /// Start of the current run of failures; `None` after a success.
     pub failing_since: Option<DateTimeUtc>,
+    /// Deliveries this endpoint may have in flight at once; `None`: the server's default.
+    pub max_in_flight: Option<i32>,
+    /// Failed attempts in a row (the circuit breaker's count); 0 after a success.
+    pub consecutive_failures: i32,
+    /// While in the future the breaker is open: nothing is sent to the endpoint.
+    pub breaker_open_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,

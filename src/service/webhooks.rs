@@ -25,6 +25,20 @@ pub struct EndpointInput {
     pub url: String,
     pub event_types: Vec<String>,
     pub organization_id: Option<String>,
+    /// Deliveries in flight at once; `None`: the server's default.
+    pub max_in_flight: Option<i32>,
+}
+
+/// The most deliveries one endpoint may be allowed in flight.
+pub const MAX_IN_FLIGHT: i32 = 64;
+
+fn check_max_in_flight(v: Option<i32>) -> std::result::Result<(), AdminError> {
+    match v {
+        Some(n) if !(1..=MAX_IN_FLIGHT).contains(&n) => Err(AdminError::Invalid(format!(
+            "max_in_flight must be between 1 and {MAX_IN_FLIGHT}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Adds an endpoint; returns it and its secret (shown once).
@@ -42,6 +56,9 @@ pub async fn add_endpoint(
         return Ok(Err(AdminError::Invalid(format!(
             "url: {e} (set OFFBOARD_WEBHOOK_ALLOW_PRIVATE=true to allow it)"
         ))));
+    }
+    if let Err(e) = check_max_in_flight(input.max_in_flight) {
+        return Ok(Err(e));
     }
     if let Some(bad) = input
         .event_types
@@ -71,6 +88,7 @@ pub async fn add_endpoint(
             secret: secret.clone(),
             event_types: types,
             organization_id: input.organization_id,
+            max_in_flight: input.max_in_flight,
         },
         now,
     )
@@ -92,7 +110,55 @@ pub async fn add_endpoint(
     Ok(Ok((ep, secret)))
 }
 
-pub fn endpoint_json(ep: &endpoints::Model) -> Value {
+/// Sets how many deliveries the endpoint may have in flight (`None`: the default).
+pub async fn set_max_in_flight(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: &str,
+    max_in_flight: Option<i32>,
+) -> Result<Outcome<endpoints::Model>> {
+    if let Err(e) = check_max_in_flight(max_in_flight) {
+        return Ok(Err(e));
+    }
+    let now = Utc::now();
+    let txn = db::begin_write(db).await?;
+    let Some(ep) = store::find_endpoint(&txn, id).await? else {
+        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+    };
+    let ep = store::set_max_in_flight(&txn, &ep, max_in_flight, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry {
+            organization_id: ep.organization_id.as_deref(),
+            action: audit::actions::WEBHOOK_ENDPOINT_UPDATE,
+            target_type: "webhook_endpoint",
+            target_id: &ep.id,
+            details: json!({"max_in_flight": max_in_flight}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(ep))
+}
+
+pub fn endpoint_json(
+    ep: &endpoints::Model,
+    settings: &crate::configuration::WebhookSettings,
+) -> Value {
+    use crate::webhook::breaker;
+    let now = Utc::now();
+    let state = breaker::state(
+        &settings.breaker,
+        ep.consecutive_failures,
+        ep.breaker_open_until,
+        now,
+    );
+    let configured = ep
+        .max_in_flight
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(settings.endpoint_concurrency);
     json!({
         "id": ep.id,
         "url": ep.url,
@@ -101,6 +167,17 @@ pub fn endpoint_json(ep: &endpoints::Model) -> Value {
         "enabled": ep.enabled,
         "disabled_reason": ep.disabled_reason,
         "failing_since": ep.failing_since.map(format_time),
+        "max_in_flight": ep.max_in_flight,
+        "breaker": {
+            "state": state.as_str(),
+            "consecutive_failures": ep.consecutive_failures,
+            "open_until": match state {
+                breaker::State::Open { until } => Some(format_time(until)),
+                _ => None,
+            },
+            // Deliveries it may have in flight now.
+            "slots": breaker::slots(state, configured),
+        },
         "created_at": format_time(ep.created_at),
         "updated_at": format_time(ep.updated_at),
     })

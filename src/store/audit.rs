@@ -108,6 +108,7 @@ pub mod actions {
     pub const PURGE: &str = "purge";
     pub const WEBHOOK_ENDPOINT_CREATE: &str = "webhook_endpoint.create";
     pub const WEBHOOK_ENDPOINT_DELETE: &str = "webhook_endpoint.delete";
+    pub const WEBHOOK_ENDPOINT_UPDATE: &str = "webhook_endpoint.update";
     pub const WEBHOOK_ENDPOINT_RECOVER: &str = "webhook_endpoint.recover";
     pub const WEBHOOK_SECRET_ROTATE: &str = "webhook_endpoint.rotate_secret";
     pub const EVENT_REPLAY: &str = "event.replay";

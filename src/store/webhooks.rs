@@ -22,6 +22,7 @@ pub struct NewEndpoint {
     pub secret: String,
     pub event_types: Vec<String>,
     pub organization_id: Option<String>,
+    pub max_in_flight: Option<i32>,
 }
 
 pub async fn create_endpoint(
@@ -40,6 +41,9 @@ pub async fn create_endpoint(
         enabled: Set(true),
         disabled_reason: Set(None),
         failing_since: Set(None),
+        max_in_flight: Set(new.max_in_flight),
+        consecutive_failures: Set(0),
+        breaker_open_until: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),
@@ -155,6 +159,9 @@ pub async fn recover_endpoint(
     am.enabled = Set(true);
     am.disabled_reason = Set(None);
     am.failing_since = Set(None);
+    // The operator says the endpoint is back: its breaker closes.
+    am.consecutive_failures = Set(0);
+    am.breaker_open_until = Set(None);
     am.updated_at = Set(now);
     am.update(db).await?;
     let res = replay_filter(deliveries::Entity::update_many(), now)
@@ -203,7 +210,42 @@ pub async fn replay_event(
     if let Some(ep) = endpoint_id {
         q = q.filter(deliveries::Column::EndpointId.eq(ep));
     }
-    Ok(q.exec(db).await?.rows_affected)
+    let replayed = q.exec(db).await?.rows_affected;
+    // A replay is the operator's word that the endpoints are fixed: their breakers close,
+    // so the replayed delivery goes now rather than after a cooldown.
+    let mut reset = endpoints::Entity::update_many()
+        .col_expr(endpoints::Column::ConsecutiveFailures, 0.into())
+        .col_expr(
+            endpoints::Column::BreakerOpenUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .filter(
+            endpoints::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(deliveries::Column::EndpointId)
+                    .from(deliveries::Entity)
+                    .and_where(deliveries::Column::EventId.eq(event_id))
+                    .to_owned(),
+            ),
+        )
+        .filter(endpoints::Column::ConsecutiveFailures.ne(0));
+    if let Some(ep) = endpoint_id {
+        reset = reset.filter(endpoints::Column::Id.eq(ep));
+    }
+    reset.exec(db).await?;
+    Ok(replayed)
+}
+
+pub async fn set_max_in_flight(
+    db: &impl ConnectionTrait,
+    endpoint: &endpoints::Model,
+    max_in_flight: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<endpoints::Model, DbErr> {
+    let mut am = endpoint.clone().into_active_model();
+    am.max_in_flight = Set(max_in_flight);
+    am.updated_at = Set(now);
+    am.update(db).await
 }
 
 /// Rotates the secret: the new one signs at once, the old one too until `old_until`.
@@ -312,6 +354,37 @@ pub async fn fan_out(
     Ok(batch.len())
 }
 
+/// Whether any event waits to be fanned out (a read: an idle dispatcher takes no write
+/// lock to learn there is nothing to do).
+pub async fn has_unfanned(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    Ok(events::Entity::find()
+        .select_only()
+        .column(events::Column::Id)
+        .filter(events::Column::FannedOut.eq(false))
+        .into_tuple::<String>()
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Whether any delivery is due and free to claim (a read, as `has_unfanned`).
+pub async fn has_due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    Ok(deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::Id)
+        .filter(deliveries::Column::Status.eq(PENDING))
+        .filter(deliveries::Column::NextAttemptAt.lte(now))
+        .filter(
+            sea_orm::Condition::any()
+                .add(deliveries::Column::LeaseExpiresAt.is_null())
+                .add(deliveries::Column::LeaseExpiresAt.lt(now)),
+        )
+        .into_tuple::<String>()
+        .one(db)
+        .await?
+        .is_some())
+}
+
 /// A claimed delivery with what sending it needs.
 pub struct Claimed {
     pub delivery: deliveries::Model,
@@ -319,11 +392,153 @@ pub struct Claimed {
     pub endpoint: endpoints::Model,
 }
 
+/// How claims share the dispatcher among endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct Fairness {
+    /// Deliveries in flight per endpoint unless it sets its own `max_in_flight`.
+    pub default_slots: u32,
+    pub breaker: crate::webhook::breaker::Policy,
+}
+
+/// How many more deliveries each enabled endpoint may have in flight now: its slots (by
+/// its breaker's state) minus the deliveries leased to any process.
+async fn free_slots(
+    db: &impl ConnectionTrait,
+    fairness: &Fairness,
+    now: DateTime<Utc>,
+) -> Result<Vec<(endpoints::Model, u32)>, DbErr> {
+    use crate::webhook::breaker;
+    let eps = endpoints::Entity::find()
+        .filter(endpoints::Column::Enabled.eq(true))
+        .filter(endpoints::Column::DeletedAt.is_null())
+        .all(db)
+        .await?;
+    if eps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let busy: std::collections::HashMap<String, i64> = deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::EndpointId)
+        .column_as(deliveries::Column::Id.count(), "n")
+        .filter(deliveries::Column::Status.eq(PENDING))
+        .filter(deliveries::Column::LeaseExpiresAt.gte(now))
+        .group_by(deliveries::Column::EndpointId)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(eps
+        .into_iter()
+        .filter_map(|ep| {
+            let state = breaker::state(
+                &fairness.breaker,
+                ep.consecutive_failures,
+                ep.breaker_open_until,
+                now,
+            );
+            let configured = ep
+                .max_in_flight
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(fairness.default_slots);
+            let in_flight = busy.get(&ep.id).copied().unwrap_or(0);
+            let free = i64::from(breaker::slots(state, configured)) - in_flight;
+            (free > 0).then(|| (ep, u32::try_from(free).unwrap_or(0)))
+        })
+        .collect())
+}
+
+/// Due deliveries of one endpoint in order, at most `limit`: pending, next attempt
+/// reached, no live lease, and no earlier pending delivery of the same user to the same
+/// endpoint (the per-user order).
+async fn due_for_endpoint(
+    db: &impl ConnectionTrait,
+    endpoint_id: &str,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(String, String)>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = "SELECT d.id, d.organization_id FROM deliveries d \
+         WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2 \
+           AND (d.lease_expires_at IS NULL OR d.lease_expires_at < $2) \
+           AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = d.endpoint_id \
+               AND p.organization_id = d.organization_id AND p.order_key = d.order_key \
+               AND p.sequence < d.sequence AND p.status = 'pending') \
+         ORDER BY d.next_attempt_at, d.sequence LIMIT $3";
+    let sql = if backend == DbBackend::Postgres {
+        sql.to_string()
+    } else {
+        // SQLite numbers its parameters ?1, ?2…; the same number may appear twice.
+        sql.replace('$', "?")
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                endpoint_id.into(),
+                now.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "organization_id")?)))
+        .collect()
+}
+
+/// Picks up to `limit` deliveries from per-endpoint queues: round robin across
+/// endpoints, and within an endpoint across organizations, so no endpoint or
+/// organization goes first twice while another waits. Each queue keeps its order.
+pub fn round_robin(queues: Vec<Vec<(String, String)>>, limit: usize) -> Vec<String> {
+    use std::collections::{BTreeMap, VecDeque};
+    // Per endpoint: its organizations' queues, visited in turn.
+    let mut endpoints: Vec<VecDeque<VecDeque<String>>> = queues
+        .into_iter()
+        .map(|q| {
+            let mut by_org: BTreeMap<String, (usize, VecDeque<String>)> = BTreeMap::new();
+            for (i, (id, org)) in q.into_iter().enumerate() {
+                by_org
+                    .entry(org)
+                    .or_insert((i, VecDeque::new()))
+                    .1
+                    .push_back(id);
+            }
+            let mut orgs: Vec<(usize, VecDeque<String>)> = by_org.into_values().collect();
+            // The organization whose first delivery is oldest goes first.
+            orgs.sort_by_key(|(first, _)| *first);
+            orgs.into_iter().map(|(_, q)| q).collect()
+        })
+        .collect();
+    let mut out = Vec::new();
+    while out.len() < limit && endpoints.iter().any(|e| !e.is_empty()) {
+        for orgs in endpoints.iter_mut() {
+            if out.len() >= limit {
+                break;
+            }
+            let Some(mut q) = orgs.pop_front() else {
+                continue;
+            };
+            if let Some(id) = q.pop_front() {
+                out.push(id);
+            }
+            if !q.is_empty() {
+                orgs.push_back(q);
+            }
+        }
+    }
+    out
+}
+
 /// Claims up to `limit` due deliveries for `owner` under lease `lease_id` until
-/// `lease_until`. Due: pending, its next attempt reached, no live lease, its endpoint
-/// enabled, and no earlier pending delivery of the same user to the same endpoint (the
-/// per-user order). PostgreSQL skips rows another process is claiming; SQLite's write
-/// transaction excludes other claimers.
+/// `lease_until`, fairly: each endpoint gets at most its free slots (its
+/// `max_in_flight`, fewer while its circuit breaker is open or half-open, minus what is
+/// already in flight), and endpoints and organizations take turns. A silent endpoint
+/// thus holds at most its own slots, never the others'. Per-user order is kept: a
+/// delivery waits while an earlier one of the same user to the same endpoint is pending.
+/// The lease is taken with a conditional update, so of two processes (PostgreSQL) that
+/// chose the same delivery only one gets it; SQLite's write transaction excludes other
+/// claimers. (Several processes may together exceed an endpoint's slots briefly.)
 pub async fn claim(
     db: &impl ConnectionTrait,
     owner: &str,
@@ -331,51 +546,51 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     now: DateTime<Utc>,
     limit: u64,
+    fairness: &Fairness,
 ) -> Result<Vec<Claimed>, DbErr> {
-    let backend = db.get_database_backend();
-    let skip_locked = if backend == DbBackend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "UPDATE deliveries SET lease_owner = $1, lease_id = $2, lease_expires_at = $3, updated_at = $4 \
-         WHERE id IN ( \
-           SELECT d.id FROM deliveries d \
-           WHERE d.status = 'pending' AND d.next_attempt_at <= $4 \
-             AND (d.lease_expires_at IS NULL OR d.lease_expires_at < $4) \
-             AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id AND e.enabled AND e.deleted_at IS NULL) \
-             AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = d.endpoint_id \
-                 AND p.organization_id = d.organization_id AND p.order_key = d.order_key \
-                 AND p.sequence < d.sequence AND p.status = 'pending') \
-           ORDER BY d.next_attempt_at, d.sequence \
-           LIMIT $5 {skip_locked}) \
-         RETURNING *"
-    );
-    let sql = if backend == DbBackend::Postgres {
-        sql
-    } else {
-        // SQLite numbers its parameters ?1, ?2…; the same number may appear twice.
-        sql.replace('$', "?")
-    };
-    let stmt = Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            owner.into(),
-            lease_id.into(),
-            lease_until.into(),
-            now.into(),
-            i64::try_from(limit).unwrap_or(i64::MAX).into(),
-        ],
-    );
-    let claimed = deliveries::Entity::find()
-        .from_raw_sql(stmt)
-        .all(db)
-        .await?;
-    if claimed.is_empty() {
+    let open = free_slots(db, fairness, now).await?;
+    let mut queues = Vec::with_capacity(open.len());
+    for (ep, free) in &open {
+        let due = due_for_endpoint(db, &ep.id, now, u64::from(*free).min(limit)).await?;
+        if !due.is_empty() {
+            queues.push(due);
+        }
+    }
+    let chosen = round_robin(queues, usize::try_from(limit).unwrap_or(usize::MAX));
+    if chosen.is_empty() {
         return Ok(Vec::new());
     }
+    let mut claimed = Vec::with_capacity(chosen.len());
+    for chunk in chosen.chunks(500) {
+        let rows = deliveries::Entity::update_many()
+            .col_expr(
+                deliveries::Column::LeaseOwner,
+                Some(owner.to_string()).into(),
+            )
+            .col_expr(
+                deliveries::Column::LeaseId,
+                Some(lease_id.to_string()).into(),
+            )
+            .col_expr(deliveries::Column::LeaseExpiresAt, Some(lease_until).into())
+            .col_expr(deliveries::Column::UpdatedAt, now.into())
+            .filter(deliveries::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .filter(deliveries::Column::Status.eq(PENDING))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(deliveries::Column::LeaseExpiresAt.is_null())
+                    .add(deliveries::Column::LeaseExpiresAt.lt(now)),
+            )
+            .exec_with_returning(db)
+            .await?;
+        claimed.extend(rows);
+    }
+    // The round-robin order, which the dispatcher sends in.
+    let rank: std::collections::HashMap<&str, usize> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    claimed.sort_by_key(|d| rank.get(d.id.as_str()).copied().unwrap_or(usize::MAX));
     let event_ids: Vec<&str> = claimed.iter().map(|d| d.event_id.as_str()).collect();
     let payloads: std::collections::HashMap<String, Value> = events::Entity::find()
         .filter(events::Column::Id.is_in(event_ids))
@@ -384,13 +599,9 @@ pub async fn claim(
         .into_iter()
         .map(|e| (e.id, e.payload))
         .collect();
-    let endpoint_ids: Vec<&str> = claimed.iter().map(|d| d.endpoint_id.as_str()).collect();
-    let eps: std::collections::HashMap<String, endpoints::Model> = endpoints::Entity::find()
-        .filter(endpoints::Column::Id.is_in(endpoint_ids))
-        .all(db)
-        .await?
+    let eps: std::collections::HashMap<String, endpoints::Model> = open
         .into_iter()
-        .map(|e| (e.id.clone(), e))
+        .map(|(ep, _)| (ep.id.clone(), ep))
         .collect();
     Ok(claimed
         .into_iter()
@@ -422,91 +633,138 @@ pub enum Next {
     Dead,
 }
 
-/// Records the attempt and moves the delivery on, only if `lease_id` still holds it (a
-/// process whose lease expired and was taken over must not overwrite the new owner's
-/// work). Returns `false` when the lease was lost. The attempt row is written either way.
-pub async fn complete(
-    db: &impl ConnectionTrait,
-    claimed: &deliveries::Model,
-    owner: &str,
-    lease_id: &str,
-    result: &AttemptResult,
-    next: &Next,
-    now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let attempt = claimed.attempts + 1;
-    let (status, next_at, completed) = match next {
-        Next::Succeeded => (SUCCEEDED, claimed.next_attempt_at, Some(now)),
-        Next::Retry(at) => (PENDING, *at, None),
-        Next::Dead => (DEAD, claimed.next_attempt_at, Some(now)),
-    };
-    let res = without_lease(deliveries::Entity::update_many())
-        .col_expr(deliveries::Column::Status, status.into())
-        .col_expr(deliveries::Column::Attempts, attempt.into())
-        .col_expr(deliveries::Column::NextAttemptAt, next_at.into())
-        .col_expr(deliveries::Column::CompletedAt, completed.into())
-        .col_expr(
-            deliveries::Column::LastStatusCode,
-            result.status_code.into(),
-        )
-        .col_expr(deliveries::Column::LastError, result.error.clone().into())
-        .col_expr(deliveries::Column::UpdatedAt, now.into())
-        .filter(deliveries::Column::Id.eq(claimed.id.as_str()))
-        .filter(deliveries::Column::LeaseId.eq(lease_id))
-        .exec(db)
-        .await?;
-    let held = res.rows_affected > 0;
-    let outcome = match (held, next) {
-        (false, _) => "lease_lost",
-        (true, Next::Succeeded) => "success",
-        (true, _) => "failure",
-    };
-    delivery_attempts::Entity::insert(delivery_attempts::ActiveModel {
-        id: Set(ids::new_id(ids::ATTEMPT)),
-        delivery_id: Set(claimed.id.clone()),
-        event_id: Set(claimed.event_id.clone()),
-        endpoint_id: Set(claimed.endpoint_id.clone()),
-        attempt: Set(attempt),
-        owner: Set(owner.to_string()),
-        started_at: Set(result.started_at),
-        duration_ms: Set(result.duration_ms),
-        status_code: Set(result.status_code),
-        error: Set(result.error.clone()),
-        response_body: Set(result.response_body.clone()),
-        outcome: Set(outcome.into()),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(held)
+/// One finished attempt, ready to be recorded.
+pub struct Completion<'a> {
+    pub delivery: &'a deliveries::Model,
+    pub lease_id: &'a str,
+    pub result: &'a AttemptResult,
+    pub next: &'a Next,
 }
 
-/// Tracks an endpoint's run of failures; returns when it started (`None` after success).
+/// Records finished attempts (one batch, in the caller's transaction): each delivery
+/// moves on only if its `lease_id` still holds it (a process whose lease expired and was
+/// taken over must not overwrite the new owner's work); the attempt rows are written
+/// either way, in one statement. Returns, per completion, whether the lease was held.
+pub async fn complete_all(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    batch: &[Completion<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<bool>, DbErr> {
+    let mut held_all = Vec::with_capacity(batch.len());
+    let mut attempts = Vec::with_capacity(batch.len());
+    for c in batch {
+        let claimed = c.delivery;
+        let attempt = claimed.attempts + 1;
+        let (status, next_at, completed) = match c.next {
+            Next::Succeeded => (SUCCEEDED, claimed.next_attempt_at, Some(now)),
+            Next::Retry(at) => (PENDING, *at, None),
+            Next::Dead => (DEAD, claimed.next_attempt_at, Some(now)),
+        };
+        let res = without_lease(deliveries::Entity::update_many())
+            .col_expr(deliveries::Column::Status, status.into())
+            .col_expr(deliveries::Column::Attempts, attempt.into())
+            .col_expr(deliveries::Column::NextAttemptAt, next_at.into())
+            .col_expr(deliveries::Column::CompletedAt, completed.into())
+            .col_expr(
+                deliveries::Column::LastStatusCode,
+                c.result.status_code.into(),
+            )
+            .col_expr(deliveries::Column::LastError, c.result.error.clone().into())
+            .col_expr(deliveries::Column::UpdatedAt, now.into())
+            .filter(deliveries::Column::Id.eq(claimed.id.as_str()))
+            .filter(deliveries::Column::LeaseId.eq(c.lease_id))
+            .exec(db)
+            .await?;
+        let held = res.rows_affected > 0;
+        let outcome = match (held, c.next) {
+            (false, _) => "lease_lost",
+            (true, Next::Succeeded) => "success",
+            (true, _) => "failure",
+        };
+        attempts.push(delivery_attempts::ActiveModel {
+            id: Set(ids::new_id(ids::ATTEMPT)),
+            delivery_id: Set(claimed.id.clone()),
+            event_id: Set(claimed.event_id.clone()),
+            endpoint_id: Set(claimed.endpoint_id.clone()),
+            attempt: Set(attempt),
+            owner: Set(owner.to_string()),
+            started_at: Set(c.result.started_at),
+            duration_ms: Set(c.result.duration_ms),
+            status_code: Set(c.result.status_code),
+            error: Set(c.result.error.clone()),
+            response_body: Set(c.result.response_body.clone()),
+            outcome: Set(outcome.into()),
+        });
+        held_all.push(held);
+    }
+    for chunk in attempts.chunks(200) {
+        delivery_attempts::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(held_all)
+}
+
+/// Tracks an endpoint's health after attempts (successes `true`, in order): its run of
+/// failures (`failing_since`) and its circuit breaker. Returns when the current run of
+/// failures started (`None` after a success). An endpoint that only succeeds, and was
+/// healthy, is not written to: an UPDATE that matches nothing takes no row lock, so
+/// concurrent successes do not queue on the endpoint's row.
 pub async fn record_endpoint_health(
     db: &impl ConnectionTrait,
     endpoint_id: &str,
-    success: bool,
+    outcomes: &[bool],
+    policy: &crate::webhook::breaker::Policy,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let q = endpoints::Entity::update_many().filter(endpoints::Column::Id.eq(endpoint_id));
-    if success {
-        // Only a failing endpoint is written to: an UPDATE that matches nothing takes no
-        // row lock, so concurrent successes do not queue on the endpoint's row.
-        q.col_expr(
-            endpoints::Column::FailingSince,
-            Option::<DateTime<Utc>>::None.into(),
-        )
-        .filter(endpoints::Column::FailingSince.is_not_null())
-        .exec(db)
-        .await?;
+    use sea_orm::sea_query::ExprTrait;
+    if outcomes.iter().all(|ok| *ok) {
+        endpoints::Entity::update_many()
+            .col_expr(
+                endpoints::Column::FailingSince,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+            .col_expr(endpoints::Column::ConsecutiveFailures, 0.into())
+            .col_expr(
+                endpoints::Column::BreakerOpenUntil,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+            .filter(endpoints::Column::Id.eq(endpoint_id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(endpoints::Column::FailingSince.is_not_null())
+                    .add(
+                        sea_orm::sea_query::Expr::col(endpoints::Column::ConsecutiveFailures).ne(0),
+                    ),
+            )
+            .exec(db)
+            .await?;
         return Ok(None);
     }
-    q.col_expr(endpoints::Column::FailingSince, Some(now).into())
-        .filter(endpoints::Column::FailingSince.is_null())
-        .exec(db)
-        .await?;
-    Ok(find_endpoint(db, endpoint_id)
-        .await?
-        .and_then(|e| e.failing_since))
+    let mut q = endpoints::Entity::find_by_id(endpoint_id.to_string());
+    q = db::for_update(q, db);
+    let Some(ep) = q.one(db).await? else {
+        return Ok(None);
+    };
+    let (mut failures, mut open_until) = (ep.consecutive_failures, ep.breaker_open_until);
+    let mut failing_since = ep.failing_since;
+    for ok in outcomes {
+        let (f, until) = crate::webhook::breaker::after_attempt(policy, failures, *ok, now);
+        failures = f;
+        open_until = until.or(if *ok { None } else { open_until });
+        failing_since = if *ok {
+            None
+        } else {
+            failing_since.or(Some(now))
+        };
+    }
+    let mut am = ep.into_active_model();
+    am.consecutive_failures = Set(failures);
+    am.breaker_open_until = Set(open_until);
+    am.failing_since = Set(failing_since);
+    am.update(db).await?;
+    Ok(failing_since)
 }
 
 /// Gives back the leases of `owner` (graceful shutdown), so another process can take the

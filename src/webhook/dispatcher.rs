@@ -6,6 +6,12 @@
 //! and a delivery whose owner died is claimed again by any process once its lease
 //! expires (the lease outlasts the HTTP timeout, so a live owner always finishes first).
 //! Delivery is therefore at least once; receivers de-duplicate on `webhook-id`.
+//!
+//! Claims are fair (see `store::webhooks::claim`): each endpoint holds at most its own
+//! slots, fewer while its circuit breaker is open, so a silent endpoint never delays
+//! another's deliveries. Finished attempts go to one completer task, which records them
+//! in batches (one transaction for many), so completing does not cost a write
+//! transaction per delivery.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::{DatabaseConnection, DbErr};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::configuration::WebhookSettings;
@@ -27,6 +33,16 @@ use crate::webhook::{retry, ssrf};
 const RESPONSE_KEEP: usize = 1024;
 /// How many events one fan-out transaction takes.
 const FAN_OUT_BATCH: u64 = 500;
+/// How many finished attempts one completion transaction records at most.
+const COMPLETE_BATCH: usize = 256;
+
+/// A finished attempt on its way to the completer.
+struct Finished {
+    claimed: Claimed,
+    lease_id: String,
+    result: AttemptResult,
+    outcome: Outcome,
+}
 
 pub struct Dispatcher {
     db: DatabaseConnection,
@@ -73,6 +89,8 @@ impl Dispatcher {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let mut in_flight: JoinSet<()> = JoinSet::new();
+        let (finished, inbox) = mpsc::unbounded_channel::<Finished>();
+        let completer = tokio::spawn(this.clone().complete_forever(inbox));
         tracing::info!(owner = %this.owner, concurrency = this.settings.concurrency, "webhook dispatcher started");
         loop {
             if *shutdown.borrow() {
@@ -93,7 +111,8 @@ impl Dispatcher {
                         claimed = batch.len();
                         for c in batch {
                             let me = this.clone();
-                            in_flight.spawn(async move { me.deliver(c).await });
+                            let finished = finished.clone();
+                            in_flight.spawn(async move { me.deliver(c, finished).await });
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "claiming deliveries failed"),
@@ -125,6 +144,9 @@ impl Dispatcher {
                 }
             }
         }
+        // Let the completer record what finished, then give back the rest.
+        drop(finished);
+        let _ = completer.await;
         match store::release_leases(&this.db, &this.owner).await {
             Ok(n) => tracing::info!(released = n, "webhook dispatcher stopped"),
             Err(e) => tracing::error!(error = %e, "releasing leases failed"),
@@ -132,6 +154,9 @@ impl Dispatcher {
     }
 
     async fn fan_out(&self) -> Result<usize, DbErr> {
+        if !store::has_unfanned(&self.db).await? {
+            return Ok(0);
+        }
         let txn = db::begin_write(&self.db).await?;
         let n = store::fan_out(&txn, Utc::now(), FAN_OUT_BATCH).await?;
         txn.commit().await?;
@@ -140,17 +165,32 @@ impl Dispatcher {
 
     async fn claim(&self, room: usize) -> Result<Vec<Claimed>, DbErr> {
         let now = Utc::now();
+        if !store::has_due(&self.db, now).await? {
+            return Ok(Vec::new());
+        }
         let lease_until = now + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
         let lease_id = crate::ids::new_id(crate::ids::LEASE);
+        let fairness = store::Fairness {
+            default_slots: self.settings.endpoint_concurrency,
+            breaker: self.settings.breaker,
+        };
         let txn = db::begin_write(&self.db).await?;
-        let batch =
-            store::claim(&txn, &self.owner, &lease_id, lease_until, now, room as u64).await?;
+        let batch = store::claim(
+            &txn,
+            &self.owner,
+            &lease_id,
+            lease_until,
+            now,
+            room as u64,
+            &fairness,
+        )
+        .await?;
         txn.commit().await?;
         Ok(batch)
     }
 
     #[tracing::instrument(skip_all, fields(delivery_id = %c.delivery.id, event_id = %c.delivery.event_id, endpoint_id = %c.endpoint.id, attempt = c.delivery.attempts + 1))]
-    async fn deliver(&self, c: Claimed) {
+    async fn deliver(&self, c: Claimed, finished: mpsc::UnboundedSender<Finished>) {
         let Some(lease_id) = c.delivery.lease_id.clone() else {
             return;
         };
@@ -161,9 +201,28 @@ impl Dispatcher {
             duration_ms: i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX),
             ..result
         };
-        if let Err(e) = self.complete(&c, &lease_id, &result, outcome).await {
-            // The lease runs out and another attempt follows: at least once.
-            tracing::error!(error = %e, "recording a delivery attempt failed");
+        // If the completer is gone (shutdown), the lease runs out and another attempt
+        // follows: at least once.
+        let _ = finished.send(Finished {
+            claimed: c,
+            lease_id,
+            result,
+            outcome,
+        });
+    }
+
+    /// Records finished attempts as they come, many per transaction, until every sender
+    /// is gone. A failed batch is logged: its leases run out and the deliveries are
+    /// attempted again (at least once).
+    async fn complete_forever(self: Arc<Self>, mut inbox: mpsc::UnboundedReceiver<Finished>) {
+        let mut batch = Vec::with_capacity(COMPLETE_BATCH);
+        while inbox.recv_many(&mut batch, COMPLETE_BATCH).await > 0 {
+            if let Err(e) = self.complete(&batch).await {
+                tracing::error!(error = %e, count = batch.len(), "recording delivery attempts failed");
+            }
+            batch.clear();
+            // Woken so the freed slots are claimed again at once.
+            self.wake.notify_one();
         }
     }
 
@@ -261,55 +320,70 @@ impl Dispatcher {
         (result, outcome)
     }
 
-    async fn complete(
-        &self,
-        c: &Claimed,
-        lease_id: &str,
-        result: &AttemptResult,
-        outcome: Outcome,
-    ) -> Result<(), DbErr> {
+    async fn complete(&self, batch: &[Finished]) -> Result<(), DbErr> {
         let now = Utc::now();
-        let attempt = u32::try_from(c.delivery.attempts + 1).unwrap_or(u32::MAX);
-        let next = match outcome {
-            Outcome::Succeeded => Next::Succeeded,
-            Outcome::Gone => Next::Dead,
-            Outcome::Failed(retry_after) => {
-                let jitter = rand::rng().random_range(-1.0..=1.0);
-                match retry::next_delay(&self.settings.retry_schedule, attempt, jitter, retry_after)
-                {
-                    Some(d) => Next::Retry(now + chrono::Duration::from_std(d).unwrap_or_default()),
-                    None => Next::Dead,
+        let nexts: Vec<Next> = batch
+            .iter()
+            .map(|f| {
+                let attempt = u32::try_from(f.claimed.delivery.attempts + 1).unwrap_or(u32::MAX);
+                match f.outcome {
+                    Outcome::Succeeded => Next::Succeeded,
+                    Outcome::Gone => Next::Dead,
+                    Outcome::Failed(retry_after) => {
+                        let jitter = rand::rng().random_range(-1.0..=1.0);
+                        match retry::next_delay(
+                            &self.settings.retry_schedule,
+                            attempt,
+                            jitter,
+                            retry_after,
+                        ) {
+                            Some(d) => {
+                                Next::Retry(now + chrono::Duration::from_std(d).unwrap_or_default())
+                            }
+                            None => Next::Dead,
+                        }
+                    }
                 }
-            }
-        };
-        let outcome_label = match (&next, &outcome) {
-            (Next::Succeeded, _) => "success",
-            (_, Outcome::Gone) => "gone",
-            (Next::Dead, _) => "dead",
-            (Next::Retry(_), _) => "retry",
-        };
-        self.metrics
-            .delivery_attempts
-            .get_or_create(&crate::metrics::OutcomeLabels {
-                outcome: outcome_label.into(),
             })
-            .inc();
+            .collect();
+        let completions: Vec<store::Completion<'_>> = batch
+            .iter()
+            .zip(&nexts)
+            .map(|(f, next)| store::Completion {
+                delivery: &f.claimed.delivery,
+                lease_id: &f.lease_id,
+                result: &f.result,
+                next,
+            })
+            .collect();
         let txn = db::begin_write(&self.db).await?;
-        let held =
-            store::complete(&txn, &c.delivery, &self.owner, lease_id, result, &next, now).await?;
-        if held {
-            let success = matches!(next, Next::Succeeded);
-            let failing_since =
-                store::record_endpoint_health(&txn, &c.endpoint.id, success, now).await?;
-            if matches!(outcome, Outcome::Gone) {
-                store::disable_endpoint(
-                    &txn,
-                    &c.endpoint.id,
-                    "the endpoint answered 410 Gone",
-                    now,
-                )
-                .await?;
-                tracing::warn!("endpoint answered 410 Gone: disabled");
+        let held = store::complete_all(&txn, &self.owner, &completions, now).await?;
+        // Each endpoint's outcomes in order, for its health and breaker.
+        let mut per_endpoint: std::collections::BTreeMap<&str, (Vec<bool>, bool)> =
+            Default::default();
+        for ((f, next), held) in batch.iter().zip(&nexts).zip(&held) {
+            if !held {
+                continue;
+            }
+            let entry = per_endpoint
+                .entry(f.claimed.endpoint.id.as_str())
+                .or_default();
+            entry.0.push(matches!(next, Next::Succeeded));
+            entry.1 |= matches!(f.outcome, Outcome::Gone);
+        }
+        for (endpoint_id, (outcomes, gone)) in &per_endpoint {
+            let failing_since = store::record_endpoint_health(
+                &txn,
+                endpoint_id,
+                outcomes,
+                &self.settings.breaker,
+                now,
+            )
+            .await?;
+            if *gone {
+                store::disable_endpoint(&txn, endpoint_id, "the endpoint answered 410 Gone", now)
+                    .await?;
+                tracing::warn!(endpoint_id, "endpoint answered 410 Gone: disabled");
             } else if let Some(since) = failing_since
                 && now
                     .signed_duration_since(since)
@@ -317,22 +391,39 @@ impl Dispatcher {
                     .unwrap_or_default()
                     >= self.settings.disable_after
             {
-                store::disable_endpoint(&txn, &c.endpoint.id, "failing for too long", now).await?;
-                tracing::warn!("endpoint failing for too long: disabled");
+                store::disable_endpoint(&txn, endpoint_id, "failing for too long", now).await?;
+                tracing::warn!(endpoint_id, "endpoint failing for too long: disabled");
             }
-        } else {
-            tracing::warn!("lease lost before completion: another process owns this delivery now");
         }
         txn.commit().await?;
-        match (&next, held) {
-            (Next::Succeeded, true) => tracing::debug!("delivered"),
-            (Next::Retry(at), true) => {
-                tracing::info!(status = ?result.status_code, error = ?result.error, next_attempt_at = %at, "delivery failed, will retry")
+        for ((f, next), held) in batch.iter().zip(&nexts).zip(&held) {
+            let label = match (next, &f.outcome) {
+                (Next::Succeeded, _) => "success",
+                (_, Outcome::Gone) => "gone",
+                (Next::Dead, _) => "dead",
+                (Next::Retry(_), _) => "retry",
+            };
+            self.metrics
+                .delivery_attempts
+                .get_or_create(&crate::metrics::OutcomeLabels {
+                    outcome: label.into(),
+                })
+                .inc();
+            let d = &f.claimed.delivery;
+            let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, endpoint_id = %f.claimed.endpoint.id, attempt = d.attempts + 1);
+            let _e = span.enter();
+            match (next, held) {
+                (_, false) => tracing::warn!(
+                    "lease lost before completion: another process owns this delivery now"
+                ),
+                (Next::Succeeded, true) => tracing::debug!("delivered"),
+                (Next::Retry(at), true) => {
+                    tracing::info!(status = ?f.result.status_code, error = ?f.result.error, next_attempt_at = %at, "delivery failed, will retry")
+                }
+                (Next::Dead, true) => {
+                    tracing::warn!(status = ?f.result.status_code, error = ?f.result.error, "delivery dead")
+                }
             }
-            (Next::Dead, true) => {
-                tracing::warn!(status = ?result.status_code, error = ?result.error, "delivery dead")
-            }
-            _ => {}
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! only the outbox: fan-out, leases and sending (`dispatcher`), signatures (`signer`),
 //! the retry policy (`retry`) and the refusal of internal targets (`ssrf`).
 
+pub mod breaker;
 pub mod dispatcher;
 pub mod event;
 pub mod retry;

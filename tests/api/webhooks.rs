@@ -473,6 +473,7 @@ async fn an_endpoint_that_turns_internal_after_it_was_added_is_never_reached(app
                 secret: "whsec_AAAA".into(),
                 event_types: vec![],
                 organization_id: None,
+                max_in_flight: None,
             },
             chrono::Utc::now(),
         )
@@ -511,4 +512,171 @@ async fn an_endpoint_that_turns_internal_after_it_was_added_is_never_reached(app
             .map(|d| d.last_error.clone())
             .collect::<Vec<_>>()
     );
+}
+
+/// Deliveries of `endpoint_id` leased right now (in flight in some process).
+async fn in_flight(app: &TestApp, endpoint_id: &str) -> usize {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::deliveries::Entity::find()
+        .filter(entity::deliveries::Column::EndpointId.eq(endpoint_id))
+        .filter(entity::deliveries::Column::Status.eq("pending"))
+        .filter(entity::deliveries::Column::LeaseExpiresAt.gte(chrono::Utc::now()))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+db_test!(
+    a_silent_endpoint_never_holds_up_another_organizations_deliveries,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+        ("OFFBOARD_WEBHOOK_TIMEOUT", "2s"),
+        ("OFFBOARD_WEBHOOK_RETRY_SCHEDULE", "1m"),
+    ]
+);
+async fn a_silent_endpoint_never_holds_up_another_organizations_deliveries(app: TestApp) {
+    let healthy_org = app.create_org("Healthy").await;
+    let silent_org = app.create_org("Silent").await;
+    let (healthy, receiver) = endpoint(
+        &app,
+        Mode::Accept,
+        json!({"organization_id": healthy_org.id}),
+    )
+    .await;
+    let (silent, _never_answers) = endpoint(
+        &app,
+        Mode::Slow(Duration::from_secs(60)),
+        json!({"organization_id": silent_org.id}),
+    )
+    .await;
+    for i in 0..40 {
+        app.create_user(&silent_org, &user_body(&format!("s{i}@example.com")))
+            .await;
+    }
+    // The silent endpoint's deliveries are now claimed and hanging, two at a time.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = app
+        .create_user(&healthy_org, &user_body("h@example.com"))
+        .await;
+    app.patch(
+        &healthy_org,
+        &format!("/Users/{id}"),
+        &fixture("okta/deactivate_user.json"),
+    )
+    .await;
+    let written = std::time::Instant::now();
+    // Not a speed target: the configured timeout (2 s) is what every delivery would
+    // have waited for, had the silent endpoint's attempts held the slots.
+    let mut peak = 0;
+    loop {
+        peak = peak.max(in_flight(&app, &silent).await);
+        if receiver.accepted().len() >= 3 {
+            break;
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(2),
+            "the healthy organization's events waited behind the silent endpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let types: Vec<String> = receiver
+        .accepted()
+        .iter()
+        .map(|r| r.body["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "user.created",
+            "membership.created",
+            "membership.deactivated"
+        ]
+    );
+    assert!(
+        peak <= 2,
+        "the silent endpoint had {peak} deliveries in flight"
+    );
+    assert!(in_flight(&app, &healthy).await <= 2);
+}
+
+db_test!(
+    an_endpoint_that_keeps_failing_trips_its_breaker_and_a_success_closes_it,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+        (
+            "OFFBOARD_WEBHOOK_RETRY_SCHEDULE",
+            "50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms"
+        ),
+        ("OFFBOARD_WEBHOOK_BREAKER_THRESHOLD", "3"),
+        ("OFFBOARD_WEBHOOK_BREAKER_COOLDOWN", "1500ms"),
+    ]
+);
+async fn an_endpoint_that_keeps_failing_trips_its_breaker_and_a_success_closes_it(app: TestApp) {
+    let (ep, receiver) = endpoint(&app, Mode::Fail(503), json!({})).await;
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("b@example.com")).await;
+    let path = format!("/webhook-endpoints/{ep}");
+    async fn breaker_of(app: &TestApp, path: &str) -> Value {
+        expect_json(app.admin_send(Method::GET, path, None).await, 200).await["breaker"].clone()
+    }
+
+    let deadline = std::time::Instant::now() + WAIT;
+    while breaker_of(&app, &path).await["state"] != json!("open") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the breaker never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = breaker_of(&app, &path).await;
+    assert_eq!(b["consecutive_failures"], json!(3));
+    assert_eq!(b["slots"], json!(0));
+    assert!(b["open_until"].is_string());
+    // While open, nothing is sent, though retries are due every 50 ms.
+    let before = receiver.received().len();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        receiver.received().len(),
+        before,
+        "sent while the breaker was open"
+    );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.metrics_address.as_ref().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"offboard_webhook_endpoints{breaker="open"} 1"#),
+        "{metrics}"
+    );
+    // After the cooldown one probe goes; it succeeds and the breaker closes.
+    receiver.set_mode(Mode::Accept);
+    receiver.wait_for_events(2, WAIT).await;
+    assert_eq!(breaker_of(&app, &path).await["state"], json!("closed"));
+    assert_eq!(
+        breaker_of(&app, &path).await["consecutive_failures"],
+        json!(0)
+    );
+    // The operator can set how many deliveries an endpoint may have in flight.
+    let res = app
+        .admin_send(Method::PATCH, &path, Some(&json!({"max_in_flight": 5})))
+        .await;
+    let body = expect_json(res, 200).await;
+    assert_eq!(body["max_in_flight"], json!(5));
+    assert_eq!(body["breaker"]["slots"], json!(5));
+    for bad in [
+        json!({"max_in_flight": 0}),
+        json!({"max_in_flight": 1000}),
+        json!({"x": 1}),
+    ] {
+        let res = app.admin_send(Method::PATCH, &path, Some(&bad)).await;
+        assert_eq!(res.status().as_u16(), 422, "{bad}");
+    }
 }

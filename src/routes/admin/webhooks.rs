@@ -21,6 +21,30 @@ struct CreateEndpoint {
     #[serde(default)]
     event_types: Vec<String>,
     organization_id: Option<String>,
+    max_in_flight: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateEndpoint {
+    /// A number sets it, `null` goes back to the server's default.
+    max_in_flight: Option<i32>,
+}
+
+/// `PATCH /webhook-endpoints/{id}`: how many deliveries the endpoint may have in flight.
+async fn update(
+    req: HttpRequest,
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminApiError> {
+    let input: UpdateEndpoint = body(&req, payload, state.settings.max_body_bytes).await?;
+    let ep = outcome(
+        &req,
+        service::set_max_in_flight(&state.db, &op.actor, &id, input.max_in_flight).await,
+    )?;
+    Ok(HttpResponse::Ok().json(service::endpoint_json(&ep, &state.settings.webhook)))
 }
 
 async fn create(
@@ -39,12 +63,13 @@ async fn create(
                 url: input.url,
                 event_types: input.event_types,
                 organization_id: input.organization_id,
+                max_in_flight: input.max_in_flight,
             },
             state.settings.webhook.allow_private,
         )
         .await,
     )?;
-    let mut v = service::endpoint_json(&ep);
+    let mut v = service::endpoint_json(&ep, &state.settings.webhook);
     v["secret"] = json!(secret);
     Ok(HttpResponse::Created().json(v))
 }
@@ -61,7 +86,10 @@ async fn list(
     let eps = store::list_endpoints(&state.db)
         .await
         .map_err(|e| db_error(&req, e))?;
-    let data: Vec<_> = eps.iter().map(service::endpoint_json).collect();
+    let data: Vec<_> = eps
+        .iter()
+        .map(|ep| service::endpoint_json(ep, &state.settings.webhook))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({"data": data})))
 }
 
@@ -75,7 +103,7 @@ async fn get(
         .await
         .map_err(|e| db_error(&req, e))?
         .ok_or_else(|| AdminApiError::not_found("webhook endpoint").traced(&req))?;
-    Ok(HttpResponse::Ok().json(service::endpoint_json(&ep)))
+    Ok(HttpResponse::Ok().json(service::endpoint_json(&ep, &state.settings.webhook)))
 }
 
 async fn delete(
@@ -101,7 +129,7 @@ async fn rotate(
         &req,
         service::rotate_secret(&state.db, &op.actor, &id).await,
     )?;
-    let mut v = service::endpoint_json(&ep);
+    let mut v = service::endpoint_json(&ep, &state.settings.webhook);
     v["secret"] = json!(secret);
     v["previous_secret_expires_at"] = json!(ep.previous_secret_expires_at.map(format_time));
     Ok(HttpResponse::Ok().json(v))
@@ -207,6 +235,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/webhook-endpoints", web::get().to(list))
         .route("/webhook-endpoints/{id}", web::get().to(get))
         .route("/webhook-endpoints/{id}", web::delete().to(delete))
+        .route("/webhook-endpoints/{id}", web::patch().to(update))
         .route(
             "/webhook-endpoints/{id}/rotate-secret",
             web::post().to(rotate),
