@@ -293,15 +293,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Purge { json } => {
             let db = connect(&settings).await?;
-            let report =
-                offboard::service::purge::run(&db, chrono::Utc::now(), settings.deletion_grace)
-                    .await?;
+            let report = offboard::service::purge::run(
+                &db,
+                chrono::Utc::now(),
+                &offboard::service::purge::Policy::from_settings(&settings),
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "accounts erased: {}, records erased: {}, memberships expired: {}",
-                    report.accounts_erased, report.records_erased, report.memberships_expired
+                    "accounts erased: {}, records erased: {}, memberships expired: {}, events pruned: {}",
+                    report.accounts_erased,
+                    report.records_erased,
+                    report.memberships_expired,
+                    report.events_pruned
                 );
             }
         }

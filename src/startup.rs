@@ -128,7 +128,7 @@ impl Application {
         let purge = tokio::spawn(purge_periodically(
             db.clone(),
             settings.purge_interval,
-            settings.deletion_grace,
+            crate::service::purge::Policy::from_settings(&settings),
         ));
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::with_breaker(settings.webhook.breaker));
@@ -239,16 +239,21 @@ impl Application {
 
 /// Runs the purge every `interval`. A failed run is logged and retried at the next tick;
 /// several instances may run it at once, since every step selects only what is still due.
-async fn purge_periodically(db: DatabaseConnection, interval: Duration, grace: Duration) {
+async fn purge_periodically(
+    db: DatabaseConnection,
+    interval: Duration,
+    policy: crate::service::purge::Policy,
+) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match crate::service::purge::run(&db, chrono::Utc::now(), grace).await {
+        match crate::service::purge::run(&db, chrono::Utc::now(), &policy).await {
             Ok(r) if r != Default::default() => tracing::info!(
                 accounts_erased = r.accounts_erased,
                 records_erased = r.records_erased,
                 memberships_expired = r.memberships_expired,
+                events_pruned = r.events_pruned,
                 "purge"
             ),
             Ok(_) => {}

@@ -19,6 +19,25 @@ use crate::store::{accounts, memberships, organizations as orgs, outbox};
 
 const BATCH: u64 = 500;
 
+/// What the purge erases and when (configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// How long a deleted account's data stays restorable (`OFFBOARD_DELETION_GRACE`).
+    pub grace: Duration,
+    /// How long an event stays after all its deliveries are final
+    /// (`OFFBOARD_EVENT_RETENTION`).
+    pub event_retention: Duration,
+}
+
+impl Policy {
+    pub fn from_settings(s: &crate::configuration::Settings) -> Self {
+        Policy {
+            grace: s.deletion_grace,
+            event_retention: s.webhook.event_retention,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PurgeReport {
     /// Deleted accounts whose personal data was erased.
@@ -27,6 +46,9 @@ pub struct PurgeReport {
     pub records_erased: u64,
     /// Memberships removed by a retention policy.
     pub memberships_expired: u64,
+    /// Events past their retention whose deliveries were all final, pruned with their
+    /// deliveries and attempts.
+    pub events_pruned: u64,
 }
 
 pub fn policy_actor() -> Actor {
@@ -41,8 +63,9 @@ pub fn policy_actor() -> Actor {
 pub async fn run(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
-    grace: Duration,
+    policy: &Policy,
 ) -> Result<PurgeReport> {
+    let grace = policy.grace;
     // Retention first: with no grace period its removals are erased at once; with one,
     // they are erased by a later run.
     let mut report = PurgeReport {
@@ -83,8 +106,36 @@ pub async fn run(
             break;
         }
     }
+    report.events_pruned = prune_events(db, now, policy.event_retention).await?;
     db::scrub(db).await?;
     Ok(report)
+}
+
+/// Prunes the outbox: events older than `retention` whose deliveries are all final
+/// (succeeded, dead or cancelled; an event still pending anywhere, or not yet fanned
+/// out, stays), with their deliveries and attempt rows, a short transaction per batch.
+async fn prune_events(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Result<u64> {
+    let Some(cutoff) = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|r| now.checked_sub_signed(r))
+    else {
+        return Ok(0);
+    };
+    let mut total = 0;
+    loop {
+        let txn = db::begin_write(db).await?;
+        let n = crate::store::webhooks::prune_final_events(&txn, cutoff, BATCH).await?;
+        txn.commit().await?;
+        total += n;
+        if n < BATCH {
+            break;
+        }
+    }
+    Ok(total)
 }
 
 /// Removes memberships INACTIVE for longer than their organization's

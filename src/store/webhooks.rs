@@ -767,6 +767,65 @@ pub async fn record_endpoint_health(
     Ok(failing_since)
 }
 
+/// Deletes up to `limit` events created before `cutoff` whose deliveries are all final,
+/// with those deliveries and their attempts; returns how many events went.
+pub async fn prune_final_events(
+    db: &impl ConnectionTrait,
+    cutoff: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let ids: Vec<String> = events::Entity::find()
+        .select_only()
+        .column(events::Column::Id)
+        .filter(events::Column::CreatedAt.lt(cutoff))
+        .filter(events::Column::FannedOut.eq(true))
+        .filter(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(deliveries::Entity)
+                    .and_where(
+                        Expr::col((deliveries::Entity, deliveries::Column::EventId))
+                            .equals((events::Entity, events::Column::Id)),
+                    )
+                    .and_where(deliveries::Column::Status.eq(PENDING))
+                    .to_owned(),
+            )
+            .not(),
+        )
+        .order_by_asc(events::Column::CreatedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let delivery_ids: Vec<String> = deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::Id)
+        .filter(deliveries::Column::EventId.is_in(ids.iter().map(String::as_str)))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for chunk in delivery_ids.chunks(500) {
+        delivery_attempts::Entity::delete_many()
+            .filter(delivery_attempts::Column::DeliveryId.is_in(chunk.iter().map(String::as_str)))
+            .exec(db)
+            .await?;
+        deliveries::Entity::delete_many()
+            .filter(deliveries::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .exec(db)
+            .await?;
+    }
+    let res = events::Entity::delete_many()
+        .filter(events::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 /// Gives back the leases of `owner` (graceful shutdown), so another process can take the
 /// deliveries at once instead of after the lease expires.
 pub async fn release_leases(db: &impl ConnectionTrait, owner: &str) -> Result<u64, DbErr> {

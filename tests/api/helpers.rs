@@ -60,8 +60,8 @@ pub struct TestApp {
     pub client: Client,
     pub db: DatabaseConnection,
     pub admin_token: String,
-    /// The app's `OFFBOARD_DELETION_GRACE`, for running the purge as `serve` would.
-    pub grace: std::time::Duration,
+    /// The app's purge policy (grace, event retention), for running the purge as `serve` would.
+    pub purge: offboard::service::purge::Policy,
     /// The SQLite database's folder (`None` on PostgreSQL).
     pub dir: Option<tempfile::TempDir>,
 }
@@ -133,7 +133,7 @@ pub async fn spawn_app_at(
         }
     })
     .expect("settings");
-    let grace = settings.deletion_grace;
+    let purge = offboard::service::purge::Policy::from_settings(&settings);
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
@@ -153,7 +153,7 @@ pub async fn spawn_app_at(
         client: Client::new(),
         db,
         admin_token,
-        grace,
+        purge,
         dir,
     }
 }
@@ -399,7 +399,7 @@ impl TestApp {
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> offboard::service::purge::PurgeReport {
-        offboard::service::purge::run(&self.db, at, self.grace)
+        offboard::service::purge::run(&self.db, at, &self.purge)
             .await
             .expect("purge")
     }

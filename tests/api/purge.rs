@@ -175,7 +175,11 @@ async fn without_a_grace_period_a_deleted_account_cannot_be_restored(app: TestAp
     assert_eq!(res.status().as_u16(), 404);
 }
 
-db_test!(the_retention_policy_removes_memberships_inactive_for_too_long);
+// The purge runs a month ahead here; events are kept longer so the test can read them.
+db_test!(
+    the_retention_policy_removes_memberships_inactive_for_too_long,
+    [("OFFBOARD_EVENT_RETENTION", "3650d")]
+);
 async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: TestApp) {
     let org = app.create_org("Acme").await;
     let other = app.create_org("Other").await;

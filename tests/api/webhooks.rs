@@ -680,3 +680,92 @@ async fn an_endpoint_that_keeps_failing_trips_its_breaker_and_a_success_closes_i
         assert_eq!(res.status().as_u16(), 422, "{bad}");
     }
 }
+
+db_test!(
+    retention_prunes_only_events_whose_deliveries_are_final,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+        ("OFFBOARD_WEBHOOK_RETRY_SCHEDULE", "1h"),
+        ("OFFBOARD_EVENT_RETENTION", "30d"),
+    ]
+);
+async fn retention_prunes_only_events_whose_deliveries_are_final(app: TestApp) {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let done = app.create_org("Done").await;
+    let waiting = app.create_org("Waiting").await;
+    let (_, ok) = endpoint(&app, Mode::Accept, json!({"organization_id": done.id})).await;
+    let (failing, _) = endpoint(
+        &app,
+        Mode::Fail(503),
+        json!({"organization_id": waiting.id}),
+    )
+    .await;
+    app.create_user(&done, &user_body("d@example.com")).await;
+    app.create_user(&waiting, &user_body("w@example.com")).await;
+    ok.wait_for_events(2, WAIT).await;
+    // The failing endpoint's deliveries have had their first attempt and wait an hour.
+    let deadline = std::time::Instant::now() + WAIT;
+    while entity::delivery_attempts::Entity::find()
+        .filter(entity::delivery_attempts::Column::EndpointId.eq(failing.as_str()))
+        .count(&app.db)
+        .await
+        .unwrap()
+        < 1
+    {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events_of = |org: &str| {
+        let org = org.to_string();
+        let db = app.db.clone();
+        async move {
+            entity::events::Entity::find()
+                .filter(entity::events::Column::OrganizationId.eq(org))
+                .count(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        (events_of(&done.id).await, events_of(&waiting.id).await),
+        (2, 2)
+    );
+
+    let early = app
+        .purge_at(chrono::Utc::now() + chrono::Duration::days(29))
+        .await;
+    assert_eq!(early.events_pruned, 0, "within the retention");
+    let report = app
+        .purge_at(chrono::Utc::now() + chrono::Duration::days(31))
+        .await;
+    assert_eq!(report.events_pruned, 2);
+    assert_eq!(events_of(&done.id).await, 0, "final deliveries: pruned");
+    assert_eq!(
+        events_of(&waiting.id).await,
+        2,
+        "a pending delivery keeps its event"
+    );
+    let listed = expect_json(
+        app.admin_send(
+            Method::GET,
+            &format!("/events?organization_id={}", waiting.id),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    // Attempts went with their deliveries; the pending ones' attempts stay.
+    let attempts = entity::delivery_attempts::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(!attempts.is_empty());
+    assert!(attempts.iter().all(|a| a.endpoint_id == failing));
+    let again = app
+        .purge_at(chrono::Utc::now() + chrono::Duration::days(31))
+        .await;
+    assert_eq!(again.events_pruned, 0);
+}
