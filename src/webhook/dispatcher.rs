@@ -96,28 +96,22 @@ impl Dispatcher {
             if *shutdown.borrow() {
                 break;
             }
-            let fanned = match this.fan_out().await {
-                Ok(n) => n,
+            let room = this.settings.concurrency.saturating_sub(in_flight.len());
+            let (fanned, claimed) = match this.step(room).await {
+                Ok((fanned, batch)) => {
+                    let claimed = batch.len();
+                    for c in batch {
+                        let me = this.clone();
+                        let finished = finished.clone();
+                        in_flight.spawn(async move { me.deliver(c, finished).await });
+                    }
+                    (fanned, claimed)
+                }
                 Err(e) => {
-                    tracing::error!(error = %e, "fan-out failed");
-                    0
+                    tracing::error!(error = %e, "fan-out or claim failed");
+                    (0, 0)
                 }
             };
-            let room = this.settings.concurrency.saturating_sub(in_flight.len());
-            let mut claimed = 0;
-            if room > 0 {
-                match this.claim(room).await {
-                    Ok(batch) => {
-                        claimed = batch.len();
-                        for c in batch {
-                            let me = this.clone();
-                            let finished = finished.clone();
-                            in_flight.spawn(async move { me.deliver(c, finished).await });
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "claiming deliveries failed"),
-                }
-            }
             if fanned > 0 || (claimed > 0 && in_flight.len() < this.settings.concurrency) {
                 continue;
             }
@@ -153,20 +147,16 @@ impl Dispatcher {
         }
     }
 
-    async fn fan_out(&self) -> Result<usize, DbErr> {
-        if !store::has_unfanned(&self.db).await? {
-            return Ok(0);
-        }
-        let txn = db::begin_write(&self.db).await?;
-        let n = store::fan_out(&txn, Utc::now(), FAN_OUT_BATCH).await?;
-        txn.commit().await?;
-        Ok(n)
-    }
-
-    async fn claim(&self, room: usize) -> Result<Vec<Claimed>, DbErr> {
+    /// Fans new events out and claims up to `room` due deliveries, in one write
+    /// transaction, and only when a read says there is something to do: an idle
+    /// dispatcher takes no write lock.
+    async fn step(&self, room: usize) -> Result<(usize, Vec<Claimed>), DbErr> {
         let now = Utc::now();
-        if !store::has_due(&self.db, now).await? {
-            return Ok(Vec::new());
+        let unfanned = store::has_unfanned(&self.db).await?;
+        // New events become due deliveries at once; otherwise ask whether any is due.
+        let claim = room > 0 && (unfanned || store::has_due(&self.db, now).await?);
+        if !unfanned && !claim {
+            return Ok((0, Vec::new()));
         }
         let lease_until = now + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
         let lease_id = crate::ids::new_id(crate::ids::LEASE);
@@ -175,18 +165,27 @@ impl Dispatcher {
             breaker: self.settings.breaker,
         };
         let txn = db::begin_write(&self.db).await?;
-        let batch = store::claim(
-            &txn,
-            &self.owner,
-            &lease_id,
-            lease_until,
-            now,
-            room as u64,
-            &fairness,
-        )
-        .await?;
+        let fanned = if unfanned {
+            store::fan_out(&txn, now, FAN_OUT_BATCH).await?
+        } else {
+            0
+        };
+        let batch = if claim {
+            store::claim(
+                &txn,
+                &self.owner,
+                &lease_id,
+                lease_until,
+                now,
+                room as u64,
+                &fairness,
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
         txn.commit().await?;
-        Ok(batch)
+        Ok((fanned, batch))
     }
 
     #[tracing::instrument(skip_all, fields(delivery_id = %c.delivery.id, event_id = %c.delivery.event_id, endpoint_id = %c.endpoint.id, attempt = c.delivery.attempts + 1))]
