@@ -635,6 +635,24 @@ pub fn parse_attr_path(path: &str, schema: &ResourceSchema) -> Result<AttrRef, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordering_operators_treat_the_boundary_exactly() {
+        let doc = serde_json::json!({"userName": "b", "name": {"familyName": "M"}});
+        let check = |f: &str| Filter::parse(f, &USER).expect(f).matches(&doc);
+        assert!(check(r#"userName ge "b""#));
+        assert!(!check(r#"userName gt "b""#));
+        assert!(check(r#"userName le "b""#));
+        assert!(!check(r#"userName lt "b""#));
+        assert!(check(r#"userName gt "a""#) && !check(r#"userName lt "a""#));
+        assert!(check(r#"userName lt "c""#) && !check(r#"userName gt "c""#));
+        // Case-insensitive, and the same for non-ASCII text.
+        assert!(check(r#"name.familyName ge "m""#) && !check(r#"name.familyName gt "m""#));
+        let accented = serde_json::json!({"userName": "é"});
+        let check = |f: &str| Filter::parse(f, &USER).expect(f).matches(&accented);
+        assert!(check(r#"userName ge "É""#) && !check(r#"userName gt "É""#));
+        assert!(check(r#"userName le "É""#) && !check(r#"userName lt "É""#));
+    }
     use crate::scim::schema::USER;
     use serde_json::json;
 

@@ -141,9 +141,19 @@ impl Dispatcher {
         // Let the completer record what finished, then give back the rest.
         drop(finished);
         let _ = completer.await;
-        match store::release_leases(&this.db, &this.owner).await {
-            Ok(n) => tracing::info!(released = n, "webhook dispatcher stopped"),
-            Err(e) => tracing::error!(error = %e, "releasing leases failed"),
+        // A pooled connection opened on a request worker's runtime dies with it during
+        // shutdown; the pool then opens another, so a failure is worth one more try.
+        for attempt in 1..=3 {
+            match store::release_leases(&this.db, &this.owner).await {
+                Ok(n) => {
+                    tracing::info!(released = n, "webhook dispatcher stopped");
+                    break;
+                }
+                Err(e) if attempt < 3 => {
+                    tracing::debug!(error = %e, "releasing leases failed; retrying")
+                }
+                Err(e) => tracing::error!(error = %e, "releasing leases failed"),
+            }
         }
     }
 

@@ -508,3 +508,99 @@ async fn the_audit_log_pages_oldest_first_and_holds_no_personal_data(app: TestAp
     assert_eq!(data[0]["data"]["user"]["id"], json!(user));
     assert_eq!(data[0]["data"]["membership"]["scim_id"], json!(id));
 }
+
+/// Seeds `n` members of `org` in bulk, as the IdP would have created them.
+async fn seed_members(app: &TestApp, org: &crate::helpers::Org, n: usize) -> Vec<String> {
+    use entity::{memberships, users};
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let now = chrono::Utc::now();
+    let mut accounts = Vec::new();
+    for start in (0..n).step_by(400) {
+        let (mut us, mut ms) = (Vec::new(), Vec::new());
+        for i in start..(start + 400).min(n) {
+            let uid = offboard::ids::new_id(offboard::ids::USER);
+            let mid = offboard::ids::new_id(offboard::ids::MEMBERSHIP);
+            let name = format!("bulk{i}@example.com");
+            us.push(users::ActiveModel {
+                id: Set(uid.clone()),
+                identity_key: Set(None),
+                email: Set(Some(name.clone())),
+                display_name: Set(Some(format!("Bulk {i}"))),
+                created_at: Set(now),
+                updated_at: Set(now),
+                deleted_at: Set(None),
+                purge_after: Set(None),
+                held_identity_key: Set(None),
+            });
+            ms.push(memberships::ActiveModel {
+                id: Set(mid.clone()),
+                scim_id: Set(mid),
+                organization_id: Set(org.id.clone()),
+                user_id: Set(uid.clone()),
+                status: Set("ACTIVE".into()),
+                roles: Set(json!([])),
+                external_id: Set(None),
+                user_name: Set(Some(name.clone())),
+                user_name_key: Set(Some(name.clone())),
+                scim: Set(Some(json!({"userName": name}))),
+                given_name_key: Set(None),
+                family_name_key: Set(None),
+                display_name_key: Set(None),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+                status_changed_at: Set(now),
+                removed_at: Set(None),
+                purge_after: Set(None),
+                removed_with_account: Set(false),
+            });
+            accounts.push(uid);
+        }
+        users::Entity::insert_many(us)
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+        memberships::Entity::insert_many(ms)
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+    accounts
+}
+
+db_test!(deleting_an_organization_removes_every_member_across_pages);
+async fn deleting_an_organization_removes_every_member_across_pages(app: TestApp) {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let org = app.create_org("Big").await;
+    // More than two pages of the deletion's 500.
+    let n = 2 * offboard::service::deletion::PAGE as usize + 101;
+    let accounts = seed_members(&app, &org, n).await;
+    app.admin_delete_confirmed(&format!("/organizations/{}", org.id), json!({}))
+        .await;
+    let live = entity::memberships::Entity::find()
+        .filter(entity::memberships::Column::OrganizationId.eq(org.id.as_str()))
+        .filter(entity::memberships::Column::RemovedAt.is_null())
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(live, 0, "every member removed");
+    let deleted = entity::users::Entity::find()
+        .filter(entity::users::Column::DeletedAt.is_not_null())
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(deleted as usize, n, "every account deleted");
+    let types = app.event_types(&org).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "membership.deleted").count(),
+        n
+    );
+    assert_eq!(types.iter().filter(|t| *t == "user.deleted").count(), n);
+    let summary = app.event_payloads(&org).await.pop().unwrap();
+    assert_eq!(summary["type"], json!("organization.deleted"));
+    assert_eq!(summary["data"]["memberships_removed"], json!(n));
+    assert_eq!(
+        app.admin_user(accounts.last().unwrap()).await["status"],
+        json!("DELETED")
+    );
+}

@@ -275,3 +275,153 @@ async fn if_match_with_a_stale_version_is_refused_with_412(app: TestApp) {
     );
     assert_eq!(got["meta"]["version"], json!("W/\"2\""));
 }
+
+db_test!(deactivating_in_one_organization_revokes_only_that_organizations_sessions);
+async fn deactivating_in_one_organization_revokes_only_that_organizations_sessions(app: TestApp) {
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let id_a = app.create_user(&a, &user_body("both@example.com")).await;
+    let id_b = app.create_user(&b, &user_body("both@example.com")).await;
+    let user = app.account_of(&a, &id_a).await;
+    assert_eq!(app.account_of(&b, &id_b).await, user);
+    let sessions_a = [
+        app.create_session(&a, &user).await,
+        app.create_session(&a, &user).await,
+    ];
+    let session_b = app.create_session(&b, &user).await;
+
+    for (dialect, path) in [
+        ("okta/deactivate_user.json", format!("/Users/{id_a}")),
+        (
+            "entra/disable_user_aadoptscim062020.json",
+            format!("/Users/{id_a}?aadOptscim062020"),
+        ),
+    ] {
+        let res = app.patch(&a, &path, &fixture(dialect)).await;
+        assert_eq!(res.status(), 200, "{dialect}");
+        for s in &sessions_a {
+            assert!(
+                !app.session_active(s).await,
+                "{dialect}: A's session revoked"
+            );
+        }
+        assert!(
+            app.session_active(&session_b).await,
+            "{dialect}: B's session stays"
+        );
+        let view = app.admin_user(&user).await;
+        let status = |org: &str| {
+            view["memberships"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["organization_id"] == json!(org))
+                .unwrap()["status"]
+                .clone()
+        };
+        assert_eq!(status(&a.id), json!("INACTIVE"), "{dialect}");
+        assert_eq!(status(&b.id), json!("ACTIVE"), "{dialect}");
+        // Reactivate for the next dialect.
+        app.patch(
+            &a,
+            &format!("/Users/{id_a}"),
+            &fixture("okta/reactivate_user.json"),
+        )
+        .await;
+    }
+    let payloads = app.event_payloads(&a).await;
+    let deactivated: Vec<&Value> = payloads
+        .iter()
+        .filter(|p| p["type"] == json!("membership.deactivated"))
+        .collect();
+    assert_eq!(deactivated.len(), 2, "one per dialect");
+    assert_eq!(deactivated[0]["data"]["sessions_revoked"], json!(2));
+    assert_eq!(deactivated[1]["data"]["sessions_revoked"], json!(0));
+    assert!(
+        app.event_types(&b)
+            .await
+            .iter()
+            .all(|t| t != "membership.deactivated" && t != "sessions.revoked"),
+        "B hears nothing of A's deactivation"
+    );
+}
+
+db_test!(put_with_active_false_revokes_sessions_and_reports_it);
+async fn put_with_active_false_revokes_sessions_and_reports_it(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &fixture("okta/create_user.json"))
+        .await;
+    let user = app.account_of(&org, &id).await;
+    let session = app.create_session(&org, &user).await;
+    let res = app
+        .put(
+            &org,
+            &format!("/Users/{id}"),
+            &fixture("okta/replace_user_inactive.json"),
+        )
+        .await;
+    assert_eq!(expect_json(res, 200).await["active"], json!(false));
+    assert!(!app.session_active(&session).await);
+    assert_eq!(
+        app.admin_user(&user).await["memberships"][0]["status"],
+        json!("INACTIVE")
+    );
+    let payloads = app.event_payloads(&org).await;
+    let types: Vec<&str> = payloads
+        .iter()
+        .map(|p| p["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "user.created",
+            "membership.created",
+            "membership.deactivated",
+            "sessions.revoked",
+            "membership.updated"
+        ]
+    );
+    assert_eq!(payloads[2]["data"]["sessions_revoked"], json!(1));
+    assert_eq!(payloads[3]["data"]["count"], json!(1));
+}
+
+db_test!(delete_checks_if_match);
+async fn delete_checks_if_match(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("im@example.com")).await;
+    let path = format!("/Users/{id}");
+    app.patch(
+        &org,
+        &path,
+        &patch_body(json!([{"op": "replace", "path": "displayName", "value": "v2"}])),
+    )
+    .await;
+    let stale = app
+        .client
+        .delete(app.scim(&path))
+        .bearer_auth(&org.token)
+        .header("if-match", "W/\"1\"")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_scim_error(stale, 412, None).await;
+    assert_eq!(
+        app.get_json(&org, &path).await["active"],
+        json!(true),
+        "nothing deleted"
+    );
+    assert_eq!(app.event_types(&org).await.len(), 3, "no event");
+    let current = app
+        .client
+        .delete(app.scim(&path))
+        .bearer_auth(&org.token)
+        .header("if-match", "W/\"2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), 204);
+    assert_eq!(app.get(&org, &path).await.status(), 404);
+}

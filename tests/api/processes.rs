@@ -29,10 +29,15 @@ struct Serve {
 
 impl Serve {
     async fn start(db_url: &str) -> Serve {
+        Self::start_with(db_url, &[]).await
+    }
+
+    /// Starts `offboard serve` with the tests' settings and `extra` overrides.
+    async fn start_with(db_url: &str, extra: &[(&str, &str)]) -> Serve {
         offboard::install_crypto_provider();
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_offboard"))
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_offboard"));
+        cmd.arg("serve")
             .env("OFFBOARD_DATABASE_URL", db_url)
             .env("OFFBOARD_LISTEN", format!("127.0.0.1:{port}"))
             .env("OFFBOARD_METRICS_LISTEN", "127.0.0.1:0")
@@ -42,12 +47,17 @@ impl Serve {
             .env("OFFBOARD_WEBHOOK_TIMEOUT", "2s")
             .env("OFFBOARD_WEBHOOK_LEASE", "4s")
             .env("OFFBOARD_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms,200ms")
+            // The tests send many requests of one organization at once.
+            .env("OFFBOARD_RATE_LIMIT_PER_SECOND", "10000")
+            .env("OFFBOARD_RATE_LIMIT_BURST", "10000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start offboard serve");
+            .kill_on_drop(true);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start offboard serve");
         let base = format!("http://127.0.0.1:{port}");
         let client = Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -110,9 +120,15 @@ impl Api {
     }
 
     async fn endpoint(&self, base: &str, receiver: &Receiver) {
-        let ep = self
-            .admin(base, "/webhook-endpoints", json!({"url": receiver.url}))
-            .await;
+        self.endpoint_with(base, receiver, json!({})).await;
+    }
+
+    async fn endpoint_with(&self, base: &str, receiver: &Receiver, extra: Value) {
+        let mut body = json!({"url": receiver.url});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let ep = self.admin(base, "/webhook-endpoints", body).await;
         receiver.set_secrets(&[ep["secret"].as_str().unwrap()]);
     }
 
@@ -237,6 +253,14 @@ async fn sigkill_mid_delivery_loses_nothing(backend: Backend) {
     assert_eq!(all.len(), 4 * 5);
     // Some delivered, others in flight at the receiver: kill now.
     receiver.wait_for_events(3, Duration::from_secs(20)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.in_flight() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no delivery was in flight to kill"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     serve.kill().await;
     let before_restart = receiver.accepted().len();
     assert!(
@@ -264,22 +288,22 @@ async fn sigkill_mid_delivery_loses_nothing_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(offboard_postgres_tests),
+    ignore = "PostgreSQL: set OFFBOARD_TEST_DATABASE_URL to run it"
+)]
 async fn sigkill_mid_delivery_loses_nothing_postgres() {
-    if std::env::var("OFFBOARD_TEST_DATABASE_URL").is_err() {
-        eprintln!("OFFBOARD_TEST_DATABASE_URL not set: PostgreSQL variant skipped");
-        return;
-    }
     sigkill_mid_delivery_loses_nothing(Backend::Postgres).await;
 }
 
 /// Two `serve` processes on one PostgreSQL database share 1,000 events: each delivered,
 /// none sent by both at once, none lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    not(offboard_postgres_tests),
+    ignore = "PostgreSQL: set OFFBOARD_TEST_DATABASE_URL to run it"
+)]
 async fn two_processes_share_the_work_without_sending_an_event_twice_at_once() {
-    if std::env::var("OFFBOARD_TEST_DATABASE_URL").is_err() {
-        eprintln!("OFFBOARD_TEST_DATABASE_URL not set: PostgreSQL-only test skipped");
-        return;
-    }
     let (db_url, _) = database_url(Backend::Postgres).await;
     let one = Serve::start(&db_url).await;
     let two = Serve::start(&db_url).await;
@@ -329,20 +353,33 @@ async fn two_processes_share_the_work_without_sending_an_event_twice_at_once() {
     assert!(attempts.iter().all(|a| a.outcome == "success"));
 }
 
-/// SIGTERM: the process stops claiming, lets the delivery in flight finish and gives
-/// back its other leases, so another process need not wait for them to expire.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_finishes_the_delivery_in_flight_and_releases_leases() {
-    let (db_url, _dir) = database_url(Backend::Sqlite).await;
-    let mut serve = Serve::start(&db_url).await;
+/// SIGTERM: the process stops claiming, lets deliveries in flight finish within
+/// OFFBOARD_SHUTDOWN_TIMEOUT, abandons the rest and gives back their leases, so another
+/// process sends them at once instead of after the lease (a minute here) expires.
+async fn sigterm_gives_back_the_leases_of_abandoned_deliveries(backend: Backend) {
+    let (db_url, _dir) = database_url(backend).await;
+    let settings = [
+        ("OFFBOARD_SHUTDOWN_TIMEOUT", "300ms"),
+        ("OFFBOARD_WEBHOOK_TIMEOUT", "10s"),
+        ("OFFBOARD_WEBHOOK_LEASE", "60s"),
+    ];
+    let mut serve = Serve::start_with(&db_url, &settings).await;
     let api = Api::new();
-    let receiver = Receiver::start("whsec_AAAA", Mode::Slow(Duration::from_millis(1500))).await;
-    api.endpoint(&serve.base, &receiver).await;
+    // Slower than the shutdown timeout: the deliveries in flight are abandoned.
+    let receiver = Receiver::start("whsec_AAAA", Mode::Slow(Duration::from_secs(2))).await;
+    api.endpoint_with(&serve.base, &receiver, json!({"max_in_flight": 8}))
+        .await;
     let (_, token) = api.org(&serve.base).await;
-    api.churn(&serve.base, &token, "kim@example.com", 2).await;
+    for i in 0..3 {
+        api.churn(&serve.base, &token, &format!("user{i}@example.com"), 1)
+            .await;
+    }
+    let all = outbox_ids(&db_url).await;
+    assert_eq!(all.len(), 3 * 3);
+    // The first delivery of each user is in flight (per-user order holds the others).
     let deadline = Instant::now() + Duration::from_secs(20);
-    while receiver.in_flight() == 0 {
-        assert!(Instant::now() < deadline, "nothing was sent");
+    while receiver.in_flight() < 3 {
+        assert!(Instant::now() < deadline, "the deliveries were not sent");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let pid = serve.child.id().unwrap().to_string();
@@ -356,26 +393,46 @@ async fn sigterm_finishes_the_delivery_in_flight_and_releases_leases() {
         .expect("serve exits after SIGTERM")
         .unwrap();
     assert!(exit.success(), "{exit:?}");
-    assert_eq!(
-        receiver.accepted().len(),
-        1,
-        "the delivery in flight finished"
-    );
 
     let db = offboard::db::connect(&db_url, 1).await.unwrap();
     let rows = entity::deliveries::Entity::find().all(&db).await.unwrap();
+    assert_eq!(rows.len(), all.len());
     assert_eq!(
-        rows.len(),
-        4,
-        "user.created, membership.created and two updates"
+        rows.iter().filter(|d| d.status == "succeeded").count(),
+        0,
+        "nothing finished within the shutdown timeout"
     );
-    assert_eq!(rows.iter().filter(|d| d.status == "succeeded").count(), 1);
     assert!(
-        rows.iter()
-            .all(|d| d.lease_owner.is_none() && d.lease_id.is_none()),
-        "no lease left behind"
+        rows.iter().all(|d| d.lease_owner.is_none()
+            && d.lease_id.is_none()
+            && d.lease_expires_at.is_none()),
+        "every lease given back"
     );
-    let _again = Serve::start(&db_url).await;
-    receiver.wait_for_events(4, Duration::from_secs(30)).await;
+
+    // Another process sends everything long before the 60 s lease would have expired.
+    let restarted = Instant::now();
+    receiver.set_mode(Mode::Accept);
+    let _again = Serve::start_with(&db_url, &settings).await;
+    no_delivery_left_pending(&db_url).await;
+    assert!(
+        restarted.elapsed() < Duration::from_secs(30),
+        "the abandoned deliveries waited for their leases"
+    );
+    let got: HashSet<String> = receiver.accepted().into_iter().map(|r| r.id).collect();
+    assert_eq!(got, all);
     assert_per_user_order(&receiver);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_gives_back_the_leases_of_abandoned_deliveries_sqlite() {
+    sigterm_gives_back_the_leases_of_abandoned_deliveries(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(offboard_postgres_tests),
+    ignore = "PostgreSQL: set OFFBOARD_TEST_DATABASE_URL to run it"
+)]
+async fn sigterm_gives_back_the_leases_of_abandoned_deliveries_postgres() {
+    sigterm_gives_back_the_leases_of_abandoned_deliveries(Backend::Postgres).await;
 }

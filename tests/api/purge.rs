@@ -423,3 +423,42 @@ async fn an_erased_account_leaves_no_personal_data_in_the_database_files(app: Te
         }
     }
 }
+
+db_test!(
+    serve_runs_the_purge_on_its_own,
+    [
+        ("OFFBOARD_PURGE_INTERVAL", "200ms"),
+        ("OFFBOARD_DELETION_GRACE", "1s"),
+    ]
+);
+async fn serve_runs_the_purge_on_its_own(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("auto@example.com")).await;
+    let user = app.account_of(&org, &id).await;
+    assert_eq!(
+        app.delete(&org, &format!("/Users/{id}")).await.status(),
+        204
+    );
+    assert_eq!(
+        app.admin_user(&user).await["email"],
+        json!("auto@example.com"),
+        "kept during the grace period"
+    );
+    // Nobody calls the purge here: the task in `serve` must.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if app.admin_user(&user).await["email"].is_null() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the periodic purge never erased the account"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        app.audit_actions(&org)
+            .await
+            .contains(&"scim.user.delete".to_string())
+    );
+}

@@ -10,7 +10,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Sha256;
 
 /// How far a `webhook-timestamp` may be from now.
@@ -53,7 +53,7 @@ pub struct Received {
 }
 
 /// How the receiver answers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Mode {
     Accept,
     /// Answer this status.
@@ -62,6 +62,12 @@ pub enum Mode {
     FailFirst(usize),
     /// Wait this long, then accept.
     Slow(Duration),
+    /// Answer 302 to itself: a redirect is not a success.
+    Redirect,
+    /// Answer 503 with `Retry-After` in seconds.
+    RetryAfter(u64),
+    /// Answer 503 to the events of this SCIM id (`data.membership.scim_id`), accept the rest.
+    FailFor(String),
 }
 
 struct State {
@@ -202,15 +208,29 @@ async fn handle(
         if !s.in_flight.insert(id.clone()) {
             s.overlaps += 1;
         }
-        (s.mode, verified)
+        (s.mode.clone(), verified)
     };
     if !verified {
         state.lock().unwrap().in_flight.remove(&id);
         return HttpResponse::Unauthorized().finish();
     }
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut retry_after = None;
     let status = match mode {
         Mode::Accept => 200,
         Mode::Fail(code) => code,
+        Mode::Redirect => 302,
+        Mode::RetryAfter(secs) => {
+            retry_after = Some(secs);
+            503
+        }
+        Mode::FailFor(scim_id) => {
+            if parsed["data"]["membership"]["scim_id"] == json!(scim_id) {
+                503
+            } else {
+                200
+            }
+        }
         Mode::FailFirst(n) => {
             let failed_so_far = state
                 .lock()
@@ -226,7 +246,6 @@ async fn handle(
             200
         }
     };
-    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     {
         let mut s = state.lock().unwrap();
         s.in_flight.remove(&id);
@@ -239,7 +258,14 @@ async fn handle(
             accepted: (200..300).contains(&status),
         });
     }
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+    let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    if status == 302 {
+        res.insert_header(("location", req.uri().to_string()));
+    }
+    if let Some(secs) = retry_after {
+        res.insert_header(("retry-after", secs.to_string()));
+    }
+    res.finish()
 }
 
 #[test]

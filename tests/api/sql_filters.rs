@@ -368,3 +368,42 @@ async fn group_filters_and_the_root_search_page_in_sql(app: TestApp) {
     }
     assert_eq!(paged, all_ids);
 }
+
+db_test!(ordering_operators_include_or_exclude_the_boundary_exactly);
+async fn ordering_operators_include_or_exclude_the_boundary_exactly(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    for name in ["a@x.io", "b@x.io", "c@x.io"] {
+        app.create_user(&org, &crate::helpers::user_body(name))
+            .await;
+    }
+    let names = |list: Value| -> Vec<String> {
+        list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (filter, expected) in [
+        (r#"userName gt "b@x.io""#, vec!["c@x.io"]),
+        (r#"userName ge "b@x.io""#, vec!["b@x.io", "c@x.io"]),
+        (r#"userName lt "b@x.io""#, vec!["a@x.io"]),
+        (r#"userName le "b@x.io""#, vec!["a@x.io", "b@x.io"]),
+        (
+            r#"name.familyName ge "family""#,
+            vec!["a@x.io", "b@x.io", "c@x.io"],
+        ),
+        (r#"name.familyName gt "family""#, vec![]),
+        (
+            r#"name.familyName le "FAMILY""#,
+            vec!["a@x.io", "b@x.io", "c@x.io"],
+        ),
+        (r#"name.familyName lt "FAMILY""#, vec![]),
+    ] {
+        let got = names(
+            app.get_json(&org, &format!("/Users?filter={}", encode(filter)))
+                .await,
+        );
+        assert_eq!(got, expected, "{filter}");
+    }
+}
