@@ -131,6 +131,7 @@ async fn operators_create_organizations_and_tokens_and_read_accounts(app: TestAp
         .all(&app.db)
         .await
         .unwrap();
+    assert!(!rows.is_empty());
     assert!(
         rows.iter()
             .all(|r| r.token_hash != org.token && r.token_hash.len() == 64)

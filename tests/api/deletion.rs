@@ -277,6 +277,7 @@ async fn deleting_a_user_everywhere_removes_every_membership_and_erases_the_acco
     let view = app.admin_user(&id).await;
     assert_eq!(view["status"], json!("DELETED"));
     assert_eq!(view["email"], Value::Null);
+    assert_eq!(view["memberships"].as_array().unwrap().len(), 2);
     assert!(
         view["memberships"]
             .as_array()

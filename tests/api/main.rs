@@ -8,6 +8,7 @@ mod helpers;
 mod admin;
 mod admin_jwt;
 mod bad_input;
+mod cli;
 mod concurrency;
 mod conformance;
 mod deletion;

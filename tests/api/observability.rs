@@ -21,13 +21,13 @@ async fn past_gauge_ttl() {
     tokio::time::sleep(offboard::metrics::GAUGE_TTL + std::time::Duration::from_millis(100)).await;
 }
 
-/// The value of the sample whose line starts with `prefix` (name and labels), or 0.
-fn sample(text: &str, prefix: &str) -> f64 {
+/// The value of the sample whose line starts with `prefix` (name and labels); `None`
+/// when the series is absent (which a test must expect, not read as 0).
+fn sample(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 db_test!(probes_answer_and_metrics_move_when_a_user_is_deprovisioned);
@@ -53,7 +53,7 @@ async fn probes_answer_and_metrics_move_when_a_user_is_deprovisioned(app: TestAp
     let patch =
         r#"offboard_http_requests_total{method="PATCH",route="/scim/v2/Users/{id}",status="200"}"#;
     let deactivated = r#"offboard_events{event_type="membership.deactivated"}"#;
-    assert_eq!(sample(&before, deactivated), 0.0);
+    assert_eq!(sample(&before, deactivated), None, "no such event yet");
 
     let res = app
         .patch(
@@ -65,8 +65,11 @@ async fn probes_answer_and_metrics_move_when_a_user_is_deprovisioned(app: TestAp
     assert_eq!(res.status().as_u16(), 200);
     past_gauge_ttl().await;
     let after = scrape(&app).await;
-    assert_eq!(sample(&after, patch), sample(&before, patch) + 1.0);
-    assert_eq!(sample(&after, deactivated), 1.0);
+    assert_eq!(
+        sample(&after, patch),
+        Some(sample(&before, patch).unwrap_or(0.0) + 1.0)
+    );
+    assert_eq!(sample(&after, deactivated), Some(1.0));
     assert!(after.contains("offboard_http_request_duration_seconds_bucket"));
     assert!(after.contains("offboard_outbox_depth"));
     assert!(after.contains(r#"offboard_webhook_deliveries{status="dead"}"#));
@@ -108,7 +111,7 @@ async fn metrics_stay_off_the_scim_port_and_labels_never_grow_with_input(app: Te
     assert!(!text.contains("INVENT"), "a client chose a label");
     let other =
         r#"offboard_http_requests_total{method="OTHER",route="/scim/v2/Users",status="405"}"#;
-    assert_eq!(sample(&text, other), 50.0);
+    assert_eq!(sample(&text, other), Some(50.0));
     let series = text
         .lines()
         .filter(|l| l.starts_with("offboard_http_requests_total{"))
@@ -121,15 +124,15 @@ async fn database_gauges_are_read_at_most_once_per_interval(app: TestApp) {
     let org = app.create_org("Acme").await;
     let created = r#"offboard_events{event_type="membership.created"}"#;
     let first = scrape(&app).await;
-    assert_eq!(sample(&first, created), 0.0);
+    assert_eq!(sample(&first, created), None);
     app.create_user(&org, &user_body("gauge@example.com")).await;
     let cached = scrape(&app).await;
     assert_eq!(
         sample(&cached, created),
-        0.0,
+        None,
         "a scrape within the interval reuses the gauges"
     );
     past_gauge_ttl().await;
     let fresh = scrape(&app).await;
-    assert_eq!(sample(&fresh, created), 1.0);
+    assert_eq!(sample(&fresh, created), Some(1.0));
 }

@@ -101,6 +101,7 @@ async fn a_deleted_account_is_invisible_but_restorable_within_the_grace_period(a
     let view = app.admin_user(&id).await;
     assert_eq!(view["email"], Value::Null);
     assert_eq!(view["display_name"], json!("Deleted User"));
+    assert_eq!(view["memberships"].as_array().unwrap().len(), 2);
     assert!(
         view["memberships"]
             .as_array()

@@ -31,6 +31,18 @@ async fn endpoint(app: &TestApp, mode: Mode, extra: Value) -> (String, Receiver)
     (ep["id"].as_str().unwrap().to_string(), receiver)
 }
 
+/// Waits until no delivery is pending: whatever is going to arrive has arrived.
+async fn settle(app: &TestApp) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !deliveries(app, "status=pending").await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 async fn deliveries(app: &TestApp, query: &str) -> Vec<Value> {
     let res = app
         .admin_send(Method::GET, &format!("/deliveries?{query}"), None)
@@ -144,6 +156,10 @@ async fn endpoints_receive_only_the_types_and_organization_they_asked_for(app: T
     only_b
         .wait_for_events(app.event_types(&b).await.len(), WAIT)
         .await;
+    // Settled: every delivery is final, so nothing else can still arrive.
+    settle(&app).await;
+    assert_eq!(only_deleted.accepted().len(), 2);
+    assert_eq!(only_b.accepted().len(), app.event_types(&b).await.len());
     assert!(
         only_deleted
             .accepted()
@@ -219,14 +235,18 @@ async fn a_receiver_that_is_down_gets_the_event_after_retries(app: TestApp) {
     assert_eq!(d["attempts"], json!(3));
     let attempts = entity::delivery_attempts::Entity::find()
         .filter(entity::delivery_attempts::Column::DeliveryId.eq(d["id"].as_str().unwrap()))
+        .order_by_asc(entity::delivery_attempts::Column::Attempt)
         .all(&app.db)
         .await
         .unwrap();
-    let codes: Vec<Option<i32>> = attempts.iter().map(|a| a.status_code).collect();
-    assert_eq!(codes, vec![Some(503), Some(503), Some(200)]);
+    let codes: Vec<(i32, Option<i32>)> = attempts
+        .iter()
+        .map(|a| (a.attempt, a.status_code))
+        .collect();
+    assert_eq!(codes, vec![(1, Some(503)), (2, Some(503)), (3, Some(200))]);
 }
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 db_test!(
     a_delivery_that_always_fails_goes_dead_and_replay_delivers_it,
