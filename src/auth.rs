@@ -35,6 +35,23 @@ fn request_id(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(|r| r.0.clone())
 }
 
+/// A database failure while authenticating: 503 when the database is unavailable.
+fn database_scim_error(e: &sea_orm::DbErr) -> ScimError {
+    match crate::db::unavailable(e) {
+        Some(why) => {
+            tracing::debug!(error = %e, "{}: answering 503", why.as_str());
+            ScimError::service_unavailable(
+                crate::routes::scim::UNAVAILABLE_RETRY_AFTER,
+                format!("{}; retry later", why.as_str()),
+            )
+        }
+        None => {
+            tracing::error!(error = %e, "token lookup failed");
+            ScimError::new(500, None, "internal error")
+        }
+    }
+}
+
 /// The organization a SCIM request acts for, chosen by its bearer token.
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -54,10 +71,9 @@ impl FromRequest for Tenant {
             let token =
                 token.ok_or_else(|| ScimError::unauthorized("a bearer token is required"))?;
             let state = state.ok_or_else(|| ScimError::new(500, None, "internal error"))?;
-            let row = tokens::find_live(&state.db, &token).await.map_err(|e| {
-                tracing::error!(error = %e, "token lookup failed");
-                ScimError::new(500, None, "internal error")
-            })?;
+            let row = tokens::find_live(&state.db, &token)
+                .await
+                .map_err(|e| database_scim_error(&e))?;
             let row =
                 row.ok_or_else(|| ScimError::unauthorized("the bearer token is not valid"))?;
             tracing::Span::current().record("organization_id", row.organization_id.as_str());
@@ -67,10 +83,7 @@ impl FromRequest for Tenant {
                 .admission
                 .quota(&state.db, &row.organization_id)
                 .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "quota lookup failed");
-                    ScimError::new(500, None, "internal error")
-                })?;
+                .map_err(|e| database_scim_error(&e))?;
             if let Err(wait) = state.admission.rates.check(&row.organization_id, quota) {
                 return Err(ScimError::too_many_requests(
                     wait.as_secs_f64().ceil() as u64,

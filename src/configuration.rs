@@ -24,6 +24,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Database pool size.
     pub db_max_connections: u32,
+    /// How long a request waits for a database connection before answering 503.
+    pub db_acquire_timeout: Duration,
     /// How long a deleted account's personal data stays (restorable) before the purge.
     pub deletion_grace: Duration,
     /// How often `serve` runs the purge (grace period and retention policy).
@@ -269,6 +271,16 @@ impl Settings {
             max_body_bytes,
             log_format,
             db_max_connections,
+            db_acquire_timeout: {
+                let t = duration(
+                    "OFFBOARD_DB_ACQUIRE_TIMEOUT",
+                    crate::db::DEFAULT_ACQUIRE_TIMEOUT,
+                )?;
+                if t.is_zero() {
+                    anyhow::bail!("OFFBOARD_DB_ACQUIRE_TIMEOUT must be greater than zero");
+                }
+                t
+            },
             deletion_grace,
             purge_interval,
             webhook,

@@ -15,11 +15,26 @@ use sea_orm::{
     Statement, TransactionOptions, TransactionTrait,
 };
 
+/// How long a request waits for a database connection before it is told the database
+/// is unavailable (`OFFBOARD_DB_ACQUIRE_TIMEOUT`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// Connects with a bounded wait for a connection: when the database is unreachable a
+/// request fails within `acquire_timeout` instead of hanging.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max_connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(acquire_timeout)
+        .connect_timeout(acquire_timeout)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
@@ -33,6 +48,129 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .pragma("secure_delete", "ON")
         });
     Database::connect(opts).await
+}
+
+/// Why the database cannot serve a request right now, when that is the failure: it is
+/// unreachable, closed the connection, or cannot write (full disk, read-only file). The
+/// request is answered 503 with `Retry-After`; anything else is a bug (500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    Unreachable,
+    Full,
+    ReadOnly,
+}
+
+impl Unavailable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unavailable::Unreachable => "the database is unreachable",
+            Unavailable::Full => "the database's disk is full",
+            Unavailable::ReadOnly => "the database is read-only",
+        }
+    }
+}
+
+/// Classifies a database error: `Some` when the database is unavailable (as opposed to a
+/// query that is wrong).
+pub fn unavailable(err: &DbErr) -> Option<Unavailable> {
+    use sea_orm::RuntimeErr;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return Some(Unavailable::Unreachable),
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Conn(_) => return Some(Unavailable::Unreachable),
+        _ => return None,
+    };
+    use sea_orm::sqlx::Error as E;
+    match sqlx.as_ref() {
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+            Some(Unavailable::Unreachable)
+        }
+        E::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            if db
+                .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // SQLite result codes; extended codes keep the primary one in the low byte.
+                return match code.parse::<i32>().map(|n| n & 0xff) {
+                    Ok(13) => Some(Unavailable::Full),
+                    Ok(8) => Some(Unavailable::ReadOnly),
+                    // SQLITE_IOERR, SQLITE_CANTOPEN
+                    Ok(10 | 14) => Some(Unavailable::Unreachable),
+                    _ => None,
+                };
+            }
+            // PostgreSQL: 53100 disk full, 25006 read-only transaction, class 08
+            // connection exceptions, 57P01-57P03 shutdown / cannot connect now.
+            match code {
+                "53100" => Some(Unavailable::Full),
+                "25006" => Some(Unavailable::ReadOnly),
+                c if c.starts_with("08") || c.starts_with("57P") => Some(Unavailable::Unreachable),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A background task's view of database outages: it logs when one starts and when it
+/// ends (not at every failed attempt) and says how long to wait before the next try,
+/// doubling up to five seconds (so work resumes soon after the database is back).
+#[derive(Debug)]
+pub struct Outage {
+    task: &'static str,
+    since: Option<std::time::Instant>,
+    backoff: Duration,
+}
+
+impl Outage {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(5);
+
+    pub fn new(task: &'static str) -> Self {
+        Outage {
+            task,
+            since: None,
+            backoff: Self::FIRST,
+        }
+    }
+
+    /// Records a failure; returns how long to wait before trying again.
+    pub fn failed(&mut self, err: &DbErr) -> Duration {
+        match unavailable(err) {
+            Some(why) if self.since.is_none() => {
+                tracing::warn!(task = self.task, error = %err, "{}: backing off until it is back", why.as_str());
+            }
+            Some(_) => {
+                tracing::debug!(task = self.task, error = %err, "database still unavailable")
+            }
+            // Not an outage: a fault worth seeing every time.
+            None => tracing::error!(task = self.task, error = %err, "database error"),
+        }
+        self.since.get_or_insert_with(std::time::Instant::now);
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(Self::MAX);
+        wait
+    }
+
+    /// Records a success, logging the end of an outage.
+    pub fn succeeded(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                task = self.task,
+                after_secs = since.elapsed().as_secs(),
+                "database available again"
+            );
+        }
+        self.backoff = Self::FIRST;
+    }
+
+    pub fn ongoing(&self) -> bool {
+        self.since.is_some()
+    }
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod ids;
 pub mod metrics;
+pub mod readiness;
 pub mod routes;
 pub mod scim;
 pub mod service;

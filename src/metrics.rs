@@ -81,6 +81,9 @@ pub struct Metrics {
     oldest_pending_age: Gauge<f64, AtomicU64>,
     endpoints: Family<BreakerLabels, Gauge>,
     breaker: crate::webhook::breaker::Policy,
+    database_up: Gauge,
+    /// Requests answered 503 because the database was unavailable.
+    pub refused_unavailable: Counter,
     /// When the database gauges were last read; held while reading, so concurrent
     /// scrapes wait for one refresh instead of each running the queries.
     refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
@@ -159,7 +162,22 @@ impl Metrics {
             "Enabled webhook endpoints by circuit breaker state (closed, open, half_open)",
             endpoints.clone(),
         );
+        let database_up = Gauge::default();
+        database_up.set(1);
+        registry.register(
+            "database_up",
+            "1 when the database answered the last probe (every second), else 0",
+            database_up.clone(),
+        );
+        let refused_unavailable = Counter::default();
+        registry.register(
+            "requests_refused_database_unavailable",
+            "Requests answered 503 because the database was unavailable",
+            refused_unavailable.clone(),
+        );
         Metrics {
+            database_up,
+            refused_unavailable,
             endpoints,
             breaker: crate::webhook::breaker::Policy::default(),
             registry,
@@ -174,14 +192,21 @@ impl Metrics {
         }
     }
 
+    pub fn set_database_up(&self, up: bool) {
+        self.database_up.set(i64::from(up));
+    }
+
     /// Renders everything in the text format, refreshing the database-derived gauges
-    /// first when they are older than `GAUGE_TTL`.
+    /// first when they are older than `GAUGE_TTL`. With the database down the last values
+    /// are rendered (and `offboard_database_up` says so).
     pub async fn render(&self, db: &impl ConnectionTrait) -> Result<String, DbErr> {
         {
             let mut refreshed = self.refreshed.lock().await;
             if refreshed.is_none_or(|at| at.elapsed() >= GAUGE_TTL) {
-                self.refresh(db).await?;
-                *refreshed = Some(std::time::Instant::now());
+                match self.refresh(db).await {
+                    Ok(()) => *refreshed = Some(std::time::Instant::now()),
+                    Err(e) => tracing::debug!(error = %e, "metrics: database gauges not refreshed"),
+                }
             }
         }
         let mut out = String::new();

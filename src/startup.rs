@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub admin_verifier: crate::auth::AdminVerifier,
     pub admission: Admission,
+    /// The database's state from the background probe (`/readyz`).
+    pub readiness: Arc<crate::readiness::Readiness>,
 }
 
 /// Admission control state (see `admission`).
@@ -104,13 +106,19 @@ pub struct Application {
     /// `/metrics` on its own listener (never on the port the IdPs call).
     metrics_server: Option<(u16, Server)>,
     purge: tokio::task::JoinHandle<()>,
+    probe: tokio::task::JoinHandle<()>,
     dispatcher: Option<tokio::task::JoinHandle<()>>,
     stop_dispatcher: watch::Sender<bool>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = crate::db::connect(&settings.database_url, settings.db_max_connections).await?;
+        let db = crate::db::connect_with(
+            &settings.database_url,
+            settings.db_max_connections,
+            settings.db_acquire_timeout,
+        )
+        .await?;
         crate::db::migrate(&db).await?;
         Self::build_with(settings, db).await
     }
@@ -146,6 +154,13 @@ impl Application {
         };
         let request_timeout = settings.limits.request_timeout;
         let admission = Admission::new(&settings.limits);
+        let readiness = Arc::new(crate::readiness::Readiness::default());
+        let probe = tokio::spawn(crate::readiness::probe_forever(
+            db.clone(),
+            readiness.clone(),
+            metrics.clone(),
+            Duration::from_secs(1),
+        ));
         let state = web::Data::new(AppState {
             db,
             settings,
@@ -153,6 +168,7 @@ impl Application {
             metrics,
             admin_verifier,
             admission,
+            readiness,
         });
         let metrics_server = match &state.settings.metrics_listen {
             Some(addr) => {
@@ -200,6 +216,7 @@ impl Application {
             server,
             metrics_server,
             purge,
+            probe,
             dispatcher,
             stop_dispatcher,
         })
@@ -229,6 +246,7 @@ impl Application {
         }
         // The purge is idempotent and batched: stopping it mid-run loses nothing.
         self.purge.abort();
+        self.probe.abort();
         let _ = self.stop_dispatcher.send(true);
         if let Some(d) = self.dispatcher {
             let _ = d.await;
@@ -246,9 +264,21 @@ async fn purge_periodically(
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut outage = crate::db::Outage::new("purge");
     loop {
         tick.tick().await;
-        match crate::service::purge::run(&db, chrono::Utc::now(), &policy).await {
+        let run = crate::service::purge::run(&db, chrono::Utc::now(), &policy).await;
+        match &run {
+            Ok(_) => outage.succeeded(),
+            Err(crate::service::ServiceError::Db(e)) => {
+                // Logged once per outage; the next tick (or a longer wait) tries again.
+                let wait = outage.failed(e);
+                tokio::time::sleep(wait.saturating_sub(interval)).await;
+                continue;
+            }
+            Err(_) => {}
+        }
+        match run {
             Ok(r) if r != Default::default() => tracing::info!(
                 accounts_erased = r.accounts_erased,
                 records_erased = r.records_erased,

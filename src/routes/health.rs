@@ -1,7 +1,6 @@
 //! Probes and metrics, unauthenticated: they expose no ids, tokens or personal data.
 
 use actix_web::{HttpResponse, get, web};
-use migration::MigratorTrait;
 use serde_json::json;
 
 use crate::startup::AppState;
@@ -12,30 +11,31 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready to serve: the database answers and no migration is pending.
+/// Ready to serve: the database answered the last probe (at most a second ago) and no
+/// migration is pending. Answers at once, from the cached probe.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let db = match state.db.ping().await {
-        Ok(()) => "ok",
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: database unreachable");
-            return HttpResponse::ServiceUnavailable()
-                .json(json!({"status": "unavailable", "database": "unreachable"}));
-        }
+    let r = &state.readiness;
+    let db = if r.database_up() { "ok" } else { "unreachable" };
+    let migrations = if r.migrations_current() {
+        "current"
+    } else {
+        "pending"
     };
-    match migration::Migrator::get_pending_migrations(&state.db).await {
-        Ok(pending) if pending.is_empty() => HttpResponse::Ok()
-            .json(json!({"status": "ok", "database": db, "migrations": "current"})),
-        Ok(pending) => HttpResponse::ServiceUnavailable().json(json!({
-            "status": "unavailable",
-            "database": db,
-            "migrations": format!("{} pending", pending.len()),
-        })),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: cannot read migrations");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({"status": "unavailable", "database": db, "migrations": "unknown"}))
-        }
+    let body = json!({
+        "status": if r.database_up() && r.migrations_current() { "ok" } else { "unavailable" },
+        "database": db,
+        "migrations": migrations,
+    });
+    if r.database_up() && r.migrations_current() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                crate::routes::scim::UNAVAILABLE_RETRY_AFTER.to_string(),
+            ))
+            .json(body)
     }
 }
 

@@ -171,5 +171,13 @@ pub async fn metrics_middleware(
     m.http_duration
         .get_or_create(&crate::metrics::RouteLabels { method, route })
         .observe(started.elapsed().as_secs_f64());
+    if res
+        .response()
+        .extensions()
+        .get::<crate::routes::scim::RefusedUnavailable>()
+        .is_some()
+    {
+        m.refused_unavailable.inc();
+    }
     Ok(res)
 }

@@ -52,6 +52,14 @@ impl ScimError {
         }
     }
 
+    /// 503: the database is unavailable; `Retry-After` says when to try again.
+    pub fn service_unavailable(retry_after_secs: u64, detail: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(503, None, detail)
+        }
+    }
+
     /// 429: the client must slow down; `Retry-After` says for how long.
     pub fn too_many_requests(retry_after_secs: u64, detail: impl Into<String>) -> Self {
         Self {

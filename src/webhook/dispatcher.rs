@@ -91,6 +91,7 @@ impl Dispatcher {
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let (finished, inbox) = mpsc::unbounded_channel::<Finished>();
         let completer = tokio::spawn(this.clone().complete_forever(inbox));
+        let mut outage = db::Outage::new("webhook dispatcher");
         tracing::info!(owner = %this.owner, concurrency = this.settings.concurrency, "webhook dispatcher started");
         loop {
             if *shutdown.borrow() {
@@ -108,10 +109,17 @@ impl Dispatcher {
                     (fanned, claimed)
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "fan-out or claim failed");
-                    (0, 0)
+                    // Back off (logged once per outage), still collecting what finishes.
+                    let wait = outage.failed(&e);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    while in_flight.try_join_next().is_some() {}
+                    continue;
                 }
             };
+            outage.succeeded();
             if fanned > 0 || (claimed > 0 && in_flight.len() < this.settings.concurrency) {
                 continue;
             }
@@ -225,9 +233,14 @@ impl Dispatcher {
     /// attempted again (at least once).
     async fn complete_forever(self: Arc<Self>, mut inbox: mpsc::UnboundedReceiver<Finished>) {
         let mut batch = Vec::with_capacity(COMPLETE_BATCH);
+        let mut outage = db::Outage::new("webhook completer");
         while inbox.recv_many(&mut batch, COMPLETE_BATCH).await > 0 {
-            if let Err(e) = self.complete(&batch).await {
-                tracing::error!(error = %e, count = batch.len(), "recording delivery attempts failed");
+            match self.complete(&batch).await {
+                Ok(()) => outage.succeeded(),
+                Err(e) => {
+                    // The leases run out and the deliveries are attempted again.
+                    outage.failed(&e);
+                }
             }
             batch.clear();
             // Woken so the freed slots are claimed again at once.

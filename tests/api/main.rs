@@ -21,6 +21,7 @@ mod limits;
 mod listing;
 mod migration;
 mod observability;
+mod outage;
 mod processes;
 mod purge;
 mod receiver;

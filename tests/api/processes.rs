@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 use crate::helpers::{ADMIN_SECRET, Backend, SCIM_JSON, database_url, user_body};
 use crate::receiver::{Mode, Receiver};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -22,18 +22,18 @@ fn free_port() -> u16 {
 }
 
 /// One `offboard serve` child process.
-struct Serve {
-    child: Child,
-    base: String,
+pub(crate) struct Serve {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Serve {
-    async fn start(db_url: &str) -> Serve {
+    pub(crate) async fn start(db_url: &str) -> Serve {
         Self::start_with(db_url, &[]).await
     }
 
     /// Starts `offboard serve` with the tests' settings and `extra` overrides.
-    async fn start_with(db_url: &str, extra: &[(&str, &str)]) -> Serve {
+    pub(crate) async fn start_with(db_url: &str, extra: &[(&str, &str)]) -> Serve {
         offboard::install_crypto_provider();
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_offboard"));
@@ -75,13 +75,13 @@ impl Serve {
     }
 }
 
-struct Api {
+pub(crate) struct Api {
     client: Client,
-    admin_token: String,
+    pub(crate) admin_token: String,
 }
 
 impl Api {
-    fn new() -> Api {
+    pub(crate) fn new() -> Api {
         offboard::install_crypto_provider();
         Api {
             client: Client::new(),
@@ -94,7 +94,7 @@ impl Api {
         }
     }
 
-    async fn admin(&self, base: &str, path: &str, body: Value) -> Value {
+    pub(crate) async fn admin(&self, base: &str, path: &str, body: Value) -> Value {
         let res = self
             .client
             .post(format!("{base}/admin/v1{path}"))
@@ -108,7 +108,7 @@ impl Api {
     }
 
     /// An organization and its SCIM token.
-    async fn org(&self, base: &str) -> (String, String) {
+    pub(crate) async fn org(&self, base: &str) -> (String, String) {
         let org = self
             .admin(base, "/organizations", json!({"name": "Acme"}))
             .await;
@@ -119,7 +119,7 @@ impl Api {
         (id, tok["token"].as_str().unwrap().to_string())
     }
 
-    async fn endpoint(&self, base: &str, receiver: &Receiver) {
+    pub(crate) async fn endpoint(&self, base: &str, receiver: &Receiver) {
         self.endpoint_with(base, receiver, json!({})).await;
     }
 
@@ -207,7 +207,7 @@ fn assert_per_user_order(receiver: &Receiver) {
     }
 }
 
-async fn no_delivery_left_pending(db_url: &str) {
+pub(crate) async fn no_delivery_left_pending(db_url: &str) {
     let db = offboard::db::connect(db_url, 1).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -227,7 +227,7 @@ async fn no_delivery_left_pending(db_url: &str) {
     }
 }
 
-async fn outbox_ids(db_url: &str) -> HashSet<String> {
+pub(crate) async fn outbox_ids(db_url: &str) -> HashSet<String> {
     let db = offboard::db::connect(db_url, 1).await.unwrap();
     entity::events::Entity::find()
         .all(&db)

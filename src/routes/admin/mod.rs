@@ -28,6 +28,8 @@ pub struct AdminApiError {
     pub message: String,
     pub details: Value,
     pub trace_id: Option<String>,
+    /// Seconds for `Retry-After` (503, 429).
+    pub retry_after: Option<u64>,
 }
 
 impl AdminApiError {
@@ -38,6 +40,7 @@ impl AdminApiError {
             message: message.to_string(),
             details: json!({}),
             trace_id: None,
+            retry_after: None,
         }
     }
 
@@ -85,6 +88,20 @@ impl From<ServiceError> for AdminApiError {
                 "VALIDATION_ERROR",
                 &s.detail,
             ),
+            ServiceError::Db(db) if crate::db::unavailable(&db).is_some() => {
+                let why = crate::db::unavailable(&db)
+                    .map(|w| w.as_str())
+                    .unwrap_or_default();
+                tracing::debug!(error = %db, "{why}: answering 503");
+                AdminApiError {
+                    retry_after: Some(crate::routes::scim::UNAVAILABLE_RETRY_AFTER),
+                    ..AdminApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "DATABASE_UNAVAILABLE",
+                        &format!("{why}; retry later"),
+                    )
+                }
+            }
             ServiceError::Db(db) => {
                 tracing::error!(error = %db, "database error");
                 AdminApiError::new(
@@ -131,7 +148,16 @@ impl ResponseError for AdminApiError {
                 "timestamp": crate::scim::user::format_time(chrono::Utc::now()),
             }
         });
-        HttpResponse::build(self.status).json(body)
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        let mut res = res.json(body);
+        if self.code == "DATABASE_UNAVAILABLE" {
+            res.extensions_mut()
+                .insert(crate::routes::scim::RefusedUnavailable);
+        }
+        res
     }
 }
 

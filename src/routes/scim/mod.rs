@@ -34,7 +34,38 @@ impl ResponseError for ScimError {
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        res.body(self.body().to_string())
+        let mut res = res.body(self.body().to_string());
+        // A SCIM 503 is always the database being unavailable (counted in metrics).
+        if self.status == 503 {
+            res.extensions_mut().insert(RefusedUnavailable);
+        }
+        res
+    }
+}
+
+/// Seconds an IdP is asked to wait when the database is unavailable.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
+/// Marks a response refused because the database was unavailable (counted in metrics).
+#[derive(Debug, Clone, Copy)]
+pub struct RefusedUnavailable;
+
+/// The SCIM answer for a database error: 503 with `Retry-After` when the database is
+/// unavailable (unreachable, full, read-only), else a generic 500 whose cause is logged.
+pub fn database_error_response(e: &sea_orm::DbErr) -> HttpResponse {
+    match crate::db::unavailable(e) {
+        Some(why) => {
+            tracing::debug!(error = %e, "{}: answering 503", why.as_str());
+            ScimError::service_unavailable(
+                UNAVAILABLE_RETRY_AFTER,
+                format!("{}; retry later", why.as_str()),
+            )
+            .error_response()
+        }
+        None => {
+            tracing::error!(error = %e, "database error");
+            ScimError::new(500, None, "internal error").error_response()
+        }
     }
 }
 
@@ -42,6 +73,9 @@ impl ResponseError for ServiceError {
     fn status_code(&self) -> StatusCode {
         match self {
             ServiceError::Scim(e) => e.status_code(),
+            ServiceError::Db(e) if crate::db::unavailable(e).is_some() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ServiceError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -49,10 +83,7 @@ impl ResponseError for ServiceError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ServiceError::Scim(e) => e.error_response(),
-            ServiceError::Db(e) => {
-                tracing::error!(error = %e, "database error");
-                ScimError::new(500, None, "internal error").error_response()
-            }
+            ServiceError::Db(e) => database_error_response(e),
         }
     }
 }
