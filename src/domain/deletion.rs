@@ -83,13 +83,18 @@ mod tests {
             Some(at("2026-01-01T00:00:00Z"))
         );
         assert_eq!(retention_cutoff(now, None), None);
+        // A retention of zero removes what is inactive now; only a negative one is void.
+        assert_eq!(retention_cutoff(now, Some(0)), Some(now));
         assert_eq!(retention_cutoff(now, Some(-1)), None);
         assert_eq!(retention_cutoff(now, Some(i64::MAX)), None);
     }
 
     #[test]
     fn department_ids_are_prefixed_ulids() {
-        assert!(DepartmentId::parse("dept_01JDQ8X2M4N6P8R0T2V4X6Z8A0").is_some());
+        assert_eq!(
+            DepartmentId::parse("dept_01JDQ8X2M4N6P8R0T2V4X6Z8A0").map(|d| d.as_str().to_owned()),
+            Some("dept_01JDQ8X2M4N6P8R0T2V4X6Z8A0".to_owned())
+        );
         assert!(DepartmentId::parse("dept_").is_none());
         assert!(DepartmentId::parse("dept_123").is_none());
         assert!(DepartmentId::parse("grp_01JDQ8X2M4N6P8R0T2V4X6Z8A0").is_none());

@@ -118,6 +118,41 @@ mod tests {
     }
 
     #[test]
+    fn stored_statuses_read_back_as_written_and_unknown_ones_end_access() {
+        for (status, stored) in [
+            (Active, "ACTIVE"),
+            (Inactive, "INACTIVE"),
+            (PendingInvite, "PENDING_INVITE"),
+        ] {
+            assert_eq!(status.as_str(), stored);
+            assert_eq!(MembershipStatus::from_stored(stored), status);
+        }
+        assert_eq!(MembershipStatus::from_stored("SUSPENDED"), Inactive);
+        assert_eq!(MembershipStatus::from_stored("active"), Inactive);
+    }
+
+    #[test]
+    fn only_an_active_membership_is_scim_active() {
+        assert!(Active.is_active());
+        assert!(!Inactive.is_active());
+        assert!(!PendingInvite.is_active());
+    }
+
+    #[test]
+    fn a_pending_invite_follows_the_idp_either_way() {
+        let c = status_change(PendingInvite, Some(false)).expect("change");
+        assert_eq!(
+            (c.from, c.to, c.revoke_sessions),
+            (PendingInvite, Inactive, true)
+        );
+        let c = status_change(PendingInvite, Some(true)).expect("change");
+        assert_eq!(
+            (c.from, c.to, c.revoke_sessions),
+            (PendingInvite, Active, false)
+        );
+    }
+
+    #[test]
     fn the_last_membership_takes_the_account_with_it() {
         assert_eq!(account_fate_after_removal(0), AccountFate::Delete);
         assert_eq!(account_fate_after_removal(1), AccountFate::Keep);

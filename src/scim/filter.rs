@@ -57,9 +57,7 @@ impl AttrRef {
         };
         // A complex attribute with a `value` (emails, manager) compares by it; one without
         // (name) is its own value, present when it holds anything (RFC 7644 §3.4.2.2).
-        let implicit_value = self.sub.is_none()
-            && self.attr.ty == AttrType::Complex
-            && find(self.attr.sub, "value").is_some();
+        let implicit_value = find(self.attr.sub, "value").is_some();
         items
             .into_iter()
             .filter_map(|item| match (self.sub, implicit_value) {
@@ -700,6 +698,17 @@ mod tests {
         assert!(check(
             r#"(userName eq "x" or userName eq "alice@example.com") and active eq true"#
         ));
+    }
+
+    #[test]
+    fn a_single_valued_attribute_is_compared_whole() {
+        // Stored documents never hold an array there; if one did, its elements are not
+        // values of the attribute.
+        let doc = json!({"title": ["x"], "emails": [{"value": "x"}], "name": {"givenName": "x"}});
+        let check = |f: &str| Filter::parse(f, &USER).expect(f).matches(&doc);
+        assert!(!check(r#"title eq "x""#));
+        assert!(check(r#"emails eq "x""#));
+        assert!(check(r#"name pr"#) && check(r#"name.givenName eq "x""#));
     }
 
     #[test]
