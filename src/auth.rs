@@ -346,7 +346,7 @@ impl FromRequest for Operator {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate_operator(req).map_err(|e| e.traced(req)))
+        std::future::ready(authenticate_operator(req))
     }
 }
 

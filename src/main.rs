@@ -150,10 +150,7 @@ async fn domain_command(settings: &Settings, command: DomainCommand) -> anyhow::
         } => {
             let domain = parse(&domain)?;
             let db = connect(settings).await?;
-            let v = match domains::verify(&db, &cli_actor(), &org_id, &domain).await? {
-                Ok(v) => v,
-                Err(e) => bail!("{e}"),
-            };
+            let v = domains::verify(&db, &cli_actor(), &org_id, &domain).await?;
             if json {
                 let mut out = domains::domain_json(&v.domain);
                 out["accounts_linked"] = json!(v.accounts_linked);
@@ -164,10 +161,7 @@ async fn domain_command(settings: &Settings, command: DomainCommand) -> anyhow::
         }
         DomainCommand::List { org_id, json } => {
             let db = connect(settings).await?;
-            let rows = match domains::list(&db, &org_id).await? {
-                Ok(rows) => rows,
-                Err(e) => bail!("{e}"),
-            };
+            let rows = domains::list(&db, &org_id).await?;
             if json {
                 let data: Vec<_> = rows.iter().map(domains::domain_json).collect();
                 println!("{}", json!({"data": data}));
@@ -180,9 +174,7 @@ async fn domain_command(settings: &Settings, command: DomainCommand) -> anyhow::
         DomainCommand::Remove { org_id, domain } => {
             let domain = parse(&domain)?;
             let db = connect(settings).await?;
-            if let Err(e) = domains::remove(&db, &cli_actor(), &org_id, &domain).await? {
-                bail!("{e}");
-            }
+            domains::remove(&db, &cli_actor(), &org_id, &domain).await?;
         }
     }
     Ok(())
@@ -243,10 +235,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: TokenCommand::Create { org_id, json },
         } => {
             let db = connect(&settings).await?;
-            let Some((row, token)) = admin::create_scim_token(&db, &cli_actor(), &org_id).await?
-            else {
-                bail!("no organization {org_id}");
-            };
+            let (row, token) = admin::create_scim_token(&db, &cli_actor(), &org_id)
+                .await
+                .with_context(|| format!("organization {org_id}"))?;
             if json {
                 println!(
                     "{}",
@@ -272,17 +263,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 organization_id: org,
                 max_in_flight: None,
             };
-            let (ep, secret) = match offboard::service::webhooks::add_endpoint(
+            let (ep, secret) = offboard::service::webhooks::add_endpoint(
                 &db,
                 &cli_actor(),
                 input,
                 settings.webhook.allow_private,
             )
-            .await?
-            {
-                Ok(v) => v,
-                Err(e) => bail!("{e}"),
-            };
+            .await?;
             if json {
                 let mut v = offboard::service::webhooks::endpoint_json(&ep, &settings.webhook);
                 v["secret"] = json!(secret);

@@ -270,9 +270,9 @@ async fn purge_periodically(
         let run = crate::service::purge::run(&db, chrono::Utc::now(), &policy).await;
         match &run {
             Ok(_) => outage.succeeded(),
-            Err(crate::service::ServiceError::Db(e)) => {
+            Err(crate::service::Error::Unavailable { source, .. }) => {
                 // Logged once per outage; the next tick (or a longer wait) tries again.
-                let wait = outage.failed(e);
+                let wait = outage.failed(source);
                 tokio::time::sleep(wait.saturating_sub(interval)).await;
                 continue;
             }
@@ -287,7 +287,7 @@ async fn purge_periodically(
                 "purge"
             ),
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "purge failed"),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "purge failed"),
         }
     }
 }

@@ -27,6 +27,17 @@ fn acceptable_request_id(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
+tokio::task_local! {
+    /// The id of the request being handled, for error bodies (`trace_id`): set once here
+    /// for everything the request runs.
+    static REQUEST_ID: String;
+}
+
+/// The id of the request this task is handling, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 pub async fn request_id_middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -48,7 +59,8 @@ pub async fn request_id_middleware(
         organization_id = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
-    let mut res = tracing::Instrument::instrument(next.call(req), span.clone()).await?;
+    let call = tracing::Instrument::instrument(next.call(req), span.clone());
+    let mut res = REQUEST_ID.scope(id.clone(), call).await?;
     // One access line per request, inside its span so it carries the request id.
     span.in_scope(|| {
         tracing::info!(

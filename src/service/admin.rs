@@ -5,22 +5,11 @@ use entity::{organizations, scim_tokens, sessions as session_model};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use super::Result;
+use super::{Error, Result};
 use crate::db;
 use crate::scim::user::format_time;
 use crate::store::audit::{self, Actor, Entry, actions};
 use crate::store::{accounts, memberships, organizations as orgs, sessions, tokens};
-
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    Invalid(String),
-    /// The request conflicts with the resource's state: a code and a message.
-    #[error("{1}")]
-    Conflict(&'static str, String),
-}
 
 pub async fn create_organization(
     db: &DatabaseConnection,
@@ -68,11 +57,11 @@ pub async fn create_scim_token(
     db: &DatabaseConnection,
     actor: &Actor,
     organization_id: &str,
-) -> Result<Option<(scim_tokens::Model, String)>> {
+) -> Result<(scim_tokens::Model, String)> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     if orgs::find(&txn, organization_id).await?.is_none() {
-        return Ok(None);
+        return Err(Error::not_found("organization", None));
     }
     let (row, token) = tokens::create(&txn, organization_id).await?;
     audit::record(
@@ -89,7 +78,7 @@ pub async fn create_scim_token(
     )
     .await?;
     txn.commit().await?;
-    Ok(Some((row, token)))
+    Ok((row, token))
 }
 
 /// The account with all its memberships, removed ones included; `None` if unknown.
@@ -138,21 +127,17 @@ pub async fn create_session(
     user_id: &str,
     organization_id: &str,
     expires_at: DateTime<Utc>,
-) -> Result<std::result::Result<session_model::Model, AdminError>> {
+) -> Result<session_model::Model> {
     let now = Utc::now();
     if expires_at <= now {
-        return Ok(Err(AdminError::Invalid(
-            "expires_at must be in the future".into(),
-        )));
+        return Err(Error::invalid("expires_at must be in the future"));
     }
     let txn = db::begin_write(db).await?;
     let Some(m) = memberships::find_live(&txn, organization_id, user_id, true).await? else {
-        return Ok(Err(AdminError::NotFound("membership")));
+        return Err(Error::not_found("membership", None));
     };
     if m.status != "ACTIVE" {
-        return Ok(Err(AdminError::Invalid(
-            "the membership is not active".into(),
-        )));
+        return Err(Error::invalid("the membership is not active"));
     }
     let s = sessions::create(&txn, organization_id, user_id, expires_at).await?;
     audit::record(
@@ -169,7 +154,7 @@ pub async fn create_session(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(s))
+    Ok(s)
 }
 
 pub fn session_json(s: &session_model::Model, now: DateTime<Utc>) -> Value {
@@ -198,11 +183,11 @@ pub async fn update_organization(
     actor: &Actor,
     organization_id: &str,
     changes: orgs::Changes,
-) -> Result<std::result::Result<organizations::Model, AdminError>> {
+) -> Result<organizations::Model> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let Some(org) = orgs::find(&txn, organization_id).await? else {
-        return Ok(Err(AdminError::NotFound("organization")));
+        return Err(Error::not_found("organization", None));
     };
     let details = json!({
         "name_changed": changes.name.is_some(),
@@ -224,7 +209,7 @@ pub async fn update_organization(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(updated))
+    Ok(updated)
 }
 
 /// Revokes one SCIM token of an organization: the IdP using it is refused at once.
@@ -233,11 +218,11 @@ pub async fn revoke_scim_token(
     actor: &Actor,
     organization_id: &str,
     token_id: &str,
-) -> Result<std::result::Result<(), AdminError>> {
+) -> Result<()> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     if !tokens::revoke(&txn, organization_id, token_id).await? {
-        return Ok(Err(AdminError::NotFound("scim token")));
+        return Err(Error::not_found("scim token", None));
     }
     audit::record(
         &txn,
@@ -253,7 +238,7 @@ pub async fn revoke_scim_token(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Revokes one session (sign-out by the operator or the application).
@@ -261,11 +246,11 @@ pub async fn revoke_session(
     db: &DatabaseConnection,
     actor: &Actor,
     session_id: &str,
-) -> Result<std::result::Result<session_model::Model, AdminError>> {
+) -> Result<session_model::Model> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let Some(s) = sessions::find(&txn, session_id).await? else {
-        return Ok(Err(AdminError::NotFound("session")));
+        return Err(Error::not_found("session", None));
     };
     if sessions::revoke(&txn, session_id, "admin", now).await? {
         audit::record(
@@ -286,5 +271,5 @@ pub async fn revoke_session(
         .await?
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("session".into()))?;
     txn.commit().await?;
-    Ok(Ok(s))
+    Ok(s)
 }

@@ -9,21 +9,16 @@ use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use super::Result;
-use super::admin::AdminError;
 use super::removal::{self, Removal};
+use super::{Error, Result};
 use crate::db;
 use crate::store::audit::{self, Actor, Entry, actions};
-use crate::store::{
-    accounts, groups, is_unique_violation, memberships, organizations as orgs, outbox, tokens,
-};
+use crate::store::{accounts, groups, memberships, organizations as orgs, outbox, tokens};
 use crate::webhook::event::{EventType, NewEvent, membership_data};
 
 /// Members are removed in pages of this many: memory stays flat for any organization
 /// size, and each statement stays well under the databases' bound-parameter limits.
 pub const PAGE: u64 = 500;
-
-type Outcome<T> = std::result::Result<T, AdminError>;
 
 /// `DELETE /admin/v1/users/{id}`: every membership removed, all sessions revoked, the
 /// account deleted. Each organization hears `membership.deleted` and `user.deleted`.
@@ -32,15 +27,15 @@ pub async fn delete_user(
     actor: &Actor,
     user_id: &str,
     grace: Duration,
-) -> Result<Outcome<Value>> {
+) -> Result<Value> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let live = memberships::live_for_user(&txn, user_id).await?;
     let Some(account) = accounts::find(&txn, user_id).await? else {
-        return Ok(Err(AdminError::NotFound("user")));
+        return Err(Error::not_found("user", None));
     };
     if account.deleted_at.is_some() {
-        return Ok(Err(AdminError::NotFound("user")));
+        return Err(Error::not_found("user", None));
     }
     let mut per_org: BTreeMap<String, Vec<NewEvent>> = BTreeMap::new();
     let mut sessions_revoked = 0;
@@ -87,7 +82,7 @@ pub async fn delete_user(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(details))
+    Ok(details)
 }
 
 /// `DELETE /admin/v1/organizations/{id}`: in one transaction, so readers see the
@@ -100,11 +95,11 @@ pub async fn delete_organization(
     actor: &Actor,
     organization_id: &str,
     grace: Duration,
-) -> Result<Outcome<Value>> {
+) -> Result<Value> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     if orgs::find(&txn, organization_id).await?.is_none() {
-        return Ok(Err(AdminError::NotFound("organization")));
+        return Err(Error::not_found("organization", None));
     }
     memberships::lock_all_live(&txn, organization_id).await?;
     let removal = Removal {
@@ -168,7 +163,7 @@ pub async fn delete_organization(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(summary))
+    Ok(summary)
 }
 
 /// `DELETE /admin/v1/organizations/{org}/users/{user}`: removes one membership exactly as
@@ -180,14 +175,14 @@ pub async fn remove_from_organization(
     user_id: &str,
     transfer_to: Option<&str>,
     grace: Duration,
-) -> Result<Outcome<()>> {
+) -> Result<()> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     if orgs::find(&txn, organization_id).await?.is_none() {
-        return Ok(Err(AdminError::NotFound("organization")));
+        return Err(Error::not_found("organization", None));
     }
     let Some(m) = memberships::find_live(&txn, organization_id, user_id, true).await? else {
-        return Ok(Err(AdminError::NotFound("membership")));
+        return Err(Error::not_found("membership", None));
     };
     let removal = Removal {
         organization_id,
@@ -222,60 +217,49 @@ pub async fn remove_from_organization(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// `POST /admin/v1/users/{id}/restore`: inside the grace period, the account takes its
 /// identity back and the memberships its deletion removed come back `INACTIVE` (the
 /// IdP reactivates them); each organization hears `membership.created` with
 /// `"restored": true`.
-pub async fn restore_user(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    user_id: &str,
-) -> Result<Outcome<()>> {
+pub async fn restore_user(db: &DatabaseConnection, actor: &Actor, user_id: &str) -> Result<()> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let Some(account) = accounts::find(&txn, user_id).await? else {
-        return Ok(Err(AdminError::NotFound("user")));
+        return Err(Error::not_found("user", None));
     };
     if account.deleted_at.is_none() {
-        return Ok(Err(AdminError::Conflict(
-            "NOT_DELETED",
-            "The user is not deleted.".into(),
-        )));
+        return Err(Error::conflict("NOT_DELETED", "The user is not deleted."));
     }
     match account.purge_after {
         Some(at) if at > now => {}
         _ => {
-            return Ok(Err(AdminError::Conflict(
+            return Err(Error::conflict(
                 "NOT_RESTORABLE",
-                "The user's data has been purged; the deletion can no longer be undone.".into(),
-            )));
+                "The user's data has been purged; the deletion can no longer be undone.",
+            ));
         }
     }
     let identity_taken = || {
-        AdminError::Conflict(
+        Error::conflict(
             "IDENTITY_TAKEN",
-            "Another user now holds this identity; the deletion cannot be undone.".into(),
+            "Another user now holds this identity; the deletion cannot be undone.",
         )
     };
-    match accounts::restore(&txn, &account, now).await {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Ok(Err(identity_taken())),
-        Err(e) => return Err(e.into()),
-    }
+    accounts::restore(&txn, &account, now)
+        .await
+        .map_err(|e| Error::from(e).on_conflict(identity_taken))?;
     let mut per_org: BTreeMap<String, Vec<NewEvent>> = BTreeMap::new();
     let mut restored = Vec::new();
     for m in memberships::restorable_for_user(&txn, user_id).await? {
         if orgs::find(&txn, &m.organization_id).await?.is_none() {
             continue;
         }
-        let back = match memberships::restore(&txn, &m, now).await {
-            Ok(back) => back,
-            Err(e) if is_unique_violation(&e) => return Ok(Err(identity_taken())),
-            Err(e) => return Err(e.into()),
-        };
+        let back = memberships::restore(&txn, &m, now)
+            .await
+            .map_err(|e| Error::from(e).on_conflict(identity_taken))?;
         let mut data = membership_data(
             &back.organization_id,
             user_id,
@@ -308,5 +292,5 @@ pub async fn restore_user(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }

@@ -7,15 +7,12 @@ use entity::organization_domains;
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use super::Result;
-use super::admin::AdminError;
+use super::{Error, Result};
 use crate::db;
 use crate::domain::{EmailDomain, EmailIdentity};
 use crate::scim::user::format_time;
 use crate::store::audit::{self, Actor, Entry, actions};
 use crate::store::{accounts, domains, memberships, organizations as orgs};
-
-type Outcome<T> = std::result::Result<T, AdminError>;
 
 /// Members are examined in pages of this many when a domain is verified.
 const PAGE: u64 = 1000;
@@ -45,11 +42,11 @@ pub async fn verify(
     actor: &Actor,
     organization_id: &str,
     domain: &EmailDomain,
-) -> Result<Outcome<Verified>> {
+) -> Result<Verified> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     if orgs::find(&txn, organization_id).await?.is_none() {
-        return Ok(Err(AdminError::NotFound("organization")));
+        return Err(Error::not_found("organization", None));
     }
     let created = domains::add(&txn, organization_id, domain, now).await?;
     let mut linked = Vec::new();
@@ -92,21 +89,21 @@ pub async fn verify(
         .find(|d| d.domain == domain.as_str())
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("domain just verified".into()))?;
     txn.commit().await?;
-    Ok(Ok(Verified {
+    Ok(Verified {
         domain: row,
         created,
         accounts_linked: linked.len(),
-    }))
+    })
 }
 
 pub async fn list(
     db: &DatabaseConnection,
     organization_id: &str,
-) -> Result<Outcome<Vec<organization_domains::Model>>> {
+) -> Result<Vec<organization_domains::Model>> {
     if orgs::find(db, organization_id).await?.is_none() {
-        return Ok(Err(AdminError::NotFound("organization")));
+        return Err(Error::not_found("organization", None));
     }
-    Ok(Ok(domains::list(db, organization_id).await?))
+    Ok(domains::list(db, organization_id).await?)
 }
 
 /// Removes a verification. Accounts already linked stay linked (splitting them would
@@ -117,14 +114,14 @@ pub async fn remove(
     actor: &Actor,
     organization_id: &str,
     domain: &EmailDomain,
-) -> Result<Outcome<()>> {
+) -> Result<()> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     if orgs::find(&txn, organization_id).await?.is_none() {
-        return Ok(Err(AdminError::NotFound("organization")));
+        return Err(Error::not_found("organization", None));
     }
     if !domains::remove(&txn, organization_id, domain).await? {
-        return Ok(Err(AdminError::NotFound("domain")));
+        return Err(Error::not_found("domain", None));
     }
     audit::record(
         &txn,
@@ -140,5 +137,5 @@ pub async fn remove(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }

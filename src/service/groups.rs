@@ -8,8 +8,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
 use super::users::Scope;
-use super::{Result, ServiceError, check_if_match};
+use super::{Error, Result, check_if_match};
 use crate::db;
+use crate::domain::IfMatch;
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::group::{GroupInput, GroupView, MemberOp, split_patch};
 use crate::scim::list::ListQuery;
@@ -62,9 +63,8 @@ async fn render(
     })
 }
 
-fn not_found(id: &str) -> ServiceError {
-    let shown = crate::service::shown_id(id);
-    ScimError::not_found(format!("Group {shown} not found")).into()
+fn not_found(id: &str) -> Error {
+    Error::not_found("Group", Some(id))
 }
 
 /// Refuses member ids (SCIM ids) that are not live users of the organization: nothing
@@ -250,7 +250,7 @@ async fn modify(
     db: &DatabaseConnection,
     scope: &Scope,
     id: &str,
-    if_match: Option<&str>,
+    if_match: &IfMatch,
     action: &str,
     plan: impl FnOnce(&group_model::Model) -> std::result::Result<Plan, ScimError>,
 ) -> Result<group_model::Model> {
@@ -385,7 +385,7 @@ pub async fn replace(
     scope: &Scope,
     id: &str,
     input: GroupInput,
-    if_match: Option<&str>,
+    if_match: &IfMatch,
     with_members: bool,
 ) -> Result<GroupResource> {
     let members = input.members.clone().unwrap_or_default();
@@ -412,7 +412,7 @@ pub async fn patch(
     scope: &Scope,
     id: &str,
     request: PatchRequest,
-    if_match: Option<&str>,
+    if_match: &IfMatch,
 ) -> Result<group_model::Model> {
     let split = split_patch(request)?;
     modify(
@@ -450,7 +450,7 @@ pub async fn delete(
     db: &DatabaseConnection,
     scope: &Scope,
     id: &str,
-    if_match: Option<&str>,
+    if_match: &IfMatch,
 ) -> Result<()> {
     let org = scope.organization_id.as_str();
     let now = Utc::now();

@@ -6,8 +6,9 @@ use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 use super::removal::{self, Removal};
-use super::{Result, ServiceError};
+use super::{Error, Result};
 use crate::db;
+use crate::domain::IfMatch;
 use crate::domain::{AccountLink, EmailIdentity, account_link};
 use crate::domain::{MembershipStatus, status_change};
 use crate::scim::error::ScimError;
@@ -19,9 +20,7 @@ use crate::scim::user::{UserInput, UserView, etag};
 use crate::store::audit::actions as act;
 use crate::store::audit::{self, Actor, Entry};
 use crate::store::memberships::NewMembership;
-use crate::store::{
-    accounts, domains, is_unique_violation, memberships as store, outbox, sessions,
-};
+use crate::store::{accounts, domains, memberships as store, outbox, sessions};
 use crate::webhook::event::{EventType, NewEvent, membership_data};
 
 /// The organization and the caller a request acts for.
@@ -66,16 +65,19 @@ fn render(scope: &Scope, m: &memberships::Model) -> UserResource {
     }
 }
 
-fn check_if_match(m: &memberships::Model, if_match: Option<&str>) -> Result<()> {
+fn check_if_match(m: &memberships::Model, if_match: &IfMatch) -> Result<()> {
     super::check_if_match(m.version, if_match)
 }
-fn map_unique(e: sea_orm::DbErr) -> ServiceError {
-    if is_unique_violation(&e) {
-        ScimError::uniqueness("a user with this userName already exists in this organization")
-            .into()
-    } else {
-        e.into()
-    }
+
+fn user_name_taken() -> Error {
+    Error::conflict(
+        "UNIQUENESS",
+        "a user with this userName already exists in this organization",
+    )
+}
+
+fn map_unique(e: sea_orm::DbErr) -> Error {
+    Error::from(e).on_conflict(user_name_taken)
 }
 
 fn roles_of(record: &Document) -> Value {
@@ -102,10 +104,7 @@ pub async fn create(
         .await?
         .is_some()
     {
-        return Err(ScimError::uniqueness(
-            "a user with this userName already exists in this organization",
-        )
-        .into());
+        return Err(user_name_taken());
     }
     let identity = EmailIdentity::of(&key);
     let verified = match &identity {
@@ -129,10 +128,10 @@ pub async fn create(
                     .await?
                     .is_some()
             {
-                return Err(ScimError::uniqueness(
+                return Err(Error::conflict(
+                    "UNIQUENESS",
                     "this account already has a membership in this organization",
-                )
-                .into());
+                ));
             }
             (account, created)
         }
@@ -238,8 +237,8 @@ fn group_refs(scope: &Scope, groups: &[(String, String)]) -> Value {
     )
 }
 
-fn not_found(user_id: &str) -> ServiceError {
-    ScimError::not_found(format!("User {} not found", super::shown_id(user_id))).into()
+fn not_found(user_id: &str) -> Error {
+    Error::not_found("User", Some(user_id))
 }
 
 /// Rows read per round when a filter must be checked here row by row.
@@ -366,7 +365,7 @@ pub async fn replace(
     scope: &Scope,
     scim_id: &str,
     input: UserInput,
-    if_match: Option<&str>,
+    if_match: &IfMatch,
 ) -> Result<UserResource> {
     modify(
         db,
@@ -414,7 +413,7 @@ pub async fn patch(
     scope: &Scope,
     scim_id: &str,
     patch: UserPatch,
-    if_match: Option<&str>,
+    if_match: &IfMatch,
 ) -> Result<UserResource> {
     modify(
         db,
@@ -474,7 +473,7 @@ async fn prepare(
     let weight = p.weight + current.scim.as_ref().map_or(0, |v| v.to_string().len());
     let input = crate::cpu::run(weight, move || patched_input(&request, &current))
         .await
-        .map_err(|_| ScimError::new(500, None, "internal error"))??;
+        .map_err(|_| Error::Unexpected(anyhow::anyhow!("applying a large PATCH was aborted")))??;
     Ok(Some((version, input)))
 }
 
@@ -482,7 +481,7 @@ async fn modify(
     db: &DatabaseConnection,
     scope: &Scope,
     scim_id: &str,
-    if_match: Option<&str>,
+    if_match: &IfMatch,
     action: &str,
     change: Change,
 ) -> Result<UserResource> {
@@ -507,10 +506,7 @@ async fn modify(
         && let Some(other) = store::find_live_by_user_name(&txn, org, &key).await?
         && other.id != current.id
     {
-        return Err(ScimError::uniqueness(
-            "a user with this userName already exists in this organization",
-        )
-        .into());
+        return Err(user_name_taken());
     }
     let Update {
         mut next,
@@ -596,7 +592,7 @@ pub async fn delete(
     db: &DatabaseConnection,
     scope: &Scope,
     scim_id: &str,
-    if_match: Option<&str>,
+    if_match: &IfMatch,
 ) -> Result<()> {
     let org = scope.organization_id.as_str();
     let now = Utc::now();

@@ -6,8 +6,7 @@ use entity::{deliveries, webhook_endpoints as endpoints};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use super::Result;
-use super::admin::AdminError;
+use super::{Error, Result};
 use crate::db;
 use crate::scim::user::format_time;
 use crate::store::audit::{self, Actor, Entry};
@@ -15,8 +14,6 @@ use crate::store::organizations as orgs;
 use crate::store::webhooks::{self as store, NewEndpoint};
 use crate::webhook::event::EventType;
 use crate::webhook::{signer, ssrf};
-
-type Outcome<T> = std::result::Result<T, AdminError>;
 
 /// How long a rotated-out secret keeps signing, so receivers can switch without a gap.
 pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
@@ -32,9 +29,9 @@ pub struct EndpointInput {
 /// The most deliveries one endpoint may be allowed in flight.
 pub const MAX_IN_FLIGHT: i32 = 64;
 
-fn check_max_in_flight(v: Option<i32>) -> std::result::Result<(), AdminError> {
+fn check_max_in_flight(v: Option<i32>) -> Result<()> {
     match v {
-        Some(n) if !(1..=MAX_IN_FLIGHT).contains(&n) => Err(AdminError::Invalid(format!(
+        Some(n) if !(1..=MAX_IN_FLIGHT).contains(&n) => Err(Error::invalid(format!(
             "max_in_flight must be between 1 and {MAX_IN_FLIGHT}"
         ))),
         _ => Ok(()),
@@ -47,35 +44,31 @@ pub async fn add_endpoint(
     actor: &Actor,
     input: EndpointInput,
     allow_private: bool,
-) -> Result<Outcome<(endpoints::Model, String)>> {
+) -> Result<(endpoints::Model, String)> {
     let url = match ssrf::parse(&input.url) {
         Ok(u) => u,
-        Err(e) => return Ok(Err(AdminError::Invalid(format!("url: {e}")))),
+        Err(e) => return Err(Error::invalid(format!("url: {e}"))),
     };
     if let Err(e) = ssrf::check(&url, allow_private).await {
-        return Ok(Err(AdminError::Invalid(format!(
+        return Err(Error::invalid(format!(
             "url: {e} (set OFFBOARD_WEBHOOK_ALLOW_PRIVATE=true to allow it)"
-        ))));
+        )));
     }
-    if let Err(e) = check_max_in_flight(input.max_in_flight) {
-        return Ok(Err(e));
-    }
+    check_max_in_flight(input.max_in_flight)?;
     if let Some(bad) = input
         .event_types
         .iter()
         .find(|t| !EventType::NAMES.contains(&t.as_str()))
     {
         let shown = crate::service::shown_id(bad);
-        return Ok(Err(AdminError::Invalid(format!(
-            "unknown event type '{shown}'"
-        ))));
+        return Err(Error::invalid(format!("unknown event type '{shown}'")));
     }
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     if let Some(org) = &input.organization_id
         && orgs::find(&txn, org).await?.is_none()
     {
-        return Ok(Err(AdminError::NotFound("organization")));
+        return Err(Error::not_found("organization", None));
     }
     let secret = signer::generate_secret();
     let mut types = input.event_types;
@@ -107,7 +100,7 @@ pub async fn add_endpoint(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok((ep, secret)))
+    Ok((ep, secret))
 }
 
 /// Sets how many deliveries the endpoint may have in flight (`None`: the default).
@@ -116,14 +109,12 @@ pub async fn set_max_in_flight(
     actor: &Actor,
     id: &str,
     max_in_flight: Option<i32>,
-) -> Result<Outcome<endpoints::Model>> {
-    if let Err(e) = check_max_in_flight(max_in_flight) {
-        return Ok(Err(e));
-    }
+) -> Result<endpoints::Model> {
+    check_max_in_flight(max_in_flight)?;
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let Some(ep) = store::find_endpoint(&txn, id).await? else {
-        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+        return Err(Error::not_found("webhook endpoint", None));
     };
     let ep = store::set_max_in_flight(&txn, &ep, max_in_flight, now).await?;
     audit::record(
@@ -140,7 +131,7 @@ pub async fn set_max_in_flight(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(ep))
+    Ok(ep)
 }
 
 pub fn endpoint_json(
@@ -199,15 +190,11 @@ pub fn delivery_json(d: &deliveries::Model) -> Value {
     })
 }
 
-pub async fn delete_endpoint(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    id: &str,
-) -> Result<Outcome<()>> {
+pub async fn delete_endpoint(db: &DatabaseConnection, actor: &Actor, id: &str) -> Result<()> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let Some(ep) = store::find_endpoint(&txn, id).await? else {
-        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+        return Err(Error::not_found("webhook endpoint", None));
     };
     store::delete_endpoint(&txn, id, now).await?;
     audit::record(
@@ -224,7 +211,7 @@ pub async fn delete_endpoint(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Rotates the secret; the old one keeps signing (both signatures are sent) for 24 h.
@@ -232,11 +219,11 @@ pub async fn rotate_secret(
     db: &DatabaseConnection,
     actor: &Actor,
     id: &str,
-) -> Result<Outcome<(endpoints::Model, String)>> {
+) -> Result<(endpoints::Model, String)> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let Some(ep) = store::find_endpoint(&txn, id).await? else {
-        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+        return Err(Error::not_found("webhook endpoint", None));
     };
     let secret = signer::generate_secret();
     let ep = store::rotate_secret(&txn, &ep, secret.clone(), now + ROTATION_OVERLAP, now).await?;
@@ -254,7 +241,7 @@ pub async fn rotate_secret(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok((ep, secret)))
+    Ok((ep, secret))
 }
 
 /// Replays an event to every endpoint it went to, or one; returns how many deliveries
@@ -264,16 +251,16 @@ pub async fn replay_event(
     actor: &Actor,
     event_id: &str,
     endpoint_id: Option<&str>,
-) -> Result<Outcome<u64>> {
+) -> Result<u64> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let Some(event) = store::find_event(&txn, event_id).await? else {
-        return Ok(Err(AdminError::NotFound("event")));
+        return Err(Error::not_found("event", None));
     };
     if let Some(ep) = endpoint_id
         && store::find_endpoint(&txn, ep).await?.is_none()
     {
-        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+        return Err(Error::not_found("webhook endpoint", None));
     }
     let n = store::replay_event(&txn, event_id, endpoint_id, now).await?;
     audit::record(
@@ -290,7 +277,7 @@ pub async fn replay_event(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(n))
+    Ok(n)
 }
 
 /// Re-enables an endpoint and replays what died since `since`.
@@ -299,11 +286,11 @@ pub async fn recover_endpoint(
     actor: &Actor,
     id: &str,
     since: DateTime<Utc>,
-) -> Result<Outcome<u64>> {
+) -> Result<u64> {
     let now = Utc::now();
     let txn = db::begin_write(db).await?;
     let Some(ep) = store::find_endpoint(&txn, id).await? else {
-        return Ok(Err(AdminError::NotFound("webhook endpoint")));
+        return Err(Error::not_found("webhook endpoint", None));
     };
     let n = store::recover_endpoint(&txn, &ep, since, now).await?;
     audit::record(
@@ -320,5 +307,5 @@ pub async fn recover_endpoint(
     )
     .await?;
     txn.commit().await?;
-    Ok(Ok(n))
+    Ok(n)
 }

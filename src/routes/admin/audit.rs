@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use super::AdminApiError;
 use crate::auth::Operator;
 use crate::scim::user::format_time;
-use crate::service::ServiceError;
 use crate::startup::AppState;
 use crate::store::{audit, outbox};
 
@@ -32,20 +31,19 @@ struct EventQuery {
     limit: Option<u64>,
 }
 
-pub(super) fn limit(req: &HttpRequest, raw: Option<u64>) -> Result<u64, AdminApiError> {
+pub(super) fn limit(raw: Option<u64>) -> Result<u64, AdminApiError> {
     match raw.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n),
-        _ => Err(
-            AdminApiError::validation(&format!("limit must be between 1 and {MAX_LIMIT}"))
-                .traced(req),
-        ),
+        _ => Err(AdminApiError::validation(&format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        ))),
     }
 }
 
 pub(super) fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, AdminApiError> {
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
-        .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")).traced(req))
+        .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")))
 }
 
 /// A page: `data`, and `next_after` to pass as `after` for the next page (`null` at the end).
@@ -59,15 +57,14 @@ async fn audit_log(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminApiError> {
     let q: AuditQuery = query(&req)?;
-    let n = limit(&req, q.limit)?;
+    let n = limit(q.limit)?;
     let rows = audit::page(
         &state.db,
         q.organization_id.as_deref(),
         q.after.as_deref(),
         n,
     )
-    .await
-    .map_err(|e| AdminApiError::from(ServiceError::from(e)).traced(&req))?;
+    .await?;
     let full = rows.len() as u64 == n;
     let last = rows.last().map(|r| r.id.clone());
     let data = rows
@@ -95,7 +92,7 @@ async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminApiError> {
     let q: EventQuery = query(&req)?;
-    let n = limit(&req, q.limit)?;
+    let n = limit(q.limit)?;
     let rows = outbox::page(
         &state.db,
         q.organization_id.as_deref(),
@@ -103,8 +100,7 @@ async fn events(
         q.after.as_deref(),
         n,
     )
-    .await
-    .map_err(|e| AdminApiError::from(ServiceError::from(e)).traced(&req))?;
+    .await?;
     let full = rows.len() as u64 == n;
     let last = rows.last().map(|r| r.id.clone());
     let data = rows.into_iter().map(|r| r.payload).collect();

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AdminApiError, body, outcome};
+use super::{AdminApiError, body};
 use crate::auth::Operator;
 use crate::domain::EmailDomain;
 use crate::service::domains;
@@ -18,7 +18,7 @@ struct AddDomain {
     domain: String,
 }
 
-fn parse(req: &HttpRequest, raw: &str) -> Result<EmailDomain, AdminApiError> {
+fn parse(raw: &str) -> Result<EmailDomain, AdminApiError> {
     EmailDomain::parse(raw).map_err(|e| {
         AdminApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -26,7 +26,6 @@ fn parse(req: &HttpRequest, raw: &str) -> Result<EmailDomain, AdminApiError> {
             &format!("domain: {e}."),
         )
         .with_details(json!({"domain": crate::service::shown_id(raw)}))
-        .traced(req)
     })
 }
 
@@ -38,11 +37,8 @@ async fn add(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input: AddDomain = body(&req, payload, state.settings.max_body_bytes).await?;
-    let domain = parse(&req, &input.domain)?;
-    let v = outcome(
-        &req,
-        domains::verify(&state.db, &op.actor, &id, &domain).await,
-    )?;
+    let domain = parse(&input.domain)?;
+    let v = domains::verify(&state.db, &op.actor, &id, &domain).await?;
     let mut body = domains::domain_json(&v.domain);
     body["accounts_linked"] = json!(v.accounts_linked);
     let status = if v.created {
@@ -54,28 +50,23 @@ async fn add(
 }
 
 async fn list(
-    req: HttpRequest,
     _op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let rows = outcome(&req, domains::list(&state.db, &id).await)?;
+    let rows = domains::list(&state.db, &id).await?;
     let data: Vec<_> = rows.iter().map(domains::domain_json).collect();
     Ok(HttpResponse::Ok().json(json!({"data": data})))
 }
 
 async fn remove(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (org_id, raw) = path.into_inner();
-    let domain = parse(&req, &raw)?;
-    outcome(
-        &req,
-        domains::remove(&state.db, &op.actor, &org_id, &domain).await,
-    )?;
+    let domain = parse(&raw)?;
+    domains::remove(&state.db, &op.actor, &org_id, &domain).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -9,14 +9,12 @@ pub mod users;
 pub mod webhooks;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::routes::RequestId;
 use crate::routes::scim::read_json;
-use crate::service::ServiceError;
-use crate::service::admin::AdminError;
+use crate::service::Error;
 
 pub const BASE_PATH: &str = "/admin/v1";
 
@@ -27,7 +25,6 @@ pub struct AdminApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
-    pub trace_id: Option<String>,
     /// Seconds for `Retry-After` (503, 429).
     pub retry_after: Option<u64>,
 }
@@ -39,7 +36,6 @@ impl AdminApiError {
             code,
             message: message.to_string(),
             details: json!({}),
-            trace_id: None,
             retry_after: None,
         }
     }
@@ -72,38 +68,42 @@ impl AdminApiError {
         self.details = details;
         self
     }
-
-    /// Attaches the request id, so the envelope's `trace_id` matches `X-Request-Id`.
-    pub fn traced(mut self, req: &HttpRequest) -> Self {
-        self.trace_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        self
-    }
 }
 
-impl From<ServiceError> for AdminApiError {
-    fn from(e: ServiceError) -> Self {
+/// The one mapping of the use cases' error to the admin envelope. Unexpected errors and
+/// unavailable databases log their cause here.
+impl From<Error> for AdminApiError {
+    fn from(e: Error) -> Self {
         match e {
-            ServiceError::Scim(s) => AdminApiError::new(
+            Error::NotFound(n) => {
+                AdminApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", &n.to_string())
+            }
+            Error::Conflict { code, message } => {
+                AdminApiError::new(StatusCode::CONFLICT, code, &message)
+            }
+            // A value the admin API refuses is a 422; a request SCIM refuses keeps its status.
+            Error::Invalid(s) if s.status == 400 => AdminApiError::validation(&s.detail),
+            Error::Invalid(s) => AdminApiError::new(
                 StatusCode::from_u16(s.status).unwrap_or(StatusCode::BAD_REQUEST),
                 "VALIDATION_ERROR",
                 &s.detail,
             ),
-            ServiceError::Db(db) if crate::db::unavailable(&db).is_some() => {
-                let why = crate::db::unavailable(&db)
-                    .map(|w| w.as_str())
-                    .unwrap_or_default();
-                tracing::debug!(error = %db, "{why}: answering 503");
+            Error::PreconditionFailed(m) => {
+                AdminApiError::new(StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED", &m)
+            }
+            Error::Unavailable { why, source } => {
+                tracing::debug!(error = %source, "{}: answering 503", why.as_str());
                 AdminApiError {
                     retry_after: Some(crate::routes::scim::UNAVAILABLE_RETRY_AFTER),
                     ..AdminApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "DATABASE_UNAVAILABLE",
-                        &format!("{why}; retry later"),
+                        &format!("{}; retry later", why.as_str()),
                     )
                 }
             }
-            ServiceError::Db(db) => {
-                tracing::error!(error = %db, "database error");
+            Error::Unexpected(e) => {
+                tracing::error!(error = format!("{e:#}"), "unexpected error");
                 AdminApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "INTERNAL_ERROR",
@@ -114,13 +114,9 @@ impl From<ServiceError> for AdminApiError {
     }
 }
 
-impl From<AdminError> for AdminApiError {
-    fn from(e: AdminError) -> Self {
-        match e {
-            AdminError::NotFound(what) => AdminApiError::not_found(what),
-            AdminError::Invalid(msg) => AdminApiError::validation(&msg),
-            AdminError::Conflict(code, msg) => AdminApiError::new(StatusCode::CONFLICT, code, &msg),
-        }
+impl From<sea_orm::DbErr> for AdminApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Error::from(e).into()
     }
 }
 
@@ -144,7 +140,9 @@ impl ResponseError for AdminApiError {
                 "type": kind,
                 "status": self.status.as_u16(),
                 "details": self.details,
-                "trace_id": self.trace_id.clone().unwrap_or_else(|| crate::ids::new_id(crate::ids::REQUEST)),
+                // The request's id (`X-Request-Id`), set for the whole request in one place.
+                "trace_id": crate::routes::current_request_id()
+                    .unwrap_or_else(|| crate::ids::new_id(crate::ids::REQUEST)),
                 "timestamp": crate::scim::user::format_time(chrono::Utc::now()),
             }
         });
@@ -181,10 +179,9 @@ pub async fn body<T: DeserializeOwned>(
             "VALIDATION_ERROR",
             &e.detail,
         )
-        .traced(req)
     })?;
     serde_json::from_value(value)
-        .map_err(|e| AdminApiError::validation(&format!("Invalid request body: {e}")).traced(req))
+        .map_err(|e| AdminApiError::validation(&format!("Invalid request body: {e}")))
 }
 
 /// Reads an optional JSON body: a request without one (no content type, no length) reads
@@ -208,11 +205,7 @@ pub async fn optional_body(
 
 /// Destructive calls need `{"confirm": true}`; anything else answers 422
 /// `CONFIRMATION_REQUIRED` naming what would have been affected.
-pub fn require_confirmation(
-    req: &HttpRequest,
-    input: &Value,
-    details: Value,
-) -> Result<(), AdminApiError> {
+pub fn require_confirmation(input: &Value, details: Value) -> Result<(), AdminApiError> {
     if input.get("confirm") == Some(&Value::Bool(true)) {
         return Ok(());
     }
@@ -221,39 +214,25 @@ pub fn require_confirmation(
         "CONFIRMATION_REQUIRED",
         "Please confirm this action by setting confirm to true.",
     )
-    .with_details(details)
-    .traced(req))
+    .with_details(details))
 }
 
 /// Fields a confirmation body may carry besides `confirm`.
-pub fn reject_unknown_fields(
-    req: &HttpRequest,
-    input: &Value,
-    allowed: &[&str],
-) -> Result<(), AdminApiError> {
+pub fn reject_unknown_fields(input: &Value, allowed: &[&str]) -> Result<(), AdminApiError> {
     let Some(obj) = input.as_object() else {
-        return Err(AdminApiError::validation("the body must be a JSON object").traced(req));
+        return Err(AdminApiError::validation("the body must be a JSON object"));
     };
     if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         let shown = crate::service::shown_id(k);
-        return Err(AdminApiError::validation(&format!("unknown field '{shown}'")).traced(req));
+        return Err(AdminApiError::validation(&format!(
+            "unknown field '{shown}'"
+        )));
     }
     Ok(())
 }
 
-/// Maps a use case's two layers of failure (database, then domain) to the envelope.
-pub fn outcome<T>(
-    req: &HttpRequest,
-    r: crate::service::Result<Result<T, AdminError>>,
-) -> Result<T, AdminApiError> {
-    r.map_err(|e| AdminApiError::from(e).traced(req))?
-        .map_err(|e| AdminApiError::from(e).traced(req))
-}
-
-async fn unknown_endpoint(req: HttpRequest) -> HttpResponse {
-    AdminApiError::not_found("endpoint")
-        .traced(&req)
-        .error_response()
+async fn unknown_endpoint() -> HttpResponse {
+    AdminApiError::not_found("endpoint").error_response()
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

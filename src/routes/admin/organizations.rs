@@ -3,9 +3,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    AdminApiError, body, optional_body, outcome, reject_unknown_fields, require_confirmation,
-};
+use super::{AdminApiError, body, optional_body, reject_unknown_fields, require_confirmation};
 use crate::auth::Operator;
 use crate::configuration::parse_duration;
 use crate::domain::DepartmentId;
@@ -21,10 +19,12 @@ struct CreateOrganization {
     deactivated_retention: Option<String>,
 }
 
-fn valid_name(req: &HttpRequest, raw: &str) -> Result<String, AdminApiError> {
+fn valid_name(raw: &str) -> Result<String, AdminApiError> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AdminApiError::validation("name must be 1 to 200 characters").traced(req));
+        return Err(AdminApiError::validation(
+            "name must be 1 to 200 characters",
+        ));
     }
     Ok(name.to_string())
 }
@@ -36,40 +36,32 @@ async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input: CreateOrganization = body(&req, payload, state.settings.max_body_bytes).await?;
-    let name = valid_name(&req, &input.name)?;
+    let name = valid_name(&input.name)?;
     let retention = match input.deactivated_retention.as_deref() {
-        Some(r) => Some(retention_secs(&req, r)?),
+        Some(r) => Some(retention_secs(r)?),
         None => None,
     };
-    let org = admin::create_organization(&state.db, &op.actor, &name, retention)
-        .await
-        .map_err(|e| AdminApiError::from(e).traced(&req))?;
+    let org = admin::create_organization(&state.db, &op.actor, &name, retention).await?;
     Ok(HttpResponse::Created().json(admin::organization_json(&org)))
 }
 
 async fn get(
-    req: HttpRequest,
     _op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let org = orgs::find(&state.db, &id)
-        .await
-        .map_err(|e| AdminApiError::from(crate::service::ServiceError::from(e)).traced(&req))?
-        .ok_or_else(|| AdminApiError::not_found("organization").traced(&req))?;
+        .await?
+        .ok_or_else(|| AdminApiError::not_found("organization"))?;
     Ok(HttpResponse::Ok().json(admin::organization_json(&org)))
 }
 
 async fn create_token(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let (row, token) = admin::create_scim_token(&state.db, &op.actor, &id)
-        .await
-        .map_err(|e| AdminApiError::from(e).traced(&req))?
-        .ok_or_else(|| AdminApiError::not_found("organization").traced(&req))?;
+    let (row, token) = admin::create_scim_token(&state.db, &op.actor, &id).await?;
     Ok(HttpResponse::Created().json(json!({
         "id": row.id,
         "organization_id": row.organization_id,
@@ -78,12 +70,11 @@ async fn create_token(
     })))
 }
 
-fn retention_secs(req: &HttpRequest, raw: &str) -> Result<i64, AdminApiError> {
-    let d = parse_duration(raw).map_err(|e| {
-        AdminApiError::validation(&format!("deactivated_retention: {e}")).traced(req)
-    })?;
+fn retention_secs(raw: &str) -> Result<i64, AdminApiError> {
+    let d = parse_duration(raw)
+        .map_err(|e| AdminApiError::validation(&format!("deactivated_retention: {e}")))?;
     i64::try_from(d.as_secs())
-        .map_err(|_| AdminApiError::validation("deactivated_retention is too large").traced(req))
+        .map_err(|_| AdminApiError::validation("deactivated_retention is too large"))
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -129,11 +120,11 @@ async fn update(
 ) -> Result<HttpResponse, AdminApiError> {
     let input: UpdateOrganization = body(&req, payload, state.settings.max_body_bytes).await?;
     let name = match input.name {
-        Some(n) => Some(valid_name(&req, &n)?),
+        Some(n) => Some(valid_name(&n)?),
         None => None,
     };
     let retention = match input.deactivated_retention {
-        Some(Some(r)) => Some(Some(retention_secs(&req, &r)?)),
+        Some(Some(r)) => Some(Some(retention_secs(&r)?)),
         Some(None) => Some(None),
         None => None,
     };
@@ -142,28 +133,24 @@ async fn update(
             if !(1..=MAX_RATE).contains(&l.per_second) || !(1..=MAX_RATE).contains(&l.burst) {
                 return Err(AdminApiError::validation(&format!(
                     "rate_limit.per_second and rate_limit.burst must be between 1 and {MAX_RATE}"
-                ))
-                .traced(&req));
+                )));
             }
             Some(Some((l.per_second, l.burst)))
         }
         Some(None) => Some(None),
         None => None,
     };
-    let org = outcome(
-        &req,
-        admin::update_organization(
-            &state.db,
-            &op.actor,
-            &id,
-            orgs::Changes {
-                name,
-                deactivated_retention_secs: retention,
-                rate_limit,
-            },
-        )
-        .await,
-    )?;
+    let org = admin::update_organization(
+        &state.db,
+        &op.actor,
+        &id,
+        orgs::Changes {
+            name,
+            deactivated_retention_secs: retention,
+            rate_limit,
+        },
+    )
+    .await?;
     state.admission.forget_quota(&org.id);
     Ok(HttpResponse::Ok().json(admin::organization_json(&org)))
 }
@@ -178,13 +165,9 @@ async fn delete(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
-    reject_unknown_fields(&req, &input, &["confirm"])?;
-    require_confirmation(&req, &input, json!({"organization_id": id.as_str()}))?;
-    outcome(
-        &req,
-        deletion::delete_organization(&state.db, &op.actor, &id, state.settings.deletion_grace)
-            .await,
-    )?;
+    reject_unknown_fields(&input, &["confirm"])?;
+    require_confirmation(&input, json!({"organization_id": id.as_str()}))?;
+    deletion::delete_organization(&state.db, &op.actor, &id, state.settings.deletion_grace).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -199,12 +182,8 @@ async fn remove_user(
 ) -> Result<HttpResponse, AdminApiError> {
     let (org_id, user_id) = path.into_inner();
     let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
-    reject_unknown_fields(
-        &req,
-        &input,
-        &["confirm", "transfer_resources_to_department_id"],
-    )?;
-    require_confirmation(&req, &input, json!({"user_id": user_id}))?;
+    reject_unknown_fields(&input, &["confirm", "transfer_resources_to_department_id"])?;
+    require_confirmation(&input, json!({"user_id": user_id}))?;
     let transfer = match input.get("transfer_resources_to_department_id") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_str().and_then(DepartmentId::parse).ok_or_else(|| {
@@ -214,35 +193,28 @@ async fn remove_user(
                 "transfer_resources_to_department_id must be a department id (dept_ followed by a ULID).",
             )
             .with_details(json!({"user_id": user_id}))
-            .traced(&req)
+
         })?),
     };
-    outcome(
-        &req,
-        deletion::remove_from_organization(
-            &state.db,
-            &op.actor,
-            &org_id,
-            &user_id,
-            transfer.as_ref().map(DepartmentId::as_str),
-            state.settings.deletion_grace,
-        )
-        .await,
-    )?;
+    deletion::remove_from_organization(
+        &state.db,
+        &op.actor,
+        &org_id,
+        &user_id,
+        transfer.as_ref().map(DepartmentId::as_str),
+        state.settings.deletion_grace,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn revoke_token(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (org_id, token_id) = path.into_inner();
-    outcome(
-        &req,
-        admin::revoke_scim_token(&state.db, &op.actor, &org_id, &token_id).await,
-    )?;
+    admin::revoke_scim_token(&state.db, &op.actor, &org_id, &token_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

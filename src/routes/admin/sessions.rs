@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{AdminApiError, body, outcome};
+use super::{AdminApiError, body};
 use crate::auth::Operator;
 use crate::service::admin;
 use crate::startup::AppState;
@@ -29,33 +29,28 @@ async fn create(
         &input.organization_id,
         input.expires_at,
     )
-    .await
-    .map_err(|e| AdminApiError::from(e).traced(&req))?
-    .map_err(|e| AdminApiError::from(e).traced(&req))?;
+    .await?;
     Ok(HttpResponse::Created().json(admin::session_json(&s, Utc::now())))
 }
 
 /// Introspection: `{"active": bool, …}`.
 async fn get(
-    req: HttpRequest,
     _op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let s = admin::find_session(&state.db, &id)
-        .await
-        .map_err(|e| AdminApiError::from(e).traced(&req))?
-        .ok_or_else(|| AdminApiError::not_found("session").traced(&req))?;
+        .await?
+        .ok_or_else(|| AdminApiError::not_found("session"))?;
     Ok(HttpResponse::Ok().json(admin::session_json(&s, Utc::now())))
 }
 
 async fn revoke(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let s = outcome(&req, admin::revoke_session(&state.db, &op.actor, &id).await)?;
+    let s = admin::revoke_session(&state.db, &op.actor, &id).await?;
     Ok(HttpResponse::Ok().json(admin::session_json(&s, Utc::now())))
 }
 

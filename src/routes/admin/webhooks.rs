@@ -6,10 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::audit::{limit, page, query};
-use super::{AdminApiError, body, optional_body, outcome, reject_unknown_fields};
+use super::{AdminApiError, body, optional_body, reject_unknown_fields};
 use crate::auth::Operator;
 use crate::scim::user::format_time;
-use crate::service::ServiceError;
 use crate::service::webhooks::{self as service, EndpointInput};
 use crate::startup::AppState;
 use crate::store::webhooks as store;
@@ -40,10 +39,7 @@ async fn update(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input: UpdateEndpoint = body(&req, payload, state.settings.max_body_bytes).await?;
-    let ep = outcome(
-        &req,
-        service::set_max_in_flight(&state.db, &op.actor, &id, input.max_in_flight).await,
-    )?;
+    let ep = service::set_max_in_flight(&state.db, &op.actor, &id, input.max_in_flight).await?;
     Ok(HttpResponse::Ok().json(service::endpoint_json(&ep, &state.settings.webhook)))
 }
 
@@ -54,38 +50,25 @@ async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input: CreateEndpoint = body(&req, payload, state.settings.max_body_bytes).await?;
-    let (ep, secret) = outcome(
-        &req,
-        service::add_endpoint(
-            &state.db,
-            &op.actor,
-            EndpointInput {
-                url: input.url,
-                event_types: input.event_types,
-                organization_id: input.organization_id,
-                max_in_flight: input.max_in_flight,
-            },
-            state.settings.webhook.allow_private,
-        )
-        .await,
-    )?;
+    let (ep, secret) = service::add_endpoint(
+        &state.db,
+        &op.actor,
+        EndpointInput {
+            url: input.url,
+            event_types: input.event_types,
+            organization_id: input.organization_id,
+            max_in_flight: input.max_in_flight,
+        },
+        state.settings.webhook.allow_private,
+    )
+    .await?;
     let mut v = service::endpoint_json(&ep, &state.settings.webhook);
     v["secret"] = json!(secret);
     Ok(HttpResponse::Created().json(v))
 }
 
-fn db_error(req: &HttpRequest, e: sea_orm::DbErr) -> AdminApiError {
-    AdminApiError::from(ServiceError::from(e)).traced(req)
-}
-
-async fn list(
-    req: HttpRequest,
-    _op: Operator,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AdminApiError> {
-    let eps = store::list_endpoints(&state.db)
-        .await
-        .map_err(|e| db_error(&req, e))?;
+async fn list(_op: Operator, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
+    let eps = store::list_endpoints(&state.db).await?;
     let data: Vec<_> = eps
         .iter()
         .map(|ep| service::endpoint_json(ep, &state.settings.webhook))
@@ -94,41 +77,31 @@ async fn list(
 }
 
 async fn get(
-    req: HttpRequest,
     _op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let ep = store::find_endpoint(&state.db, &id)
-        .await
-        .map_err(|e| db_error(&req, e))?
-        .ok_or_else(|| AdminApiError::not_found("webhook endpoint").traced(&req))?;
+        .await?
+        .ok_or_else(|| AdminApiError::not_found("webhook endpoint"))?;
     Ok(HttpResponse::Ok().json(service::endpoint_json(&ep, &state.settings.webhook)))
 }
 
 async fn delete(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    outcome(
-        &req,
-        service::delete_endpoint(&state.db, &op.actor, &id).await,
-    )?;
+    service::delete_endpoint(&state.db, &op.actor, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn rotate(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let (ep, secret) = outcome(
-        &req,
-        service::rotate_secret(&state.db, &op.actor, &id).await,
-    )?;
+    let (ep, secret) = service::rotate_secret(&state.db, &op.actor, &id).await?;
     let mut v = service::endpoint_json(&ep, &state.settings.webhook);
     v["secret"] = json!(secret);
     v["previous_secret_expires_at"] = json!(ep.previous_secret_expires_at.map(format_time));
@@ -147,13 +120,9 @@ async fn recover(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let q = web::Query::<RecoverQuery>::from_query(req.query_string()).map_err(|e| {
-        AdminApiError::validation(&format!("since must be an RFC 3339 time: {e}")).traced(&req)
-    })?;
-    let n = outcome(
-        &req,
-        service::recover_endpoint(&state.db, &op.actor, &id, q.since).await,
-    )?;
+    let q = web::Query::<RecoverQuery>::from_query(req.query_string())
+        .map_err(|e| AdminApiError::validation(&format!("since must be an RFC 3339 time: {e}")))?;
+    let n = service::recover_endpoint(&state.db, &op.actor, &id, q.since).await?;
     Ok(HttpResponse::Accepted().json(json!({"replayed": n})))
 }
 
@@ -165,21 +134,16 @@ async fn replay(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
-    reject_unknown_fields(&req, &input, &["endpoint_id"])?;
+    reject_unknown_fields(&input, &["endpoint_id"])?;
     let endpoint = match input.get("endpoint_id") {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => Some(
             v.as_str()
-                .ok_or_else(|| {
-                    AdminApiError::validation("endpoint_id must be a string").traced(&req)
-                })?
+                .ok_or_else(|| AdminApiError::validation("endpoint_id must be a string"))?
                 .to_string(),
         ),
     };
-    let n = outcome(
-        &req,
-        service::replay_event(&state.db, &op.actor, &id, endpoint.as_deref()).await,
-    )?;
+    let n = service::replay_event(&state.db, &op.actor, &id, endpoint.as_deref()).await?;
     Ok(HttpResponse::Accepted().json(json!({"replayed": n})))
 }
 
@@ -210,10 +174,9 @@ async fn deliveries(
     {
         return Err(AdminApiError::validation(
             "status must be pending, succeeded, dead or cancelled",
-        )
-        .traced(&req));
+        ));
     }
-    let limit = limit(&req, q.limit)?;
+    let limit = limit(q.limit)?;
     let rows = store::list_deliveries(
         &state.db,
         q.status.as_deref(),
@@ -222,8 +185,7 @@ async fn deliveries(
         q.after.as_deref(),
         limit,
     )
-    .await
-    .map_err(|e| db_error(&req, e))?;
+    .await?;
     let full = rows.len() as u64 == limit;
     let last = rows.last().map(|d| d.id.clone());
     let data = rows.iter().map(service::delivery_json).collect();

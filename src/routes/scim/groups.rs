@@ -9,17 +9,17 @@ use crate::auth::Tenant;
 use crate::scim::list::{ListQuery, RawQuery, list_response};
 use crate::scim::patch::PatchRequest;
 use crate::scim::schema::GROUP;
-use crate::service::ServiceError;
+use crate::service::Error;
 use crate::service::groups::{self, GroupResource};
 use crate::startup::AppState;
 
-type Result = std::result::Result<HttpResponse, ServiceError>;
+type Result = std::result::Result<HttpResponse, Error>;
 
 fn resource(status: StatusCode, r: &GroupResource, q: &ListQuery) -> HttpResponse {
     super::resource_response(status, &q.projection.apply(r.body.clone()), &r.etag)
 }
 
-fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, ServiceError> {
+fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, Error> {
     Ok(ListQuery::parse(&raw_query(req)?, &GROUP)?)
 }
 
@@ -95,7 +95,7 @@ async fn replace(
         &scope,
         &id,
         input,
-        if_match(&req).as_deref(),
+        &if_match(&req),
         q.projection.returns("members"),
     )
     .await?;
@@ -119,7 +119,7 @@ async fn patch(
     })
     .await?;
     let scope = scope(&req, tenant);
-    let g = groups::patch(&state.db, &scope, &id, request, if_match(&req).as_deref()).await?;
+    let g = groups::patch(&state.db, &scope, &id, request, &if_match(&req)).await?;
     if !wants_body {
         let mut res = HttpResponse::NoContent().finish();
         if let Ok(v) = header::HeaderValue::from_str(&crate::scim::user::etag(g.version)) {
@@ -138,7 +138,7 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result {
     let scope = scope(&req, tenant);
-    groups::delete(&state.db, &scope, &id, if_match(&req).as_deref()).await?;
+    groups::delete(&state.db, &scope, &id, &if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

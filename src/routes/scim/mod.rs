@@ -12,9 +12,10 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::auth::Tenant;
+use crate::domain::IfMatch;
 use crate::scim::SCIM_CONTENT_TYPE;
 use crate::scim::error::ScimError;
-use crate::service::ServiceError;
+use crate::service::Error;
 use crate::service::users::Scope;
 use crate::startup::AppState;
 
@@ -50,40 +51,36 @@ pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
 #[derive(Debug, Clone, Copy)]
 pub struct RefusedUnavailable;
 
-/// The SCIM answer for a database error: 503 with `Retry-After` when the database is
-/// unavailable (unreachable, full, read-only), else a generic 500 whose cause is logged.
-pub fn database_error_response(e: &sea_orm::DbErr) -> HttpResponse {
-    match crate::db::unavailable(e) {
-        Some(why) => {
-            tracing::debug!(error = %e, "{}: answering 503", why.as_str());
-            ScimError::service_unavailable(
-                UNAVAILABLE_RETRY_AFTER,
-                format!("{}; retry later", why.as_str()),
-            )
-            .error_response()
-        }
-        None => {
-            tracing::error!(error = %e, "database error");
-            ScimError::new(500, None, "internal error").error_response()
-        }
-    }
-}
-
-impl ResponseError for ServiceError {
+impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ServiceError::Scim(e) => e.status_code(),
-            ServiceError::Db(e) if crate::db::unavailable(e).is_some() => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ServiceError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.scim().status_code()
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.scim().error_response()
+    }
+}
+
+impl Error {
+    /// The SCIM error this is (RFC 7644 §3.12): the one mapping of the use cases' error
+    /// to SCIM. Unexpected errors and unavailable databases log their cause here.
+    fn scim(&self) -> ScimError {
         match self {
-            ServiceError::Scim(e) => e.error_response(),
-            ServiceError::Db(e) => database_error_response(e),
+            Error::NotFound(n) => ScimError::not_found(n.to_string()),
+            Error::Conflict { message, .. } => ScimError::uniqueness(message.clone()),
+            Error::Invalid(e) => e.clone(),
+            Error::PreconditionFailed(m) => ScimError::precondition_failed(m.clone()),
+            Error::Unavailable { why, source } => {
+                tracing::debug!(error = %source, "{}: answering 503", why.as_str());
+                ScimError::service_unavailable(
+                    UNAVAILABLE_RETRY_AFTER,
+                    format!("{}; retry later", why.as_str()),
+                )
+            }
+            Error::Unexpected(e) => {
+                tracing::error!(error = format!("{e:#}"), "unexpected error");
+                ScimError::new(500, None, "internal error")
+            }
         }
     }
 }
@@ -220,11 +217,12 @@ pub fn scope(req: &HttpRequest, tenant: Tenant) -> Scope {
     }
 }
 
-pub fn if_match(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+/// `If-Match`, read once. A value that is not text matches no version.
+pub fn if_match(req: &HttpRequest) -> IfMatch {
+    match req.headers().get(header::IF_MATCH) {
+        None => IfMatch::Absent,
+        Some(v) => IfMatch::parse(Some(v.to_str().unwrap_or(""))),
+    }
 }
 
 pub fn state(data: &web::Data<AppState>) -> &AppState {
@@ -259,11 +257,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The SCIM query parameters, names matched case-insensitively.
-pub fn raw_query(req: &HttpRequest) -> Result<crate::scim::list::RawQuery, ServiceError> {
-    let pairs =
-        web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map_err(|_| {
-            crate::scim::error::ScimError::invalid_value("the query string is malformed")
-        })?;
+pub fn raw_query(req: &HttpRequest) -> Result<crate::scim::list::RawQuery, ScimError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|_| ScimError::invalid_value("the query string is malformed"))?;
     let mut raw = crate::scim::list::RawQuery::default();
     for (k, v) in pairs.into_inner() {
         let slot = match k.to_ascii_lowercase().as_str() {
@@ -308,7 +304,7 @@ async fn root_search(
     tenant: Tenant,
     state: web::Data<AppState>,
     body: web::Payload,
-) -> Result<HttpResponse, ServiceError> {
+) -> Result<HttpResponse, Error> {
     use crate::scim::list::{ListQuery, RawQuery, list_response};
     use crate::scim::schema::{GROUP, USER};
     let body = read_json(&req, body, state.settings.max_body_bytes).await?;

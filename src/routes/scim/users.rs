@@ -7,18 +7,18 @@ use super::{if_match, raw_query, read_as, read_json, scim_json, scope};
 use crate::auth::Tenant;
 use crate::scim::list::{ListQuery, RawQuery, list_response};
 use crate::scim::schema::USER;
-use crate::service::ServiceError;
+use crate::service::Error;
 use crate::service::users::{self, UserResource};
 use crate::startup::AppState;
 
-type Result = std::result::Result<HttpResponse, ServiceError>;
+type Result = std::result::Result<HttpResponse, Error>;
 
 fn resource(status: StatusCode, r: &UserResource, q: &ListQuery) -> HttpResponse {
     super::resource_response(status, &q.projection.apply(r.body.clone()), &r.etag)
 }
 
 /// `attributes`/`excludedAttributes` of a single-resource request.
-fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, ServiceError> {
+fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, Error> {
     Ok(ListQuery::parse(&raw_query(req)?, &USER)?)
 }
 
@@ -89,7 +89,7 @@ async fn replace(
     })
     .await?;
     let scope = scope(&req, tenant);
-    let r = users::replace(&state.db, &scope, &id, input, if_match(&req).as_deref()).await?;
+    let r = users::replace(&state.db, &scope, &id, input, &if_match(&req)).await?;
     Ok(resource(StatusCode::OK, &r, &projection))
 }
 
@@ -106,7 +106,7 @@ async fn patch(
     })
     .await?;
     let scope = scope(&req, tenant);
-    let r = users::patch(&state.db, &scope, &id, patch, if_match(&req).as_deref()).await?;
+    let r = users::patch(&state.db, &scope, &id, patch, &if_match(&req)).await?;
     Ok(resource(StatusCode::OK, &r, &projection))
 }
 
@@ -117,7 +117,7 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result {
     let scope = scope(&req, tenant);
-    users::delete(&state.db, &scope, &id, if_match(&req).as_deref()).await?;
+    users::delete(&state.db, &scope, &id, &if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
