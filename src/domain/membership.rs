@@ -1,6 +1,6 @@
 //! Membership states and transitions.
 
-use crate::webhook::event::EventType;
+use super::events::{Event, Id, MembershipData, MembershipInfo, SessionsRevokedData, UserData};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipStatus {
@@ -34,12 +34,73 @@ impl MembershipStatus {
     }
 }
 
+impl serde::Serialize for MembershipStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A membership as the rules see it: whose, where, and in which state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub id: String,
+    /// The id the organization's IdP knows the user by.
+    pub scim_id: String,
+    pub organization_id: String,
+    /// The account.
+    pub user_id: String,
+    pub status: MembershipStatus,
+}
+
+impl Membership {
+    /// How events name the membership, moving from `previous` to `status`.
+    pub fn info(
+        &self,
+        status: MembershipStatus,
+        previous: Option<MembershipStatus>,
+    ) -> MembershipInfo {
+        MembershipInfo {
+            id: self.id.clone(),
+            scim_id: self.scim_id.clone(),
+            status,
+            previous_status: previous,
+        }
+    }
+
+    fn data(&self, status: MembershipStatus, previous: Option<MembershipStatus>) -> MembershipData {
+        MembershipData::new(
+            &self.organization_id,
+            &self.user_id,
+            self.info(status, previous),
+        )
+    }
+
+    /// `membership.created` (and `user.created` before it when the account is new).
+    pub fn created_events(&self, account_created: bool) -> Vec<Event> {
+        let mut events = Vec::new();
+        if account_created {
+            events.push(Event::UserCreated(UserData::new(
+                &self.organization_id,
+                &self.user_id,
+            )));
+        }
+        events.push(Event::MembershipCreated(self.data(self.status, None)));
+        events
+    }
+
+    /// `membership.created` for a membership a restore brought back.
+    pub fn restored_event(&self) -> Event {
+        let mut data = self.data(self.status, None);
+        data.restored = Some(true);
+        Event::MembershipCreated(data)
+    }
+}
+
 /// What an `active` value asks of a membership in a given state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatusChange {
     pub from: MembershipStatus,
     pub to: MembershipStatus,
-    pub event: EventType,
     /// Deactivation ends access at once: the organization's sessions go with it.
     pub revoke_sessions: bool,
 }
@@ -55,7 +116,6 @@ pub fn status_change(
             Some(StatusChange {
                 from: current,
                 to: MembershipStatus::Inactive,
-                event: EventType::MembershipDeactivated,
                 revoke_sessions: true,
             })
         }
@@ -63,7 +123,6 @@ pub fn status_change(
             Some(StatusChange {
                 from: current,
                 to: MembershipStatus::Active,
-                event: EventType::MembershipReactivated,
                 revoke_sessions: false,
             })
         }
@@ -71,20 +130,64 @@ pub fn status_change(
     }
 }
 
+/// A replace or patch of a user, decided: the status change (if any) and whether the
+/// organization's record changes. `None` from `plan_update` means nothing changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountFate {
-    /// The user still belongs to another organization: the account stays.
-    Keep,
-    /// That was the last membership: the account is deleted (PII erased, tombstone kept).
-    Delete,
+pub struct UserUpdate {
+    pub status: Option<StatusChange>,
+    pub record_changed: bool,
 }
 
-pub fn account_fate_after_removal(other_live_memberships: u64) -> AccountFate {
-    if other_live_memberships == 0 {
-        AccountFate::Delete
-    } else {
-        AccountFate::Keep
+pub fn plan_update(
+    current: MembershipStatus,
+    desired_active: Option<bool>,
+    record_changed: bool,
+) -> Option<UserUpdate> {
+    let status = status_change(current, desired_active);
+    (status.is_some() || record_changed).then_some(UserUpdate {
+        status,
+        record_changed,
+    })
+}
+
+impl UserUpdate {
+    /// The status the membership ends in.
+    pub fn next_status(&self, current: MembershipStatus) -> MembershipStatus {
+        self.status.map_or(current, |c| c.to)
     }
+
+    /// The events reporting the update, once the sessions it revoked are counted:
+    /// the status change (with `sessions.revoked` when any ended), then
+    /// `membership.updated` when the record changed.
+    pub fn events(&self, m: &Membership, sessions_revoked: u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        if let Some(c) = self.status {
+            let mut data = m.data(c.to, Some(c.from));
+            data.sessions_revoked = Some(sessions_revoked);
+            events.push(if c.to == MembershipStatus::Inactive {
+                Event::MembershipDeactivated(data)
+            } else {
+                Event::MembershipReactivated(data)
+            });
+            if sessions_revoked > 0 {
+                events.push(sessions_revoked_event(m, sessions_revoked));
+            }
+        }
+        if self.record_changed {
+            events.push(Event::MembershipUpdated(
+                m.data(self.next_status(m.status), Some(m.status)),
+            ));
+        }
+        events
+    }
+}
+
+pub(crate) fn sessions_revoked_event(m: &Membership, count: u64) -> Event {
+    Event::SessionsRevoked(SessionsRevokedData {
+        organization: Id::of(&m.organization_id),
+        user: Id::of(&m.user_id),
+        count,
+    })
 }
 
 #[cfg(test)]
@@ -92,22 +195,26 @@ mod tests {
     use super::*;
     use MembershipStatus::*;
 
+    fn member(status: MembershipStatus) -> Membership {
+        Membership {
+            id: "mem_1".into(),
+            scim_id: "mem_1".into(),
+            organization_id: "org_1".into(),
+            user_id: "usr_1".into(),
+            status,
+        }
+    }
+
     #[test]
     fn deactivation_ends_access_and_revokes_sessions() {
         let c = status_change(Active, Some(false)).expect("change");
-        assert_eq!(
-            (c.to, c.event, c.revoke_sessions),
-            (Inactive, EventType::MembershipDeactivated, true)
-        );
+        assert_eq!((c.to, c.revoke_sessions), (Inactive, true));
     }
 
     #[test]
     fn reactivation_reverses_deactivation() {
         let c = status_change(Inactive, Some(true)).expect("change");
-        assert_eq!(
-            (c.to, c.event, c.revoke_sessions),
-            (Active, EventType::MembershipReactivated, false)
-        );
+        assert_eq!((c.to, c.revoke_sessions), (Active, false));
     }
 
     #[test]
@@ -115,6 +222,7 @@ mod tests {
         assert_eq!(status_change(Inactive, Some(false)), None);
         assert_eq!(status_change(Active, Some(true)), None);
         assert_eq!(status_change(Active, None), None);
+        assert_eq!(plan_update(Active, Some(true), false), None);
     }
 
     #[test]
@@ -152,9 +260,55 @@ mod tests {
         );
     }
 
+    fn types(events: &[Event]) -> Vec<&'static str> {
+        events.iter().map(|e| e.event_type().as_str()).collect()
+    }
+
     #[test]
-    fn the_last_membership_takes_the_account_with_it() {
-        assert_eq!(account_fate_after_removal(0), AccountFate::Delete);
-        assert_eq!(account_fate_after_removal(1), AccountFate::Keep);
+    fn a_deactivation_reports_the_sessions_it_ended() {
+        let m = member(Active);
+        let plan = plan_update(Active, Some(false), false).expect("plan");
+        assert_eq!(plan.next_status(Active), Inactive);
+        let events = plan.events(&m, 2);
+        assert_eq!(
+            types(&events),
+            ["membership.deactivated", "sessions.revoked"]
+        );
+        assert_eq!(events[0].data()["sessions_revoked"], 2);
+        assert_eq!(events[0].data()["membership"]["previous_status"], "ACTIVE");
+        assert_eq!(events[1].data()["count"], 2);
+        assert_eq!(types(&plan.events(&m, 0)), ["membership.deactivated"]);
+    }
+
+    #[test]
+    fn a_record_change_is_reported_after_the_status_change() {
+        let m = member(Inactive);
+        let plan = plan_update(Inactive, Some(true), true).expect("plan");
+        let events = plan.events(&m, 0);
+        assert_eq!(
+            types(&events),
+            ["membership.reactivated", "membership.updated"]
+        );
+        assert_eq!(events[1].data()["membership"]["status"], "ACTIVE");
+        assert_eq!(
+            events[1].data()["membership"]["previous_status"],
+            "INACTIVE"
+        );
+        let only_record = plan_update(Active, None, true).expect("plan");
+        assert_eq!(
+            types(&only_record.events(&member(Active), 0)),
+            ["membership.updated"]
+        );
+    }
+
+    #[test]
+    fn a_new_account_is_announced_before_its_membership() {
+        let m = member(Active);
+        assert_eq!(
+            types(&m.created_events(true)),
+            ["user.created", "membership.created"]
+        );
+        assert_eq!(types(&m.created_events(false)), ["membership.created"]);
+        assert_eq!(m.restored_event().data()["restored"], true);
     }
 }

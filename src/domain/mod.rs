@@ -1,14 +1,18 @@
 //! The deprovisioning rules. Pure decisions, no HTTP and no database: what a requested
-//! change means for a membership and for the account behind it, and which events report it.
+//! change means for a membership and for the account behind it, and which events report
+//! it. Use cases in `service` carry the decisions out.
 
 pub mod deletion;
+pub mod events;
 pub mod identity;
 pub mod membership;
+pub mod removal;
+pub mod text;
 pub mod version;
 
 pub use deletion::{DepartmentId, purge_after, retention_cutoff};
 pub use identity::{AccountLink, EmailDomain, EmailIdentity, account_link};
 pub use membership::{
-    AccountFate, MembershipStatus, StatusChange, account_fate_after_removal, status_change,
+    Membership, MembershipStatus, StatusChange, UserUpdate, plan_update, status_change,
 };
 pub use version::IfMatch;

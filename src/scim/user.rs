@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
-use unicode_normalization::UnicodeNormalization;
 
 use super::error::ScimError;
 use super::resource::Document;
@@ -43,37 +42,7 @@ impl UserName {
     }
 }
 
-/// The comparison form of a userName.
-pub fn normalize_key(s: &str) -> String {
-    s.trim().nfc().collect::<String>().to_lowercase()
-}
-
-/// Text as case-insensitive filters compare it: NFC, lower case (not trimmed, so `co`,
-/// `sw` and `ew` keep their meaning).
-pub fn fold(s: &str) -> String {
-    s.nfc().collect::<String>().to_lowercase()
-}
-
-/// The record's `name.givenName`, `name.familyName` and `displayName`, folded: what the
-/// store keeps beside the record so filters on them use an index.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SearchKeys {
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub display_name: Option<String>,
-}
-
-impl SearchKeys {
-    pub fn of(record: &Value) -> Self {
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(fold);
-        let name = record.get("name");
-        SearchKeys {
-            given_name: text(name.and_then(|n| n.get("givenName"))),
-            family_name: text(name.and_then(|n| n.get("familyName"))),
-            display_name: text(record.get("displayName")),
-        }
-    }
-}
+pub use crate::domain::text::{SearchKeys, fold, normalize_key};
 
 /// What a validated create or replace request carries, split into what offboard acts on
 /// (userName, externalId, active) and the record it stores.

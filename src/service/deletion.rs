@@ -1,24 +1,31 @@
 //! The operator's deletions: a whole account, a whole organization, one user from one
-//! organization; and the restore of an account inside its grace period. Each runs in one
-//! write transaction with its outbox and audit rows, through `removal`.
+//! organization; and the restore of an account inside its grace period. Each is one unit
+//! of work, removing memberships through `removal`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::Utc;
 use sea_orm::DatabaseConnection;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::removal::{self, Removal};
+use super::work::{Audit, Work};
 use super::{Error, Result};
-use crate::db;
-use crate::store::audit::{self, Actor, Entry, actions};
-use crate::store::{accounts, groups, memberships, organizations as orgs, outbox, tokens};
-use crate::webhook::event::{EventType, NewEvent, membership_data};
+use crate::domain::events::{Event, Id, OrganizationDeletedData};
+use crate::domain::removal::user_deleted;
+use crate::store::audit::{Actor, actions};
+use crate::store::{accounts, groups, memberships, organizations as orgs, tokens};
 
 /// Members are removed in pages of this many: memory stays flat for any organization
 /// size, and each statement stays well under the databases' bound-parameter limits.
 pub const PAGE: u64 = 500;
+
+/// What deleting a user everywhere did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserDeleted {
+    pub memberships_removed: Vec<String>,
+    pub sessions_revoked: u64,
+    pub grace_period_secs: u64,
+}
 
 /// `DELETE /admin/v1/users/{id}`: every membership removed, all sessions revoked, the
 /// account deleted. Each organization hears `membership.deleted` and `user.deleted`.
@@ -27,17 +34,13 @@ pub async fn delete_user(
     actor: &Actor,
     user_id: &str,
     grace: Duration,
-) -> Result<Value> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let live = memberships::live_for_user(&txn, user_id).await?;
-    let Some(account) = accounts::find(&txn, user_id).await? else {
-        return Err(Error::not_found("user", None));
-    };
-    if account.deleted_at.is_some() {
-        return Err(Error::not_found("user", None));
+) -> Result<UserDeleted> {
+    let mut work = Work::begin(db, actor).await?;
+    let live = memberships::live_for_user(work.tx(), user_id).await?;
+    match accounts::find(work.tx(), user_id).await? {
+        Some(account) if account.deleted_at.is_none() => {}
+        _ => return Err(Error::not_found("user", None)),
     }
-    let mut per_org: BTreeMap<String, Vec<NewEvent>> = BTreeMap::new();
     let mut sessions_revoked = 0;
     for m in &live {
         let removal = Removal {
@@ -48,41 +51,40 @@ pub async fn delete_user(
             transfer_to: None,
         };
         let removed =
-            removal::remove_memberships(&txn, &removal, std::slice::from_ref(m), now).await?;
+            removal::remove_memberships(&mut work, &removal, std::slice::from_ref(m)).await?;
         sessions_revoked += removed.sessions_revoked;
-        per_org
-            .entry(m.organization_id.clone())
-            .or_default()
-            .extend(removed.events);
     }
     let member_ids: Vec<String> = live.iter().map(|m| m.id.clone()).collect();
-    removal::delete_accounts(&txn, &[user_id.to_string()], &member_ids, grace, now).await?;
-    let mut event_ids = Vec::new();
-    for (org, mut events) in per_org {
-        events.push(removal::user_deleted_event(&org, user_id));
-        event_ids.extend(outbox::append(&txn, &org, events, now).await?);
-    }
-    let details = json!({
-        "memberships_removed": member_ids,
-        "sessions_revoked": sessions_revoked,
-        "grace_period_secs": grace.as_secs(),
-        "events": event_ids,
-    });
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: None,
-            action: actions::USER_DELETE,
-            target_type: "user",
-            target_id: user_id,
-            details: details.clone(),
-        },
-        now,
+    removal::delete_accounts(
+        work.tx(),
+        &[user_id.to_string()],
+        &member_ids,
+        grace,
+        work.now,
     )
     .await?;
-    txn.commit().await?;
-    Ok(details)
+    let mut orgs_told: Vec<&str> = live.iter().map(|m| m.organization_id.as_str()).collect();
+    orgs_told.sort_unstable();
+    orgs_told.dedup();
+    for org in orgs_told {
+        work.emit(org, [user_deleted(org, user_id)]);
+    }
+    let outcome = UserDeleted {
+        memberships_removed: member_ids,
+        sessions_revoked,
+        grace_period_secs: grace.as_secs(),
+    };
+    work.audit(
+        Audit::new(
+            actions::USER_DELETE,
+            "user",
+            user_id,
+            serde_json::to_value(&outcome).unwrap_or_default(),
+        )
+        .listing_events(),
+    );
+    work.commit().await?;
+    Ok(outcome)
 }
 
 /// `DELETE /admin/v1/organizations/{id}`: in one transaction, so readers see the
@@ -95,13 +97,12 @@ pub async fn delete_organization(
     actor: &Actor,
     organization_id: &str,
     grace: Duration,
-) -> Result<Value> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    if orgs::find(&txn, organization_id).await?.is_none() {
+) -> Result<OrganizationDeletedData> {
+    let mut work = Work::begin(db, actor).await?;
+    if orgs::find(work.tx(), organization_id).await?.is_none() {
         return Err(Error::not_found("organization", None));
     }
-    memberships::lock_all_live(&txn, organization_id).await?;
+    memberships::lock_all_live(work.tx(), organization_id).await?;
     let removal = Removal {
         organization_id,
         reason: "organization.deleted",
@@ -109,60 +110,54 @@ pub async fn delete_organization(
         grace,
         transfer_to: None,
     };
-    let (mut members, mut accounts_deleted, mut sessions_revoked) = (0u64, 0u64, 0u64);
+    let mut summary = OrganizationDeletedData {
+        organization: Id::of(organization_id),
+        memberships_removed: 0,
+        accounts_deleted: 0,
+        sessions_revoked: 0,
+        groups_deleted: 0,
+    };
     let mut after: Option<String> = None;
     loop {
-        let page = memberships::live_page(&txn, organization_id, after.as_deref(), PAGE).await?;
+        let page =
+            memberships::live_page(work.tx(), organization_id, after.as_deref(), PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id.clone());
-        let removed = removal::remove_memberships(&txn, &removal, &page, now).await?;
-        members += page.len() as u64;
-        accounts_deleted += removed.accounts_deleted.len() as u64;
-        sessions_revoked += removed.sessions_revoked;
-        outbox::append(&txn, organization_id, removed.events, now).await?;
+        let removed = removal::remove_memberships(&mut work, &removal, &page).await?;
+        summary.memberships_removed += page.len() as u64;
+        summary.accounts_deleted += removed.accounts_deleted.len() as u64;
+        summary.sessions_revoked += removed.sessions_revoked;
+        work.flush_events().await?;
     }
-    let tokens_deleted = tokens::delete_for_organization(&txn, organization_id).await?;
+    let tx = work.tx();
+    let tokens_deleted = tokens::delete_for_organization(tx, organization_id).await?;
     // Its verified domains go: nothing links to the organization any more.
-    crate::store::domains::delete_for_organization(&txn, organization_id).await?;
-    let groups_deleted = groups::delete_for_organization(&txn, organization_id).await?;
-    let summary = json!({
-        "organization": {"id": organization_id},
-        "memberships_removed": members,
-        "accounts_deleted": accounts_deleted,
-        "sessions_revoked": sessions_revoked,
-        "groups_deleted": groups_deleted,
-    });
-    let event_ids = outbox::append(
-        &txn,
+    crate::store::domains::delete_for_organization(tx, organization_id).await?;
+    summary.groups_deleted = groups::delete_for_organization(tx, organization_id).await?;
+    // The last event takes the last sequence number before the organization becomes a
+    // tombstone.
+    work.publish(
         organization_id,
-        vec![NewEvent::organization(
-            EventType::OrganizationDeleted,
-            summary.clone(),
-        )],
-        now,
+        [Event::OrganizationDeleted(summary.clone())],
     )
     .await?;
-    orgs::mark_deleted(&txn, organization_id, now).await?;
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: Some(organization_id),
-            action: actions::ORGANIZATION_DELETE,
-            target_type: "organization",
-            target_id: organization_id,
-            details: json!({
-                "memberships_removed": members,
-                "accounts_deleted": accounts_deleted,
-                "sessions_revoked": sessions_revoked,
+    orgs::mark_deleted(work.tx(), organization_id, work.now).await?;
+    work.audit(
+        Audit::new(
+            actions::ORGANIZATION_DELETE,
+            "organization",
+            organization_id,
+            json!({
+                "memberships_removed": summary.memberships_removed,
+                "accounts_deleted": summary.accounts_deleted,
+                "sessions_revoked": summary.sessions_revoked,
                 "scim_tokens_deleted": tokens_deleted,
-                "events": event_ids,
             }),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+        )
+        .in_organization(organization_id)
+        .listing_events(),
+    );
+    work.commit().await?;
     Ok(summary)
 }
 
@@ -176,12 +171,11 @@ pub async fn remove_from_organization(
     transfer_to: Option<&str>,
     grace: Duration,
 ) -> Result<()> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    if orgs::find(&txn, organization_id).await?.is_none() {
+    let mut work = Work::begin(db, actor).await?;
+    if orgs::find(work.tx(), organization_id).await?.is_none() {
         return Err(Error::not_found("organization", None));
     }
-    let Some(m) = memberships::find_live(&txn, organization_id, user_id, true).await? else {
+    let Some(m) = memberships::find_live(work.tx(), organization_id, user_id, true).await? else {
         return Err(Error::not_found("membership", None));
     };
     let removal = Removal {
@@ -192,31 +186,24 @@ pub async fn remove_from_organization(
         transfer_to,
     };
     let removed =
-        removal::remove_memberships(&txn, &removal, std::slice::from_ref(&m), now).await?;
-    let account_deleted = !removed.accounts_deleted.is_empty();
-    let sessions_revoked = removed.sessions_revoked;
-    let event_ids = outbox::append(&txn, organization_id, removed.events, now).await?;
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: Some(organization_id),
-            action: actions::MEMBERSHIP_DELETE,
-            target_type: "user",
-            target_id: user_id,
-            details: json!({
+        removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&m)).await?;
+    work.audit(
+        Audit::new(
+            actions::MEMBERSHIP_DELETE,
+            "user",
+            user_id,
+            json!({
                 "membership_id": m.id,
                 "previous_status": m.status,
-                "sessions_revoked": sessions_revoked,
-                "account_deleted": account_deleted,
+                "sessions_revoked": removed.sessions_revoked,
+                "account_deleted": !removed.accounts_deleted.is_empty(),
                 "transfer_resources_to_department_id": transfer_to,
-                "events": event_ids,
             }),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+        )
+        .in_organization(organization_id)
+        .listing_events(),
+    );
+    work.commit().await?;
     Ok(())
 }
 
@@ -225,9 +212,9 @@ pub async fn remove_from_organization(
 /// IdP reactivates them); each organization hears `membership.created` with
 /// `"restored": true`.
 pub async fn restore_user(db: &DatabaseConnection, actor: &Actor, user_id: &str) -> Result<()> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let Some(account) = accounts::find(&txn, user_id).await? else {
+    let mut work = Work::begin(db, actor).await?;
+    let (tx, now) = (work.tx(), work.now);
+    let Some(account) = accounts::find(tx, user_id).await? else {
         return Err(Error::not_found("user", None));
     };
     if account.deleted_at.is_none() {
@@ -248,49 +235,35 @@ pub async fn restore_user(db: &DatabaseConnection, actor: &Actor, user_id: &str)
             "Another user now holds this identity; the deletion cannot be undone.",
         )
     };
-    accounts::restore(&txn, &account, now)
+    accounts::restore(tx, &account, now)
         .await
         .map_err(|e| Error::from(e).on_conflict(identity_taken))?;
-    let mut per_org: BTreeMap<String, Vec<NewEvent>> = BTreeMap::new();
     let mut restored = Vec::new();
-    for m in memberships::restorable_for_user(&txn, user_id).await? {
-        if orgs::find(&txn, &m.organization_id).await?.is_none() {
+    for m in memberships::restorable_for_user(tx, user_id).await? {
+        if orgs::find(tx, &m.organization_id).await?.is_none() {
             continue;
         }
-        let back = memberships::restore(&txn, &m, now)
+        let back = memberships::restore(tx, &m, now)
             .await
             .map_err(|e| Error::from(e).on_conflict(identity_taken))?;
-        let mut data = membership_data(
+        restored.push(back);
+    }
+    for back in &restored {
+        work.emit(
             &back.organization_id,
-            user_id,
-            (&back).into(),
-            &back.status,
-            None,
+            [memberships::to_domain(back).restored_event()],
         );
-        data["restored"] = json!(true);
-        per_org
-            .entry(back.organization_id.clone())
-            .or_default()
-            .push(NewEvent::new(EventType::MembershipCreated, user_id, data));
-        restored.push(back.id);
     }
-    let mut event_ids = Vec::new();
-    for (org, events) in per_org {
-        event_ids.extend(outbox::append(&txn, &org, events, now).await?);
-    }
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: None,
-            action: actions::USER_RESTORE,
-            target_type: "user",
-            target_id: user_id,
-            details: json!({"memberships_restored": restored, "events": event_ids}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    let ids: Vec<&str> = restored.iter().map(|m| m.id.as_str()).collect();
+    work.audit(
+        Audit::new(
+            actions::USER_RESTORE,
+            "user",
+            user_id,
+            json!({"memberships_restored": ids}),
+        )
+        .listing_events(),
+    );
+    work.commit().await?;
     Ok(())
 }

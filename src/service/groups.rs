@@ -1,31 +1,42 @@
 //! SCIM /Groups use cases for one organization. Member changes touch member rows one by
 //! one (never the whole list, except for a full replace), each with its event, in the
-//! same transaction as the change.
+//! same unit of work as the change. Answers are [`Group`]s that the route renders.
 
-use chrono::Utc;
+use std::collections::HashSet;
+
 use entity::groups as group_model;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
+use super::listing::{self, Selection};
 use super::users::Scope;
+use super::work::{Audit, Work};
 use super::{Error, Result, check_if_match};
-use crate::db;
 use crate::domain::IfMatch;
+use crate::domain::events::{Event, GroupData};
 use crate::scim::error::{ScimError, ScimType};
-use crate::scim::group::{GroupInput, GroupView, MemberOp, split_patch};
+use crate::scim::group::{GroupInput, MemberOp, split_patch};
 use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{Document, canonicalize};
 use crate::scim::schema::GROUP;
-use crate::scim::user::etag;
-use crate::store::audit::{self, Entry};
-use crate::store::groups::{self as store, NewGroup};
-use crate::store::{memberships, outbox};
-use crate::webhook::event::{EventType, NewEvent, group_data};
+use crate::store::audit::actions as act;
+use crate::store::groups::{self as store, Member, NewGroup};
+use crate::store::memberships;
+use crate::store::scim_query::Resource;
 
-pub struct GroupResource {
-    pub body: Value,
-    pub etag: String,
+/// A group as the organization sees it; `members` only when they were asked for.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub group: group_model::Model,
+    pub members: Option<Vec<Member>>,
+}
+
+impl Group {
+    /// The group's record (the SCIM document without `members`).
+    pub fn record(&self) -> Document {
+        record_of(&self.group)
+    }
 }
 
 fn record_of(g: &group_model::Model) -> Document {
@@ -35,32 +46,18 @@ fn record_of(g: &group_model::Model) -> Document {
     }
 }
 
-async fn render(
+async fn load(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    g: &group_model::Model,
+    group: group_model::Model,
     with_members: bool,
-) -> Result<GroupResource> {
+) -> Result<Group> {
     let members = if with_members {
-        Some(store::members(db, &scope.organization_id, &g.id).await?)
+        Some(store::members(db, &scope.organization_id, &group.id).await?)
     } else {
         None
     };
-    let record = record_of(g);
-    let body = GroupView {
-        id: &g.id,
-        record: &record,
-        members: members.as_deref(),
-        created: g.created_at,
-        last_modified: g.updated_at,
-        version: g.version,
-        base_url: &scope.base_url,
-    }
-    .render();
-    Ok(GroupResource {
-        body,
-        etag: etag(g.version),
-    })
+    Ok(Group { group, members })
 }
 
 fn not_found(id: &str) -> Error {
@@ -87,18 +84,14 @@ async fn member_events(
     org: &str,
     group: &str,
     ids: &[String],
-    t: EventType,
-) -> Result<Vec<NewEvent>> {
+    event: fn(GroupData) -> Event,
+) -> Result<Vec<Event>> {
     let accounts = memberships::accounts_of(db, org, ids).await?;
     Ok(ids
         .iter()
         .filter_map(|m| {
             let user = accounts.get(m)?;
-            Some(NewEvent::new(
-                t,
-                user,
-                group_data(org, group, Some((user, m))),
-            ))
+            Some(event(GroupData::member(org, group, user, m)))
         })
         .collect())
 }
@@ -115,14 +108,14 @@ pub async fn create(
     scope: &Scope,
     input: GroupInput,
     with_members: bool,
-) -> Result<GroupResource> {
+) -> Result<Group> {
     let org = scope.organization_id.as_str();
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
+    let mut work = Work::begin(db, &scope.actor).await?;
+    let (tx, now) = (work.tx(), work.now);
     let members = input.members.clone().unwrap_or_default();
-    require_members(&txn, org, &members).await?;
+    require_members(tx, org, &members).await?;
     let g = store::insert(
-        &txn,
+        tx,
         NewGroup {
             organization_id: org,
             display_name: input.display_name,
@@ -132,29 +125,23 @@ pub async fn create(
         now,
     )
     .await?;
-    let added = store::add_members(&txn, org, &g.id, &members, now).await?;
-    let mut events = vec![NewEvent::organization(
-        EventType::GroupCreated,
-        group_data(org, &g.id, None),
-    )];
-    events.extend(member_events(&txn, org, &g.id, &added, EventType::GroupMemberAdded).await?);
-    let event_ids = outbox::append(&txn, org, events, now).await?;
-    audit::record(
-        &txn,
-        &scope.actor,
-        Entry {
-            organization_id: Some(org),
-            action: audit::actions::SCIM_GROUP_CREATE,
-            target_type: "group",
-            target_id: &g.id,
-            details: json!({"members_added": added.len(), "events": event_ids}),
-        },
-        now,
-    )
-    .await?;
-    let r = render(&txn, scope, &g, with_members).await?;
-    txn.commit().await?;
-    Ok(r)
+    let added = store::add_members(tx, org, &g.id, &members, now).await?;
+    let mut events = vec![Event::GroupCreated(GroupData::new(org, &g.id))];
+    events.extend(member_events(tx, org, &g.id, &added, Event::GroupMemberAdded).await?);
+    let group = load(tx, scope, g, with_members).await?;
+    work.emit(org, events);
+    work.audit(
+        Audit::new(
+            act::SCIM_GROUP_CREATE,
+            "group",
+            &group.group.id,
+            json!({"members_added": added.len()}),
+        )
+        .in_organization(org)
+        .listing_events(),
+    );
+    work.commit().await?;
+    Ok(group)
 }
 
 pub async fn get(
@@ -162,82 +149,75 @@ pub async fn get(
     scope: &Scope,
     id: &str,
     with_members: bool,
-) -> Result<GroupResource> {
+) -> Result<Group> {
     let g = store::find(db, &scope.organization_id, id, false)
         .await?
         .ok_or_else(|| not_found(id))?;
-    render(db, scope, &g, with_members).await
+    load(db, scope, g, with_members).await
 }
 
 /// Rows read per round when a filter must be checked here row by row.
 const SCAN_BATCH: u64 = 200;
 
-/// Lists the organization's groups. The filter and the sort run in SQL (members through
-/// the member table), so only the page is loaded; members are loaded only for the page
+/// Lists the organization's groups (see `listing`); members are loaded only for the page
 /// and only when returned, so `excludedAttributes=members` stays cheap for large groups.
 pub async fn list(
     db: &DatabaseConnection,
     scope: &Scope,
     query: &ListQuery,
-) -> Result<(usize, Vec<Value>)> {
-    use crate::store::scim_query::{self, Condition, Resource};
+    as_document: &dyn Fn(&Group) -> Value,
+) -> Result<(usize, Vec<Group>)> {
     let org = scope.organization_id.as_str();
-    let backend = db.get_database_backend();
-    let condition = match &query.filter {
-        Some(f) => scim_query::compile(f, Resource::Groups, backend)?,
-        None => Condition::Exact(None),
-    };
-    let order = scim_query::order(
-        query.sort_by.as_ref(),
-        query.descending,
-        Resource::Groups,
-        backend,
-    )?;
-    let offset = query.start_index.saturating_sub(1) as u64;
-    let wanted = query.count as u64;
-    let (total, rows) = match (&condition, &query.filter) {
-        (Condition::Superset(_), Some(filter)) => {
-            let needs_members = filter.mentions("members");
-            let (mut matched, mut rows, mut at) = (0u64, Vec::new(), 0u64);
-            loop {
-                let batch =
-                    store::filtered_page(db, org, condition.expr(), &order, at, SCAN_BATCH).await?;
-                if batch.is_empty() {
-                    break;
-                }
-                at += batch.len() as u64;
-                for g in batch {
-                    let body = render(db, scope, &g, needs_members).await?.body;
-                    if filter.matches(&body) {
-                        if matched >= offset && (rows.len() as u64) < wanted {
-                            rows.push(g);
-                        }
-                        matched += 1;
-                    }
-                }
+    let selection = Selection::compile(query, Resource::Groups, db.get_database_backend())?;
+    let expr = selection.condition.expr();
+    let needs_members = query.filter.as_ref().is_some_and(|f| f.mentions("members"));
+    let (total, mut page) = listing::page(
+        query,
+        &selection,
+        SCAN_BATCH,
+        async || Ok(store::filtered_count(db, org, expr).await?),
+        async |offset, limit| {
+            let rows = store::filtered_page(db, org, expr, &selection.order, offset, limit);
+            Ok(rows
+                .await?
+                .into_iter()
+                .map(|group| Group {
+                    group,
+                    members: None,
+                })
+                .collect())
+        },
+        async |batch: &mut [Group]| {
+            if needs_members {
+                attach_members(db, scope, batch).await?;
             }
-            (matched, rows)
-        }
-        _ => {
-            let total = store::filtered_count(db, org, condition.expr()).await?;
-            let rows = if wanted == 0 || offset >= total {
-                Vec::new()
-            } else {
-                store::filtered_page(db, org, condition.expr(), &order, offset, wanted).await?
-            };
-            (total, rows)
-        }
-    };
-    let with_members = query.projection.returns("members");
-    let mut page = Vec::with_capacity(rows.len());
-    for g in &rows {
-        page.push(
+            Ok(())
+        },
+        |g| {
             query
-                .projection
-                .apply(render(db, scope, g, with_members).await?.body),
-        );
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&as_document(g)))
+        },
+    )
+    .await?;
+    if query.projection.returns("members") {
+        attach_members(db, scope, &mut page).await?;
     }
-    Ok((usize::try_from(total).unwrap_or(usize::MAX), page))
+    Ok((total, page))
+}
+
+async fn attach_members(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    groups: &mut [Group],
+) -> Result<()> {
+    for g in groups {
+        if g.members.is_none() {
+            g.members = Some(store::members(db, &scope.organization_id, &g.group.id).await?);
+        }
+    }
+    Ok(())
 }
 
 /// The changes a PUT or PATCH asks for, applied inside one transaction.
@@ -251,13 +231,13 @@ async fn modify(
     scope: &Scope,
     id: &str,
     if_match: &IfMatch,
-    action: &str,
+    action: &'static str,
     plan: impl FnOnce(&group_model::Model) -> std::result::Result<Plan, ScimError>,
 ) -> Result<group_model::Model> {
     let org = scope.organization_id.as_str();
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let current = store::find(&txn, org, id, true)
+    let mut work = Work::begin(db, &scope.actor).await?;
+    let (tx, now) = (work.tx(), work.now);
+    let current = store::find(tx, org, id, true)
         .await?
         .ok_or_else(|| not_found(id))?;
     check_if_match(current.version, if_match)?;
@@ -267,18 +247,17 @@ async fn modify(
     for op in plan.members {
         let (add, remove) = match op {
             MemberOp::Add(ids) => {
-                require_members(&txn, org, &ids).await?;
+                require_members(tx, org, &ids).await?;
                 (ids, Vec::new())
             }
             MemberOp::Remove(ids) => {
                 // Removing someone who is not a member is a no-op; an id that names no
                 // user of this organization at all is an error.
-                let live = memberships::accounts_of(&txn, org, &ids).await?;
-                let current_ids: std::collections::HashSet<String> =
-                    store::member_ids_among(&txn, &current.id, &ids)
-                        .await?
-                        .into_iter()
-                        .collect();
+                let live = memberships::accounts_of(tx, org, &ids).await?;
+                let current_ids: HashSet<String> = store::member_ids_among(tx, &current.id, &ids)
+                    .await?
+                    .into_iter()
+                    .collect();
                 if let Some(bad) = ids
                     .iter()
                     .find(|i| !live.contains_key(*i) && !current_ids.contains(*i))
@@ -293,12 +272,12 @@ async fn modify(
                 }
                 (Vec::new(), ids)
             }
-            MemberOp::RemoveAll => (Vec::new(), store::member_ids(&txn, &current.id).await?),
+            MemberOp::RemoveAll => (Vec::new(), store::member_ids(tx, &current.id).await?),
             MemberOp::Replace(ids) => {
-                require_members(&txn, org, &ids).await?;
-                let now_in = store::member_ids(&txn, &current.id).await?;
-                let now_set: std::collections::HashSet<&String> = now_in.iter().collect();
-                let wanted: std::collections::HashSet<&String> = ids.iter().collect();
+                require_members(tx, org, &ids).await?;
+                let now_in = store::member_ids(tx, &current.id).await?;
+                let now_set: HashSet<&String> = now_in.iter().collect();
+                let wanted: HashSet<&String> = ids.iter().collect();
                 let add = ids
                     .iter()
                     .filter(|i| !now_set.contains(i))
@@ -312,40 +291,28 @@ async fn modify(
                 (add, remove)
             }
         };
-        let added = store::add_members(&txn, org, &current.id, &add, now).await?;
-        let removed = store::remove_members(&txn, &current.id, &remove).await?;
+        let added = store::add_members(tx, org, &current.id, &add, now).await?;
+        let removed = store::remove_members(tx, &current.id, &remove).await?;
         added_total += added.len();
         removed_total += removed.len();
         events.extend(
-            member_events(
-                &txn,
-                org,
-                &current.id,
-                &removed,
-                EventType::GroupMemberRemoved,
-            )
-            .await?,
+            member_events(tx, org, &current.id, &removed, Event::GroupMemberRemoved).await?,
         );
-        events.extend(
-            member_events(&txn, org, &current.id, &added, EventType::GroupMemberAdded).await?,
-        );
+        events.extend(member_events(tx, org, &current.id, &added, Event::GroupMemberAdded).await?);
     }
     let record_changed = plan
         .record
         .as_ref()
         .is_some_and(|input| Value::Object(input.record.clone()) != current.scim);
     if !record_changed && events.is_empty() {
-        txn.rollback().await?;
+        // Idempotent: nothing changes, nothing is written or emitted.
         return Ok(current);
     }
     let saved = match plan.record {
         Some(input) if record_changed => {
-            events.insert(
-                0,
-                NewEvent::organization(EventType::GroupUpdated, group_data(org, &current.id, None)),
-            );
+            events.insert(0, Event::GroupUpdated(GroupData::new(org, &current.id)));
             store::save(
-                &txn,
+                tx,
                 &current,
                 input.display_name,
                 input.external_id,
@@ -354,28 +321,24 @@ async fn modify(
             )
             .await?
         }
-        _ => store::touch(&txn, &current, now).await?,
+        _ => store::touch(tx, &current, now).await?,
     };
-    let event_ids = outbox::append(&txn, org, events, now).await?;
-    audit::record(
-        &txn,
-        &scope.actor,
-        Entry {
-            organization_id: Some(org),
+    work.emit(org, events);
+    work.audit(
+        Audit::new(
             action,
-            target_type: "group",
-            target_id: &current.id,
-            details: json!({
+            "group",
+            &current.id,
+            json!({
                 "record_changed": record_changed,
                 "members_added": added_total,
                 "members_removed": removed_total,
-                "events": event_ids,
             }),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+        )
+        .in_organization(org)
+        .listing_events(),
+    );
+    work.commit().await?;
     Ok(saved)
 }
 
@@ -387,23 +350,16 @@ pub async fn replace(
     input: GroupInput,
     if_match: &IfMatch,
     with_members: bool,
-) -> Result<GroupResource> {
+) -> Result<Group> {
     let members = input.members.clone().unwrap_or_default();
-    let g = modify(
-        db,
-        scope,
-        id,
-        if_match,
-        audit::actions::SCIM_GROUP_REPLACE,
-        |_| {
-            Ok(Plan {
-                record: Some(input),
-                members: vec![MemberOp::Replace(members)],
-            })
-        },
-    )
+    let g = modify(db, scope, id, if_match, act::SCIM_GROUP_REPLACE, |_| {
+        Ok(Plan {
+            record: Some(input),
+            members: vec![MemberOp::Replace(members)],
+        })
+    })
     .await?;
-    render(db, scope, &g, with_members).await
+    load(db, scope, g, with_members).await
 }
 
 /// PATCH: member operations go to the member rows; the rest applies to the record.
@@ -413,14 +369,15 @@ pub async fn patch(
     id: &str,
     request: PatchRequest,
     if_match: &IfMatch,
-) -> Result<group_model::Model> {
+    with_members: bool,
+) -> Result<Group> {
     let split = split_patch(request)?;
-    modify(
+    let g = modify(
         db,
         scope,
         id,
         if_match,
-        audit::actions::SCIM_GROUP_PATCH,
+        act::SCIM_GROUP_PATCH,
         move |current| {
             let record = if split.rest.operations.is_empty() {
                 None
@@ -434,16 +391,8 @@ pub async fn patch(
             })
         },
     )
-    .await
-}
-
-pub async fn render_one(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    g: &group_model::Model,
-    with_members: bool,
-) -> Result<GroupResource> {
-    render(db, scope, g, with_members).await
+    .await?;
+    load(db, scope, g, with_members).await
 }
 
 pub async fn delete(
@@ -453,36 +402,18 @@ pub async fn delete(
     if_match: &IfMatch,
 ) -> Result<()> {
     let org = scope.organization_id.as_str();
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let current = store::find(&txn, org, id, true)
+    let mut work = Work::begin(db, &scope.actor).await?;
+    let current = store::find(work.tx(), org, id, true)
         .await?
         .ok_or_else(|| not_found(id))?;
     check_if_match(current.version, if_match)?;
-    store::delete(&txn, &current.id).await?;
-    let event_ids = outbox::append(
-        &txn,
-        org,
-        vec![NewEvent::organization(
-            EventType::GroupDeleted,
-            group_data(org, &current.id, None),
-        )],
-        now,
-    )
-    .await?;
-    audit::record(
-        &txn,
-        &scope.actor,
-        Entry {
-            organization_id: Some(org),
-            action: audit::actions::SCIM_GROUP_DELETE,
-            target_type: "group",
-            target_id: &current.id,
-            details: json!({"events": event_ids}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    store::delete(work.tx(), &current.id).await?;
+    work.emit(org, [Event::GroupDeleted(GroupData::new(org, &current.id))]);
+    work.audit(
+        Audit::new(act::SCIM_GROUP_DELETE, "group", &current.id, json!({}))
+            .in_organization(org)
+            .listing_events(),
+    );
+    work.commit().await?;
     Ok(())
 }

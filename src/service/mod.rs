@@ -7,10 +7,12 @@ pub mod deletion;
 pub mod domains;
 pub mod error;
 pub mod groups;
+pub mod listing;
 pub mod purge;
 pub mod removal;
 pub mod users;
 pub mod webhooks;
+pub mod work;
 
 pub use error::{Error, Result, shown_id};
 

@@ -12,10 +12,11 @@ use serde_json::json;
 
 use super::Result;
 use super::removal::{self, Removal};
+use super::work::{Audit, Work};
 use crate::db;
 use crate::domain::retention_cutoff;
 use crate::store::audit::{self, Actor, Entry, actions};
-use crate::store::{accounts, memberships, organizations as orgs, outbox};
+use crate::store::{accounts, memberships, organizations as orgs};
 
 const BATCH: u64 = 500;
 
@@ -147,15 +148,15 @@ async fn apply_retention(
     grace: Duration,
 ) -> Result<u64> {
     let mut total = 0;
+    let actor = policy_actor();
     for org in orgs::with_retention(db).await? {
         let Some(cutoff) = retention_cutoff(now, org.deactivated_retention_secs) else {
             continue;
         };
         loop {
-            let txn = db::begin_write(db).await?;
-            let page = memberships::inactive_since(&txn, &org.id, cutoff, BATCH).await?;
+            let mut work = Work::begin_at(db, &actor, now).await?;
+            let page = memberships::inactive_since(work.tx(), &org.id, cutoff, BATCH).await?;
             if page.is_empty() {
-                txn.rollback().await?;
                 break;
             }
             let removal = Removal {
@@ -165,30 +166,25 @@ async fn apply_retention(
                 grace,
                 transfer_to: None,
             };
-            let removed = removal::remove_memberships(&txn, &removal, &page, now).await?;
-            let event_ids = outbox::append(&txn, &org.id, removed.events, now).await?;
+            let removed = removal::remove_memberships(&mut work, &removal, &page).await?;
             for m in &page {
-                audit::record(
-                    &txn,
-                    &policy_actor(),
-                    Entry {
-                        organization_id: Some(&org.id),
-                        action: actions::POLICY_MEMBERSHIP_REMOVE,
-                        target_type: "user",
-                        target_id: &m.user_id,
-                        details: json!({
+                work.audit(
+                    Audit::new(
+                        actions::POLICY_MEMBERSHIP_REMOVE,
+                        "user",
+                        &m.user_id,
+                        json!({
                             "membership_id": m.id,
                             "inactive_since": crate::scim::user::format_time(m.status_changed_at),
                             "retention_secs": org.deactivated_retention_secs,
                             "account_deleted": removed.accounts_deleted.contains(&m.user_id),
                         }),
-                    },
-                    now,
-                )
-                .await?;
+                    )
+                    .in_organization(&org.id),
+                );
             }
-            tracing::info!(organization_id = %org.id, removed = page.len(), events = event_ids.len(), "retention policy removed inactive memberships");
-            txn.commit().await?;
+            let events = work.commit().await?;
+            tracing::info!(organization_id = %org.id, removed = page.len(), events = events.len(), "retention policy removed inactive memberships");
             total += page.len() as u64;
         }
     }

@@ -1,43 +1,57 @@
-//! SCIM /Users use cases for one organization.
+//! SCIM /Users use cases for one organization: create, read, list, replace, patch and
+//! delete the organization's membership of an account. Each write is one unit of work
+//! (`work::Work`); the rules come from `domain`, the answer is a [`User`] that the route
+//! renders.
 
 use chrono::{DateTime, Utc};
 use entity::memberships;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
+use super::listing::{self, Selection};
 use super::removal::{self, Removal};
-use super::{Error, Result};
-use crate::db;
-use crate::domain::IfMatch;
-use crate::domain::{AccountLink, EmailIdentity, account_link};
-use crate::domain::{MembershipStatus, status_change};
+use super::work::{Audit, Work};
+use super::{Error, Result, check_if_match};
+use crate::domain::plan_update;
+use crate::domain::{AccountLink, EmailIdentity, IfMatch, MembershipStatus, account_link};
 use crate::scim::error::ScimError;
 use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{Document, canonicalize};
 use crate::scim::schema::USER;
-use crate::scim::user::{UserInput, UserView, etag};
+use crate::scim::user::UserInput;
+use crate::store::audit::Actor;
 use crate::store::audit::actions as act;
-use crate::store::audit::{self, Actor, Entry};
 use crate::store::memberships::NewMembership;
-use crate::store::{accounts, domains, memberships as store, outbox, sessions};
-use crate::webhook::event::{EventType, NewEvent, membership_data};
+use crate::store::scim_query::Resource;
+use crate::store::{accounts, domains, memberships as store, sessions};
 
 /// The organization and the caller a request acts for.
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub organization_id: String,
     pub actor: Actor,
-    /// `…/scim/v2`, for `meta.location`.
-    pub base_url: String,
     /// How long a deleted account stays restorable (`OFFBOARD_DELETION_GRACE`).
     pub deletion_grace: std::time::Duration,
 }
 
-/// A User resource ready to render, with its ETag.
-pub struct UserResource {
-    pub body: Value,
-    pub etag: String,
+/// A user as the organization sees it: its membership (record, status, version) and the
+/// organization's groups it is in, as `(group id, display name)`.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub membership: memberships::Model,
+    pub groups: Vec<(String, String)>,
+}
+
+impl User {
+    /// The organization's record of the user (the SCIM document without `active`).
+    pub fn record(&self) -> Document {
+        record_of(&self.membership)
+    }
+
+    pub fn active(&self) -> bool {
+        MembershipStatus::from_stored(&self.membership.status).is_active()
+    }
 }
 
 fn record_of(m: &memberships::Model) -> Document {
@@ -45,28 +59,6 @@ fn record_of(m: &memberships::Model) -> Document {
         Some(Value::Object(o)) => o.clone(),
         _ => Document::new(),
     }
-}
-
-fn render(scope: &Scope, m: &memberships::Model) -> UserResource {
-    let record = record_of(m);
-    let body = UserView {
-        id: &m.scim_id,
-        record: &record,
-        active: MembershipStatus::from_stored(&m.status).is_active(),
-        created: m.created_at,
-        last_modified: m.updated_at,
-        version: m.version,
-        location: format!("{}/Users/{}", scope.base_url, m.scim_id),
-    }
-    .render();
-    UserResource {
-        body,
-        etag: etag(m.version),
-    }
-}
-
-fn check_if_match(m: &memberships::Model, if_match: &IfMatch) -> Result<()> {
-    super::check_if_match(m.version, if_match)
 }
 
 fn user_name_taken() -> Error {
@@ -80,6 +72,10 @@ fn map_unique(e: sea_orm::DbErr) -> Error {
     Error::from(e).on_conflict(user_name_taken)
 }
 
+fn not_found(user_id: &str) -> Error {
+    Error::not_found("User", Some(user_id))
+}
+
 fn roles_of(record: &Document) -> Value {
     record.get("roles").cloned().unwrap_or_else(|| json!([]))
 }
@@ -91,16 +87,12 @@ pub fn parse_input(body: &Value) -> std::result::Result<UserInput, ScimError> {
 }
 
 #[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
-pub async fn create(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    input: UserInput,
-) -> Result<UserResource> {
+pub async fn create(db: &DatabaseConnection, scope: &Scope, input: UserInput) -> Result<User> {
     let key = input.user_name.key();
     let org = scope.organization_id.as_str();
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    if store::find_live_by_user_name(&txn, org, &key)
+    let mut work = Work::begin(db, &scope.actor).await?;
+    let (tx, now) = (work.tx(), work.now);
+    if store::find_live_by_user_name(tx, org, &key)
         .await?
         .is_some()
     {
@@ -108,13 +100,13 @@ pub async fn create(
     }
     let identity = EmailIdentity::of(&key);
     let verified = match &identity {
-        Some(id) => domains::is_verified(&txn, org, &id.domain).await?,
+        Some(id) => domains::is_verified(tx, org, &id.domain).await?,
         None => false,
     };
     let (account, created) = match account_link(identity, verified) {
         AccountLink::Verified(id) => {
             let (account, created) = accounts::find_or_create(
-                &txn,
+                tx,
                 &id.key,
                 input.primary_email(),
                 input.display_name(),
@@ -124,7 +116,7 @@ pub async fn create(
             // The organization renamed another member to something else and now sends
             // this email again: that account is already its member.
             if !created
-                && store::find_live(&txn, org, &account.id, true)
+                && store::find_live(tx, org, &account.id, true)
                     .await?
                     .is_some()
             {
@@ -136,8 +128,7 @@ pub async fn create(
             (account, created)
         }
         AccountLink::Private => (
-            accounts::create_private(&txn, input.primary_email(), input.display_name(), now)
-                .await?,
+            accounts::create_private(tx, input.primary_email(), input.display_name(), now).await?,
             true,
         ),
     };
@@ -146,7 +137,7 @@ pub async fn create(
         _ => MembershipStatus::Active,
     };
     let m = store::insert(
-        &txn,
+        tx,
         NewMembership {
             organization_id: org,
             user_id: &account.id,
@@ -161,189 +152,125 @@ pub async fn create(
     )
     .await
     .map_err(map_unique)?;
-    let mut events = Vec::new();
-    if created {
-        events.push(NewEvent::new(
-            EventType::UserCreated,
+    work.emit(org, store::to_domain(&m).created_events(created));
+    work.audit(
+        Audit::new(
+            act::SCIM_USER_CREATE,
+            "user",
             &account.id,
-            json!({"organization": {"id": org}, "user": {"id": account.id}}),
-        ));
-    }
-    events.push(NewEvent::new(
-        EventType::MembershipCreated,
-        &account.id,
-        membership_data(org, &account.id, (&m).into(), &m.status, None),
-    ));
-    let event_ids = outbox::append(&txn, org, events, now).await?;
-    audit::record(
-        &txn,
-        &scope.actor,
-        Entry {
-            organization_id: Some(org),
-            action: act::SCIM_USER_CREATE,
-            target_type: "user",
-            target_id: &account.id,
-            details: json!({"membership_id": m.id, "account_created": created, "events": event_ids}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(map_unique)?;
-    Ok(render(scope, &m))
+            json!({"membership_id": m.id, "account_created": created}),
+        )
+        .in_organization(org)
+        .listing_events(),
+    );
+    work.commit()
+        .await
+        .map_err(|e| e.on_conflict(user_name_taken))?;
+    Ok(User {
+        membership: m,
+        groups: Vec::new(),
+    })
 }
 
 /// `scim_id` is the id the organization's IdP knows the user by.
-pub async fn get(db: &DatabaseConnection, scope: &Scope, scim_id: &str) -> Result<UserResource> {
+pub async fn get(db: &DatabaseConnection, scope: &Scope, scim_id: &str) -> Result<User> {
     let m = store::find_live_by_scim_id(db, &scope.organization_id, scim_id, false)
         .await?
         .ok_or_else(|| not_found(scim_id))?;
-    with_groups(db, scope, render(scope, &m)).await
+    with_groups(db, scope, m).await
 }
 
-/// The user's `groups` (read-only, RFC 7643 §4.1.2): the organization's groups it is in.
+/// The user with its `groups` (read-only, RFC 7643 §4.1.2).
 async fn with_groups(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl ConnectionTrait,
     scope: &Scope,
-    mut r: UserResource,
-) -> Result<UserResource> {
-    let Some(id) = r.body["id"].as_str().map(str::to_string) else {
-        return Ok(r);
-    };
-    let mut by_user = crate::store::groups::groups_of_members(
-        db,
-        &scope.organization_id,
-        std::slice::from_ref(&id),
-    )
-    .await?;
-    if let Some(groups) = by_user.remove(&id) {
-        r.body["groups"] = group_refs(scope, &groups);
-    }
-    Ok(r)
-}
-
-fn group_refs(scope: &Scope, groups: &[(String, String)]) -> Value {
-    Value::Array(
-        groups
-            .iter()
-            .map(|(gid, name)| {
-                json!({
-                    "value": gid,
-                    "$ref": format!("{}/Groups/{gid}", scope.base_url),
-                    "display": name,
-                    "type": "direct",
-                })
-            })
-            .collect(),
-    )
-}
-
-fn not_found(user_id: &str) -> Error {
-    Error::not_found("User", Some(user_id))
+    membership: memberships::Model,
+) -> Result<User> {
+    let mut users = vec![User {
+        membership,
+        groups: Vec::new(),
+    }];
+    attach_groups(db, scope, &mut users).await?;
+    Ok(users
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("user vanished"))?)
 }
 
 /// Rows read per round when a filter must be checked here row by row.
 const SCAN_BATCH: u64 = 500;
 
-/// Lists the organization's users. The filter and the sort run in SQL (see
-/// `store::scim_query`), so only the requested page is loaded and rendered, whatever the
-/// organization's size. A filter SQL cannot say exactly is narrowed there and checked
-/// here, a batch at a time, so memory stays flat.
+/// Lists the organization's users (see `listing`). A filter SQL cannot say exactly is
+/// checked against each user's document as the route renders it (`as_document`).
 pub async fn list(
     db: &DatabaseConnection,
     scope: &Scope,
     query: &ListQuery,
-) -> Result<(usize, Vec<Value>)> {
-    use crate::store::scim_query::{self, Condition, Resource};
+    as_document: &dyn Fn(&User) -> Value,
+) -> Result<(usize, Vec<User>)> {
     let org = scope.organization_id.as_str();
-    let backend = db.get_database_backend();
-    let condition = match &query.filter {
-        Some(f) => scim_query::compile(f, Resource::Users, backend)?,
-        None => Condition::Exact(None),
-    };
-    let order = scim_query::order(
-        query.sort_by.as_ref(),
-        query.descending,
-        Resource::Users,
-        backend,
-    )?;
-    let offset = query.start_index.saturating_sub(1) as u64;
-    let wanted = query.count as u64;
-    let (total, rows) = match (&condition, &query.filter) {
-        (Condition::Superset(_), Some(filter)) => {
-            let needs_groups = filter.mentions("groups");
-            let (mut matched, mut rows, mut at) = (0u64, Vec::new(), 0u64);
-            loop {
-                let batch =
-                    store::filtered_page(db, org, condition.expr(), &order, at, SCAN_BATCH).await?;
-                if batch.is_empty() {
-                    break;
-                }
-                at += batch.len() as u64;
-                let mut bodies: Vec<Value> = batch.iter().map(|m| render(scope, m).body).collect();
-                if needs_groups {
-                    attach_groups(db, scope, &mut bodies).await?;
-                }
-                for (m, body) in batch.into_iter().zip(&bodies) {
-                    if filter.matches(body) {
-                        if matched >= offset && (rows.len() as u64) < wanted {
-                            rows.push(m);
-                        }
-                        matched += 1;
-                    }
-                }
+    let selection = Selection::compile(query, Resource::Users, db.get_database_backend())?;
+    let expr = selection.condition.expr();
+    let needs_groups = query.filter.as_ref().is_some_and(|f| f.mentions("groups"));
+    let (total, mut page) = listing::page(
+        query,
+        &selection,
+        SCAN_BATCH,
+        async || Ok(store::filtered_count(db, org, expr).await?),
+        async |offset, limit| {
+            let rows = store::filtered_page(db, org, expr, &selection.order, offset, limit);
+            Ok(as_users(rows.await?))
+        },
+        async |batch: &mut [User]| {
+            if needs_groups {
+                attach_groups(db, scope, batch).await?;
             }
-            (matched, rows)
-        }
-        _ => {
-            let total = store::filtered_count(db, org, condition.expr()).await?;
-            let rows = if wanted == 0 || offset >= total {
-                Vec::new()
-            } else {
-                store::filtered_page(db, org, condition.expr(), &order, offset, wanted).await?
-            };
-            (total, rows)
-        }
-    };
-    let mut page: Vec<Value> = rows.iter().map(|m| render(scope, m).body).collect();
+            Ok(())
+        },
+        |u| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&as_document(u)))
+        },
+    )
+    .await?;
     if query.projection.returns("groups") {
         attach_groups(db, scope, &mut page).await?;
     }
-    let page = page
-        .into_iter()
-        .map(|u| query.projection.apply(u))
-        .collect();
-    Ok((usize::try_from(total).unwrap_or(usize::MAX), page))
+    Ok((total, page))
 }
 
-/// Adds each rendered user's read-only `groups`.
-async fn attach_groups(
-    db: &impl sea_orm::ConnectionTrait,
-    scope: &Scope,
-    users: &mut [Value],
-) -> Result<()> {
-    let ids: Vec<String> = users
-        .iter()
-        .filter_map(|u| u["id"].as_str().map(str::to_string))
-        .collect();
+fn as_users(rows: Vec<memberships::Model>) -> Vec<User> {
+    rows.into_iter()
+        .map(|membership| User {
+            membership,
+            groups: Vec::new(),
+        })
+        .collect()
+}
+
+/// Fills in each user's read-only `groups`.
+async fn attach_groups(db: &impl ConnectionTrait, scope: &Scope, users: &mut [User]) -> Result<()> {
+    let ids: Vec<String> = users.iter().map(|u| u.membership.scim_id.clone()).collect();
     let mut by_user =
         crate::store::groups::groups_of_members(db, &scope.organization_id, &ids).await?;
     for u in users {
-        if let Some(groups) = u["id"].as_str().and_then(|id| by_user.remove(id)) {
-            u["groups"] = group_refs(scope, &groups);
+        if let Some(groups) = by_user.remove(&u.membership.scim_id) {
+            u.groups = groups;
         }
     }
     Ok(())
 }
 
-/// The next state of a membership after a replace or patch, and what it means.
-struct Update {
-    next: memberships::Model,
-    record_changed: bool,
-}
-
-fn plan_update(current: &memberships::Model, input: UserInput, now: DateTime<Utc>) -> Update {
-    let old_record = record_of(current);
-    let record_changed = old_record != input.record;
+/// The membership after a replace or patch (record, userName, externalId), before its
+/// status is decided; and whether the record changed.
+fn updated_record(
+    current: &memberships::Model,
+    input: UserInput,
+    now: DateTime<Utc>,
+) -> (memberships::Model, bool) {
+    let record_changed = record_of(current) != input.record;
     let mut next = current.clone();
     next.user_name = Some(input.user_name.as_str().to_string());
     next.user_name_key = Some(input.user_name.key());
@@ -351,10 +278,7 @@ fn plan_update(current: &memberships::Model, input: UserInput, now: DateTime<Utc
     next.roles = roles_of(&input.record);
     next.scim = Some(Value::Object(input.record));
     next.updated_at = now;
-    Update {
-        next,
-        record_changed,
-    }
+    (next, record_changed)
 }
 
 /// PUT: the body replaces the organization's record; `active: false` deprovisions exactly
@@ -366,7 +290,7 @@ pub async fn replace(
     scim_id: &str,
     input: UserInput,
     if_match: &IfMatch,
-) -> Result<UserResource> {
+) -> Result<User> {
     modify(
         db,
         scope,
@@ -414,7 +338,7 @@ pub async fn patch(
     scim_id: &str,
     patch: UserPatch,
     if_match: &IfMatch,
-) -> Result<UserResource> {
+) -> Result<User> {
     modify(
         db,
         scope,
@@ -482,107 +406,74 @@ async fn modify(
     scope: &Scope,
     scim_id: &str,
     if_match: &IfMatch,
-    action: &str,
+    action: &'static str,
     change: Change,
-) -> Result<UserResource> {
+) -> Result<User> {
     let org = scope.organization_id.as_str();
     let prepared = prepare(db, org, scim_id, &change).await?;
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let current = store::find_live_by_scim_id(&txn, org, scim_id, true)
+    let mut work = Work::begin(db, &scope.actor).await?;
+    let (tx, now) = (work.tx(), work.now);
+    let current = store::find_live_by_scim_id(tx, org, scim_id, true)
         .await?
         .ok_or_else(|| not_found(scim_id))?;
-    check_if_match(&current, if_match)?;
+    check_if_match(current.version, if_match)?;
     let input = match (prepared, change) {
         (Some((version, input)), _) if version == current.version => input,
         // Changed meanwhile (or small): applied now, to what is locked.
         (_, Change::Patch(p)) => patched_input(&p.request, &current)?,
         (_, Change::Replace(input)) => input,
     };
-    let user_id = current.user_id.as_str();
-    let desired_active = input.active;
     let key = input.user_name.key();
     if current.user_name_key.as_deref() != Some(key.as_str())
-        && let Some(other) = store::find_live_by_user_name(&txn, org, &key).await?
+        && let Some(other) = store::find_live_by_user_name(tx, org, &key).await?
         && other.id != current.id
     {
         return Err(user_name_taken());
     }
-    let Update {
-        mut next,
-        record_changed,
-    } = plan_update(&current, input, now);
-    let from = MembershipStatus::from_stored(&current.status);
-    let change = status_change(from, desired_active);
-    if change.is_none() && !record_changed {
+    let membership = store::to_domain(&current);
+    let desired_active = input.active;
+    let (mut next, record_changed) = updated_record(&current, input, now);
+    let Some(plan) = plan_update(membership.status, desired_active, record_changed) else {
         // Idempotent: nothing changes, nothing is written or emitted.
-        txn.rollback().await?;
-        return with_groups(db, scope, render(scope, &current)).await;
-    }
-    let mut events = Vec::new();
+        drop(work);
+        return with_groups(db, scope, current).await;
+    };
     let mut sessions_revoked = 0;
-    if let Some(c) = change {
+    if let Some(c) = plan.status {
         next.status = c.to.as_str().to_string();
         next.status_changed_at = now;
         if c.revoke_sessions {
-            sessions_revoked =
-                sessions::revoke_for_membership(&txn, org, user_id, c.event.as_str(), now).await?;
-        }
-        let mut data = membership_data(
-            org,
-            user_id,
-            (&current).into(),
-            c.to.as_str(),
-            Some(c.from.as_str()),
-        );
-        data["sessions_revoked"] = json!(sessions_revoked);
-        events.push(NewEvent::new(c.event, user_id, data));
-        if sessions_revoked > 0 {
-            events.push(removal::sessions_revoked_event(
+            sessions_revoked = sessions::revoke_for_membership(
+                tx,
                 org,
-                user_id,
-                sessions_revoked,
-            ));
+                &current.user_id,
+                "membership.deactivated",
+                now,
+            )
+            .await?;
         }
     }
-    if record_changed {
-        events.push(NewEvent::new(
-            EventType::MembershipUpdated,
-            user_id,
-            membership_data(
-                org,
-                user_id,
-                (&current).into(),
-                &next.status,
-                Some(&current.status),
-            ),
-        ));
-    }
-    let saved = store::save(&txn, &current, next)
-        .await
-        .map_err(map_unique)?;
-    let event_ids = outbox::append(&txn, org, events, now).await?;
-    audit::record(
-        &txn,
-        &scope.actor,
-        Entry {
-            organization_id: Some(org),
+    let saved = store::save(tx, &current, next).await.map_err(map_unique)?;
+    work.emit(org, plan.events(&membership, sessions_revoked));
+    work.audit(
+        Audit::new(
             action,
-            target_type: "user",
-            target_id: user_id,
-            details: json!({
+            "user",
+            &current.user_id,
+            json!({
                 "membership_id": current.id,
                 "status": saved.status,
                 "previous_status": current.status,
                 "sessions_revoked": sessions_revoked,
-                "events": event_ids,
             }),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(map_unique)?;
-    with_groups(db, scope, render(scope, &saved)).await
+        )
+        .in_organization(org)
+        .listing_events(),
+    );
+    work.commit()
+        .await
+        .map_err(|e| e.on_conflict(user_name_taken))?;
+    with_groups(db, scope, saved).await
 }
 
 /// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the
@@ -595,13 +486,11 @@ pub async fn delete(
     if_match: &IfMatch,
 ) -> Result<()> {
     let org = scope.organization_id.as_str();
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let current = store::find_live_by_scim_id(&txn, org, scim_id, true)
+    let mut work = Work::begin(db, &scope.actor).await?;
+    let current = store::find_live_by_scim_id(work.tx(), org, scim_id, true)
         .await?
         .ok_or_else(|| not_found(scim_id))?;
-    let user_id = current.user_id.as_str();
-    check_if_match(&current, if_match)?;
+    check_if_match(current.version, if_match)?;
     let removal = Removal {
         organization_id: org,
         reason: "membership.deleted",
@@ -610,30 +499,22 @@ pub async fn delete(
         transfer_to: None,
     };
     let removed =
-        removal::remove_memberships(&txn, &removal, std::slice::from_ref(&current), now).await?;
-    let account_deleted = !removed.accounts_deleted.is_empty();
-    let sessions_revoked = removed.sessions_revoked;
-    let events = removed.events;
-    let event_ids = outbox::append(&txn, org, events, now).await?;
-    audit::record(
-        &txn,
-        &scope.actor,
-        Entry {
-            organization_id: Some(org),
-            action: act::SCIM_USER_DELETE,
-            target_type: "user",
-            target_id: user_id,
-            details: json!({
+        removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&current)).await?;
+    work.audit(
+        Audit::new(
+            act::SCIM_USER_DELETE,
+            "user",
+            &current.user_id,
+            json!({
                 "membership_id": current.id,
                 "previous_status": current.status,
-                "sessions_revoked": sessions_revoked,
-                "account_deleted": account_deleted,
-                "events": event_ids,
+                "sessions_revoked": removed.sessions_revoked,
+                "account_deleted": !removed.accounts_deleted.is_empty(),
             }),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+        )
+        .in_organization(org)
+        .listing_events(),
+    );
+    work.commit().await?;
     Ok(())
 }

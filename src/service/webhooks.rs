@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 
 use super::{Error, Result};
 use crate::db;
+use crate::domain::events::EventType;
 use crate::scim::user::format_time;
 use crate::store::audit::{self, Actor, Entry};
 use crate::store::organizations as orgs;
 use crate::store::webhooks::{self as store, NewEndpoint};
-use crate::webhook::event::EventType;
 use crate::webhook::{signer, ssrf};
 
 /// How long a rotated-out secret keeps signing, so receivers can switch without a gap.
@@ -58,7 +58,7 @@ pub async fn add_endpoint(
     if let Some(bad) = input
         .event_types
         .iter()
-        .find(|t| !EventType::NAMES.contains(&t.as_str()))
+        .find(|t| EventType::from_name(t).is_none())
     {
         let shown = crate::service::shown_id(bad);
         return Err(Error::invalid(format!("unknown event type '{shown}'")));

@@ -11,8 +11,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use crate::scim::group::Member;
-use crate::scim::user::normalize_key;
+use crate::domain::text::normalize_key;
 use crate::{db, ids};
 
 pub struct NewGroup<'a> {
@@ -113,6 +112,13 @@ pub async fn delete_for_organization(
         .exec(db)
         .await?;
     Ok(res.rows_affected)
+}
+
+/// A group member: its SCIM id and, when it is a live user, its userName.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub display: Option<String>,
 }
 
 /// The group's members (SCIM ids) with their userName in the organization, in id order.

@@ -8,8 +8,20 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use crate::scim::user::SearchKeys;
+use crate::domain::text::SearchKeys;
+use crate::domain::{Membership, MembershipStatus};
 use crate::{db, ids};
+
+/// A membership row as the rules see it.
+pub fn to_domain(m: &memberships::Model) -> Membership {
+    Membership {
+        id: m.id.clone(),
+        scim_id: m.scim_id.clone(),
+        organization_id: m.organization_id.clone(),
+        user_id: m.user_id.clone(),
+        status: MembershipStatus::from_stored(&m.status),
+    }
+}
 
 /// The live membership of `user_id` in the organization, locked for update when `lock`.
 pub async fn find_live(

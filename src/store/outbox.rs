@@ -7,9 +7,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
+use crate::domain::events::{Envelope, Event};
 use crate::ids;
 use crate::store::organizations;
-use crate::webhook::event::{NewEvent, envelope};
 
 /// Appends the events, numbered with the organization's next sequence numbers; returns
 /// their ids in order.
@@ -17,7 +17,7 @@ use crate::webhook::event::{NewEvent, envelope};
 pub async fn append(
     db: &impl ConnectionTrait,
     organization_id: &str,
-    events: Vec<NewEvent>,
+    events: Vec<Event>,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
     if events.is_empty() {
@@ -31,20 +31,23 @@ pub async fn append(
     for (i, e) in events.into_iter().enumerate() {
         let id = ids::new_id(ids::EVENT);
         let sequence = first + i as i64;
-        let payload = envelope(
-            &id,
-            e.event_type.as_str(),
-            now,
+        let event_type = e.event_type().as_str();
+        let envelope = Envelope {
+            id: &id,
+            event_type,
+            timestamp: now,
             organization_id,
             sequence,
-            &e.data,
-        );
+            data: e.data(),
+        };
+        let payload = serde_json::to_value(&envelope)
+            .map_err(|err| DbErr::Custom(format!("event {event_type} did not serialize: {err}")))?;
         rows.push(events::ActiveModel {
             id: Set(id.clone()),
             organization_id: Set(organization_id.to_string()),
             sequence: Set(sequence),
-            event_type: Set(e.event_type.as_str().to_string()),
-            user_id: Set(e.user_id),
+            event_type: Set(event_type.to_string()),
+            user_id: Set(e.user_id().map(str::to_string)),
             payload: Set(payload),
             created_at: Set(now),
             fanned_out: Set(false),

@@ -20,10 +20,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{Expr, Order};
 
+use crate::domain::text::{fold, normalize_key};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrRef, CompareOp, Filter, Literal};
 use crate::scim::schema::{Attr, AttrType, Scope, find};
-use crate::scim::user::{fold, normalize_key};
 
 /// Which resource's table a filter is compiled against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,32 +1,76 @@
-//! `/Groups` handlers.
+//! `/Groups` handlers: parse, call `service::groups`, render the Group resource.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
 
-use super::{if_match, raw_query, read_as, read_json, scim_json, scope};
+use super::{base_url, if_match, raw_query, read_as, read_json, scim_json, scope};
 use crate::auth::Tenant;
+use crate::scim::group::{GroupView, Member};
 use crate::scim::list::{ListQuery, RawQuery, list_response};
 use crate::scim::patch::PatchRequest;
 use crate::scim::schema::GROUP;
+use crate::scim::user::etag;
 use crate::service::Error;
-use crate::service::groups::{self, GroupResource};
+use crate::service::groups::{self, Group};
 use crate::startup::AppState;
 
 type Result = std::result::Result<HttpResponse, Error>;
 
-fn resource(status: StatusCode, r: &GroupResource, q: &ListQuery) -> HttpResponse {
-    super::resource_response(status, &q.projection.apply(r.body.clone()), &r.etag)
+/// The Group resource (RFC 7643 §4.2), with `members` when they were loaded. `base` is
+/// `…/scim/v2`.
+pub fn document(base: &str, g: &Group) -> Value {
+    let record = g.record();
+    let members: Option<Vec<Member>> = g.members.as_ref().map(|ms| {
+        ms.iter()
+            .map(|m| Member {
+                id: m.id.clone(),
+                display: m.display.clone(),
+            })
+            .collect()
+    });
+    GroupView {
+        id: &g.group.id,
+        record: &record,
+        members: members.as_deref(),
+        created: g.group.created_at,
+        last_modified: g.group.updated_at,
+        version: g.group.version,
+        base_url: base,
+    }
+    .render()
+}
+
+fn resource(req: &HttpRequest, status: StatusCode, g: &Group, q: &ListQuery) -> HttpResponse {
+    let body = q.projection.apply(document(&base_url(req), g));
+    super::resource_response(status, &body, &etag(g.group.version))
 }
 
 fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, Error> {
     Ok(ListQuery::parse(&raw_query(req)?, &GROUP)?)
 }
 
+/// A page of groups, rendered and projected.
+pub async fn page(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &Tenant,
+    query: &ListQuery,
+) -> std::result::Result<(usize, Vec<Value>), Error> {
+    let base = base_url(req);
+    let as_document = |g: &Group| document(&base, g);
+    let (total, page) = groups::list(&state.db, &scope(req, tenant), query, &as_document).await?;
+    let page = page
+        .iter()
+        .map(|g| query.projection.apply(as_document(g)))
+        .collect();
+    Ok((total, page))
+}
+
 async fn list_with(state: &AppState, req: &HttpRequest, tenant: Tenant, raw: RawQuery) -> Result {
     let query = ListQuery::parse(&raw, &GROUP)?;
-    let scope = scope(req, tenant);
-    let (total, page) = groups::list(&state.db, &scope, &query).await?;
+    let (total, page) = page(state, req, &tenant, &query).await?;
     Ok(scim_json(
         StatusCode::OK,
         &list_response(total, query.start_index, page),
@@ -60,9 +104,9 @@ async fn create(
         groups::parse_input(&v)
     })
     .await?;
-    let scope = scope(&req, tenant);
-    let r = groups::create(&state.db, &scope, input, q.projection.returns("members")).await?;
-    Ok(resource(StatusCode::CREATED, &r, &q))
+    let scope = scope(&req, &tenant);
+    let g = groups::create(&state.db, &scope, input, q.projection.returns("members")).await?;
+    Ok(resource(&req, StatusCode::CREATED, &g, &q))
 }
 
 async fn get(
@@ -72,9 +116,9 @@ async fn get(
     id: web::Path<String>,
 ) -> Result {
     let q = projection_of(&req)?;
-    let scope = scope(&req, tenant);
-    let r = groups::get(&state.db, &scope, &id, q.projection.returns("members")).await?;
-    Ok(resource(StatusCode::OK, &r, &q))
+    let scope = scope(&req, &tenant);
+    let g = groups::get(&state.db, &scope, &id, q.projection.returns("members")).await?;
+    Ok(resource(&req, StatusCode::OK, &g, &q))
 }
 
 async fn replace(
@@ -89,8 +133,8 @@ async fn replace(
         groups::parse_input(&v)
     })
     .await?;
-    let scope = scope(&req, tenant);
-    let r = groups::replace(
+    let scope = scope(&req, &tenant);
+    let g = groups::replace(
         &state.db,
         &scope,
         &id,
@@ -99,7 +143,7 @@ async fn replace(
         q.projection.returns("members"),
     )
     .await?;
-    Ok(resource(StatusCode::OK, &r, &q))
+    Ok(resource(&req, StatusCode::OK, &g, &q))
 }
 
 /// PATCH answers 204 (RFC 7644 §3.5.2 allows it) so a one-member change never renders a
@@ -118,17 +162,25 @@ async fn patch(
         PatchRequest::parse(&v, &GROUP)
     })
     .await?;
-    let scope = scope(&req, tenant);
-    let g = groups::patch(&state.db, &scope, &id, request, &if_match(&req)).await?;
+    let scope = scope(&req, &tenant);
+    let with_members = wants_body && q.projection.returns("members");
+    let g = groups::patch(
+        &state.db,
+        &scope,
+        &id,
+        request,
+        &if_match(&req),
+        with_members,
+    )
+    .await?;
     if !wants_body {
         let mut res = HttpResponse::NoContent().finish();
-        if let Ok(v) = header::HeaderValue::from_str(&crate::scim::user::etag(g.version)) {
+        if let Ok(v) = header::HeaderValue::from_str(&etag(g.group.version)) {
             res.headers_mut().insert(header::ETAG, v);
         }
         return Ok(res);
     }
-    let r = groups::render_one(&state.db, &scope, &g, q.projection.returns("members")).await?;
-    Ok(resource(StatusCode::OK, &r, &q))
+    Ok(resource(&req, StatusCode::OK, &g, &q))
 }
 
 async fn delete(
@@ -137,8 +189,7 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result {
-    let scope = scope(&req, tenant);
-    groups::delete(&state.db, &scope, &id, &if_match(&req)).await?;
+    groups::delete(&state.db, &scope(&req, &tenant), &id, &if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -204,15 +204,14 @@ pub fn base_url(req: &HttpRequest) -> String {
     format!("http://{host}{BASE_PATH}")
 }
 
-pub fn scope(req: &HttpRequest, tenant: Tenant) -> Scope {
+pub fn scope(req: &HttpRequest, tenant: &Tenant) -> Scope {
     let deletion_grace = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.settings.deletion_grace)
         .unwrap_or_default();
     Scope {
-        organization_id: tenant.organization_id,
-        actor: tenant.actor,
-        base_url: base_url(req),
+        organization_id: tenant.organization_id.clone(),
+        actor: tenant.actor.clone(),
         deletion_grace,
     }
 }
@@ -315,14 +314,13 @@ async fn root_search(
         (Ok(q), _) | (_, Ok(q)) => q.clone(),
         (Err(e), Err(_)) => return Err(e.clone().into()),
     };
-    let scope = scope(&req, tenant);
     let (start, count) = (page_of.start_index, page_of.count);
     let mut total = 0;
     let mut found: Vec<Value> = Vec::new();
     // Users occupy positions 1..=users_total, groups follow.
     let mut users_total = 0;
     if let Ok(q) = users {
-        let (n, items) = crate::service::users::list(&state.db, &scope, &q).await?;
+        let (n, items) = users::page(&state, &req, &tenant, &q).await?;
         users_total = n;
         total += n;
         found.extend(items);
@@ -331,7 +329,7 @@ async fn root_search(
         let room = count.saturating_sub(found.len());
         q.start_index = start.saturating_sub(users_total).max(1);
         q.count = room;
-        let (n, items) = crate::service::groups::list(&state.db, &scope, &q).await?;
+        let (n, items) = groups::page(&state, &req, &tenant, &q).await?;
         total += n;
         found.extend(items);
     }

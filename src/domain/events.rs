@@ -1,0 +1,393 @@
+//! The events offboard publishes, as SPEC's Webhooks section defines them: one variant
+//! per type, each with its payload (`data`) as a typed struct, so a type and its payload
+//! cannot disagree. Payloads name what changed by id and never carry personal data.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::membership::MembershipStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    UserCreated,
+    UserDeleted,
+    MembershipCreated,
+    MembershipUpdated,
+    MembershipDeactivated,
+    MembershipReactivated,
+    MembershipDeleted,
+    SessionsRevoked,
+    OrganizationDeleted,
+    GroupCreated,
+    GroupUpdated,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+    GroupDeleted,
+}
+
+impl EventType {
+    /// Every type offboard emits (and SPEC names, groups included), for endpoint filters.
+    pub const ALL: [EventType; 14] = [
+        EventType::UserCreated,
+        EventType::UserDeleted,
+        EventType::MembershipCreated,
+        EventType::MembershipUpdated,
+        EventType::MembershipDeactivated,
+        EventType::MembershipReactivated,
+        EventType::MembershipDeleted,
+        EventType::SessionsRevoked,
+        EventType::OrganizationDeleted,
+        EventType::GroupCreated,
+        EventType::GroupUpdated,
+        EventType::GroupMemberAdded,
+        EventType::GroupMemberRemoved,
+        EventType::GroupDeleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::UserCreated => "user.created",
+            EventType::UserDeleted => "user.deleted",
+            EventType::MembershipCreated => "membership.created",
+            EventType::MembershipUpdated => "membership.updated",
+            EventType::MembershipDeactivated => "membership.deactivated",
+            EventType::MembershipReactivated => "membership.reactivated",
+            EventType::MembershipDeleted => "membership.deleted",
+            EventType::SessionsRevoked => "sessions.revoked",
+            EventType::OrganizationDeleted => "organization.deleted",
+            EventType::GroupCreated => "group.created",
+            EventType::GroupUpdated => "group.updated",
+            EventType::GroupMemberAdded => "group.member_added",
+            EventType::GroupMemberRemoved => "group.member_removed",
+            EventType::GroupDeleted => "group.deleted",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// `{"id": …}`: how payloads name an organization, a user or a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Id {
+    pub id: String,
+}
+
+impl Id {
+    pub fn of(id: &str) -> Self {
+        Id { id: id.to_string() }
+    }
+}
+
+/// A membership as events name it: its own id, the SCIM id its organization's IdP knows
+/// the user by, and its status before and after the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MembershipInfo {
+    pub id: String,
+    pub scim_id: String,
+    pub status: MembershipStatus,
+    /// `null` when the membership is new.
+    pub previous_status: Option<MembershipStatus>,
+}
+
+/// `data` of the `membership.*` events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MembershipData {
+    pub organization: Id,
+    pub user: Id,
+    pub membership: MembershipInfo,
+    /// Deactivation and removal: the user's sessions in the organization that ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions_revoked: Option<u64>,
+    /// Removal: whether that was the account's last membership (it is deleted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_deleted: Option<bool>,
+    /// Removal by the operator: where the application should move the user's resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_resources_to_department_id: Option<String>,
+    /// Creation by a restore within the grace period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored: Option<bool>,
+}
+
+impl MembershipData {
+    pub fn new(organization_id: &str, user_id: &str, membership: MembershipInfo) -> Self {
+        MembershipData {
+            organization: Id::of(organization_id),
+            user: Id::of(user_id),
+            membership,
+            sessions_revoked: None,
+            account_deleted: None,
+            transfer_resources_to_department_id: None,
+            restored: None,
+        }
+    }
+}
+
+/// `data` of `user.created` and `user.deleted` (ids only: a deleted account's data is
+/// being erased).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserData {
+    pub organization: Id,
+    pub user: Id,
+}
+
+impl UserData {
+    pub fn new(organization_id: &str, user_id: &str) -> Self {
+        UserData {
+            organization: Id::of(organization_id),
+            user: Id::of(user_id),
+        }
+    }
+}
+
+/// `data` of `sessions.revoked`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionsRevokedData {
+    pub organization: Id,
+    pub user: Id,
+    pub count: u64,
+}
+
+/// `data` of `organization.deleted`: what went with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrganizationDeletedData {
+    pub organization: Id,
+    pub memberships_removed: u64,
+    pub accounts_deleted: u64,
+    pub sessions_revoked: u64,
+    pub groups_deleted: u64,
+}
+
+/// `{"scim_id": …}`: a group member as its organization's IdP knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScimIdRef {
+    pub scim_id: String,
+}
+
+/// `data` of the `group.*` events; a member event names the member's account and its
+/// SCIM id in the organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupData {
+    pub organization: Id,
+    pub group: Id,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<ScimIdRef>,
+}
+
+impl GroupData {
+    pub fn new(organization_id: &str, group_id: &str) -> Self {
+        GroupData {
+            organization: Id::of(organization_id),
+            group: Id::of(group_id),
+            user: None,
+            membership: None,
+        }
+    }
+
+    /// For `group.member_*`: the member's account and SCIM id.
+    pub fn member(organization_id: &str, group_id: &str, user_id: &str, scim_id: &str) -> Self {
+        GroupData {
+            user: Some(Id::of(user_id)),
+            membership: Some(ScimIdRef {
+                scim_id: scim_id.to_string(),
+            }),
+            ..GroupData::new(organization_id, group_id)
+        }
+    }
+}
+
+/// An event decided by a use case, before the outbox gives it an id and a sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    UserCreated(UserData),
+    UserDeleted(UserData),
+    MembershipCreated(MembershipData),
+    MembershipUpdated(MembershipData),
+    MembershipDeactivated(MembershipData),
+    MembershipReactivated(MembershipData),
+    MembershipDeleted(MembershipData),
+    SessionsRevoked(SessionsRevokedData),
+    OrganizationDeleted(OrganizationDeletedData),
+    GroupCreated(GroupData),
+    GroupUpdated(GroupData),
+    GroupMemberAdded(GroupData),
+    GroupMemberRemoved(GroupData),
+    GroupDeleted(GroupData),
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::UserCreated(_) => EventType::UserCreated,
+            Event::UserDeleted(_) => EventType::UserDeleted,
+            Event::MembershipCreated(_) => EventType::MembershipCreated,
+            Event::MembershipUpdated(_) => EventType::MembershipUpdated,
+            Event::MembershipDeactivated(_) => EventType::MembershipDeactivated,
+            Event::MembershipReactivated(_) => EventType::MembershipReactivated,
+            Event::MembershipDeleted(_) => EventType::MembershipDeleted,
+            Event::SessionsRevoked(_) => EventType::SessionsRevoked,
+            Event::OrganizationDeleted(_) => EventType::OrganizationDeleted,
+            Event::GroupCreated(_) => EventType::GroupCreated,
+            Event::GroupUpdated(_) => EventType::GroupUpdated,
+            Event::GroupMemberAdded(_) => EventType::GroupMemberAdded,
+            Event::GroupMemberRemoved(_) => EventType::GroupMemberRemoved,
+            Event::GroupDeleted(_) => EventType::GroupDeleted,
+        }
+    }
+
+    /// The account whose events are delivered in order (one user's events never
+    /// overtake each other); `None` for events about the organization or a group as a
+    /// whole.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Event::UserCreated(d) | Event::UserDeleted(d) => Some(&d.user.id),
+            Event::MembershipCreated(d)
+            | Event::MembershipUpdated(d)
+            | Event::MembershipDeactivated(d)
+            | Event::MembershipReactivated(d)
+            | Event::MembershipDeleted(d) => Some(&d.user.id),
+            Event::SessionsRevoked(d) => Some(&d.user.id),
+            Event::GroupMemberAdded(d) | Event::GroupMemberRemoved(d) => {
+                d.user.as_ref().map(|u| u.id.as_str())
+            }
+            Event::OrganizationDeleted(_)
+            | Event::GroupCreated(_)
+            | Event::GroupUpdated(_)
+            | Event::GroupDeleted(_) => None,
+        }
+    }
+
+    /// The payload as the webhook's `data`.
+    pub fn data(&self) -> Value {
+        let v = match self {
+            Event::UserCreated(d) | Event::UserDeleted(d) => serde_json::to_value(d),
+            Event::MembershipCreated(d)
+            | Event::MembershipUpdated(d)
+            | Event::MembershipDeactivated(d)
+            | Event::MembershipReactivated(d)
+            | Event::MembershipDeleted(d) => serde_json::to_value(d),
+            Event::SessionsRevoked(d) => serde_json::to_value(d),
+            Event::OrganizationDeleted(d) => serde_json::to_value(d),
+            Event::GroupCreated(d)
+            | Event::GroupUpdated(d)
+            | Event::GroupMemberAdded(d)
+            | Event::GroupMemberRemoved(d)
+            | Event::GroupDeleted(d) => serde_json::to_value(d),
+        };
+        // These structs hold strings, numbers and options only: serializing cannot fail.
+        v.unwrap_or(Value::Null)
+    }
+}
+
+/// The webhook body as stored in the outbox and delivered:
+/// `{"id","type","timestamp","organization_id","sequence","data"}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Envelope<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    #[serde(serialize_with = "millis")]
+    pub timestamp: DateTime<Utc>,
+    pub organization_id: &'a str,
+    pub sequence: i64,
+    pub data: Value,
+}
+
+fn millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_type_has_one_name_and_reads_back() {
+        let mut names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), EventType::ALL.len());
+        for t in EventType::ALL {
+            assert_eq!(EventType::from_name(t.as_str()), Some(t));
+        }
+        assert_eq!(EventType::from_name("user.exploded"), None);
+    }
+
+    #[test]
+    fn membership_payloads_carry_ids_statuses_and_only_the_facts_that_apply() {
+        let mut d = MembershipData::new(
+            "org_1",
+            "usr_1",
+            MembershipInfo {
+                id: "mem_1".into(),
+                scim_id: "mem_1".into(),
+                status: MembershipStatus::Inactive,
+                previous_status: Some(MembershipStatus::Active),
+            },
+        );
+        d.sessions_revoked = Some(2);
+        let e = Event::MembershipDeactivated(d);
+        assert_eq!(e.event_type().as_str(), "membership.deactivated");
+        assert_eq!(e.user_id(), Some("usr_1"));
+        assert_eq!(
+            e.data(),
+            json!({
+                "organization": {"id": "org_1"},
+                "user": {"id": "usr_1"},
+                "membership": {"id": "mem_1", "scim_id": "mem_1", "status": "INACTIVE", "previous_status": "ACTIVE"},
+                "sessions_revoked": 2,
+            })
+        );
+        let created = MembershipData::new(
+            "org_1",
+            "usr_1",
+            MembershipInfo {
+                id: "mem_1".into(),
+                scim_id: "mem_1".into(),
+                status: MembershipStatus::Active,
+                previous_status: None,
+            },
+        );
+        assert_eq!(
+            Event::MembershipCreated(created).data()["membership"]["previous_status"],
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn group_events_name_the_member_only_for_member_changes() {
+        let whole = Event::GroupUpdated(GroupData::new("org_1", "grp_1"));
+        assert_eq!(whole.user_id(), None);
+        assert_eq!(
+            whole.data(),
+            json!({"organization": {"id": "org_1"}, "group": {"id": "grp_1"}})
+        );
+        let member = Event::GroupMemberAdded(GroupData::member("org_1", "grp_1", "usr_1", "mem_1"));
+        assert_eq!(member.user_id(), Some("usr_1"));
+        assert_eq!(member.data()["membership"], json!({"scim_id": "mem_1"}));
+    }
+
+    #[test]
+    fn the_envelope_has_the_documented_shape() {
+        let at: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
+        let e = Envelope {
+            id: "evt_1",
+            event_type: "user.deleted",
+            timestamp: at,
+            organization_id: "org_1",
+            sequence: 7,
+            data: json!({}),
+        };
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({"id": "evt_1", "type": "user.deleted", "timestamp": "2026-11-25T10:00:00.123Z",
+                   "organization_id": "org_1", "sequence": 7, "data": {}})
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Removing memberships: which accounts go with them, and the events that report it.
+//! Every removal takes this path (SCIM DELETE, the admin API, an organization's
+//! deletion, the retention policy), so they all cascade and report alike.
+
+use std::collections::HashSet;
+
+use super::events::{Event, GroupData, UserData};
+use super::membership::{Membership, MembershipStatus, sessions_revoked_event};
+
+/// Accounts to delete after their memberships in `removed` went: with `cascade`, each
+/// that has no live membership left (`still_member` holds those that do). Without it
+/// (the operator deletes the account itself), none here.
+pub fn accounts_left_behind(
+    removed: &[Membership],
+    still_member: &HashSet<String>,
+    cascade: bool,
+) -> HashSet<String> {
+    if !cascade {
+        return HashSet::new();
+    }
+    removed
+        .iter()
+        .map(|m| &m.user_id)
+        .filter(|u| !still_member.contains(*u))
+        .cloned()
+        .collect()
+}
+
+/// One membership's removal, as it was carried out.
+pub struct Removed<'a> {
+    pub membership: &'a Membership,
+    pub sessions_revoked: u64,
+    pub account_deleted: bool,
+    /// The organization's groups the member left.
+    pub groups_left: &'a [String],
+    /// Where the application should move the user's resources.
+    pub transfer_to: Option<&'a str>,
+}
+
+impl Removed<'_> {
+    /// `group.member_removed` for each group left, `membership.deleted`,
+    /// `sessions.revoked` when sessions ended, and `user.deleted` when the account went.
+    pub fn events(&self) -> Vec<Event> {
+        let m = self.membership;
+        let org = m.organization_id.as_str();
+        let mut events: Vec<Event> = self
+            .groups_left
+            .iter()
+            .map(|g| Event::GroupMemberRemoved(GroupData::member(org, g, &m.user_id, &m.scim_id)))
+            .collect();
+        let mut data = super::events::MembershipData::new(
+            org,
+            &m.user_id,
+            m.info(MembershipStatus::Inactive, Some(m.status)),
+        );
+        data.sessions_revoked = Some(self.sessions_revoked);
+        data.account_deleted = Some(self.account_deleted);
+        data.transfer_resources_to_department_id = self.transfer_to.map(str::to_string);
+        events.push(Event::MembershipDeleted(data));
+        if self.sessions_revoked > 0 {
+            events.push(sessions_revoked_event(m, self.sessions_revoked));
+        }
+        if self.account_deleted {
+            events.push(user_deleted(org, &m.user_id));
+        }
+        events
+    }
+}
+
+/// `user.deleted` for one organization: ids only, the account's data is being erased.
+pub fn user_deleted(organization_id: &str, user_id: &str) -> Event {
+    Event::UserDeleted(UserData::new(organization_id, user_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(user: &str, status: MembershipStatus) -> Membership {
+        Membership {
+            id: format!("mem_{user}"),
+            scim_id: format!("mem_{user}"),
+            organization_id: "org_1".into(),
+            user_id: user.into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn the_last_membership_takes_the_account_with_it() {
+        let removed = [
+            member("usr_a", MembershipStatus::Active),
+            member("usr_b", MembershipStatus::Inactive),
+        ];
+        let still: HashSet<String> = ["usr_b".to_string()].into();
+        let gone = accounts_left_behind(&removed, &still, true);
+        assert_eq!(gone, ["usr_a".to_string()].into());
+        assert!(accounts_left_behind(&removed, &HashSet::new(), false).is_empty());
+    }
+
+    #[test]
+    fn a_removal_reports_groups_membership_sessions_and_account_in_that_order() {
+        let m = member("usr_a", MembershipStatus::Active);
+        let groups = ["grp_1".to_string(), "grp_2".to_string()];
+        let r = Removed {
+            membership: &m,
+            sessions_revoked: 3,
+            account_deleted: true,
+            groups_left: &groups,
+            transfer_to: Some("dept_1"),
+        };
+        let events = r.events();
+        let types: Vec<_> = events.iter().map(|e| e.event_type().as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "group.member_removed",
+                "group.member_removed",
+                "membership.deleted",
+                "sessions.revoked",
+                "user.deleted"
+            ]
+        );
+        let deleted = events[2].data();
+        assert_eq!(deleted["membership"]["status"], "INACTIVE");
+        assert_eq!(deleted["membership"]["previous_status"], "ACTIVE");
+        assert_eq!(deleted["sessions_revoked"], 3);
+        assert_eq!(deleted["account_deleted"], true);
+        assert_eq!(deleted["transfer_resources_to_department_id"], "dept_1");
+    }
+
+    #[test]
+    fn a_quiet_removal_reports_only_the_membership() {
+        let m = member("usr_a", MembershipStatus::Inactive);
+        let r = Removed {
+            membership: &m,
+            sessions_revoked: 0,
+            account_deleted: false,
+            groups_left: &[],
+            transfer_to: None,
+        };
+        let events = r.events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data()["account_deleted"], false);
+        assert!(
+            events[0]
+                .data()
+                .get("transfer_resources_to_department_id")
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! The unit of work every write runs in: one write transaction holding the locks, the
+//! change, the events that report it (the outbox) and its audit rows, committed together
+//! or not at all. A use case begins one, reads and locks what it changes, asks `domain`
+//! what the request means, writes through `store`, emits the plan's events, records its
+//! audit entry and commits. Dropped without `commit`, it rolls back.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+
+use super::Result;
+use crate::db::{self, WriteTxn};
+use crate::domain::events::Event;
+use crate::store::audit::{self, Actor, Entry};
+use crate::store::outbox;
+
+pub struct Work<'a> {
+    tx: WriteTxn,
+    actor: &'a Actor,
+    /// The instant the whole unit is stamped with.
+    pub now: DateTime<Utc>,
+    /// Emitted events per organization, in order. Appended at commit, organization by
+    /// organization in id order: the lock order (memberships, then accounts, then the
+    /// organizations' sequences) is the same in every use case.
+    events: BTreeMap<String, Vec<Event>>,
+    /// Ids of events appended before the commit that the audit rows list.
+    published: Vec<String>,
+    audits: Vec<Audit>,
+}
+
+/// An audit row: who (the unit's actor) did what to which id. Ids and actions only,
+/// never personal data.
+pub struct Audit {
+    organization_id: Option<String>,
+    action: &'static str,
+    target_type: &'static str,
+    target_id: String,
+    details: Value,
+    lists_events: bool,
+}
+
+impl Audit {
+    pub fn new(
+        action: &'static str,
+        target_type: &'static str,
+        target_id: &str,
+        details: Value,
+    ) -> Self {
+        Audit {
+            organization_id: None,
+            action,
+            target_type,
+            target_id: target_id.to_string(),
+            details,
+            lists_events: false,
+        }
+    }
+
+    pub fn in_organization(mut self, organization_id: &str) -> Self {
+        self.organization_id = Some(organization_id.to_string());
+        self
+    }
+
+    /// Adds `"events": [ids]`: the events the unit appends at its commit.
+    pub fn listing_events(mut self) -> Self {
+        self.lists_events = true;
+        self
+    }
+}
+
+impl<'a> Work<'a> {
+    /// Begins the write transaction (on SQLite, queues for this process's writer slot).
+    pub async fn begin(db: &DatabaseConnection, actor: &'a Actor) -> Result<Self> {
+        Self::begin_at(db, actor, Utc::now()).await
+    }
+
+    /// Begins a unit stamped with `now` (the purge runs at the instant it is given).
+    pub async fn begin_at(
+        db: &DatabaseConnection,
+        actor: &'a Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        Ok(Work {
+            tx: db::begin_write(db).await?,
+            actor,
+            now,
+            events: BTreeMap::new(),
+            published: Vec::new(),
+            audits: Vec::new(),
+        })
+    }
+
+    /// The transaction, for `store` calls.
+    pub fn tx(&self) -> &WriteTxn {
+        &self.tx
+    }
+
+    pub fn emit(&mut self, organization_id: &str, events: impl IntoIterator<Item = Event>) {
+        let pending = self.events.entry(organization_id.to_string()).or_default();
+        pending.extend(events);
+    }
+
+    pub fn audit(&mut self, audit: Audit) {
+        self.audits.push(audit);
+    }
+
+    /// Appends what was emitted so far, so a long unit (a whole organization's members)
+    /// keeps memory flat. These events are not listed in the audit rows.
+    pub async fn flush_events(&mut self) -> Result<()> {
+        for (org, events) in std::mem::take(&mut self.events) {
+            outbox::append(&self.tx, &org, events, self.now).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends these events now (before a change that must follow them, such as the
+    /// organization's tombstone); the audit rows list them.
+    pub async fn publish(
+        &mut self,
+        organization_id: &str,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<()> {
+        let events: Vec<Event> = events.into_iter().collect();
+        let ids = outbox::append(&self.tx, organization_id, events, self.now).await?;
+        self.published.extend(ids);
+        Ok(())
+    }
+
+    /// Appends the events, writes the audit rows and commits; returns the ids of the
+    /// events the audit rows list.
+    pub async fn commit(mut self) -> Result<Vec<String>> {
+        let mut event_ids = std::mem::take(&mut self.published);
+        for (org, events) in std::mem::take(&mut self.events) {
+            event_ids.extend(outbox::append(&self.tx, &org, events, self.now).await?);
+        }
+        for a in std::mem::take(&mut self.audits) {
+            let mut details = a.details;
+            if a.lists_events
+                && let Value::Object(o) = &mut details
+            {
+                o.insert("events".into(), serde_json::json!(event_ids));
+            }
+            audit::record(
+                &self.tx,
+                self.actor,
+                Entry {
+                    organization_id: a.organization_id.as_deref(),
+                    action: a.action,
+                    target_type: a.target_type,
+                    target_id: &a.target_id,
+                    details,
+                },
+                self.now,
+            )
+            .await?;
+        }
+        self.tx.commit().await?;
+        Ok(event_ids)
+    }
+}
