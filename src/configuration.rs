@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+/// The shortest HS256 secret accepted: RFC 7518 §3.2 asks for a key at least as long as
+/// the hash (256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 #[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -71,7 +75,7 @@ pub struct WebhookSettings {
     /// Deliveries in flight per endpoint, unless the endpoint sets its own.
     pub endpoint_concurrency: u32,
     /// When an endpoint's circuit breaker opens, and for how long.
-    pub breaker: crate::webhook::breaker::Policy,
+    pub breaker: crate::domain::breaker::Policy,
     /// How long events stay after every delivery of theirs is final.
     pub event_retention: Duration,
     /// An endpoint failing without a success for this long is disabled.
@@ -198,10 +202,10 @@ impl Settings {
         }
         let timeout = duration("OFFBOARD_WEBHOOK_TIMEOUT", Duration::from_secs(15))?;
         let webhook = WebhookSettings {
-            retry_schedule: crate::webhook::retry::parse_schedule(
+            retry_schedule: parse_schedule(
                 get("OFFBOARD_WEBHOOK_RETRY_SCHEDULE")
                     .as_deref()
-                    .unwrap_or(crate::webhook::retry::DEFAULT_SCHEDULE),
+                    .unwrap_or(DEFAULT_RETRY_SCHEDULE),
             )
             .context("OFFBOARD_WEBHOOK_RETRY_SCHEDULE is not valid")?,
             timeout,
@@ -213,7 +217,7 @@ impl Settings {
                 get("OFFBOARD_WEBHOOK_ENDPOINT_CONCURRENCY"),
                 2u32,
             )?,
-            breaker: crate::webhook::breaker::Policy {
+            breaker: crate::domain::breaker::Policy {
                 threshold: positive(
                     "OFFBOARD_WEBHOOK_BREAKER_THRESHOLD",
                     get("OFFBOARD_WEBHOOK_BREAKER_THRESHOLD"),
@@ -247,12 +251,12 @@ impl Settings {
         }
         let admin_jwt_secret = get("OFFBOARD_ADMIN_JWT_SECRET");
         if let Some(secret) = &admin_jwt_secret
-            && secret.len() < crate::auth::MIN_SECRET_BYTES
+            && secret.len() < MIN_SECRET_BYTES
         {
             anyhow::bail!(
                 "OFFBOARD_ADMIN_JWT_SECRET is {} bytes; it must be at least {} (e.g. `openssl rand -hex 32`)",
                 secret.len(),
-                crate::auth::MIN_SECRET_BYTES
+                MIN_SECRET_BYTES
             );
         }
         let admin_jwt_max_ttl = duration("OFFBOARD_ADMIN_JWT_MAX_TTL", Duration::from_secs(86400))?;
@@ -331,9 +335,34 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Parses `5s,5m,30m,2h`.
+pub fn parse_schedule(raw: &str) -> anyhow::Result<Vec<Duration>> {
+    let schedule: anyhow::Result<Vec<Duration>> = raw.split(',').map(parse_duration).collect();
+    let schedule = schedule?;
+    if schedule.is_empty() {
+        anyhow::bail!("the retry schedule needs at least one delay");
+    }
+    Ok(schedule)
+}
+
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_schedule_parses_to_svix_delays() {
+        let s = parse_schedule(DEFAULT_RETRY_SCHEDULE).unwrap();
+        assert_eq!(
+            s,
+            [5, 300, 1800, 7200, 18000, 36000, 36000]
+                .map(Duration::from_secs)
+                .to_vec()
+        );
+        assert!(parse_schedule("").is_err());
+        assert!(parse_schedule("5s,soon").is_err());
+    }
 
     #[test]
     fn defaults_need_no_environment() {

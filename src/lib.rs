@@ -16,6 +16,7 @@ pub mod routes;
 pub mod scim;
 pub mod service;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod webhook;

@@ -80,7 +80,7 @@ pub struct Metrics {
     deliveries: Family<StatusLabels, Gauge>,
     oldest_pending_age: Gauge<f64, AtomicU64>,
     endpoints: Family<BreakerLabels, Gauge>,
-    breaker: crate::webhook::breaker::Policy,
+    breaker: crate::domain::breaker::Policy,
     database_up: Gauge,
     /// Requests answered 503 because the database was unavailable.
     pub refused_unavailable: Counter,
@@ -102,7 +102,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// With the breaker policy the endpoints' states are reported under.
-    pub fn with_breaker(policy: crate::webhook::breaker::Policy) -> Self {
+    pub fn with_breaker(policy: crate::domain::breaker::Policy) -> Self {
         Metrics {
             breaker: policy,
             ..Self::new()
@@ -179,7 +179,7 @@ impl Metrics {
             database_up,
             refused_unavailable,
             endpoints,
-            breaker: crate::webhook::breaker::Policy::default(),
+            breaker: crate::domain::breaker::Policy::default(),
             registry,
             http_requests,
             http_duration,
@@ -279,7 +279,7 @@ impl Metrics {
         let mut counts =
             std::collections::HashMap::from([("closed", 0), ("open", 0), ("half_open", 0)]);
         for ep in &eps {
-            let state = crate::webhook::breaker::state(
+            let state = crate::domain::breaker::state(
                 &self.breaker,
                 ep.consecutive_failures,
                 ep.breaker_open_until,

@@ -1,7 +1,8 @@
-//! The deprovisioning rules. Pure decisions, no HTTP and no database: what a requested
-//! change means for a membership and for the account behind it, and which events report
-//! it. Use cases in `service` carry the decisions out.
+//! The rules. Pure decisions, no HTTP and no database: what a requested change means for
+//! a membership and for the account behind it, and which events report it; plus the
+//! policies delivery follows (`breaker`). Use cases in `service` carry the decisions out.
 
+pub mod breaker;
 pub mod deletion;
 pub mod events;
 pub mod identity;

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Process up.
 #[get("/healthz")]

@@ -3,6 +3,7 @@
 //! SCIM errors in `scim`, the admin envelope in `admin`.
 
 pub mod admin;
+pub mod extract;
 pub mod health;
 pub mod scim;
 
@@ -87,7 +88,7 @@ pub async fn wake_dispatcher_middleware(
         actix_web::http::Method::GET | actix_web::http::Method::HEAD
     );
     let wake = req
-        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|s| s.wake.clone());
     let res = next.call(req).await?;
     if writes
@@ -108,7 +109,7 @@ pub async fn admission_middleware<B: MessageBody>(
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<B>>, Error> {
     use actix_web::ResponseError;
     let Some(state) = req
-        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .cloned()
     else {
         return next
@@ -162,7 +163,7 @@ pub async fn metrics_middleware(
     let started = std::time::Instant::now();
     let method = crate::metrics::method_label(req.method()).to_string();
     let metrics = req
-        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|s| s.metrics.clone());
     let res = next.call(req).await?;
     // The matched pattern (`/scim/v2/Users/{id}`), never the raw path: ids stay out of labels.

@@ -138,7 +138,7 @@ pub fn endpoint_json(
     ep: &endpoints::Model,
     settings: &crate::configuration::WebhookSettings,
 ) -> Value {
-    use crate::webhook::breaker;
+    use crate::domain::breaker;
     let now = Utc::now();
     let state = breaker::state(
         &settings.breaker,

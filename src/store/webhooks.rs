@@ -397,7 +397,7 @@ pub struct Claimed {
 pub struct Fairness {
     /// Deliveries in flight per endpoint unless it sets its own `max_in_flight`.
     pub default_slots: u32,
-    pub breaker: crate::webhook::breaker::Policy,
+    pub breaker: crate::domain::breaker::Policy,
 }
 
 /// How many more deliveries each enabled endpoint may have in flight now: its slots (by
@@ -407,7 +407,7 @@ async fn free_slots(
     fairness: &Fairness,
     now: DateTime<Utc>,
 ) -> Result<Vec<(endpoints::Model, u32)>, DbErr> {
-    use crate::webhook::breaker;
+    use crate::domain::breaker;
     let eps = endpoints::Entity::find()
         .filter(endpoints::Column::Enabled.eq(true))
         .filter(endpoints::Column::DeletedAt.is_null())
@@ -715,7 +715,7 @@ pub async fn record_endpoint_health(
     db: &impl ConnectionTrait,
     endpoint_id: &str,
     outcomes: &[bool],
-    policy: &crate::webhook::breaker::Policy,
+    policy: &crate::domain::breaker::Policy,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
     use sea_orm::sea_query::ExprTrait;
@@ -750,7 +750,7 @@ pub async fn record_endpoint_health(
     let (mut failures, mut open_until) = (ep.consecutive_failures, ep.breaker_open_until);
     let mut failing_since = ep.failing_since;
     for ok in outcomes {
-        let (f, until) = crate::webhook::breaker::after_attempt(policy, failures, *ok, now);
+        let (f, until) = crate::domain::breaker::after_attempt(policy, failures, *ok, now);
         failures = f;
         open_until = until.or(if *ok { None } else { open_until });
         failing_since = if *ok {

@@ -30,38 +30,12 @@ pub fn parse_retry_after(raw: &str) -> Option<Duration> {
     raw.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Parses `5s,5m,30m,2h`.
-pub fn parse_schedule(raw: &str) -> anyhow::Result<Vec<Duration>> {
-    let schedule: anyhow::Result<Vec<Duration>> = raw
-        .split(',')
-        .map(crate::configuration::parse_duration)
-        .collect();
-    let schedule = schedule?;
-    if schedule.is_empty() {
-        anyhow::bail!("the retry schedule needs at least one delay");
-    }
-    Ok(schedule)
-}
-
-pub const DEFAULT_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
-    }
-
-    #[test]
-    fn the_default_schedule_parses_to_svix_delays() {
-        let s = parse_schedule(DEFAULT_SCHEDULE).unwrap();
-        assert_eq!(
-            s,
-            [5, 300, 1800, 7200, 18000, 36000, 36000].map(secs).to_vec()
-        );
-        assert!(parse_schedule("").is_err());
-        assert!(parse_schedule("5s,soon").is_err());
     }
 
     #[test]

@@ -5,9 +5,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AdminApiError;
-use crate::auth::Operator;
+use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{audit, outbox};
 
 const DEFAULT_LIMIT: u64 = 100;

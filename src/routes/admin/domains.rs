@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{AdminApiError, body};
-use crate::auth::Operator;
 use crate::domain::EmailDomain;
+use crate::routes::extract::Operator;
 use crate::service::domains;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,11 +4,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminApiError, body, optional_body, reject_unknown_fields, require_confirmation};
-use crate::auth::Operator;
 use crate::configuration::parse_duration;
 use crate::domain::DepartmentId;
+use crate::routes::extract::Operator;
 use crate::service::{admin, deletion};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::organizations as orgs;
 
 #[derive(Deserialize)]

@@ -3,9 +3,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{AdminApiError, body};
-use crate::auth::Operator;
+use crate::routes::extract::Operator;
 use crate::service::admin;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

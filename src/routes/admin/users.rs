@@ -2,9 +2,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::{AdminApiError, optional_body, reject_unknown_fields, require_confirmation};
-use crate::auth::Operator;
+use crate::routes::extract::Operator;
 use crate::service::{admin, deletion};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 async fn get(
     _op: Operator,

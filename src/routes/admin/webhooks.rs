@@ -7,10 +7,10 @@ use serde_json::json;
 
 use super::audit::{limit, page, query};
 use super::{AdminApiError, body, optional_body, reject_unknown_fields};
-use crate::auth::Operator;
+use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
 use crate::service::webhooks::{self as service, EndpointInput};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::webhooks as store;
 
 #[derive(Deserialize)]

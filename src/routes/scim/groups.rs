@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 use super::{base_url, if_match, raw_query, read_as, read_json, scim_json, scope};
-use crate::auth::Tenant;
+use crate::routes::extract::Tenant;
 use crate::scim::group::{GroupView, Member};
 use crate::scim::list::{ListQuery, RawQuery, list_response};
 use crate::scim::patch::PatchRequest;
@@ -14,7 +14,7 @@ use crate::scim::schema::GROUP;
 use crate::scim::user::etag;
 use crate::service::Error;
 use crate::service::groups::{self, Group};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 type Result = std::result::Result<HttpResponse, Error>;
 

@@ -11,13 +11,13 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::auth::Tenant;
 use crate::domain::IfMatch;
+use crate::routes::extract::Tenant;
 use crate::scim::SCIM_CONTENT_TYPE;
 use crate::scim::error::ScimError;
 use crate::service::Error;
 use crate::service::users::Scope;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const BASE_PATH: &str = "/scim/v2";
 

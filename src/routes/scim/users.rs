@@ -5,13 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{base_url, if_match, raw_query, read_as, read_json, scim_json, scope};
-use crate::auth::Tenant;
+use crate::routes::extract::Tenant;
 use crate::scim::list::{ListQuery, RawQuery, list_response};
 use crate::scim::schema::USER;
 use crate::scim::user::{UserView, etag};
 use crate::service::Error;
 use crate::service::users::{self, User};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 type Result = std::result::Result<HttpResponse, Error>;
 
