@@ -5,6 +5,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use offboard::configuration::{Settings, parse_duration};
+use offboard::domain::organization::{OrganizationName, retention_secs};
+use offboard::routes::admin::organizations::organization_json;
 use offboard::service::admin;
 use offboard::startup::Application;
 use offboard::store::audit::Actor;
@@ -213,17 +215,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     json,
                 },
         } => {
-            let retention = match deactivated_retention {
-                Some(r) => Some(parse_duration(&r)?.as_secs() as i64),
-                None => None,
-            };
-            if name.trim().is_empty() {
-                bail!("the organization name must not be empty");
-            }
+            let name = OrganizationName::parse(&name)?;
+            let retention = deactivated_retention
+                .as_deref()
+                .map(retention_secs)
+                .transpose()?;
             let db = connect(&settings).await?;
-            let org = admin::create_organization(&db, &cli_actor(), name.trim(), retention).await?;
+            let org = admin::create_organization(&db, &cli_actor(), &name, retention).await?;
             if json {
-                println!("{}", admin::organization_json(&org));
+                println!("{}", organization_json(&org));
             } else {
                 println!("{}", org.id);
             }

@@ -10,8 +10,7 @@ pub struct Model {
     /// The id the organization's IdP knows this user by (`/Users/{id}`): never the
     /// account id, so accounts can be linked or split without any IdP noticing.
     pub scim_id: String,
-    /// `ACTIVE` | `INACTIVE` | `PENDING_INVITE`
-    pub status: String,
+    pub status: Status,
     pub roles: Json,
     pub external_id: Option<String>,
     pub user_name: Option<String>,
@@ -33,6 +32,22 @@ pub struct Model {
     pub purge_after: Option<DateTimeUtc>,
     /// Removed by its account's deletion, so a restore brings it back.
     pub removed_with_account: bool,
+}
+
+/// A membership's state as stored. `Removed` is not a state: a removed membership keeps
+/// its last status and has `removed_at` set.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Status {
+    #[sea_orm(string_value = "ACTIVE")]
+    #[serde(rename = "ACTIVE")]
+    Active,
+    #[sea_orm(string_value = "INACTIVE")]
+    #[serde(rename = "INACTIVE")]
+    Inactive,
+    #[sea_orm(string_value = "PENDING_INVITE")]
+    #[serde(rename = "PENDING_INVITE")]
+    PendingInvite,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

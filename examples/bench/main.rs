@@ -211,7 +211,7 @@ async fn seed(db: &DatabaseConnection, org: &str, other: &str, n: usize) {
                     scim_id: Set(mid),
                     organization_id: Set(o.to_string()),
                     user_id: Set(uid.clone()),
-                    status: Set("ACTIVE".into()),
+                    status: Set(entity::memberships::Status::Active),
                     roles: Set(json!([])),
                     external_id: Set(Some(format!("ext-{i}"))),
                     user_name: Set(Some(name.clone())),
@@ -267,10 +267,11 @@ async fn org_delete(members: usize, db_kind: Db) {
         id: "bench".into(),
         request_id: None,
     };
-    let org = offboard::service::admin::create_organization(&db, &actor, "Bench", None)
+    let name = |n| offboard::domain::organization::OrganizationName::parse(n).unwrap();
+    let org = offboard::service::admin::create_organization(&db, &actor, &name("Bench"), None)
         .await
         .unwrap();
-    let other = offboard::service::admin::create_organization(&db, &actor, "Other", None)
+    let other = offboard::service::admin::create_organization(&db, &actor, &name("Other"), None)
         .await
         .unwrap();
     let t = Instant::now();

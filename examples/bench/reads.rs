@@ -71,7 +71,7 @@ async fn seed(db: &DatabaseConnection, org: &str, from: usize, to: usize) {
                 scim_id: Set(mid.clone()),
                 organization_id: Set(org.to_string()),
                 user_id: Set(uid),
-                status: Set("ACTIVE".into()),
+                status: Set(entity::memberships::Status::Active),
                 roles: Set(json!([])),
                 external_id: Set(Some(format!("ext-{i}"))),
                 user_name: Set(Some(name.clone())),

@@ -7,6 +7,7 @@ pub mod deletion;
 pub mod events;
 pub mod identity;
 pub mod membership;
+pub mod organization;
 pub mod removal;
 pub mod text;
 pub mod version;

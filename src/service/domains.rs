@@ -2,16 +2,15 @@
 //! which is what lets its SCIM users share one account with other organizations that
 //! verified the same domain.
 
-use chrono::Utc;
 use entity::organization_domains;
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
+use super::work::{Audit, Work};
 use super::{Error, Result};
-use crate::db;
 use crate::domain::{EmailDomain, EmailIdentity};
 use crate::scim::user::format_time;
-use crate::store::audit::{self, Actor, Entry, actions};
+use crate::store::audit::{Actor, actions};
 use crate::store::{accounts, domains, memberships, organizations as orgs};
 
 /// Members are examined in pages of this many when a domain is verified.
@@ -43,19 +42,23 @@ pub async fn verify(
     organization_id: &str,
     domain: &EmailDomain,
 ) -> Result<Verified> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    if orgs::find(&txn, organization_id).await?.is_none() {
+    let mut work = Work::begin(db, actor).await?;
+    let now = work.now;
+    if orgs::find(work.tx(), organization_id).await?.is_none() {
         return Err(Error::not_found("organization", None));
     }
-    let created = domains::add(&txn, organization_id, domain, now).await?;
+    let created = domains::add(work.tx(), organization_id, domain, now).await?;
     let mut linked = Vec::new();
     if created {
         let mut after: Option<String> = None;
         loop {
-            let page =
-                memberships::live_user_names_page(&txn, organization_id, after.as_deref(), PAGE)
-                    .await?;
+            let page = memberships::live_user_names_page(
+                work.tx(),
+                organization_id,
+                after.as_deref(),
+                PAGE,
+            )
+            .await?;
             let Some((last, _, _)) = page.last() else {
                 break;
             };
@@ -67,28 +70,24 @@ pub async fn verify(
                     (id.domain == *domain).then_some((user, id.key))
                 })
                 .collect();
-            linked.extend(accounts::link_private(&txn, &pairs, now).await?);
+            linked.extend(accounts::link_private(work.tx(), &pairs, now).await?);
         }
-        audit::record(
-            &txn,
-            actor,
-            Entry {
-                organization_id: Some(organization_id),
-                action: actions::DOMAIN_VERIFY,
-                target_type: "organization",
-                target_id: organization_id,
-                details: json!({"domain": domain.as_str(), "accounts_linked": linked.len()}),
-            },
-            now,
-        )
-        .await?;
+        work.audit(
+            Audit::new(
+                actions::DOMAIN_VERIFY,
+                "organization",
+                organization_id,
+                json!({"domain": domain.as_str(), "accounts_linked": linked.len()}),
+            )
+            .in_organization(organization_id),
+        );
     }
-    let row = domains::list(&txn, organization_id)
+    let row = domains::list(work.tx(), organization_id)
         .await?
         .into_iter()
         .find(|d| d.domain == domain.as_str())
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("domain just verified".into()))?;
-    txn.commit().await?;
+    work.commit().await?;
     Ok(Verified {
         domain: row,
         created,
@@ -115,27 +114,23 @@ pub async fn remove(
     organization_id: &str,
     domain: &EmailDomain,
 ) -> Result<()> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    if orgs::find(&txn, organization_id).await?.is_none() {
+    let mut work = Work::begin(db, actor).await?;
+    let _now = work.now;
+    if orgs::find(work.tx(), organization_id).await?.is_none() {
         return Err(Error::not_found("organization", None));
     }
-    if !domains::remove(&txn, organization_id, domain).await? {
+    if !domains::remove(work.tx(), organization_id, domain).await? {
         return Err(Error::not_found("domain", None));
     }
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: Some(organization_id),
-            action: actions::DOMAIN_REMOVE,
-            target_type: "organization",
-            target_id: organization_id,
-            details: json!({"domain": domain.as_str()}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    work.audit(
+        Audit::new(
+            actions::DOMAIN_REMOVE,
+            "organization",
+            organization_id,
+            json!({"domain": domain.as_str()}),
+        )
+        .in_organization(organization_id),
+    );
+    work.commit().await?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use super::removal::{self, Removal};
 use super::work::{Audit, Work};
 use crate::db;
 use crate::domain::retention_cutoff;
-use crate::store::audit::{self, Actor, Entry, actions};
+use crate::store::audit::{Actor, actions};
 use crate::store::{accounts, memberships, organizations as orgs};
 
 const BATCH: u64 = 500;
@@ -73,29 +73,22 @@ pub async fn run(
         memberships_expired: apply_retention(db, now, grace).await?,
         ..PurgeReport::default()
     };
+    let actor = policy_actor();
     loop {
-        let txn = db::begin_write(db).await?;
-        let ids = accounts::due_for_purge(&txn, now, BATCH).await?;
+        let mut work = Work::begin_at(db, &actor, now).await?;
+        let ids = accounts::due_for_purge(work.tx(), now, BATCH).await?;
         if ids.is_empty() {
-            txn.rollback().await?;
             break;
         }
-        accounts::erase_many(&txn, &ids, now).await?;
-        memberships::erase_all_for_users(&txn, &ids, now).await?;
-        audit::record(
-            &txn,
-            &policy_actor(),
-            Entry {
-                organization_id: None,
-                action: actions::PURGE,
-                target_type: "user",
-                target_id: "*",
-                details: json!({"accounts_erased": ids}),
-            },
-            now,
-        )
-        .await?;
-        txn.commit().await?;
+        accounts::erase_many(work.tx(), &ids, now).await?;
+        memberships::erase_all_for_users(work.tx(), &ids, now).await?;
+        work.audit(Audit::new(
+            actions::PURGE,
+            "user",
+            "*",
+            json!({"accounts_erased": ids}),
+        ));
+        work.commit().await?;
         report.accounts_erased += ids.len() as u64;
     }
     loop {

@@ -4,7 +4,7 @@
 //! renders.
 
 use chrono::{DateTime, Utc};
-use entity::memberships;
+use entity::memberships::{self, Status};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
@@ -50,7 +50,7 @@ impl User {
     }
 
     pub fn active(&self) -> bool {
-        MembershipStatus::from_stored(&self.membership.status).is_active()
+        self.membership.status == Status::Active
     }
 }
 
@@ -141,7 +141,7 @@ pub async fn create(db: &DatabaseConnection, scope: &Scope, input: UserInput) ->
         NewMembership {
             organization_id: org,
             user_id: &account.id,
-            status: status.as_str(),
+            status,
             external_id: input.external_id.clone(),
             user_name: input.user_name.as_str(),
             user_name_key: key,
@@ -362,7 +362,7 @@ fn patched_input(
     current: &memberships::Model,
 ) -> std::result::Result<UserInput, ScimError> {
     let mut doc = record_of(current);
-    let active = MembershipStatus::from_stored(&current.status).is_active();
+    let active = current.status == Status::Active;
     doc.insert("active".into(), Value::Bool(active));
     let patched = request.apply(&USER, &doc)?;
     let mut input = UserInput::from_document(patched)?;
@@ -440,7 +440,7 @@ async fn modify(
     };
     let mut sessions_revoked = 0;
     if let Some(c) = plan.status {
-        next.status = c.to.as_str().to_string();
+        next.status = store::stored(c.to);
         next.status_changed_at = now;
         if c.revoke_sessions {
             sessions_revoked = sessions::revoke_for_membership(

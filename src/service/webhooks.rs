@@ -6,11 +6,11 @@ use entity::{deliveries, webhook_endpoints as endpoints};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
+use super::work::{Audit, Work};
 use super::{Error, Result};
-use crate::db;
 use crate::domain::events::EventType;
 use crate::scim::user::format_time;
-use crate::store::audit::{self, Actor, Entry};
+use crate::store::audit::{self, Actor};
 use crate::store::organizations as orgs;
 use crate::store::webhooks::{self as store, NewEndpoint};
 use crate::webhook::{signer, ssrf};
@@ -63,10 +63,10 @@ pub async fn add_endpoint(
         let shown = crate::service::shown_id(bad);
         return Err(Error::invalid(format!("unknown event type '{shown}'")));
     }
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
+    let mut work = Work::begin(db, actor).await?;
+    let now = work.now;
     if let Some(org) = &input.organization_id
-        && orgs::find(&txn, org).await?.is_none()
+        && orgs::find(work.tx(), org).await?.is_none()
     {
         return Err(Error::not_found("organization", None));
     }
@@ -75,7 +75,7 @@ pub async fn add_endpoint(
     types.sort();
     types.dedup();
     let ep = store::create_endpoint(
-        &txn,
+        work.tx(),
         NewEndpoint {
             url: url.to_string(),
             secret: secret.clone(),
@@ -86,20 +86,16 @@ pub async fn add_endpoint(
         now,
     )
     .await?;
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: ep.organization_id.as_deref(),
-            action: audit::actions::WEBHOOK_ENDPOINT_CREATE,
-            target_type: "webhook_endpoint",
-            target_id: &ep.id,
-            details: json!({"event_types": ep.event_types}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    work.audit(
+        Audit::new(
+            audit::actions::WEBHOOK_ENDPOINT_CREATE,
+            "webhook_endpoint",
+            &ep.id,
+            json!({"event_types": ep.event_types}),
+        )
+        .scoped_to(ep.organization_id.as_deref()),
+    );
+    work.commit().await?;
     Ok((ep, secret))
 }
 
@@ -111,26 +107,22 @@ pub async fn set_max_in_flight(
     max_in_flight: Option<i32>,
 ) -> Result<endpoints::Model> {
     check_max_in_flight(max_in_flight)?;
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let Some(ep) = store::find_endpoint(&txn, id).await? else {
+    let mut work = Work::begin(db, actor).await?;
+    let now = work.now;
+    let Some(ep) = store::find_endpoint(work.tx(), id).await? else {
         return Err(Error::not_found("webhook endpoint", None));
     };
-    let ep = store::set_max_in_flight(&txn, &ep, max_in_flight, now).await?;
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: ep.organization_id.as_deref(),
-            action: audit::actions::WEBHOOK_ENDPOINT_UPDATE,
-            target_type: "webhook_endpoint",
-            target_id: &ep.id,
-            details: json!({"max_in_flight": max_in_flight}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    let ep = store::set_max_in_flight(work.tx(), &ep, max_in_flight, now).await?;
+    work.audit(
+        Audit::new(
+            audit::actions::WEBHOOK_ENDPOINT_UPDATE,
+            "webhook_endpoint",
+            &ep.id,
+            json!({"max_in_flight": max_in_flight}),
+        )
+        .scoped_to(ep.organization_id.as_deref()),
+    );
+    work.commit().await?;
     Ok(ep)
 }
 
@@ -191,26 +183,22 @@ pub fn delivery_json(d: &deliveries::Model) -> Value {
 }
 
 pub async fn delete_endpoint(db: &DatabaseConnection, actor: &Actor, id: &str) -> Result<()> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let Some(ep) = store::find_endpoint(&txn, id).await? else {
+    let mut work = Work::begin(db, actor).await?;
+    let now = work.now;
+    let Some(ep) = store::find_endpoint(work.tx(), id).await? else {
         return Err(Error::not_found("webhook endpoint", None));
     };
-    store::delete_endpoint(&txn, id, now).await?;
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: ep.organization_id.as_deref(),
-            action: audit::actions::WEBHOOK_ENDPOINT_DELETE,
-            target_type: "webhook_endpoint",
-            target_id: id,
-            details: json!({}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    store::delete_endpoint(work.tx(), id, now).await?;
+    work.audit(
+        Audit::new(
+            audit::actions::WEBHOOK_ENDPOINT_DELETE,
+            "webhook_endpoint",
+            id,
+            json!({}),
+        )
+        .scoped_to(ep.organization_id.as_deref()),
+    );
+    work.commit().await?;
     Ok(())
 }
 
@@ -220,27 +208,24 @@ pub async fn rotate_secret(
     actor: &Actor,
     id: &str,
 ) -> Result<(endpoints::Model, String)> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let Some(ep) = store::find_endpoint(&txn, id).await? else {
+    let mut work = Work::begin(db, actor).await?;
+    let now = work.now;
+    let Some(ep) = store::find_endpoint(work.tx(), id).await? else {
         return Err(Error::not_found("webhook endpoint", None));
     };
     let secret = signer::generate_secret();
-    let ep = store::rotate_secret(&txn, &ep, secret.clone(), now + ROTATION_OVERLAP, now).await?;
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: ep.organization_id.as_deref(),
-            action: audit::actions::WEBHOOK_SECRET_ROTATE,
-            target_type: "webhook_endpoint",
-            target_id: id,
-            details: json!({"previous_secret_expires_at": ep.previous_secret_expires_at.map(format_time)}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    let ep =
+        store::rotate_secret(work.tx(), &ep, secret.clone(), now + ROTATION_OVERLAP, now).await?;
+    work.audit(
+        Audit::new(
+            audit::actions::WEBHOOK_SECRET_ROTATE,
+            "webhook_endpoint",
+            id,
+            json!({"previous_secret_expires_at": ep.previous_secret_expires_at.map(format_time)}),
+        )
+        .scoped_to(ep.organization_id.as_deref()),
+    );
+    work.commit().await?;
     Ok((ep, secret))
 }
 
@@ -252,31 +237,27 @@ pub async fn replay_event(
     event_id: &str,
     endpoint_id: Option<&str>,
 ) -> Result<u64> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let Some(event) = store::find_event(&txn, event_id).await? else {
+    let mut work = Work::begin(db, actor).await?;
+    let now = work.now;
+    let Some(event) = store::find_event(work.tx(), event_id).await? else {
         return Err(Error::not_found("event", None));
     };
     if let Some(ep) = endpoint_id
-        && store::find_endpoint(&txn, ep).await?.is_none()
+        && store::find_endpoint(work.tx(), ep).await?.is_none()
     {
         return Err(Error::not_found("webhook endpoint", None));
     }
-    let n = store::replay_event(&txn, event_id, endpoint_id, now).await?;
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: Some(&event.organization_id),
-            action: audit::actions::EVENT_REPLAY,
-            target_type: "event",
-            target_id: event_id,
-            details: json!({"endpoint_id": endpoint_id, "deliveries": n}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    let n = store::replay_event(work.tx(), event_id, endpoint_id, now).await?;
+    work.audit(
+        Audit::new(
+            audit::actions::EVENT_REPLAY,
+            "event",
+            event_id,
+            json!({"endpoint_id": endpoint_id, "deliveries": n}),
+        )
+        .in_organization(&event.organization_id),
+    );
+    work.commit().await?;
     Ok(n)
 }
 
@@ -287,25 +268,21 @@ pub async fn recover_endpoint(
     id: &str,
     since: DateTime<Utc>,
 ) -> Result<u64> {
-    let now = Utc::now();
-    let txn = db::begin_write(db).await?;
-    let Some(ep) = store::find_endpoint(&txn, id).await? else {
+    let mut work = Work::begin(db, actor).await?;
+    let now = work.now;
+    let Some(ep) = store::find_endpoint(work.tx(), id).await? else {
         return Err(Error::not_found("webhook endpoint", None));
     };
-    let n = store::recover_endpoint(&txn, &ep, since, now).await?;
-    audit::record(
-        &txn,
-        actor,
-        Entry {
-            organization_id: ep.organization_id.as_deref(),
-            action: audit::actions::WEBHOOK_ENDPOINT_RECOVER,
-            target_type: "webhook_endpoint",
-            target_id: id,
-            details: json!({"since": format_time(since), "deliveries": n}),
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await?;
+    let n = store::recover_endpoint(work.tx(), &ep, since, now).await?;
+    work.audit(
+        Audit::new(
+            audit::actions::WEBHOOK_ENDPOINT_RECOVER,
+            "webhook_endpoint",
+            id,
+            json!({"since": format_time(since), "deliveries": n}),
+        )
+        .scoped_to(ep.organization_id.as_deref()),
+    );
+    work.commit().await?;
     Ok(n)
 }

@@ -58,8 +58,13 @@ impl Audit {
         }
     }
 
-    pub fn in_organization(mut self, organization_id: &str) -> Self {
-        self.organization_id = Some(organization_id.to_string());
+    pub fn in_organization(self, organization_id: &str) -> Self {
+        self.scoped_to(Some(organization_id))
+    }
+
+    /// The organization the row belongs to, if any (`None`: server-wide).
+    pub fn scoped_to(mut self, organization_id: Option<&str>) -> Self {
+        self.organization_id = organization_id.map(str::to_string);
         self
     }
 

@@ -1,7 +1,7 @@
 //! Memberships and each organization's SCIM record of its users.
 
 use chrono::{DateTime, Utc};
-use entity::memberships;
+use entity::memberships::{self, Status};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -19,7 +19,25 @@ pub fn to_domain(m: &memberships::Model) -> Membership {
         scim_id: m.scim_id.clone(),
         organization_id: m.organization_id.clone(),
         user_id: m.user_id.clone(),
-        status: MembershipStatus::from_stored(&m.status),
+        status: status_of(m.status),
+    }
+}
+
+/// The stored state as the rules name it.
+pub fn status_of(s: Status) -> MembershipStatus {
+    match s {
+        Status::Active => MembershipStatus::Active,
+        Status::Inactive => MembershipStatus::Inactive,
+        Status::PendingInvite => MembershipStatus::PendingInvite,
+    }
+}
+
+/// The state the rules decided, as stored.
+pub fn stored(s: MembershipStatus) -> Status {
+    match s {
+        MembershipStatus::Active => Status::Active,
+        MembershipStatus::Inactive => Status::Inactive,
+        MembershipStatus::PendingInvite => Status::PendingInvite,
     }
 }
 
@@ -135,7 +153,7 @@ pub async fn list_for_user(
 pub struct NewMembership<'a> {
     pub organization_id: &'a str,
     pub user_id: &'a str,
-    pub status: &'a str,
+    pub status: MembershipStatus,
     pub external_id: Option<String>,
     pub user_name: &'a str,
     pub user_name_key: String,
@@ -156,7 +174,7 @@ pub async fn insert(
         organization_id: Set(m.organization_id.to_string()),
         user_id: Set(m.user_id.to_string()),
         scim_id: Set(id),
-        status: Set(m.status.to_string()),
+        status: Set(stored(m.status)),
         roles: Set(m.roles),
         external_id: Set(m.external_id),
         user_name: Set(Some(m.user_name.to_string())),
@@ -234,7 +252,7 @@ pub async fn inactive_since(
     let mut q = memberships::Entity::find()
         .filter(memberships::Column::OrganizationId.eq(organization_id))
         .filter(memberships::Column::RemovedAt.is_null())
-        .filter(memberships::Column::Status.eq("INACTIVE"))
+        .filter(memberships::Column::Status.eq(Status::Inactive))
         .filter(memberships::Column::StatusChangedAt.lte(cutoff));
     q = db::for_update(q, db);
     q.order_by_asc(memberships::Column::Id)
@@ -312,11 +330,14 @@ pub async fn mark_removed(
     memberships::Entity::update_many()
         .col_expr(memberships::Column::StatusChangedAt, now.into())
         .filter(in_ids())
-        .filter(memberships::Column::Status.ne("INACTIVE"))
+        .filter(memberships::Column::Status.ne(Status::Inactive))
         .exec(db)
         .await?;
     let mut q = memberships::Entity::update_many()
-        .col_expr(memberships::Column::Status, "INACTIVE".into())
+        .col_expr(
+            memberships::Column::Status,
+            sea_orm::ActiveEnum::into_value(Status::Inactive).into(),
+        )
         .col_expr(memberships::Column::RemovedAt, Some(now).into())
         .col_expr(memberships::Column::UpdatedAt, now.into())
         .col_expr(
@@ -450,7 +471,7 @@ pub async fn restore(
     now: DateTime<Utc>,
 ) -> Result<memberships::Model, DbErr> {
     let mut am: memberships::ActiveModel = current.clone().into();
-    am.status = Set("INACTIVE".into());
+    am.status = Set(Status::Inactive);
     am.removed_at = Set(None);
     am.purge_after = Set(None);
     am.removed_with_account = Set(false);
@@ -496,4 +517,18 @@ pub async fn filtered_count(
         q = q.filter(c.clone());
     }
     q.count(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ActiveEnum, Iterable};
+
+    #[test]
+    fn every_stored_status_reads_back_under_its_own_name() {
+        for s in Status::iter() {
+            assert_eq!(stored(status_of(s)), s);
+            assert_eq!(s.to_value(), status_of(s).as_str());
+        }
+    }
 }

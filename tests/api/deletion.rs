@@ -538,7 +538,7 @@ async fn seed_members(app: &TestApp, org: &crate::helpers::Org, n: usize) -> Vec
                 scim_id: Set(mid),
                 organization_id: Set(org.id.clone()),
                 user_id: Set(uid.clone()),
-                status: Set("ACTIVE".into()),
+                status: Set(entity::memberships::Status::Active),
                 roles: Set(json!([])),
                 external_id: Set(None),
                 user_name: Set(Some(name.clone())),

@@ -114,6 +114,12 @@ impl From<Error> for AdminApiError {
     }
 }
 
+impl From<crate::domain::organization::InvalidSetting> for AdminApiError {
+    fn from(e: crate::domain::organization::InvalidSetting) -> Self {
+        AdminApiError::validation(&e.to_string())
+    }
+}
+
 impl From<sea_orm::DbErr> for AdminApiError {
     fn from(e: sea_orm::DbErr) -> Self {
         Error::from(e).into()

@@ -4,12 +4,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AdminApiError, body, optional_body, reject_unknown_fields, require_confirmation};
-use crate::configuration::parse_duration;
 use crate::domain::DepartmentId;
+use crate::domain::organization::{OrganizationName, RateLimit, retention_secs};
 use crate::routes::extract::Operator;
-use crate::service::{admin, deletion};
+use crate::scim::user::format_time;
+use crate::service::admin::{self, OrganizationChanges};
+use crate::service::deletion;
 use crate::state::AppState;
-use crate::store::organizations as orgs;
+use entity::organizations;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,14 +21,19 @@ struct CreateOrganization {
     deactivated_retention: Option<String>,
 }
 
-fn valid_name(raw: &str) -> Result<String, AdminApiError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AdminApiError::validation(
-            "name must be 1 to 200 characters",
-        ));
-    }
-    Ok(name.to_string())
+pub fn organization_json(org: &organizations::Model) -> Value {
+    json!({
+        "id": org.id,
+        "name": org.name,
+        "deactivated_retention_secs": org.deactivated_retention_secs,
+        // null: the server's default (OFFBOARD_RATE_LIMIT_PER_SECOND / _BURST).
+        "rate_limit": match (org.rate_limit_per_second, org.rate_limit_burst) {
+            (Some(per_second), Some(burst)) => json!({"per_second": per_second, "burst": burst}),
+            _ => Value::Null,
+        },
+        "created_at": format_time(org.created_at),
+        "updated_at": format_time(org.updated_at),
+    })
 }
 
 async fn create(
@@ -36,13 +43,14 @@ async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input: CreateOrganization = body(&req, payload, state.settings.max_body_bytes).await?;
-    let name = valid_name(&input.name)?;
-    let retention = match input.deactivated_retention.as_deref() {
-        Some(r) => Some(retention_secs(r)?),
-        None => None,
-    };
+    let name = OrganizationName::parse(&input.name)?;
+    let retention = input
+        .deactivated_retention
+        .as_deref()
+        .map(retention_secs)
+        .transpose()?;
     let org = admin::create_organization(&state.db, &op.actor, &name, retention).await?;
-    Ok(HttpResponse::Created().json(admin::organization_json(&org)))
+    Ok(HttpResponse::Created().json(organization_json(&org)))
 }
 
 async fn get(
@@ -50,10 +58,8 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let org = orgs::find(&state.db, &id)
-        .await?
-        .ok_or_else(|| AdminApiError::not_found("organization"))?;
-    Ok(HttpResponse::Ok().json(admin::organization_json(&org)))
+    let org = admin::organization(&state.db, &id).await?;
+    Ok(HttpResponse::Ok().json(organization_json(&org)))
 }
 
 async fn create_token(
@@ -66,15 +72,8 @@ async fn create_token(
         "id": row.id,
         "organization_id": row.organization_id,
         "token": token,
-        "created_at": crate::scim::user::format_time(row.created_at),
+        "created_at": format_time(row.created_at),
     })))
-}
-
-fn retention_secs(raw: &str) -> Result<i64, AdminApiError> {
-    let d = parse_duration(raw)
-        .map_err(|e| AdminApiError::validation(&format!("deactivated_retention: {e}")))?;
-    i64::try_from(d.as_secs())
-        .map_err(|_| AdminApiError::validation("deactivated_retention is too large"))
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -92,24 +91,21 @@ struct UpdateOrganization {
     /// `{"per_second": n, "burst": m}` sets the organization's SCIM rate, `null` goes
     /// back to the server's default, absent leaves it.
     #[serde(default, deserialize_with = "present_limit")]
-    rate_limit: Option<Option<RateLimit>>,
+    rate_limit: Option<Option<RateLimitInput>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(deny_unknown_fields)]
-struct RateLimit {
+struct RateLimitInput {
     per_second: i32,
     burst: i32,
 }
 
 fn present_limit<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<Option<Option<RateLimit>>, D::Error> {
+) -> Result<Option<Option<RateLimitInput>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
 }
-
-/// The most a rate or a burst may be set to (a typo must not disable the limit).
-const MAX_RATE: i32 = 100_000;
 
 async fn update(
     req: HttpRequest,
@@ -119,40 +115,24 @@ async fn update(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminApiError> {
     let input: UpdateOrganization = body(&req, payload, state.settings.max_body_bytes).await?;
-    let name = match input.name {
-        Some(n) => Some(valid_name(&n)?),
-        None => None,
+    let changes = OrganizationChanges {
+        name: input
+            .name
+            .as_deref()
+            .map(OrganizationName::parse)
+            .transpose()?,
+        deactivated_retention_secs: input
+            .deactivated_retention
+            .map(|r| r.as_deref().map(retention_secs).transpose())
+            .transpose()?,
+        rate_limit: input
+            .rate_limit
+            .map(|l| l.map(|l| RateLimit::new(l.per_second, l.burst)).transpose())
+            .transpose()?,
     };
-    let retention = match input.deactivated_retention {
-        Some(Some(r)) => Some(Some(retention_secs(&r)?)),
-        Some(None) => Some(None),
-        None => None,
-    };
-    let rate_limit = match input.rate_limit {
-        Some(Some(l)) => {
-            if !(1..=MAX_RATE).contains(&l.per_second) || !(1..=MAX_RATE).contains(&l.burst) {
-                return Err(AdminApiError::validation(&format!(
-                    "rate_limit.per_second and rate_limit.burst must be between 1 and {MAX_RATE}"
-                )));
-            }
-            Some(Some((l.per_second, l.burst)))
-        }
-        Some(None) => Some(None),
-        None => None,
-    };
-    let org = admin::update_organization(
-        &state.db,
-        &op.actor,
-        &id,
-        orgs::Changes {
-            name,
-            deactivated_retention_secs: retention,
-            rate_limit,
-        },
-    )
-    .await?;
+    let org = admin::update_organization(&state.db, &op.actor, &id, changes).await?;
     state.admission.forget_quota(&org.id);
-    Ok(HttpResponse::Ok().json(admin::organization_json(&org)))
+    Ok(HttpResponse::Ok().json(organization_json(&org)))
 }
 
 /// Deletes the organization: members removed (accounts without another membership

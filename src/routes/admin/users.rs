@@ -1,20 +1,57 @@
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{AdminApiError, optional_body, reject_unknown_fields, require_confirmation};
 use crate::routes::extract::Operator;
-use crate::service::{admin, deletion};
+use crate::scim::user::format_time;
+use crate::service::admin::{self, UserView};
+use crate::service::deletion;
 use crate::state::AppState;
+
+/// The account with all its memberships, removed ones included.
+fn user_json(view: &UserView) -> Value {
+    let account = &view.account;
+    let memberships: Vec<Value> = view
+        .memberships
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "scim_id": m.scim_id,
+                "organization_id": m.organization_id,
+                "status": m.status,
+                "roles": m.roles,
+                "user_name": m.user_name,
+                "external_id": m.external_id,
+                "created_at": format_time(m.created_at),
+                "updated_at": format_time(m.updated_at),
+                "removed_at": m.removed_at.map(format_time),
+            })
+        })
+        .collect();
+    json!({
+        "id": account.id,
+        "email": account.email,
+        "display_name": account.display_name,
+        // Linked through a verified domain (shared by the organizations that verified
+        // it), or private to the organization that created it.
+        "linked": account.identity_key.is_some() || account.held_identity_key.is_some(),
+        "status": if account.deleted_at.is_some() { "DELETED" } else { "ACTIVE" },
+        "created_at": format_time(account.created_at),
+        "deleted_at": account.deleted_at.map(format_time),
+        // Within the grace period: when the personal data goes and a restore stops working.
+        "purge_after": account.purge_after.map(format_time),
+        "memberships": memberships,
+    })
+}
 
 async fn get(
     _op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let view = admin::user_view(&state.db, &id)
-        .await?
-        .ok_or_else(|| AdminApiError::not_found("user"))?;
-    Ok(HttpResponse::Ok().json(view))
+    let view = admin::user_view(&state.db, &id).await?;
+    Ok(HttpResponse::Ok().json(user_json(&view)))
 }
 
 /// Deletes the account everywhere (account closure, erasure request).
@@ -38,10 +75,8 @@ async fn restore(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     deletion::restore_user(&state.db, &op.actor, &id).await?;
-    let view = admin::user_view(&state.db, &id)
-        .await?
-        .ok_or_else(|| AdminApiError::not_found("user"))?;
-    Ok(HttpResponse::Ok().json(view))
+    let view = admin::user_view(&state.db, &id).await?;
+    Ok(HttpResponse::Ok().json(user_json(&view)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
