@@ -271,7 +271,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             if json {
-                let mut v = offboard::service::webhooks::endpoint_json(&ep, &settings.webhook);
+                let mut v =
+                    offboard::routes::admin::webhooks::endpoint_json(&ep, &settings.webhook);
                 v["secret"] = json!(secret);
                 println!("{v}");
             } else {

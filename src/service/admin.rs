@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::memberships::Status;
+use entity::{audit_log, events, organizations, scim_tokens, sessions as session_model};
 use entity::{memberships as membership_model, users as account_model};
-use entity::{organizations, scim_tokens, sessions as session_model};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
@@ -13,7 +13,7 @@ use super::work::{Audit, Work};
 use super::{Error, Result};
 use crate::domain::organization::{OrganizationName, RateLimit};
 use crate::store::audit::{Actor, actions};
-use crate::store::{accounts, memberships, organizations as orgs, sessions, tokens};
+use crate::store::{accounts, audit, memberships, organizations as orgs, outbox, sessions, tokens};
 
 pub async fn create_organization(
     db: &DatabaseConnection,
@@ -212,4 +212,25 @@ pub async fn revoke_session(
         .ok_or_else(|| Error::not_found("session", None))?;
     work.commit().await?;
     Ok(s)
+}
+
+/// The audit log, oldest first, optionally of one organization.
+pub async fn audit_log(
+    db: &DatabaseConnection,
+    organization_id: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<audit_log::Model>> {
+    Ok(audit::page(db, organization_id, after, limit).await?)
+}
+
+/// The outbox's events, oldest first, by organization and type.
+pub async fn events(
+    db: &DatabaseConnection,
+    organization_id: Option<&str>,
+    event_type: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<events::Model>> {
+    Ok(outbox::page(db, organization_id, event_type, after, limit).await?)
 }

@@ -122,7 +122,7 @@ async fn prune_events(
     let mut total = 0;
     loop {
         let txn = db::begin_write(db).await?;
-        let n = crate::store::webhooks::prune_final_events(&txn, cutoff, BATCH).await?;
+        let n = crate::store::deliveries::prune_final_events(&txn, cutoff, BATCH).await?;
         txn.commit().await?;
         total += n;
         if n < BATCH {

@@ -2,17 +2,18 @@
 //! secret, replay an event, recover an endpoint.
 
 use chrono::{DateTime, Utc};
-use entity::{deliveries, webhook_endpoints as endpoints};
+use entity::{deliveries as delivery_model, webhook_endpoints as endpoints};
 use sea_orm::DatabaseConnection;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::work::{Audit, Work};
 use super::{Error, Result};
 use crate::domain::events::EventType;
 use crate::scim::user::format_time;
 use crate::store::audit::{self, Actor};
+use crate::store::deliveries;
+use crate::store::endpoints::{self as store, NewEndpoint};
 use crate::store::organizations as orgs;
-use crate::store::webhooks::{self as store, NewEndpoint};
 use crate::webhook::{signer, ssrf};
 
 /// How long a rotated-out secret keeps signing, so receivers can switch without a gap.
@@ -126,62 +127,6 @@ pub async fn set_max_in_flight(
     Ok(ep)
 }
 
-pub fn endpoint_json(
-    ep: &endpoints::Model,
-    settings: &crate::configuration::WebhookSettings,
-) -> Value {
-    use crate::domain::breaker;
-    let now = Utc::now();
-    let state = breaker::state(
-        &settings.breaker,
-        ep.consecutive_failures,
-        ep.breaker_open_until,
-        now,
-    );
-    let configured = ep
-        .max_in_flight
-        .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(settings.endpoint_concurrency);
-    json!({
-        "id": ep.id,
-        "url": ep.url,
-        "event_types": ep.event_types,
-        "organization_id": ep.organization_id,
-        "enabled": ep.enabled,
-        "disabled_reason": ep.disabled_reason,
-        "failing_since": ep.failing_since.map(format_time),
-        "max_in_flight": ep.max_in_flight,
-        "breaker": {
-            "state": state.as_str(),
-            "consecutive_failures": ep.consecutive_failures,
-            "open_until": match state {
-                breaker::State::Open { until } => Some(format_time(until)),
-                _ => None,
-            },
-            // Deliveries it may have in flight now.
-            "slots": breaker::slots(state, configured),
-        },
-        "created_at": format_time(ep.created_at),
-        "updated_at": format_time(ep.updated_at),
-    })
-}
-
-pub fn delivery_json(d: &deliveries::Model) -> Value {
-    json!({
-        "id": d.id,
-        "event_id": d.event_id,
-        "endpoint_id": d.endpoint_id,
-        "organization_id": d.organization_id,
-        "status": d.status,
-        "attempts": d.attempts,
-        "next_attempt_at": (d.status == store::PENDING).then(|| format_time(d.next_attempt_at)),
-        "last_status_code": d.last_status_code,
-        "last_error": d.last_error,
-        "created_at": format_time(d.created_at),
-        "completed_at": d.completed_at.map(format_time),
-    })
-}
-
 pub async fn delete_endpoint(db: &DatabaseConnection, actor: &Actor, id: &str) -> Result<()> {
     let mut work = Work::begin(db, actor).await?;
     let now = work.now;
@@ -239,7 +184,7 @@ pub async fn replay_event(
 ) -> Result<u64> {
     let mut work = Work::begin(db, actor).await?;
     let now = work.now;
-    let Some(event) = store::find_event(work.tx(), event_id).await? else {
+    let Some(event) = deliveries::find_event(work.tx(), event_id).await? else {
         return Err(Error::not_found("event", None));
     };
     if let Some(ep) = endpoint_id
@@ -247,7 +192,7 @@ pub async fn replay_event(
     {
         return Err(Error::not_found("webhook endpoint", None));
     }
-    let n = store::replay_event(work.tx(), event_id, endpoint_id, now).await?;
+    let n = deliveries::replay_event(work.tx(), event_id, endpoint_id, now).await?;
     work.audit(
         Audit::new(
             audit::actions::EVENT_REPLAY,
@@ -285,4 +230,47 @@ pub async fn recover_endpoint(
     );
     work.commit().await?;
     Ok(n)
+}
+
+pub async fn endpoints(db: &DatabaseConnection) -> Result<Vec<endpoints::Model>> {
+    Ok(store::list_endpoints(db).await?)
+}
+
+pub async fn endpoint(db: &DatabaseConnection, id: &str) -> Result<endpoints::Model> {
+    store::find_endpoint(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found("webhook endpoint", None))
+}
+
+/// Which deliveries the operator lists, newest first.
+pub struct DeliveryFilter<'a> {
+    pub status: Option<&'a str>,
+    pub endpoint_id: Option<&'a str>,
+    pub event_id: Option<&'a str>,
+    pub after: Option<&'a str>,
+    pub limit: u64,
+}
+
+pub const DELIVERY_STATES: [&str; 4] = [
+    deliveries::PENDING,
+    deliveries::SUCCEEDED,
+    deliveries::DEAD,
+    deliveries::CANCELLED,
+];
+
+pub async fn deliveries(
+    db: &DatabaseConnection,
+    f: DeliveryFilter<'_>,
+) -> Result<Vec<delivery_model::Model>> {
+    if let Some(s) = f.status
+        && !DELIVERY_STATES.contains(&s)
+    {
+        return Err(Error::invalid(
+            "status must be pending, succeeded, dead or cancelled",
+        ));
+    }
+    Ok(
+        deliveries::list_deliveries(db, f.status, f.endpoint_id, f.event_id, f.after, f.limit)
+            .await?,
+    )
 }

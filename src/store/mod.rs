@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod deliveries;
 pub mod domains;
+pub mod endpoints;
 pub mod groups;
 pub mod memberships;
 pub mod organizations;
@@ -11,7 +13,6 @@ pub mod outbox;
 pub mod scim_query;
 pub mod sessions;
 pub mod tokens;
-pub mod webhooks;
 
 use sea_orm::{DbErr, SqlErr};
 

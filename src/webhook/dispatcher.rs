@@ -7,7 +7,7 @@
 //! expires (the lease outlasts the HTTP timeout, so a live owner always finishes first).
 //! Delivery is therefore at least once; receivers de-duplicate on `webhook-id`.
 //!
-//! Claims are fair (see `store::webhooks::claim`): each endpoint holds at most its own
+//! Claims are fair (see `deliveries::deliveries::claim`): each endpoint holds at most its own
 //! slots, fewer while its circuit breaker is open, so a silent endpoint never delays
 //! another's deliveries. Finished attempts go to one completer task, which records them
 //! in batches (one transaction for many), so completing does not cost a write
@@ -25,7 +25,8 @@ use tokio::task::JoinSet;
 use crate::configuration::WebhookSettings;
 use crate::db;
 use crate::metrics::Metrics;
-use crate::store::webhooks::{self as store, AttemptResult, Claimed, Next};
+use crate::store::deliveries::{self, AttemptResult, Claimed, Next};
+use crate::store::endpoints;
 use crate::webhook::signer::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_header};
 use crate::webhook::{retry, ssrf};
 
@@ -152,7 +153,7 @@ impl Dispatcher {
         // A pooled connection opened on a request worker's runtime dies with it during
         // shutdown; the pool then opens another, so a failure is worth one more try.
         for attempt in 1..=3 {
-            match store::release_leases(&this.db, &this.owner).await {
+            match deliveries::release_leases(&this.db, &this.owner).await {
                 Ok(n) => {
                     tracing::info!(released = n, "webhook dispatcher stopped");
                     break;
@@ -170,26 +171,26 @@ impl Dispatcher {
     /// dispatcher takes no write lock.
     async fn step(&self, room: usize) -> Result<(usize, Vec<Claimed>), DbErr> {
         let now = Utc::now();
-        let unfanned = store::has_unfanned(&self.db).await?;
+        let unfanned = deliveries::has_unfanned(&self.db).await?;
         // New events become due deliveries at once; otherwise ask whether any is due.
-        let claim = room > 0 && (unfanned || store::has_due(&self.db, now).await?);
+        let claim = room > 0 && (unfanned || deliveries::has_due(&self.db, now).await?);
         if !unfanned && !claim {
             return Ok((0, Vec::new()));
         }
         let lease_until = now + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
         let lease_id = crate::ids::new_id(crate::ids::LEASE);
-        let fairness = store::Fairness {
+        let fairness = deliveries::Fairness {
             default_slots: self.settings.endpoint_concurrency,
             breaker: self.settings.breaker,
         };
         let txn = db::begin_write(&self.db).await?;
         let fanned = if unfanned {
-            store::fan_out(&txn, now, FAN_OUT_BATCH).await?
+            deliveries::fan_out(&txn, now, FAN_OUT_BATCH).await?
         } else {
             0
         };
         let batch = if claim {
-            store::claim(
+            deliveries::claim(
                 &txn,
                 &self.owner,
                 &lease_id,
@@ -368,10 +369,10 @@ impl Dispatcher {
                 }
             })
             .collect();
-        let completions: Vec<store::Completion<'_>> = batch
+        let completions: Vec<deliveries::Completion<'_>> = batch
             .iter()
             .zip(&nexts)
-            .map(|(f, next)| store::Completion {
+            .map(|(f, next)| deliveries::Completion {
                 delivery: &f.claimed.delivery,
                 lease_id: &f.lease_id,
                 result: &f.result,
@@ -379,7 +380,7 @@ impl Dispatcher {
             })
             .collect();
         let txn = db::begin_write(&self.db).await?;
-        let held = store::complete_all(&txn, &self.owner, &completions, now).await?;
+        let held = deliveries::complete_all(&txn, &self.owner, &completions, now).await?;
         // Each endpoint's outcomes in order, for its health and breaker.
         let mut per_endpoint: std::collections::BTreeMap<&str, (Vec<bool>, bool)> =
             Default::default();
@@ -394,7 +395,7 @@ impl Dispatcher {
             entry.1 |= matches!(f.outcome, Outcome::Gone);
         }
         for (endpoint_id, (outcomes, gone)) in &per_endpoint {
-            let failing_since = store::record_endpoint_health(
+            let failing_since = endpoints::record_endpoint_health(
                 &txn,
                 endpoint_id,
                 outcomes,
@@ -403,8 +404,13 @@ impl Dispatcher {
             )
             .await?;
             if *gone {
-                store::disable_endpoint(&txn, endpoint_id, "the endpoint answered 410 Gone", now)
-                    .await?;
+                endpoints::disable_endpoint(
+                    &txn,
+                    endpoint_id,
+                    "the endpoint answered 410 Gone",
+                    now,
+                )
+                .await?;
                 tracing::warn!(endpoint_id, "endpoint answered 410 Gone: disabled");
             } else if let Some(since) = failing_since
                 && now
@@ -413,7 +419,7 @@ impl Dispatcher {
                     .unwrap_or_default()
                     >= self.settings.disable_after
             {
-                store::disable_endpoint(&txn, endpoint_id, "failing for too long", now).await?;
+                endpoints::disable_endpoint(&txn, endpoint_id, "failing for too long", now).await?;
                 tracing::warn!(endpoint_id, "endpoint failing for too long: disabled");
             }
         }

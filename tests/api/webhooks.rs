@@ -486,9 +486,9 @@ async fn an_endpoint_that_turns_internal_after_it_was_added_is_never_reached(app
         receiver.url.clone(),
         format!("http://[::ffff:127.0.0.1]:{port}/hooks"),
     ] {
-        offboard::store::webhooks::create_endpoint(
+        offboard::store::endpoints::create_endpoint(
             &app.db,
-            offboard::store::webhooks::NewEndpoint {
+            offboard::store::endpoints::NewEndpoint {
                 url,
                 secret: "whsec_AAAA".into(),
                 event_types: vec![],
@@ -518,7 +518,7 @@ async fn an_endpoint_that_turns_internal_after_it_was_added_is_never_reached(app
         "nothing reached the loopback receiver"
     );
     let attempts =
-        offboard::store::webhooks::list_deliveries(&app.db, Some("dead"), None, None, None, 100)
+        offboard::store::deliveries::list_deliveries(&app.db, Some("dead"), None, None, None, 100)
             .await
             .unwrap();
     assert!(

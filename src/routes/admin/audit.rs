@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use super::AdminApiError;
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
+use crate::service::admin;
 use crate::state::AppState;
-use crate::store::{audit, outbox};
 
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
@@ -58,7 +58,7 @@ async fn audit_log(
 ) -> Result<HttpResponse, AdminApiError> {
     let q: AuditQuery = query(&req)?;
     let n = limit(q.limit)?;
-    let rows = audit::page(
+    let rows = admin::audit_log(
         &state.db,
         q.organization_id.as_deref(),
         q.after.as_deref(),
@@ -93,7 +93,7 @@ async fn events(
 ) -> Result<HttpResponse, AdminApiError> {
     let q: EventQuery = query(&req)?;
     let n = limit(q.limit)?;
-    let rows = outbox::page(
+    let rows = admin::events(
         &state.db,
         q.organization_id.as_deref(),
         q.event_type.as_deref(),

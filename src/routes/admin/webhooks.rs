@@ -3,15 +3,70 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::audit::{limit, page, query};
 use super::{AdminApiError, body, optional_body, reject_unknown_fields};
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
-use crate::service::webhooks::{self as service, EndpointInput};
+use crate::service::webhooks::{self as service, DeliveryFilter, EndpointInput};
 use crate::state::AppState;
-use crate::store::webhooks as store;
+
+pub fn endpoint_json(
+    ep: &entity::webhook_endpoints::Model,
+    settings: &crate::configuration::WebhookSettings,
+) -> Value {
+    use crate::domain::breaker;
+    let now = Utc::now();
+    let state = breaker::state(
+        &settings.breaker,
+        ep.consecutive_failures,
+        ep.breaker_open_until,
+        now,
+    );
+    let configured = ep
+        .max_in_flight
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(settings.endpoint_concurrency);
+    json!({
+        "id": ep.id,
+        "url": ep.url,
+        "event_types": ep.event_types,
+        "organization_id": ep.organization_id,
+        "enabled": ep.enabled,
+        "disabled_reason": ep.disabled_reason,
+        "failing_since": ep.failing_since.map(format_time),
+        "max_in_flight": ep.max_in_flight,
+        "breaker": {
+            "state": state.as_str(),
+            "consecutive_failures": ep.consecutive_failures,
+            "open_until": match state {
+                breaker::State::Open { until } => Some(format_time(until)),
+                _ => None,
+            },
+            // Deliveries it may have in flight now.
+            "slots": breaker::slots(state, configured),
+        },
+        "created_at": format_time(ep.created_at),
+        "updated_at": format_time(ep.updated_at),
+    })
+}
+
+fn delivery_json(d: &entity::deliveries::Model) -> Value {
+    json!({
+        "id": d.id,
+        "event_id": d.event_id,
+        "endpoint_id": d.endpoint_id,
+        "organization_id": d.organization_id,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": (d.status == service::DELIVERY_STATES[0]).then(|| format_time(d.next_attempt_at)),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": format_time(d.created_at),
+        "completed_at": d.completed_at.map(format_time),
+    })
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,7 +95,7 @@ async fn update(
 ) -> Result<HttpResponse, AdminApiError> {
     let input: UpdateEndpoint = body(&req, payload, state.settings.max_body_bytes).await?;
     let ep = service::set_max_in_flight(&state.db, &op.actor, &id, input.max_in_flight).await?;
-    Ok(HttpResponse::Ok().json(service::endpoint_json(&ep, &state.settings.webhook)))
+    Ok(HttpResponse::Ok().json(endpoint_json(&ep, &state.settings.webhook)))
 }
 
 async fn create(
@@ -62,16 +117,16 @@ async fn create(
         state.settings.webhook.allow_private,
     )
     .await?;
-    let mut v = service::endpoint_json(&ep, &state.settings.webhook);
+    let mut v = endpoint_json(&ep, &state.settings.webhook);
     v["secret"] = json!(secret);
     Ok(HttpResponse::Created().json(v))
 }
 
 async fn list(_op: Operator, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
-    let eps = store::list_endpoints(&state.db).await?;
+    let eps = service::endpoints(&state.db).await?;
     let data: Vec<_> = eps
         .iter()
-        .map(|ep| service::endpoint_json(ep, &state.settings.webhook))
+        .map(|ep| endpoint_json(ep, &state.settings.webhook))
         .collect();
     Ok(HttpResponse::Ok().json(json!({"data": data})))
 }
@@ -81,10 +136,8 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let ep = store::find_endpoint(&state.db, &id)
-        .await?
-        .ok_or_else(|| AdminApiError::not_found("webhook endpoint"))?;
-    Ok(HttpResponse::Ok().json(service::endpoint_json(&ep, &state.settings.webhook)))
+    let ep = service::endpoint(&state.db, &id).await?;
+    Ok(HttpResponse::Ok().json(endpoint_json(&ep, &state.settings.webhook)))
 }
 
 async fn delete(
@@ -102,7 +155,7 @@ async fn rotate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (ep, secret) = service::rotate_secret(&state.db, &op.actor, &id).await?;
-    let mut v = service::endpoint_json(&ep, &state.settings.webhook);
+    let mut v = endpoint_json(&ep, &state.settings.webhook);
     v["secret"] = json!(secret);
     v["previous_secret_expires_at"] = json!(ep.previous_secret_expires_at.map(format_time));
     Ok(HttpResponse::Ok().json(v))
@@ -163,32 +216,21 @@ async fn deliveries(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminApiError> {
     let q: DeliveryQuery = query(&req)?;
-    if let Some(s) = q.status.as_deref()
-        && ![
-            store::PENDING,
-            store::SUCCEEDED,
-            store::DEAD,
-            store::CANCELLED,
-        ]
-        .contains(&s)
-    {
-        return Err(AdminApiError::validation(
-            "status must be pending, succeeded, dead or cancelled",
-        ));
-    }
     let limit = limit(q.limit)?;
-    let rows = store::list_deliveries(
+    let rows = service::deliveries(
         &state.db,
-        q.status.as_deref(),
-        q.endpoint_id.as_deref(),
-        q.event_id.as_deref(),
-        q.after.as_deref(),
-        limit,
+        DeliveryFilter {
+            status: q.status.as_deref(),
+            endpoint_id: q.endpoint_id.as_deref(),
+            event_id: q.event_id.as_deref(),
+            after: q.after.as_deref(),
+            limit,
+        },
     )
     .await?;
     let full = rows.len() as u64 == limit;
     let last = rows.last().map(|d| d.id.clone());
-    let data = rows.iter().map(service::delivery_json).collect();
+    let data = rows.iter().map(delivery_json).collect();
     Ok(HttpResponse::Ok().json(page(data, last, full)))
 }
 
