@@ -106,6 +106,26 @@ mod tests {
     }
 
     #[test]
+    fn states_have_their_wire_names() {
+        let until = t0();
+        assert_eq!(State::Closed.as_str(), "closed");
+        assert_eq!(State::Open { until }.as_str(), "open");
+        assert_eq!(State::HalfOpen.as_str(), "half_open");
+    }
+
+    #[test]
+    fn the_breaker_is_half_open_from_the_instant_its_cooldown_ends() {
+        let p = Policy::default();
+        let f = p.threshold as i32;
+        assert_eq!(state(&p, f, Some(t0()), t0()), State::HalfOpen);
+        let later = t0() + chrono::Duration::milliseconds(1);
+        assert_eq!(
+            state(&p, f, Some(later), t0()),
+            State::Open { until: later }
+        );
+    }
+
+    #[test]
     fn failures_below_the_threshold_keep_the_breaker_closed() {
         let p = Policy::default();
         let mut f = 0;

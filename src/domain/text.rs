@@ -36,3 +36,45 @@ impl SearchKeys {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn user_names_compare_trimmed_composed_and_lower_case() {
+        // "É" decomposed (E + combining acute) and composed compare equal.
+        assert_eq!(
+            normalize_key("  Ame\u{301}lie@Example.COM "),
+            "amélie@example.com"
+        );
+        assert_eq!(normalize_key("ÉVE"), normalize_key("e\u{301}ve"));
+    }
+
+    #[test]
+    fn filter_text_folds_without_trimming() {
+        assert_eq!(fold(" Jo\u{301}se "), " jóse ");
+        assert_eq!(fold("ABC"), "abc");
+    }
+
+    #[test]
+    fn search_keys_are_the_folded_names_of_the_record() {
+        let keys = SearchKeys::of(&json!({
+            "name": {"givenName": "Bärbel", "familyName": "O'NEIL"},
+            "displayName": "Bärbel O'Neil",
+        }));
+        assert_eq!(
+            keys,
+            SearchKeys {
+                given_name: Some("bärbel".into()),
+                family_name: Some("o'neil".into()),
+                display_name: Some("bärbel o'neil".into()),
+            }
+        );
+        assert_eq!(
+            SearchKeys::of(&json!({"name": {"givenName": 7}})),
+            SearchKeys::default()
+        );
+    }
+}
