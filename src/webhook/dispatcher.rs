@@ -7,7 +7,7 @@
 //! expires (the lease outlasts the HTTP timeout, so a live owner always finishes first).
 //! Delivery is therefore at least once; receivers de-duplicate on `webhook-id`.
 //!
-//! Claims are fair (see `deliveries::deliveries::claim`): each endpoint holds at most its own
+//! Claims are fair (see `store::deliveries::claim`): each endpoint holds at most its own
 //! slots, fewer while its circuit breaker is open, so a silent endpoint never delays
 //! another's deliveries. Finished attempts go to one completer task, which records them
 //! in batches (one transaction for many), so completing does not cost a write
@@ -43,6 +43,23 @@ struct Finished {
     lease_id: String,
     result: AttemptResult,
     outcome: Outcome,
+}
+
+/// What one [`Dispatcher::tick`] did: events fanned out, and how the attempts it made
+/// ended (an attempt whose lease another process took is `lease_lost`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    pub fanned_out: usize,
+    pub succeeded: usize,
+    pub retrying: usize,
+    pub dead: usize,
+    pub lease_lost: usize,
+}
+
+impl Tick {
+    pub fn attempted(&self) -> usize {
+        self.succeeded + self.retrying + self.dead + self.lease_lost
+    }
 }
 
 pub struct Dispatcher {
@@ -166,6 +183,33 @@ impl Dispatcher {
         }
     }
 
+    /// One round, start to finish: fans new events out, claims what is due (up to the
+    /// configured concurrency), sends those attempts concurrently, records them, and
+    /// says what it did. `run` does the same continuously; tests and tools step the
+    /// dispatcher with this instead of waiting for it.
+    pub async fn tick(&self) -> Result<Tick, DbErr> {
+        let (fanned_out, batch) = self.step(self.settings.concurrency).await?;
+        let (finished, mut inbox) = mpsc::unbounded_channel::<Finished>();
+        futures_util::future::join_all(
+            batch.into_iter().map(|c| self.deliver(c, finished.clone())),
+        )
+        .await;
+        drop(finished);
+        let mut done = Vec::new();
+        while let Some(f) = inbox.recv().await {
+            done.push(f);
+        }
+        let settled = if done.is_empty() {
+            Tick::default()
+        } else {
+            self.complete(&done).await?
+        };
+        Ok(Tick {
+            fanned_out,
+            ..settled
+        })
+    }
+
     /// Fans new events out and claims up to `room` due deliveries, in one write
     /// transaction, and only when a read says there is something to do: an idle
     /// dispatcher takes no write lock.
@@ -237,7 +281,7 @@ impl Dispatcher {
         let mut outage = db::Outage::new("webhook completer");
         while inbox.recv_many(&mut batch, COMPLETE_BATCH).await > 0 {
             match self.complete(&batch).await {
-                Ok(()) => outage.succeeded(),
+                Ok(_) => outage.succeeded(),
                 Err(e) => {
                     // The leases run out and the deliveries are attempted again.
                     outage.failed(&e);
@@ -343,7 +387,7 @@ impl Dispatcher {
         (result, outcome)
     }
 
-    async fn complete(&self, batch: &[Finished]) -> Result<(), DbErr> {
+    async fn complete(&self, batch: &[Finished]) -> Result<Tick, DbErr> {
         let now = Utc::now();
         let nexts: Vec<Next> = batch
             .iter()
@@ -424,6 +468,7 @@ impl Dispatcher {
             }
         }
         txn.commit().await?;
+        let mut settled = Tick::default();
         for ((f, next), held) in batch.iter().zip(&nexts).zip(&held) {
             let label = match (next, &f.outcome) {
                 (Next::Succeeded, _) => "success",
@@ -441,6 +486,12 @@ impl Dispatcher {
             let span = tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, endpoint_id = %f.claimed.endpoint.id, attempt = d.attempts + 1);
             let _e = span.enter();
             match (next, held) {
+                (_, false) => settled.lease_lost += 1,
+                (Next::Succeeded, true) => settled.succeeded += 1,
+                (Next::Retry(_), true) => settled.retrying += 1,
+                (Next::Dead, true) => settled.dead += 1,
+            }
+            match (next, held) {
                 (_, false) => tracing::warn!(
                     "lease lost before completion: another process owns this delivery now"
                 ),
@@ -453,7 +504,7 @@ impl Dispatcher {
                 }
             }
         }
-        Ok(())
+        Ok(settled)
     }
 }
 

@@ -64,6 +64,8 @@ pub struct TestApp {
     pub admin_token: String,
     /// The app's purge policy (grace, event retention), for running the purge as `serve` would.
     pub purge: offboard::service::purge::Policy,
+    /// The app's webhook settings, for a dispatcher a test steps itself.
+    pub webhook: offboard::configuration::WebhookSettings,
     /// The SQLite database's folder (`None` on PostgreSQL).
     pub dir: Option<tempfile::TempDir>,
 }
@@ -136,6 +138,7 @@ pub async fn spawn_app_at(
     })
     .expect("settings");
     let purge = offboard::service::purge::Policy::from_settings(&settings);
+    let webhook = settings.webhook.clone();
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
@@ -156,6 +159,7 @@ pub async fn spawn_app_at(
         db,
         admin_token,
         purge,
+        webhook,
         dir,
     }
 }
@@ -394,6 +398,20 @@ impl TestApp {
             .into_iter()
             .map(|r| r.payload)
             .collect()
+    }
+
+    /// A dispatcher on the app's database that the test steps with `tick()` (start the
+    /// app with `OFFBOARD_WEBHOOK_DISPATCH=false` so nothing else delivers).
+    pub fn dispatcher(&self) -> offboard::webhook::dispatcher::Dispatcher {
+        offboard::webhook::dispatcher::Dispatcher::new(
+            self.db.clone(),
+            self.webhook.clone(),
+            Default::default(),
+            std::sync::Arc::new(offboard::metrics::Metrics::with_breaker(
+                self.webhook.breaker,
+            )),
+        )
+        .expect("dispatcher")
     }
 
     /// Runs the purge as if it were `at` (tests move time forward instead of waiting).
