@@ -5,45 +5,6 @@ use serde_json::{Value, json};
 use crate::db_test;
 use crate::helpers::{TestApp, expect_json, fixture};
 
-db_test!(entra_disable_with_string_false_deactivates);
-async fn entra_disable_with_string_false_deactivates(app: TestApp) {
-    let org = app.create_org("Contoso").await;
-    let id = app
-        .create_user(&org, &fixture("entra/create_user.json"))
-        .await;
-    let res = app
-        .patch(
-            &org,
-            &format!("/Users/{id}"),
-            &fixture("entra/disable_user.json"),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let got: Value = app.get_json(&org, &format!("/Users/{id}")).await;
-    assert_eq!(got["active"], json!(false));
-    assert_eq!(
-        app.admin_user(&app.account_of(&org, &id).await).await["memberships"][0]["status"],
-        json!("INACTIVE")
-    );
-}
-
-db_test!(entra_disable_with_the_aadoptscim062020_flag_deactivates);
-async fn entra_disable_with_the_aadoptscim062020_flag_deactivates(app: TestApp) {
-    let org = app.create_org("Contoso").await;
-    let id = app
-        .create_user(&org, &fixture("entra/create_user.json"))
-        .await;
-    let res = app
-        .patch(
-            &org,
-            &format!("/Users/{id}?aadOptscim062020"),
-            &fixture("entra/disable_user_aadoptscim062020.json"),
-        )
-        .await;
-    let body = expect_json(res, 200).await;
-    assert_eq!(body["active"], json!(false));
-}
-
 db_test!(entra_attribute_updates_apply_every_operation);
 async fn entra_attribute_updates_apply_every_operation(app: TestApp) {
     let org = app.create_org("Contoso").await;
@@ -157,4 +118,127 @@ async fn okta_lookup_then_create_then_deactivate(app: TestApp) {
     let res = app.get(&org, lookup).await;
     let list: Value = res.json().await.unwrap();
     assert_eq!(list["Resources"][0]["active"], json!(false));
+}
+
+/// One IdP conversation: the create body, then each request as the IdP sends it, and
+/// what the membership must be afterwards.
+struct Dialect {
+    name: &'static str,
+    create: &'static str,
+    /// (method, path after `/Users/{id}`, fixture)
+    steps: &'static [(&'static str, &'static str, &'static str)],
+    status: &'static str,
+    /// The events after `user.created`, `membership.created`.
+    events: &'static [&'static str],
+    /// Whether the user's session in this organization survives.
+    session_survives: bool,
+}
+
+const DIALECTS: &[Dialect] = &[
+    Dialect {
+        name: "Entra: Replace with the string \"False\"",
+        create: "entra/create_user.json",
+        steps: &[("PATCH", "", "entra/disable_user.json")],
+        status: "INACTIVE",
+        events: &["membership.deactivated", "sessions.revoked"],
+        session_survives: false,
+    },
+    Dialect {
+        name: "Entra with aadOptscim062020: a boolean, no path case quirks",
+        create: "entra/create_user.json",
+        steps: &[(
+            "PATCH",
+            "?aadOptscim062020",
+            "entra/disable_user_aadoptscim062020.json",
+        )],
+        status: "INACTIVE",
+        events: &["membership.deactivated", "sessions.revoked"],
+        session_survives: false,
+    },
+    Dialect {
+        name: "Entra: attribute updates leave the status alone",
+        create: "entra/create_user.json",
+        steps: &[("PATCH", "", "entra/update_user_attributes.json")],
+        status: "ACTIVE",
+        events: &["membership.updated"],
+        session_survives: true,
+    },
+    Dialect {
+        name: "Okta: replace with a value object",
+        create: "okta/create_user.json",
+        steps: &[("PATCH", "", "okta/deactivate_user.json")],
+        status: "INACTIVE",
+        events: &["membership.deactivated", "sessions.revoked"],
+        session_survives: false,
+    },
+    Dialect {
+        name: "Okta: PUT of the whole user with active false",
+        create: "okta/create_user.json",
+        steps: &[("PUT", "", "okta/replace_user_inactive.json")],
+        status: "INACTIVE",
+        // The body also renames the user.
+        events: &[
+            "membership.deactivated",
+            "sessions.revoked",
+            "membership.updated",
+        ],
+        session_survives: false,
+    },
+    Dialect {
+        name: "Okta: deactivate, then reactivate",
+        create: "okta/create_user.json",
+        steps: &[
+            ("PATCH", "", "okta/deactivate_user.json"),
+            ("PATCH", "", "okta/reactivate_user.json"),
+        ],
+        status: "ACTIVE",
+        events: &[
+            "membership.deactivated",
+            "sessions.revoked",
+            "membership.reactivated",
+        ],
+        session_survives: false,
+    },
+];
+
+db_test!(every_dialect_leaves_the_state_sessions_and_events_the_idp_meant);
+async fn every_dialect_leaves_the_state_sessions_and_events_the_idp_meant(app: TestApp) {
+    for (i, d) in DIALECTS.iter().enumerate() {
+        let org = app.create_org(&format!("Dialect {i}")).await;
+        let elsewhere = app.create_org(&format!("Elsewhere {i}")).await;
+        let id = app.create_user(&org, &fixture(d.create)).await;
+        let account = app.account_of(&org, &id).await;
+        let session = app.create_session(&org, &account).await;
+        for (method, suffix, body) in d.steps {
+            let path = format!("/Users/{id}{suffix}");
+            let res = match *method {
+                "PATCH" => app.patch(&org, &path, &fixture(body)).await,
+                _ => app.put(&org, &path, &fixture(body)).await,
+            };
+            assert_eq!(res.status(), 200, "{}: {method} {body}", d.name);
+        }
+        let got = app.get_json(&org, &format!("/Users/{id}")).await;
+        assert_eq!(got["active"], json!(d.status == "ACTIVE"), "{}", d.name);
+        let view = app.admin_user(&account).await;
+        assert_eq!(
+            view["memberships"][0]["status"],
+            json!(d.status),
+            "{}",
+            d.name
+        );
+        assert_eq!(
+            app.session_active(&session).await,
+            d.session_survives,
+            "{}: session",
+            d.name
+        );
+        let mut expected = vec!["user.created", "membership.created"];
+        expected.extend(d.events);
+        assert_eq!(app.event_types(&org).await, expected, "{}", d.name);
+        assert!(
+            app.event_types(&elsewhere).await.is_empty(),
+            "{}: another organization saw events",
+            d.name
+        );
+    }
 }
