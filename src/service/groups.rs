@@ -193,12 +193,7 @@ pub async fn list(
             }
             Ok(())
         },
-        |g| {
-            query
-                .filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&as_document(g)))
-        },
+        as_document,
     )
     .await?;
     if query.projection.returns("members") {

@@ -30,8 +30,9 @@ impl Selection {
 
 /// One page of `query`: `count` and `fetch(offset, limit)` read the rows SQL selects;
 /// when SQL only narrows the filter, each batch of `scan` rows is completed by `prepare`
-/// (what the filter needs that the row lacks) and checked with `matches`. Returns the
-/// total number of matches and the page.
+/// (what the filter needs that the row lacks) and checked against its document
+/// (`as_document`, as the route renders it). Returns the total number of matches and
+/// the page.
 pub async fn page<T>(
     query: &ListQuery,
     selection: &Selection,
@@ -39,8 +40,14 @@ pub async fn page<T>(
     count: impl AsyncFnOnce() -> Result<u64>,
     fetch: impl AsyncFn(u64, u64) -> Result<Vec<T>>,
     prepare: impl AsyncFn(&mut [T]) -> Result<()>,
-    matches: impl Fn(&T) -> bool,
+    as_document: &dyn Fn(&T) -> serde_json::Value,
 ) -> Result<(usize, Vec<T>)> {
+    let matches = |item: &T| {
+        query
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.matches(&as_document(item)))
+    };
     let offset = query.start_index.saturating_sub(1) as u64;
     let wanted = query.count as u64;
     let (total, page) = match (&selection.condition, &query.filter) {

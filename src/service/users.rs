@@ -227,12 +227,7 @@ pub async fn list(
             }
             Ok(())
         },
-        |u| {
-            query
-                .filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&as_document(u)))
-        },
+        as_document,
     )
     .await?;
     if query.projection.returns("groups") {

@@ -314,6 +314,11 @@ pub async fn groups_of_members(
     Ok(out)
 }
 
+/// What `/Users` or `/Groups` lists: the organization's groups.
+fn listed(organization_id: &str) -> sea_orm::Select<groups::Entity> {
+    groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id))
+}
+
 /// The organization's groups matching `condition` (see `scim_query`), in `order`, from
 /// `offset`, at most `limit`.
 pub async fn filtered_page(
@@ -324,14 +329,8 @@ pub async fn filtered_page(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<groups::Model>, DbErr> {
-    let mut q = groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id));
-    if let Some(c) = condition {
-        q = q.filter(c.clone());
-    }
-    for (e, o) in order {
-        q = q.order_by(e.clone(), o.clone());
-    }
-    q.offset(offset).limit(limit).all(db).await
+    crate::store::scim_query::page_of(db, listed(organization_id), condition, order, offset, limit)
+        .await
 }
 
 /// How many of the organization's groups match `condition`.
@@ -340,10 +339,5 @@ pub async fn filtered_count(
     organization_id: &str,
     condition: Option<&sea_orm::sea_query::Expr>,
 ) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    let mut q = groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id));
-    if let Some(c) = condition {
-        q = q.filter(c.clone());
-    }
-    q.count(db).await
+    crate::store::scim_query::count_of(db, listed(organization_id), condition).await
 }

@@ -481,6 +481,13 @@ pub async fn restore(
     am.update(db).await
 }
 
+/// What `/Users` or `/Groups` lists: the organization's live memberships.
+fn listed(organization_id: &str) -> sea_orm::Select<memberships::Entity> {
+    memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null())
+}
+
 /// The organization's live memberships matching `condition` (see `scim_query`), in
 /// `order`, from `offset`, at most `limit`.
 pub async fn filtered_page(
@@ -491,16 +498,8 @@ pub async fn filtered_page(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<memberships::Model>, DbErr> {
-    let mut q = memberships::Entity::find()
-        .filter(memberships::Column::OrganizationId.eq(organization_id))
-        .filter(memberships::Column::RemovedAt.is_null());
-    if let Some(c) = condition {
-        q = q.filter(c.clone());
-    }
-    for (e, o) in order {
-        q = q.order_by(e.clone(), o.clone());
-    }
-    q.offset(offset).limit(limit).all(db).await
+    crate::store::scim_query::page_of(db, listed(organization_id), condition, order, offset, limit)
+        .await
 }
 
 /// How many of the organization's live memberships match `condition`.
@@ -509,14 +508,7 @@ pub async fn filtered_count(
     organization_id: &str,
     condition: Option<&sea_orm::sea_query::Expr>,
 ) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    let mut q = memberships::Entity::find()
-        .filter(memberships::Column::OrganizationId.eq(organization_id))
-        .filter(memberships::Column::RemovedAt.is_null());
-    if let Some(c) = condition {
-        q = q.filter(c.clone());
-    }
-    q.count(db).await
+    crate::store::scim_query::count_of(db, listed(organization_id), condition).await
 }
 
 #[cfg(test)]

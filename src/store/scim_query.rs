@@ -702,3 +702,39 @@ fn sqlite_path(keys: &[&str]) -> String {
     }
     p
 }
+/// A page of `base`'s rows under a compiled `condition`, in `order`.
+pub async fn page_of<E: sea_orm::EntityTrait>(
+    db: &impl sea_orm::ConnectionTrait,
+    base: sea_orm::Select<E>,
+    condition: Option<&Expr>,
+    order: &[(Expr, Order)],
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<E::Model>, sea_orm::DbErr> {
+    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+    let mut q = base;
+    if let Some(c) = condition {
+        q = q.filter(c.clone());
+    }
+    for (e, o) in order {
+        q = q.order_by(e.clone(), o.clone());
+    }
+    q.offset(offset).limit(limit).all(db).await
+}
+
+/// How many of `base`'s rows match a compiled `condition`.
+pub async fn count_of<E: sea_orm::EntityTrait>(
+    db: &impl sea_orm::ConnectionTrait,
+    base: sea_orm::Select<E>,
+    condition: Option<&Expr>,
+) -> Result<u64, sea_orm::DbErr>
+where
+    E::Model: Sync,
+{
+    use sea_orm::{PaginatorTrait, QueryFilter};
+    let mut q = base;
+    if let Some(c) = condition {
+        q = q.filter(c.clone());
+    }
+    q.count(db).await
+}

@@ -2,11 +2,11 @@
 //! organization (account linking).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AdminApiError, body};
+use super::{AdminApiError, Body};
 use crate::domain::EmailDomain;
 use crate::routes::extract::Operator;
 use crate::service::domains;
@@ -30,13 +30,11 @@ fn parse(raw: &str) -> Result<EmailDomain, AdminApiError> {
 }
 
 async fn add(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    payload: web::Payload,
+    Body(input): Body<AddDomain>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input: AddDomain = body(&req, payload, state.settings.max_body_bytes).await?;
     let domain = parse(&input.domain)?;
     let v = domains::verify(&state.db, &op.actor, &id, &domain).await?;
     let mut body = domains::domain_json(&v.domain);

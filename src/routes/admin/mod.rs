@@ -9,7 +9,8 @@ pub mod users;
 pub mod webhooks;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -173,8 +174,65 @@ fn lowercase_first(s: &str) -> String {
     }
 }
 
+/// A JSON body deserialized into `T`, read within the configured size limit; a body that
+/// is not `T` answers 422 `VALIDATION_ERROR`.
+pub struct Body<T>(pub T);
+
+/// An optional JSON body: a request without one (no content type, no length) reads as
+/// `{}`, as DELETE requests often come.
+pub struct OptionalBody(pub Value);
+
+fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<crate::state::AppState>>()
+        .map(|s| s.settings.max_body_bytes)
+        .unwrap_or(64 * 1024)
+}
+
+fn payload_of(
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+) -> impl Future<Output = Result<web::Payload, AdminApiError>> + 'static {
+    let taken = web::Payload::from_request(req, payload);
+    async move {
+        taken
+            .await
+            .map_err(|e| AdminApiError::validation(&format!("Invalid request body: {e}")))
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = AdminApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let (req, limit, payload) = (req.clone(), body_limit(req), payload_of(req, payload));
+        Box::pin(async move { Ok(Body(body(&req, payload.await?, limit).await?)) })
+    }
+}
+
+impl FromRequest for OptionalBody {
+    type Error = AdminApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let (req, limit, payload) = (req.clone(), body_limit(req), payload_of(req, payload));
+        Box::pin(async move {
+            Ok(OptionalBody(
+                optional_body(&req, payload.await?, limit).await?,
+            ))
+        })
+    }
+}
+
+/// A destructive call's body: only `allowed` fields, and `{"confirm": true}`, else 422
+/// `CONFIRMATION_REQUIRED` with `details` naming what would have been affected.
+pub fn confirmed(input: &Value, allowed: &[&str], details: Value) -> Result<(), AdminApiError> {
+    reject_unknown_fields(input, allowed)?;
+    require_confirmation(input, details)
+}
+
 /// Reads and deserializes a JSON body into the request type.
-pub async fn body<T: DeserializeOwned>(
+async fn body<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
@@ -190,9 +248,8 @@ pub async fn body<T: DeserializeOwned>(
         .map_err(|e| AdminApiError::validation(&format!("Invalid request body: {e}")))
 }
 
-/// Reads an optional JSON body: a request without one (no content type, no length) reads
-/// as `{}`, as DELETE requests often come.
-pub async fn optional_body(
+/// Reads an optional JSON body (see [`OptionalBody`]).
+async fn optional_body(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,

@@ -1,9 +1,9 @@
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminApiError, body, optional_body, reject_unknown_fields, require_confirmation};
+use super::{AdminApiError, Body, OptionalBody, confirmed};
 use crate::domain::DepartmentId;
 use crate::domain::organization::{OrganizationName, RateLimit, retention_secs};
 use crate::routes::extract::Operator;
@@ -37,12 +37,10 @@ pub fn organization_json(org: &organizations::Model) -> Value {
 }
 
 async fn create(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
-    payload: web::Payload,
+    Body(input): Body<CreateOrganization>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input: CreateOrganization = body(&req, payload, state.settings.max_body_bytes).await?;
     let name = OrganizationName::parse(&input.name)?;
     let retention = input
         .deactivated_retention
@@ -108,13 +106,11 @@ fn present_limit<'de, D: serde::Deserializer<'de>>(
 }
 
 async fn update(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    payload: web::Payload,
+    Body(input): Body<UpdateOrganization>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input: UpdateOrganization = body(&req, payload, state.settings.max_body_bytes).await?;
     let changes = OrganizationChanges {
         name: input
             .name
@@ -138,15 +134,16 @@ async fn update(
 /// Deletes the organization: members removed (accounts without another membership
 /// deleted), tokens gone. Needs `{"confirm": true}`.
 async fn delete(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    payload: web::Payload,
+    OptionalBody(input): OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
-    reject_unknown_fields(&input, &["confirm"])?;
-    require_confirmation(&input, json!({"organization_id": id.as_str()}))?;
+    confirmed(
+        &input,
+        &["confirm"],
+        json!({"organization_id": id.as_str()}),
+    )?;
     deletion::delete_organization(&state.db, &op.actor, &id, state.settings.deletion_grace).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -154,16 +151,17 @@ async fn delete(
 /// Removes one user from one organization, optionally naming the department that takes
 /// over the user's resources. Needs `{"confirm": true}`.
 async fn remove_user(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    payload: web::Payload,
+    OptionalBody(input): OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
     let (org_id, user_id) = path.into_inner();
-    let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
-    reject_unknown_fields(&input, &["confirm", "transfer_resources_to_department_id"])?;
-    require_confirmation(&input, json!({"user_id": user_id}))?;
+    confirmed(
+        &input,
+        &["confirm", "transfer_resources_to_department_id"],
+        json!({"user_id": user_id}),
+    )?;
     let transfer = match input.get("transfer_resources_to_department_id") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_str().and_then(DepartmentId::parse).ok_or_else(|| {

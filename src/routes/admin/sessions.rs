@@ -1,10 +1,10 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::sessions;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminApiError, body};
+use super::{AdminApiError, Body};
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
 use crate::service::admin;
@@ -32,12 +32,10 @@ struct CreateSession {
 }
 
 async fn create(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
-    payload: web::Payload,
+    Body(input): Body<CreateSession>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input: CreateSession = body(&req, payload, state.settings.max_body_bytes).await?;
     let s = admin::create_session(
         &state.db,
         &op.actor,

@@ -1,7 +1,7 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{AdminApiError, optional_body, reject_unknown_fields, require_confirmation};
+use super::{AdminApiError, OptionalBody, confirmed};
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
 use crate::service::admin::{self, UserView};
@@ -56,15 +56,12 @@ async fn get(
 
 /// Deletes the account everywhere (account closure, erasure request).
 async fn delete(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    payload: web::Payload,
+    OptionalBody(input): OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
-    reject_unknown_fields(&input, &["confirm"])?;
-    require_confirmation(&input, json!({"user_id": id.as_str()}))?;
+    confirmed(&input, &["confirm"], json!({"user_id": id.as_str()}))?;
     deletion::delete_user(&state.db, &op.actor, &id, state.settings.deletion_grace).await?;
     Ok(HttpResponse::NoContent().finish())
 }

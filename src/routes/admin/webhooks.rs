@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::audit::{limit, page, query};
-use super::{AdminApiError, body, optional_body, reject_unknown_fields};
+use super::{AdminApiError, Body, OptionalBody, reject_unknown_fields};
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
 use crate::service::webhooks::{self as service, DeliveryFilter, EndpointInput};
@@ -87,24 +87,20 @@ struct UpdateEndpoint {
 
 /// `PATCH /webhook-endpoints/{id}`: how many deliveries the endpoint may have in flight.
 async fn update(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    payload: web::Payload,
+    Body(input): Body<UpdateEndpoint>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input: UpdateEndpoint = body(&req, payload, state.settings.max_body_bytes).await?;
     let ep = service::set_max_in_flight(&state.db, &op.actor, &id, input.max_in_flight).await?;
     Ok(HttpResponse::Ok().json(endpoint_json(&ep, &state.settings.webhook)))
 }
 
 async fn create(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
-    payload: web::Payload,
+    Body(input): Body<CreateEndpoint>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input: CreateEndpoint = body(&req, payload, state.settings.max_body_bytes).await?;
     let (ep, secret) = service::add_endpoint(
         &state.db,
         &op.actor,
@@ -180,13 +176,11 @@ async fn recover(
 }
 
 async fn replay(
-    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    payload: web::Payload,
+    OptionalBody(input): OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input = optional_body(&req, payload, state.settings.max_body_bytes).await?;
     reject_unknown_fields(&input, &["endpoint_id"])?;
     let endpoint = match input.get("endpoint_id") {
         None | Some(serde_json::Value::Null) => None,

@@ -5,15 +5,17 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::{base_url, if_match, raw_query, read_as, read_json, scim_json, scope};
+use super::resource::{Kind, list, projection_of, respond, search};
+use super::{if_match, raw_query, read_as, scope};
 use crate::routes::extract::Tenant;
 use crate::scim::group::{GroupView, Member};
-use crate::scim::list::{ListQuery, RawQuery, list_response};
+use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
-use crate::scim::schema::GROUP;
+use crate::scim::schema::{GROUP, ResourceSchema};
 use crate::scim::user::etag;
 use crate::service::Error;
 use crate::service::groups::{self, Group};
+use crate::service::users::Scope;
 use crate::state::AppState;
 
 type Result = std::result::Result<HttpResponse, Error>;
@@ -42,55 +44,32 @@ pub fn document(base: &str, g: &Group) -> Value {
     .render()
 }
 
+/// `/Groups` for the shared list, search and render steps.
+pub struct Groups;
+
+impl Kind for Groups {
+    type Item = Group;
+    fn schema() -> &'static ResourceSchema {
+        &GROUP
+    }
+    fn document(base: &str, g: &Group) -> Value {
+        document(base, g)
+    }
+    fn version(g: &Group) -> i64 {
+        g.group.version
+    }
+    async fn list(
+        db: &sea_orm::DatabaseConnection,
+        scope: &Scope,
+        query: &ListQuery,
+        as_document: &dyn Fn(&Group) -> Value,
+    ) -> crate::service::Result<(usize, Vec<Group>)> {
+        groups::list(db, scope, query, as_document).await
+    }
+}
+
 fn resource(req: &HttpRequest, status: StatusCode, g: &Group, q: &ListQuery) -> HttpResponse {
-    let body = q.projection.apply(document(&base_url(req), g));
-    super::resource_response(status, &body, &etag(g.group.version))
-}
-
-fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, Error> {
-    Ok(ListQuery::parse(&raw_query(req)?, &GROUP)?)
-}
-
-/// A page of groups, rendered and projected.
-pub async fn page(
-    state: &AppState,
-    req: &HttpRequest,
-    tenant: &Tenant,
-    query: &ListQuery,
-) -> std::result::Result<(usize, Vec<Value>), Error> {
-    let base = base_url(req);
-    let as_document = |g: &Group| document(&base, g);
-    let (total, page) = groups::list(&state.db, &scope(req, tenant), query, &as_document).await?;
-    let page = page
-        .iter()
-        .map(|g| query.projection.apply(as_document(g)))
-        .collect();
-    Ok((total, page))
-}
-
-async fn list_with(state: &AppState, req: &HttpRequest, tenant: Tenant, raw: RawQuery) -> Result {
-    let query = ListQuery::parse(&raw, &GROUP)?;
-    let (total, page) = page(state, req, &tenant, &query).await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(total, query.start_index, page),
-    ))
-}
-
-async fn list(req: HttpRequest, tenant: Tenant, state: web::Data<AppState>) -> Result {
-    let raw = raw_query(&req)?;
-    list_with(&state, &req, tenant, raw).await
-}
-
-async fn search(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    body: web::Payload,
-) -> Result {
-    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
-    let raw = RawQuery::from_search_body(&body)?;
-    list_with(&state, &req, tenant, raw).await
+    respond::<Groups>(req, status, g, q)
 }
 
 async fn create(
@@ -99,7 +78,7 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Payload,
 ) -> Result {
-    let q = projection_of(&req)?;
+    let q = projection_of::<Groups>(&req)?;
     let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
         groups::parse_input(&v)
     })
@@ -115,7 +94,7 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result {
-    let q = projection_of(&req)?;
+    let q = projection_of::<Groups>(&req)?;
     let scope = scope(&req, &tenant);
     let g = groups::get(&state.db, &scope, &id, q.projection.returns("members")).await?;
     Ok(resource(&req, StatusCode::OK, &g, &q))
@@ -128,7 +107,7 @@ async fn replace(
     id: web::Path<String>,
     body: web::Payload,
 ) -> Result {
-    let q = projection_of(&req)?;
+    let q = projection_of::<Groups>(&req)?;
     let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
         groups::parse_input(&v)
     })
@@ -194,9 +173,9 @@ async fn delete(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/Groups", web::get().to(list))
+    cfg.route("/Groups", web::get().to(list::<Groups>))
         .route("/Groups", web::post().to(create))
-        .route("/Groups/.search", web::post().to(search))
+        .route("/Groups/.search", web::post().to(search::<Groups>))
         .route("/Groups/{id}", web::get().to(get))
         .route("/Groups/{id}", web::put().to(replace))
         .route("/Groups/{id}", web::patch().to(patch))

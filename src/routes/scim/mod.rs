@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod groups;
+pub mod resource;
 pub mod users;
 
 use actix_web::http::StatusCode;
@@ -320,7 +321,7 @@ async fn root_search(
     // Users occupy positions 1..=users_total, groups follow.
     let mut users_total = 0;
     if let Ok(q) = users {
-        let (n, items) = users::page(&state, &req, &tenant, &q).await?;
+        let (n, items) = resource::page::<users::Users>(&state, &req, &tenant, &q).await?;
         users_total = n;
         total += n;
         found.extend(items);
@@ -329,7 +330,7 @@ async fn root_search(
         let room = count.saturating_sub(found.len());
         q.start_index = start.saturating_sub(users_total).max(1);
         q.count = room;
-        let (n, items) = groups::page(&state, &req, &tenant, &q).await?;
+        let (n, items) = resource::page::<groups::Groups>(&state, &req, &tenant, &q).await?;
         total += n;
         found.extend(items);
     }

@@ -4,13 +4,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{base_url, if_match, raw_query, read_as, read_json, scim_json, scope};
+use super::resource::{Kind, list, projection_of, respond, search};
+use super::{if_match, read_as, scope};
 use crate::routes::extract::Tenant;
-use crate::scim::list::{ListQuery, RawQuery, list_response};
-use crate::scim::schema::USER;
-use crate::scim::user::{UserView, etag};
+use crate::scim::list::ListQuery;
+use crate::scim::schema::{ResourceSchema, USER};
+use crate::scim::user::UserView;
 use crate::service::Error;
-use crate::service::users::{self, User};
+use crate::service::users::{self, Scope, User};
 use crate::state::AppState;
 
 type Result = std::result::Result<HttpResponse, Error>;
@@ -47,56 +48,32 @@ pub fn document(base: &str, u: &User) -> Value {
     body
 }
 
+/// `/Users` for the shared list, search and render steps.
+pub struct Users;
+
+impl Kind for Users {
+    type Item = User;
+    fn schema() -> &'static ResourceSchema {
+        &USER
+    }
+    fn document(base: &str, u: &User) -> Value {
+        document(base, u)
+    }
+    fn version(u: &User) -> i64 {
+        u.membership.version
+    }
+    async fn list(
+        db: &sea_orm::DatabaseConnection,
+        scope: &Scope,
+        query: &ListQuery,
+        as_document: &dyn Fn(&User) -> Value,
+    ) -> crate::service::Result<(usize, Vec<User>)> {
+        users::list(db, scope, query, as_document).await
+    }
+}
+
 fn resource(req: &HttpRequest, status: StatusCode, u: &User, q: &ListQuery) -> HttpResponse {
-    let body = q.projection.apply(document(&base_url(req), u));
-    super::resource_response(status, &body, &etag(u.membership.version))
-}
-
-/// `attributes`/`excludedAttributes` of a single-resource request.
-fn projection_of(req: &HttpRequest) -> std::result::Result<ListQuery, Error> {
-    Ok(ListQuery::parse(&raw_query(req)?, &USER)?)
-}
-
-/// A page of users, rendered and projected.
-pub async fn page(
-    state: &AppState,
-    req: &HttpRequest,
-    tenant: &Tenant,
-    query: &ListQuery,
-) -> std::result::Result<(usize, Vec<Value>), Error> {
-    let base = base_url(req);
-    let as_document = |u: &User| document(&base, u);
-    let (total, page) = users::list(&state.db, &scope(req, tenant), query, &as_document).await?;
-    let page = page
-        .iter()
-        .map(|u| query.projection.apply(as_document(u)))
-        .collect();
-    Ok((total, page))
-}
-
-async fn list_with(state: &AppState, req: &HttpRequest, tenant: Tenant, raw: RawQuery) -> Result {
-    let query = ListQuery::parse(&raw, &USER)?;
-    let (total, page) = page(state, req, &tenant, &query).await?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(total, query.start_index, page),
-    ))
-}
-
-async fn list(req: HttpRequest, tenant: Tenant, state: web::Data<AppState>) -> Result {
-    let raw = raw_query(&req)?;
-    list_with(&state, &req, tenant, raw).await
-}
-
-async fn search(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    body: web::Payload,
-) -> Result {
-    let body = read_json(&req, body, state.settings.max_body_bytes).await?;
-    let raw = RawQuery::from_search_body(&body)?;
-    list_with(&state, &req, tenant, raw).await
+    respond::<Users>(req, status, u, q)
 }
 
 async fn create(
@@ -105,7 +82,7 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Payload,
 ) -> Result {
-    let projection = projection_of(&req)?;
+    let projection = projection_of::<Users>(&req)?;
     let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
         users::parse_input(&v)
     })
@@ -120,7 +97,7 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result {
-    let projection = projection_of(&req)?;
+    let projection = projection_of::<Users>(&req)?;
     let u = users::get(&state.db, &scope(&req, &tenant), &id).await?;
     Ok(resource(&req, StatusCode::OK, &u, &projection))
 }
@@ -132,7 +109,7 @@ async fn replace(
     id: web::Path<String>,
     body: web::Payload,
 ) -> Result {
-    let projection = projection_of(&req)?;
+    let projection = projection_of::<Users>(&req)?;
     let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
         users::parse_input(&v)
     })
@@ -149,7 +126,7 @@ async fn patch(
     id: web::Path<String>,
     body: web::Payload,
 ) -> Result {
-    let projection = projection_of(&req)?;
+    let projection = projection_of::<Users>(&req)?;
     let patch = read_as(&req, body, state.settings.max_body_bytes, |v, len| {
         users::parse_patch(&v, len)
     })
@@ -170,9 +147,9 @@ async fn delete(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/Users", web::get().to(list))
+    cfg.route("/Users", web::get().to(list::<Users>))
         .route("/Users", web::post().to(create))
-        .route("/Users/.search", web::post().to(search))
+        .route("/Users/.search", web::post().to(search::<Users>))
         .route("/Users/{id}", web::get().to(get))
         .route("/Users/{id}", web::put().to(replace))
         .route("/Users/{id}", web::patch().to(patch))
