@@ -8,7 +8,7 @@ use entity::groups as group_model;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
-use super::listing::{self, Selection};
+use super::listing::{self};
 use super::users::Scope;
 use super::work::{Audit, Work};
 use super::{Error, Result, check_if_match};
@@ -168,24 +168,16 @@ pub async fn list(
     as_document: &dyn Fn(&Group) -> Value,
 ) -> Result<(usize, Vec<Group>)> {
     let org = scope.organization_id.as_str();
-    let selection = Selection::compile(query, Resource::Groups, db.get_database_backend())?;
-    let expr = selection.condition.expr();
     let needs_members = query.filter.as_ref().is_some_and(|f| f.mentions("members"));
-    let (total, mut page) = listing::page(
+    let (total, mut page) = listing::list(
+        db,
         query,
-        &selection,
+        Resource::Groups,
+        store::listed(org),
         SCAN_BATCH,
-        async || Ok(store::filtered_count(db, org, expr).await?),
-        async |offset, limit| {
-            let rows = store::filtered_page(db, org, expr, &selection.order, offset, limit);
-            Ok(rows
-                .await?
-                .into_iter()
-                .map(|group| Group {
-                    group,
-                    members: None,
-                })
-                .collect())
+        |group| Group {
+            group,
+            members: None,
         },
         async |batch: &mut [Group]| {
             if needs_members {

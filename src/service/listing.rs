@@ -3,8 +3,8 @@
 //! organization's size. A filter SQL cannot say exactly is narrowed there and checked
 //! here, a batch at a time, so memory stays flat.
 
-use sea_orm::DbBackend;
 use sea_orm::sea_query::Expr;
+use sea_orm::{DatabaseConnection, DbBackend, EntityTrait, Select};
 
 use super::Result;
 use crate::scim::list::ListQuery;
@@ -26,6 +26,41 @@ impl Selection {
         let order = scim_query::order(query.sort_by.as_ref(), query.descending, resource, backend)?;
         Ok(Selection { condition, order })
     }
+}
+
+/// One page of `query` over `base` (the organization's rows of `resource`), each row made
+/// an item by `wrap`; see [`page`].
+#[allow(clippy::too_many_arguments)]
+pub async fn list<E, T>(
+    db: &DatabaseConnection,
+    query: &ListQuery,
+    resource: Resource,
+    base: Select<E>,
+    scan: u64,
+    wrap: impl Fn(E::Model) -> T,
+    prepare: impl AsyncFn(&mut [T]) -> Result<()>,
+    as_document: &dyn Fn(&T) -> serde_json::Value,
+) -> Result<(usize, Vec<T>)>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let selection = Selection::compile(query, resource, db.get_database_backend())?;
+    let expr = selection.condition.expr();
+    page(
+        query,
+        &selection,
+        scan,
+        async || Ok(scim_query::count_of(db, base.clone(), expr).await?),
+        async |offset, limit| {
+            let rows = scim_query::page_of(db, base.clone(), expr, &selection.order, offset, limit)
+                .await?;
+            Ok(rows.into_iter().map(&wrap).collect())
+        },
+        prepare,
+        as_document,
+    )
+    .await
 }
 
 /// One page of `query`: `count` and `fetch(offset, limit)` read the rows SQL selects;

@@ -8,7 +8,7 @@ use entity::memberships::{self, Status};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
-use super::listing::{self, Selection};
+use super::listing::{self};
 use super::removal::{self, Removal};
 use super::work::{Audit, Work};
 use super::{Error, Result, check_if_match};
@@ -209,17 +209,16 @@ pub async fn list(
     as_document: &dyn Fn(&User) -> Value,
 ) -> Result<(usize, Vec<User>)> {
     let org = scope.organization_id.as_str();
-    let selection = Selection::compile(query, Resource::Users, db.get_database_backend())?;
-    let expr = selection.condition.expr();
     let needs_groups = query.filter.as_ref().is_some_and(|f| f.mentions("groups"));
-    let (total, mut page) = listing::page(
+    let (total, mut page) = listing::list(
+        db,
         query,
-        &selection,
+        Resource::Users,
+        store::listed(org),
         SCAN_BATCH,
-        async || Ok(store::filtered_count(db, org, expr).await?),
-        async |offset, limit| {
-            let rows = store::filtered_page(db, org, expr, &selection.order, offset, limit);
-            Ok(as_users(rows.await?))
+        |membership| User {
+            membership,
+            groups: Vec::new(),
         },
         async |batch: &mut [User]| {
             if needs_groups {
@@ -234,15 +233,6 @@ pub async fn list(
         attach_groups(db, scope, &mut page).await?;
     }
     Ok((total, page))
-}
-
-fn as_users(rows: Vec<memberships::Model>) -> Vec<User> {
-    rows.into_iter()
-        .map(|membership| User {
-            membership,
-            groups: Vec::new(),
-        })
-        .collect()
 }
 
 /// Fills in each user's read-only `groups`.

@@ -59,18 +59,13 @@ pub async fn page(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<audit_log::Model>, DbErr> {
-    use sea_orm::QuerySelect;
-    let mut q = audit_log::Entity::find();
-    if let Some(org) = organization_id {
-        q = q.filter(audit_log::Column::OrganizationId.eq(org));
-    }
-    if let Some(after) = after {
-        q = q.filter(audit_log::Column::Id.gt(after));
-    }
-    q.order_by_asc(audit_log::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+    use audit_log::Column;
+    let q = super::when_eq(
+        audit_log::Entity::find(),
+        Column::OrganizationId,
+        organization_id,
+    );
+    super::after_page(db, q, Column::Id, after, limit).await
 }
 
 pub async fn list_for_organization(

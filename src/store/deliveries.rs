@@ -640,23 +640,11 @@ pub async fn list_deliveries(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<deliveries::Model>, DbErr> {
-    let mut q = deliveries::Entity::find();
-    if let Some(s) = status {
-        q = q.filter(deliveries::Column::Status.eq(s));
-    }
-    if let Some(e) = endpoint_id {
-        q = q.filter(deliveries::Column::EndpointId.eq(e));
-    }
-    if let Some(e) = event_id {
-        q = q.filter(deliveries::Column::EventId.eq(e));
-    }
-    if let Some(a) = after {
-        q = q.filter(deliveries::Column::Id.gt(a));
-    }
-    q.order_by_asc(deliveries::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+    use deliveries::Column;
+    let q = super::when_eq(deliveries::Entity::find(), Column::Status, status);
+    let q = super::when_eq(q, Column::EndpointId, endpoint_id);
+    let q = super::when_eq(q, Column::EventId, event_id);
+    super::after_page(db, q, Column::Id, after, limit).await
 }
 
 pub async fn find_event(

@@ -315,29 +315,6 @@ pub async fn groups_of_members(
 }
 
 /// What `/Users` or `/Groups` lists: the organization's groups.
-fn listed(organization_id: &str) -> sea_orm::Select<groups::Entity> {
+pub fn listed(organization_id: &str) -> sea_orm::Select<groups::Entity> {
     groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id))
-}
-
-/// The organization's groups matching `condition` (see `scim_query`), in `order`, from
-/// `offset`, at most `limit`.
-pub async fn filtered_page(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-    condition: Option<&sea_orm::sea_query::Expr>,
-    order: &[(sea_orm::sea_query::Expr, sea_orm::Order)],
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<groups::Model>, DbErr> {
-    crate::store::scim_query::page_of(db, listed(organization_id), condition, order, offset, limit)
-        .await
-}
-
-/// How many of the organization's groups match `condition`.
-pub async fn filtered_count(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-    condition: Option<&sea_orm::sea_query::Expr>,
-) -> Result<u64, DbErr> {
-    crate::store::scim_query::count_of(db, listed(organization_id), condition).await
 }

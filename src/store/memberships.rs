@@ -482,33 +482,10 @@ pub async fn restore(
 }
 
 /// What `/Users` or `/Groups` lists: the organization's live memberships.
-fn listed(organization_id: &str) -> sea_orm::Select<memberships::Entity> {
+pub fn listed(organization_id: &str) -> sea_orm::Select<memberships::Entity> {
     memberships::Entity::find()
         .filter(memberships::Column::OrganizationId.eq(organization_id))
         .filter(memberships::Column::RemovedAt.is_null())
-}
-
-/// The organization's live memberships matching `condition` (see `scim_query`), in
-/// `order`, from `offset`, at most `limit`.
-pub async fn filtered_page(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-    condition: Option<&sea_orm::sea_query::Expr>,
-    order: &[(sea_orm::sea_query::Expr, sea_orm::Order)],
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<memberships::Model>, DbErr> {
-    crate::store::scim_query::page_of(db, listed(organization_id), condition, order, offset, limit)
-        .await
-}
-
-/// How many of the organization's live memberships match `condition`.
-pub async fn filtered_count(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-    condition: Option<&sea_orm::sea_query::Expr>,
-) -> Result<u64, DbErr> {
-    crate::store::scim_query::count_of(db, listed(organization_id), condition).await
 }
 
 #[cfg(test)]

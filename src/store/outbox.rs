@@ -69,21 +69,14 @@ pub async fn page(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<events::Model>, DbErr> {
-    use sea_orm::QuerySelect;
-    let mut q = events::Entity::find();
-    if let Some(org) = organization_id {
-        q = q.filter(events::Column::OrganizationId.eq(org));
-    }
-    if let Some(t) = event_type {
-        q = q.filter(events::Column::EventType.eq(t));
-    }
-    if let Some(after) = after {
-        q = q.filter(events::Column::Id.gt(after));
-    }
-    q.order_by_asc(events::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+    use events::Column;
+    let q = super::when_eq(
+        events::Entity::find(),
+        Column::OrganizationId,
+        organization_id,
+    );
+    let q = super::when_eq(q, Column::EventType, event_type);
+    super::after_page(db, q, Column::Id, after, limit).await
 }
 
 /// An organization's events in sequence order.
