@@ -1,7 +1,10 @@
 //! offboard: a SCIM 2.0 deprovisioning service.
 //!
-//! A request flows one way: `routes` (parse, authenticate) -> `service` (one transaction)
-//! -> `domain` (decide) and `store` (queries, outbox and audit rows) -> response.
+//! A request flows one way: `routes` (parse, authenticate, render) -> `service` (one unit
+//! of work: `service::work`) -> `domain` (decide: next state, events) and `store`
+//! (queries; outbox and audit rows) -> commit. `webhook` reads the outbox afterwards.
+//! Imports only point down that line; `scim` (the protocol's parsing and documents),
+//! `state`, `configuration` and `ids` sit at the bottom and are used from above.
 
 pub mod admission;
 pub mod auth;

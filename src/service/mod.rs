@@ -1,6 +1,8 @@
-//! Use cases: each opens one write transaction, asks `domain` what a request means, and
-//! writes the change with its outbox and audit rows through `store` before committing.
-//! Nothing here knows HTTP.
+//! Use cases. Each write runs in one unit of work (`work::Work`): it locks what it
+//! changes, checks `If-Match`, asks `domain` what the request means, writes the change
+//! through `store`, and commits it with the plan's events (the outbox) and its audit row.
+//! Reads go through here too. Use cases return domain values and fail with one
+//! [`Error`]; nothing here knows HTTP or renders JSON.
 
 pub mod admin;
 pub mod deletion;
