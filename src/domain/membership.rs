@@ -1,6 +1,7 @@
 //! Membership states and transitions.
 
 use super::events::{Event, Id, MembershipData, MembershipInfo, SessionsRevokedData, UserData};
+use crate::ids::{MembershipId, OrganizationId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipStatus {
@@ -33,12 +34,12 @@ impl serde::Serialize for MembershipStatus {
 /// A membership as the rules see it: whose, where, and in which state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
-    pub id: String,
+    pub id: MembershipId,
     /// The id the organization's IdP knows the user by.
     pub scim_id: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// The account.
-    pub user_id: String,
+    pub user_id: UserId,
     pub status: MembershipStatus,
 }
 
@@ -50,7 +51,7 @@ impl Membership {
         previous: Option<MembershipStatus>,
     ) -> MembershipInfo {
         MembershipInfo {
-            id: self.id.clone(),
+            id: self.id.to_string(),
             scim_id: self.scim_id.clone(),
             status,
             previous_status: previous,
@@ -183,14 +184,15 @@ pub(crate) fn sessions_revoked_event(m: &Membership, count: u64) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{MembershipId, OrganizationId, UserId};
     use MembershipStatus::*;
 
     fn member(status: MembershipStatus) -> Membership {
         Membership {
-            id: "mem_1".into(),
+            id: MembershipId::from_stored("mem_1"),
             scim_id: "mem_1".into(),
-            organization_id: "org_1".into(),
-            user_id: "usr_1".into(),
+            organization_id: OrganizationId::from_stored("org_1"),
+            user_id: UserId::from_stored("usr_1"),
             status,
         }
     }

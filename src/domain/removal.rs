@@ -20,9 +20,9 @@ pub fn accounts_left_behind(
     }
     removed
         .iter()
-        .map(|m| &m.user_id)
+        .map(|m| m.user_id.as_str())
         .filter(|u| !still_member.contains(*u))
-        .cloned()
+        .map(str::to_string)
         .collect()
 }
 
@@ -75,13 +75,14 @@ pub fn user_deleted(organization_id: &str, user_id: &str) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{MembershipId, OrganizationId, UserId};
 
     fn member(user: &str, status: MembershipStatus) -> Membership {
         Membership {
-            id: format!("mem_{user}"),
+            id: MembershipId::from_stored(format!("mem_{user}")),
             scim_id: format!("mem_{user}"),
-            organization_id: "org_1".into(),
-            user_id: user.into(),
+            organization_id: OrganizationId::from_stored("org_1"),
+            user_id: UserId::from_stored(user),
             status,
         }
     }

@@ -72,19 +72,19 @@ pub async fn remove_memberships(
         .collect();
     let removed_with: Vec<String> = members
         .iter()
-        .filter(|m| to_delete.contains(&m.user_id))
-        .map(|m| m.id.clone())
+        .filter(|m| to_delete.contains(m.user_id.as_str()))
+        .map(|m| m.id.to_string())
         .collect();
     delete_accounts(db, &deleted, &removed_with, removal.grace, now).await?;
 
     let mut outcome = Outcome::default();
     for m in &members {
-        let count = revoked.get(&m.user_id).copied().unwrap_or(0);
+        let count = revoked.get(m.user_id.as_str()).copied().unwrap_or(0);
         outcome.sessions_revoked += count;
         let removed = Removed {
             membership: m,
             sessions_revoked: count,
-            account_deleted: to_delete.contains(&m.user_id),
+            account_deleted: to_delete.contains(m.user_id.as_str()),
             groups_left: left_groups.get(&m.scim_id).map_or(&[], Vec::as_slice),
             transfer_to: removal.transfer_to,
         };

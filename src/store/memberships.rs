@@ -10,15 +10,16 @@ use serde_json::Value;
 
 use crate::domain::text::SearchKeys;
 use crate::domain::{Membership, MembershipStatus};
+use crate::ids::{MembershipId, OrganizationId, UserId};
 use crate::{db, ids};
 
 /// A membership row as the rules see it.
 pub fn to_domain(m: &memberships::Model) -> Membership {
     Membership {
-        id: m.id.clone(),
+        id: MembershipId::from_stored(&m.id),
         scim_id: m.scim_id.clone(),
-        organization_id: m.organization_id.clone(),
-        user_id: m.user_id.clone(),
+        organization_id: OrganizationId::from_stored(&m.organization_id),
+        user_id: UserId::from_stored(&m.user_id),
         status: status_of(m.status),
     }
 }
