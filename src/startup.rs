@@ -115,6 +115,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(routes::scim::path::canonical_path_middleware))
                 .wrap(from_fn(routes::wake_dispatcher_middleware))
                 .wrap(from_fn(routes::admission_middleware))
                 .wrap(from_fn(routes::metrics_middleware))

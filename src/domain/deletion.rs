@@ -28,15 +28,20 @@ pub fn retention_cutoff(now: DateTime<Utc>, retention_secs: Option<i64>) -> Opti
     now.checked_sub_signed(chrono::Duration::try_seconds(secs)?)
 }
 
-/// The application's department that receives a removed user's resources: `dept_`
-/// followed by a ULID, like every id here.
+/// The application's department that receives a removed user's resources. Department
+/// ids belong to the application, so any `dept_` followed by 1 to 64 of `[A-Za-z0-9_-]`
+/// is one (`dept_eng001`, `dept_01JDQ8…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepartmentId(String);
+
+/// The longest department id after `dept_`.
+pub const MAX_DEPARTMENT_CHARS: usize = 64;
 
 impl DepartmentId {
     pub fn parse(raw: &str) -> Option<Self> {
         let rest = raw.strip_prefix("dept_")?;
-        if rest.len() != 26 || ulid::Ulid::from_string(rest).is_err() {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if rest.is_empty() || rest.len() > MAX_DEPARTMENT_CHARS || !rest.chars().all(allowed) {
             return None;
         }
         Some(DepartmentId(raw.to_string()))
@@ -95,9 +100,23 @@ mod tests {
             DepartmentId::parse("dept_01JDQ8X2M4N6P8R0T2V4X6Z8A0").map(|d| d.as_str().to_owned()),
             Some("dept_01JDQ8X2M4N6P8R0T2V4X6Z8A0".to_owned())
         );
+        for good in [
+            "dept_eng001",
+            "dept_1",
+            "dept_a-b_C",
+            &format!("dept_{}", "x".repeat(64)),
+        ] {
+            assert_eq!(
+                DepartmentId::parse(good).map(|d| d.as_str().to_owned()),
+                Some(good.to_owned())
+            );
+        }
         assert!(DepartmentId::parse("dept_").is_none());
-        assert!(DepartmentId::parse("dept_123").is_none());
+        assert!(DepartmentId::parse(&format!("dept_{}", "x".repeat(65))).is_none());
         assert!(DepartmentId::parse("grp_01JDQ8X2M4N6P8R0T2V4X6Z8A0").is_none());
         assert!(DepartmentId::parse("dept_01JDQ8X2M4N6P8R0T2V4X6Z8A!").is_none());
+        assert!(DepartmentId::parse("dept_a b").is_none());
+        assert!(DepartmentId::parse("dept_é").is_none());
+        assert!(DepartmentId::parse("DEPT_eng").is_none());
     }
 }

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use crate::db_test;
 use crate::helpers::{TestApp, expect_json, user_body};
 
-const DEPT: &str = "dept_01JDQ8X2M4N6P8R0T2V4X6Z8A0";
+// The seed's own example: department ids belong to the application.
+const DEPT: &str = "dept_eng001";
 
 db_test!(deleting_an_organization_keeps_members_of_other_organizations_and_deletes_the_rest);
 async fn deleting_an_organization_keeps_members_of_other_organizations_and_deletes_the_rest(
@@ -195,7 +196,9 @@ async fn removing_a_user_from_an_organization_carries_the_transfer_target(app: T
     let path = format!("/organizations/{}/users/{user}", org.id);
 
     for bad in [
-        json!("dept_123"),
+        json!("dept_"),
+        json!("dept_eng 001"),
+        json!(format!("dept_{}", "x".repeat(65))),
         json!("grp_01JDQ8X2M4N6P8R0T2V4X6Z8A0"),
         json!(7),
     ] {

@@ -84,3 +84,50 @@ async fn filters_sorting_and_projection_work_together(app: TestApp) {
     assert!(list["Resources"][0].get("name").is_none());
     assert_eq!(list["Resources"][0]["title"], json!("CTO"));
 }
+
+db_test!(any_case_of_the_resource_type_and_a_trailing_slash_answer_as_the_canonical_path);
+async fn any_case_of_the_resource_type_and_a_trailing_slash_answer_as_the_canonical_path(
+    app: TestApp,
+) {
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &user_body("ann@example.com")).await;
+    let canonical = app
+        .get_json(
+            &org,
+            "/Users?filter=userName%20eq%20%22ann%40example.com%22",
+        )
+        .await;
+    assert_eq!(canonical["totalResults"], json!(1));
+    for path in [
+        "/users?filter=userName%20eq%20%22ann%40example.com%22",
+        "/USERS?filter=userName%20eq%20%22ann%40example.com%22",
+        "/Users/?filter=userName%20eq%20%22ann%40example.com%22",
+        "/users/?filter=userName%20eq%20%22ann%40example.com%22",
+    ] {
+        let res = app.get(&org, path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.json::<Value>().await.unwrap(), canonical, "{path}");
+    }
+    let one = app.get_json(&org, &format!("/users/{id}/")).await;
+    assert_eq!(one["id"], json!(id));
+    // Writes too: a PATCH to a lower-case path deactivates.
+    let res = app
+        .patch(
+            &org,
+            &format!("/users/{id}"),
+            &crate::helpers::fixture("okta/deactivate_user.json"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.get_json(&org, &format!("/Users/{id}")).await["active"],
+        json!(false)
+    );
+    // The id keeps its case: another case is another (unknown) id.
+    let res = app
+        .get(&org, &format!("/Users/{}", id.to_lowercase()))
+        .await;
+    assert_eq!(res.status(), 404);
+    let groups = app.get(&org, "/groups/").await;
+    assert_eq!(groups.status(), 200);
+}

@@ -168,7 +168,7 @@ async fn remove_user(
             AdminApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "INVALID_DEPARTMENT_ID",
-                "transfer_resources_to_department_id must be a department id (dept_ followed by a ULID).",
+                "transfer_resources_to_department_id must be a department id: dept_ followed by 1 to 64 of A-Z, a-z, 0-9, _ and -.",
             )
             .with_details(json!({"user_id": user_id}))
 

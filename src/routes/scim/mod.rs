@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod groups;
+pub mod path;
 pub mod resource;
 pub mod users;
 
