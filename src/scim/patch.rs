@@ -108,7 +108,13 @@ fn parse_operation(op: &Value, schema: &ResourceSchema) -> Result<Operation, Sci
         Some(Value::String(p)) => Some(PatchPath::parse(p, schema)?),
         Some(_) => return Err(ScimError::invalid_path("'path' must be a string")),
     };
+    let explicit_null = matches!(field(obj, "value"), Some(Value::Null));
     let value = field(obj, "value").cloned().filter(|v| !v.is_null());
+    // RFC 7643 §2.5: null is unassigned. Replacing a path with null removes it.
+    let kind = match (kind, &path) {
+        (OpKind::Replace, Some(_)) if explicit_null => OpKind::Remove,
+        _ => kind,
+    };
     match (kind, &path, &value) {
         (OpKind::Remove, None, _) => Err(ScimError::no_target("'remove' needs a 'path'")),
         (OpKind::Add | OpKind::Replace, _, None) => Err(ScimError::invalid_value(
@@ -504,6 +510,20 @@ mod tests {
             let d = patch(ops.clone()).expect("patch");
             assert_eq!(d.get("active"), Some(&json!(false)), "{ops}");
         }
+    }
+
+    #[test]
+    fn replacing_a_path_with_null_unassigns_it() {
+        let d = patch(json!([
+            {"op": "replace", "path": "name.familyName", "value": null},
+            {"op": "Replace", "path": "emails", "value": null}
+        ]))
+        .expect("null is unassigned");
+        assert_eq!(d["name"], json!({"givenName": "Ann"}));
+        assert!(!d.contains_key("emails"));
+        // Without a path there is nothing to unassign, and add needs a value.
+        assert!(patch(json!([{"op": "replace", "value": null}])).is_err());
+        assert!(patch(json!([{"op": "add", "path": "title", "value": null}])).is_err());
     }
 
     #[test]

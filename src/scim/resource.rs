@@ -113,6 +113,10 @@ pub fn coerce(attr: &Attr, value: &Value) -> Result<Option<Value>, ScimError> {
 }
 
 fn coerce_single(attr: &Attr, value: &Value) -> Result<Option<Value>, ScimError> {
+    // RFC 7643 §2.5: null is unassigned, at any depth (`"name": {"honorificPrefix": null}`).
+    if value.is_null() {
+        return Ok(None);
+    }
     let wrong =
         |expected: &str| ScimError::invalid_value(format!("'{}' must be {expected}", attr.name));
     Ok(Some(match attr.ty {
@@ -198,6 +202,35 @@ mod tests {
                 "active": false,
                 "emails": [{"value": "a@example.com", "type": "work"}],
                 ENTERPRISE_USER_SCHEMA: {"manager": {"value": "usr_9"}}
+            })
+        );
+    }
+
+    #[test]
+    fn null_anywhere_is_unassigned_and_an_empty_list_is_none() {
+        let doc = canonicalize(
+            &USER,
+            &json!({
+                "userName": "a@example.com",
+                "title": null,
+                "roles": [],
+                "name": {"givenName": "Ann", "honorificPrefix": null},
+                "addresses": [
+                    {"country": null, "locality": null, "type": "other"},
+                    {"country": null},
+                    null
+                ],
+                "emails": [null, {"value": "a@example.com", "display": null}]
+            }),
+        )
+        .expect("nulls are unassigned values");
+        assert_eq!(
+            Value::Object(doc),
+            json!({
+                "userName": "a@example.com",
+                "name": {"givenName": "Ann"},
+                "addresses": [{"type": "other"}],
+                "emails": [{"value": "a@example.com"}]
             })
         );
     }

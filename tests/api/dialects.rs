@@ -242,3 +242,43 @@ async fn every_dialect_leaves_the_state_sessions_and_events_the_idp_meant(app: T
         );
     }
 }
+
+db_test!(nulls_inside_complex_values_are_unassigned_on_post_put_and_patch);
+async fn nulls_inside_complex_values_are_unassigned_on_post_put_and_patch(app: TestApp) {
+    let org = app.create_org("Contoso").await;
+    let body = fixture("entra/create_user_with_nulls.json");
+    let res = app.post(&org, "/Users", &body).await;
+    let created = expect_json(res, 201).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created["name"],
+        json!({"formatted": "Daniel Mcgee", "familyName": "OMalley", "givenName": "Darl"})
+    );
+    assert_eq!(
+        created["addresses"][1],
+        json!({"formatted": "18522 Lisa Unions\nEast Gregory, CT 52311", "type": "other", "primary": false})
+    );
+    assert!(created.get("roles").is_none(), "an empty list is none");
+    let res = app.put(&org, &format!("/Users/{id}"), &body).await;
+    assert_eq!(
+        expect_json(res, 200).await["addresses"],
+        created["addresses"]
+    );
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "add", "value": {"name": {"honorificPrefix": null, "givenName": "Dara"}}},
+            {"op": "replace", "path": "addresses", "value": [{"country": null, "locality": "Cork"}]},
+            {"op": "replace", "path": "title", "value": null}
+        ]
+    });
+    let res = app.patch(&org, &format!("/Users/{id}"), &patch).await;
+    let patched = expect_json(res, 200).await;
+    assert_eq!(patched["name"]["givenName"], json!("Dara"));
+    assert!(patched["name"].get("honorificPrefix").is_none());
+    assert_eq!(patched["addresses"], json!([{"locality": "Cork"}]));
+    assert!(
+        patched.get("title").is_none(),
+        "replace with null unassigns"
+    );
+}
