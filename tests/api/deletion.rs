@@ -608,3 +608,69 @@ async fn deleting_an_organization_removes_every_member_across_pages(app: TestApp
         json!("DELETED")
     );
 }
+
+db_test!(what_a_deletion_reports_counts_what_it_did);
+async fn what_a_deletion_reports_counts_what_it_did(app: TestApp) {
+    // One account in two organizations (linked by a verified domain), with sessions in both.
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let in_a = app.create_user(&a, &user_body("kim@example.com")).await;
+    app.create_user(&b, &user_body("kim@example.com")).await;
+    let kim = app.account_of(&a, &in_a).await;
+    for org in [&a, &a, &b] {
+        app.create_session(org, &kim).await;
+    }
+    app.admin_delete_confirmed(&format!("/users/{kim}"), json!({}))
+        .await;
+    let log = expect_json(
+        app.admin_send(Method::GET, "/audit-log?limit=500", None)
+            .await,
+        200,
+    )
+    .await;
+    let entry = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == json!("user.delete"))
+        .cloned()
+        .expect("a user.delete audit row");
+    assert_eq!(entry["details"]["sessions_revoked"], json!(3), "{entry}");
+    assert_eq!(
+        entry["details"]["memberships_removed"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // An organization of three members, two sessions each but one.
+    let c = app.create_org("C").await;
+    let mut sessions = 0;
+    for (i, n) in [2, 2, 1].into_iter().enumerate() {
+        let id = app
+            .create_user(&c, &user_body(&format!("u{i}@c.example")))
+            .await;
+        let user = app.account_of(&c, &id).await;
+        for _ in 0..n {
+            app.create_session(&c, &user).await;
+            sessions += 1;
+        }
+    }
+    app.admin_delete_confirmed(&format!("/organizations/{}", c.id), json!({}))
+        .await;
+    let deleted = app
+        .event_payloads(&c)
+        .await
+        .into_iter()
+        .find(|e| e["type"] == json!("organization.deleted"))
+        .expect("organization.deleted");
+    assert_eq!(
+        deleted["data"]["sessions_revoked"],
+        json!(sessions),
+        "{deleted}"
+    );
+    assert_eq!(deleted["data"]["memberships_removed"], json!(3));
+    assert_eq!(deleted["data"]["accounts_deleted"], json!(3));
+}
