@@ -772,4 +772,124 @@ mod tests {
         let f = Filter::parse(r#"userName eq "a" or externalId eq "b""#, &USER).expect("parse");
         assert!(f.equalities().is_empty());
     }
+
+    #[test]
+    fn numbers_and_escaped_strings_tokenize_whole() {
+        // No User attribute is numeric: a number reaches the type check whole, or the
+        // tokenizer fails on it.
+        for f in ["userName eq 42", "userName eq -1.5e3", "userName eq 2E-2"] {
+            let e = Filter::parse(f, &USER).expect_err(f);
+            assert!(e.detail.contains("wrong type"), "{f}: {}", e.detail);
+        }
+        let e = Filter::parse("userName eq 1-", &USER).expect_err("1-");
+        assert!(e.detail.contains("invalid number"), "{}", e.detail);
+        let quoted = json!({"userName": "say \"hi\" \\o/"});
+        let f = Filter::parse(r#"userName eq "say \"hi\" \\o/""#, &USER).expect("escaped");
+        assert!(f.matches(&quoted));
+        assert!(!f.matches(&json!({"userName": "say"})));
+    }
+
+    #[test]
+    fn a_filter_at_the_length_limit_parses() {
+        let prefix = r#"userName eq ""#;
+        let at_limit = format!(
+            "{prefix}{}\"",
+            "a".repeat(MAX_FILTER_LEN - prefix.len() - 1)
+        );
+        assert_eq!(at_limit.len(), MAX_FILTER_LEN);
+        assert!(Filter::parse(&at_limit, &USER).is_ok());
+    }
+
+    #[test]
+    fn only_top_level_core_equalities_are_index_equalities() {
+        let f = Filter::parse(
+            r#"name.givenName eq "a" and userName eq "b" and urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "c""#,
+            &USER,
+        )
+        .expect("parse");
+        let names: Vec<_> = f
+            .equalities()
+            .into_iter()
+            .map(|(a, v)| (a.name, v))
+            .collect();
+        assert_eq!(names, vec![("userName", "b")]);
+        assert!(
+            !f.is_conjunction_of_equalities(),
+            "a sub-attribute is not an index equality"
+        );
+        let simple =
+            Filter::parse(r#"userName eq "a" and externalId eq "b""#, &USER).expect("parse");
+        assert!(simple.is_conjunction_of_equalities());
+        for not_only in [
+            r#"userName eq "a" or externalId eq "b""#,
+            "userName pr",
+            r#"userName sw "a""#,
+        ] {
+            let f = Filter::parse(not_only, &USER).expect(not_only);
+            assert!(!f.is_conjunction_of_equalities(), "{not_only}");
+        }
+    }
+
+    #[test]
+    fn mentions_looks_through_and_or_and_not() {
+        let f = Filter::parse(r#"userName eq "a" or groups pr"#, &USER).expect("parse");
+        assert!(f.mentions("groups") && f.mentions("USERNAME"));
+        assert!(!f.mentions("emails"));
+        let f = Filter::parse(r#"not (emails pr) and active eq true"#, &USER).expect("parse");
+        assert!(f.mentions("emails") && f.mentions("active"));
+    }
+
+    #[test]
+    fn value_paths_reach_into_extensions() {
+        let doc = json!({
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "usr_9"}}
+        });
+        let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+        let f = Filter::parse(&format!(r#"{path}[value eq "usr_9"]"#), &USER).expect("parse");
+        assert!(f.matches(&doc));
+        assert!(!f.matches(&json!({"manager": {"value": "usr_9"}})));
+    }
+
+    #[test]
+    fn present_means_a_non_empty_value() {
+        for (doc, present) in [
+            (json!({"title": "x"}), true),
+            (json!({"title": ""}), false),
+            (json!({"title": null}), false),
+            (json!({}), false),
+        ] {
+            assert_eq!(
+                Filter::parse("title pr", &USER).unwrap().matches(&doc),
+                present,
+                "{doc}"
+            );
+        }
+        assert!(
+            !Filter::parse("emails pr", &USER)
+                .unwrap()
+                .matches(&json!({"emails": []}))
+        );
+        assert!(
+            !Filter::parse("name pr", &USER)
+                .unwrap()
+                .matches(&json!({"name": {}}))
+        );
+        assert!(
+            Filter::parse("active pr", &USER)
+                .unwrap()
+                .matches(&json!({"active": false}))
+        );
+    }
+
+    #[test]
+    fn text_operators_on_dates_and_case_exact_values() {
+        assert!(check(r#"meta.lastModified sw "2026-11""#));
+        assert!(!check(r#"meta.lastModified sw "2025""#));
+        assert!(check(r#"id co "sr_""#) && check(r#"id co """#));
+        assert!(check(r#"id sw "usr""#) && !check(r#"id sw "USR""#));
+        assert!(check(r#"id ew "_1""#) && !check(r#"id ew "x""#));
+        assert!(!check(r#"id co "x""#));
+        assert!(!check(r#"userName sw "bob""#) && !check(r#"userName ew ".org""#));
+        assert!(!check(r#"userName sw "alice@example.com.and.more""#));
+    }
 }
