@@ -162,7 +162,7 @@ pub fn split_patch(req: PatchRequest) -> Result<GroupPatch, ScimError> {
                 };
                 members.push(change);
             }
-            None => match &op.value {
+            None if op.custom.is_none() => match &op.value {
                 Some(Value::Object(obj)) if obj.keys().any(|k| is_members(k)) => {
                     let mut obj = obj.clone();
                     let key = obj
@@ -180,6 +180,7 @@ pub fn split_patch(req: PatchRequest) -> Result<GroupPatch, ScimError> {
                         rest.push(Operation {
                             kind: op.kind,
                             path: None,
+                            custom: None,
                             value: Some(Value::Object(obj)),
                         });
                     }
@@ -226,7 +227,10 @@ pub struct GroupView<'a> {
 impl GroupView<'_> {
     pub fn render(&self) -> Value {
         let mut out = Map::new();
-        out.insert("schemas".into(), Value::Array(vec![GROUP_SCHEMA.into()]));
+        out.insert(
+            "schemas".into(),
+            super::custom::schemas_of(GROUP_SCHEMA, self.record),
+        );
         out.insert("id".into(), Value::String(self.id.to_string()));
         for (k, v) in self.record {
             out.insert(k.clone(), v.clone());

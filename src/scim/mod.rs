@@ -1,6 +1,7 @@
 //! The SCIM 2.0 protocol (RFC 7643/7644), with no knowledge of HTTP framework or database:
 //! schemas, resource validation, filters, PATCH, list responses and discovery documents.
 
+pub mod custom;
 pub mod discovery;
 pub mod error;
 pub mod filter;

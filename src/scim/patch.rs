@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use super::custom::CustomPath;
 use super::error::ScimError;
 use super::filter::Filter;
 use super::path::PatchPath;
@@ -28,6 +29,8 @@ pub enum OpKind {
 pub struct Operation {
     pub kind: OpKind,
     pub path: Option<PatchPath>,
+    /// A path to a custom attribute (see `custom`) instead of a declared one.
+    pub custom: Option<CustomPath>,
     pub value: Option<Value>,
 }
 
@@ -102,12 +105,36 @@ fn parse_operation(op: &Value, schema: &ResourceSchema) -> Result<Operation, Sci
         Some(s) => return Err(ScimError::invalid_syntax(format!("unknown op '{s}'"))),
         None => return Err(ScimError::invalid_syntax("operation without 'op'")),
     };
+    let mut custom = None;
     let path = match field(obj, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
-        Some(Value::String(p)) => Some(PatchPath::parse(p, schema)?),
+        Some(Value::String(p)) => match PatchPath::parse(p, schema) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                custom = Some(CustomPath::parse(p, schema).ok_or(e)?);
+                None
+            }
+        },
         Some(_) => return Err(ScimError::invalid_path("'path' must be a string")),
     };
+    if let Some(custom) = custom {
+        let value = field(obj, "value").cloned().filter(|v| !v.is_null());
+        if kind != OpKind::Remove
+            && value.is_none()
+            && !matches!(field(obj, "value"), Some(Value::Null))
+        {
+            return Err(ScimError::invalid_value(
+                "'add' and 'replace' need a 'value'",
+            ));
+        }
+        return Ok(Operation {
+            kind,
+            path: None,
+            custom: Some(custom),
+            value,
+        });
+    }
     let explicit_null = matches!(field(obj, "value"), Some(Value::Null));
     let value = field(obj, "value").cloned().filter(|v| !v.is_null());
     // RFC 7643 §2.5: null is unassigned. Replacing a path with null removes it.
@@ -123,7 +150,12 @@ fn parse_operation(op: &Value, schema: &ResourceSchema) -> Result<Operation, Sci
         (OpKind::Add | OpKind::Replace, None, Some(v)) if !v.is_object() => Err(
             ScimError::invalid_value("without a 'path', 'value' must be an object"),
         ),
-        _ => Ok(Operation { kind, path, value }),
+        _ => Ok(Operation {
+            kind,
+            path,
+            custom: None,
+            value,
+        }),
     }
 }
 
@@ -132,6 +164,15 @@ fn apply_operation(
     doc: &mut Document,
     op: &Operation,
 ) -> Result<(), ScimError> {
+    if let Some(custom) = &op.custom {
+        return match (op.kind, &op.value) {
+            (OpKind::Remove, _) | (_, None) => {
+                custom.remove(doc);
+                Ok(())
+            }
+            (_, Some(v)) => custom.set(doc, v),
+        };
+    }
     match &op.path {
         Some(path) => {
             check_writable(path)?;
@@ -164,7 +205,13 @@ fn apply_object(
             Some(urn) => format!("{urn}:{key}"),
             None => key.clone(),
         };
-        let path = PatchPath::parse(&full, schema)?;
+        let path = match PatchPath::parse(&full, schema) {
+            Ok(path) => path,
+            Err(e) => {
+                CustomPath::parse(&full, schema).ok_or(e)?.set(doc, v)?;
+                continue;
+            }
+        };
         if path.attr.is_none() {
             let Value::Object(inner) = v else {
                 return Err(ScimError::invalid_value(format!(
@@ -574,7 +621,7 @@ mod tests {
             ),
             (json!([{"op": "remove"}]), NoTarget),
             (
-                json!([{"op": "replace", "path": "nosuch", "value": 1}]),
+                json!([{"op": "replace", "path": "nosuch.attr", "value": 1}]),
                 InvalidPath,
             ),
             (

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use super::custom::CustomPath;
 use super::error::ScimError;
 use super::schema::{Attr, AttrType, Mutability, ResourceSchema, find};
 
@@ -27,6 +28,19 @@ pub fn too_many_values(attr: &Attr) -> ScimError {
 /// attributes are ignored as RFC 7644 §3.5.1 says for PUT; `password` is dropped because
 /// offboard never keeps one.
 pub fn canonicalize(schema: &ResourceSchema, input: &Value) -> Result<Document, ScimError> {
+    let mut custom = Vec::new();
+    let out = canonicalize_into(schema, input, &mut custom)?;
+    let sized: Vec<(&str, &Value)> = custom.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    super::custom::check_size(&sized)?;
+    Ok(out)
+}
+
+/// `canonicalize`, collecting the custom attributes it keeps (see `custom`).
+fn canonicalize_into(
+    schema: &ResourceSchema,
+    input: &Value,
+    custom: &mut Vec<(String, Value)>,
+) -> Result<Document, ScimError> {
     let obj = input
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("the resource must be a JSON object"))?;
@@ -37,14 +51,17 @@ pub fn canonicalize(schema: &ResourceSchema, input: &Value) -> Result<Document, 
         }
         if key.to_ascii_lowercase().starts_with("urn:") {
             if key.eq_ignore_ascii_case(schema.core_urn) {
-                let inner = canonicalize(schema, value)?;
+                let inner = canonicalize_into(schema, value, custom)?;
                 out.extend(inner);
                 continue;
             }
             let Some((urn, attrs)) = schema.extension(key) else {
-                return Err(ScimError::invalid_syntax(format!(
-                    "unknown schema extension '{key}'"
-                )));
+                // An extension schema this server does not declare: kept as sent.
+                let path = CustomPath::parse(key, schema).ok_or_else(|| {
+                    ScimError::invalid_syntax(format!("unknown schema extension '{key}'"))
+                })?;
+                keep(&mut out, custom, &path, key, value)?;
+                continue;
             };
             if value.is_null() {
                 continue;
@@ -54,22 +71,56 @@ pub fn canonicalize(schema: &ResourceSchema, input: &Value) -> Result<Document, 
                 .ok_or_else(|| ScimError::invalid_value(format!("'{urn}' must be an object")))?;
             let mut ext_out = Map::new();
             for (k, v) in ext {
-                let attr = find(attrs, k).ok_or_else(|| {
-                    ScimError::invalid_syntax(format!("unknown attribute '{k}' in '{urn}'"))
-                })?;
-                put(&mut ext_out, attr, v)?;
+                match find(attrs, k) {
+                    Some(attr) => put(&mut ext_out, attr, v)?,
+                    None => {
+                        let path =
+                            CustomPath::parse(&format!("{urn}:{k}"), schema).ok_or_else(|| {
+                                ScimError::invalid_syntax(format!(
+                                    "unknown attribute '{k}' in '{urn}'"
+                                ))
+                            })?;
+                        keep(
+                            &mut ext_out,
+                            custom,
+                            &CustomPath { urn: None, ..path },
+                            k,
+                            v,
+                        )?;
+                    }
+                }
             }
             if !ext_out.is_empty() {
                 out.insert(urn.to_string(), Value::Object(ext_out));
             }
             continue;
         }
-        let attr = schema
-            .core_attr(key)
-            .ok_or_else(|| ScimError::invalid_syntax(format!("unknown attribute '{key}'")))?;
-        put(&mut out, attr, value)?;
+        match schema.core_attr(key) {
+            Some(attr) => put(&mut out, attr, value)?,
+            None => {
+                let path = CustomPath::parse(key, schema).ok_or_else(|| {
+                    ScimError::invalid_syntax(format!("unknown attribute '{key}'"))
+                })?;
+                keep(&mut out, custom, &path, key, value)?;
+            }
+        }
     }
     Ok(out)
+}
+
+/// Keeps a custom attribute (see `custom`) and notes it for the size bound.
+fn keep(
+    out: &mut Map<String, Value>,
+    custom: &mut Vec<(String, Value)>,
+    path: &CustomPath,
+    key: &str,
+    value: &Value,
+) -> Result<(), ScimError> {
+    path.set(out, value)?;
+    if let Some(v) = super::custom::without_nulls(value) {
+        custom.push((key.to_string(), v));
+    }
+    Ok(())
 }
 
 fn put(out: &mut Map<String, Value>, attr: &'static Attr, value: &Value) -> Result<(), ScimError> {
@@ -247,7 +298,10 @@ mod tests {
             e.scim_type,
             Some(crate::scim::error::ScimType::InvalidValue)
         );
-        let e = canonicalize(&USER, &json!({"shoeSize": 9})).expect_err("unknown");
+        // An unknown attribute is kept (see `custom`); a name that cannot be one is not.
+        let kept = canonicalize(&USER, &json!({"shoeSize": 9})).expect("custom");
+        assert_eq!(kept["shoeSize"], json!(9));
+        let e = canonicalize(&USER, &json!({"shoe size": 9})).expect_err("not a name");
         assert_eq!(
             e.scim_type,
             Some(crate::scim::error::ScimType::InvalidSyntax)

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::resource::Document;
-use super::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use super::schema::USER_SCHEMA;
 
 pub const MAX_USER_NAME_LEN: usize = 256;
 
@@ -131,11 +131,10 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 impl UserView<'_> {
     pub fn render(&self) -> Value {
         let mut out = Map::new();
-        let mut schemas = vec![Value::String(USER_SCHEMA.into())];
-        if self.record.contains_key(ENTERPRISE_USER_SCHEMA) {
-            schemas.push(Value::String(ENTERPRISE_USER_SCHEMA.into()));
-        }
-        out.insert("schemas".into(), Value::Array(schemas));
+        out.insert(
+            "schemas".into(),
+            super::custom::schemas_of(USER_SCHEMA, self.record),
+        );
         out.insert("id".into(), Value::String(self.id.to_string()));
         for (k, v) in self.record {
             out.insert(k.clone(), v.clone());

@@ -227,7 +227,7 @@ async fn users_follow_rfc_7644_section_by_section(app: TestApp) {
     // One bad operation and none applies.
     let body = patch_body(json!([
         {"op": "replace", "path": "nickName", "value": "Changed"},
-        {"op": "replace", "path": "nosuch", "value": 1}
+        {"op": "replace", "path": "nosuch.attr", "value": 1}
     ]));
     assert_scim_error(
         app.patch(&org, &format!("/Users/{id}"), &body).await,

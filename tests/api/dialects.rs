@@ -282,3 +282,76 @@ async fn nulls_inside_complex_values_are_unassigned_on_post_put_and_patch(app: T
         "replace with null unassigns"
     );
 }
+
+const CUSTOM_EXT: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+
+db_test!(custom_attributes_are_kept_returned_patched_and_bounded);
+async fn custom_attributes_are_kept_returned_patched_and_bounded(app: TestApp) {
+    let org = app.create_org("Contoso").await;
+    let mut body = fixture("entra/create_user.json");
+    body["shoeSize"] = json!(44);
+    body[CUSTOM_EXT] = json!({"costCenter": "CC-1", "unset": null});
+    body["schemas"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(CUSTOM_EXT));
+    let created = expect_json(app.post(&org, "/Users", &body).await, 201).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let got = app.get_json(&org, &format!("/Users/{id}")).await;
+    assert_eq!(got["shoeSize"], json!(44));
+    assert_eq!(got[CUSTOM_EXT], json!({"costCenter": "CC-1"}));
+    assert!(
+        got["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(CUSTOM_EXT))
+    );
+
+    // Entra's flat form of an extension attribute, as a PATCH path and as a no-path key.
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "Replace", "path": format!("{CUSTOM_EXT}:costCenter"), "value": "CC-2"},
+            {"op": "Add", "value": {format!("{CUSTOM_EXT}:building"): "B7"}},
+            {"op": "Remove", "path": "SHOESIZE"}
+        ]
+    });
+    let patched = expect_json(app.patch(&org, &format!("/Users/{id}"), &patch).await, 200).await;
+    assert_eq!(
+        patched[CUSTOM_EXT],
+        json!({"costCenter": "CC-2", "building": "B7"})
+    );
+    assert!(patched.get("shoeSize").is_none());
+    let again = app.get_json(&org, &format!("/Users/{id}")).await;
+    assert_eq!(again[CUSTOM_EXT], patched[CUSTOM_EXT], "stored as answered");
+    assert!(again.get("shoeSize").is_none());
+
+    // A PUT replaces them with what it carries.
+    let mut put = fixture("entra/create_user.json");
+    put[format!("{CUSTOM_EXT}:costCenter")] = json!("CC-3");
+    let replaced = expect_json(app.put(&org, &format!("/Users/{id}"), &put).await, 200).await;
+    assert_eq!(replaced[CUSTOM_EXT], json!({"costCenter": "CC-3"}));
+
+    // Bounded per record: too much is refused and changes nothing.
+    let mut huge = fixture("entra/create_user.json");
+    huge["notes"] = json!("x".repeat(20_000));
+    crate::helpers::assert_scim_error(
+        app.put(&org, &format!("/Users/{id}"), &huge).await,
+        400,
+        Some("invalidValue"),
+    )
+    .await;
+    let after = app.get_json(&org, &format!("/Users/{id}")).await;
+    assert_eq!(after[CUSTOM_EXT], json!({"costCenter": "CC-3"}));
+    // Another organization's view of the same person does not have them.
+    let other = app.create_org("Other").await;
+    let theirs = app
+        .create_user(&other, &fixture("entra/create_user.json"))
+        .await;
+    assert!(
+        app.get_json(&other, &format!("/Users/{theirs}"))
+            .await
+            .get(CUSTOM_EXT)
+            .is_none()
+    );
+}
