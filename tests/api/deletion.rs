@@ -337,6 +337,21 @@ async fn operators_revoke_sessions_and_scim_tokens_and_change_organizations(app:
     assert_eq!(body["active"], json!(false));
     assert_eq!(body["revoked_reason"], json!("admin"));
     assert!(!app.session_active(&session).await);
+    // The revocation is audited once; revoking it again answers the same and audits
+    // nothing more.
+    let revocations = async || {
+        app.audit_actions(&org)
+            .await
+            .into_iter()
+            .filter(|a| a == "session.revoke")
+            .count()
+    };
+    assert_eq!(revocations().await, 1);
+    let res = app
+        .admin_send(Method::DELETE, &format!("/sessions/{session}"), None)
+        .await;
+    assert_eq!(expect_json(res, 200).await["active"], json!(false));
+    assert_eq!(revocations().await, 1);
     let res = app
         .admin_send(Method::DELETE, "/sessions/ses_missing", None)
         .await;
