@@ -892,4 +892,46 @@ mod tests {
         assert!(!check(r#"userName sw "bob""#) && !check(r#"userName ew ".org""#));
         assert!(!check(r#"userName sw "alice@example.com.and.more""#));
     }
+
+    #[test]
+    fn sibling_groups_and_value_paths_do_not_add_up_to_the_depth_limit() {
+        let groups = vec!["(userName pr)"; MAX_DEPTH + 2].join(" or ");
+        assert!(Filter::parse(&groups, &USER).is_ok(), "{groups}");
+        let paths = vec![r#"emails[type pr]"#; MAX_DEPTH + 2].join(" and ");
+        assert!(Filter::parse(&paths, &USER).is_ok(), "{paths}");
+    }
+
+    #[test]
+    fn value_paths_need_a_complex_attribute() {
+        for bad in [
+            r#"userName[value eq "x"]"#,
+            r#"name.givenName[value eq "x"]"#,
+        ] {
+            let e = Filter::parse(bad, &USER).expect_err(bad);
+            assert!(
+                e.detail.contains("no sub-attributes"),
+                "{bad}: {}",
+                e.detail
+            );
+        }
+    }
+
+    #[test]
+    fn literals_are_read_as_their_type() {
+        let lit = |f: &str| match Filter::parse(f, &USER).expect(f) {
+            Filter::Compare(_, _, lit) => lit,
+            other => panic!("{f}: {other:?}"),
+        };
+        assert_eq!(lit("active eq true"), Literal::Bool(true));
+        assert_eq!(lit("active eq FALSE"), Literal::Bool(false));
+        assert_eq!(lit(r#"active eq "False""#), Literal::Bool(false));
+        assert_eq!(lit(r#"active eq "TRUE""#), Literal::Bool(true));
+        assert_eq!(lit("title eq null"), Literal::Null);
+        assert_eq!(lit(r#"title eq "false""#), Literal::Str("false".into()));
+        assert!(Filter::parse(r#"active eq "yes""#, &USER).is_err());
+        for bad in ["active sw true", "active co false", "active ew true"] {
+            let e = Filter::parse(bad, &USER).expect_err(bad);
+            assert!(e.detail.contains("is not a string"), "{bad}: {}", e.detail);
+        }
+    }
 }

@@ -651,4 +651,17 @@ mod tests {
         let d = patch(json!([{"op": "replace", "value": {"password": "hunter2"}}])).expect("patch");
         assert!(d.get("password").is_none());
     }
+
+    #[test]
+    fn the_operation_limit_is_inclusive() {
+        let ops = |n: usize| {
+            let ops: Vec<Value> = (0..n)
+                .map(|_| json!({"op": "replace", "path": "nickName", "value": "n"}))
+                .collect();
+            json!({"schemas": [PATCH_SCHEMA], "Operations": ops})
+        };
+        assert!(PatchRequest::parse(&ops(MAX_OPERATIONS), &USER).is_ok());
+        let e = PatchRequest::parse(&ops(MAX_OPERATIONS + 1), &USER).expect_err("too many");
+        assert_eq!(e.status, 413);
+    }
 }
