@@ -463,3 +463,31 @@ async fn serve_runs_the_purge_on_its_own(app: TestApp) {
             .contains(&"scim.user.delete".to_string())
     );
 }
+
+db_test!(
+    once_the_grace_period_is_over_a_deletion_cannot_be_undone_even_before_the_purge,
+    [("OFFBOARD_DELETION_GRACE", "1s")]
+);
+async fn once_the_grace_period_is_over_a_deletion_cannot_be_undone_even_before_the_purge(
+    app: TestApp,
+) {
+    let org = app.create_org("Acme").await;
+    let scim_id = app.create_user(&org, &user_body("lee@example.com")).await;
+    let id = app.account_of(&org, &scim_id).await;
+    app.admin_delete_confirmed(&format!("/users/{id}"), json!({}))
+        .await;
+    // Not a speed target: the grace period has to pass on the wall clock.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.admin_user(&id).await["email"],
+        json!("lee@example.com"),
+        "not purged yet"
+    );
+    let res = app
+        .admin_send(Method::POST, &format!("/users/{id}/restore"), None)
+        .await;
+    assert_eq!(
+        expect_json(res, 409).await["error"]["code"],
+        json!("NOT_RESTORABLE")
+    );
+}
