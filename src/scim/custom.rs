@@ -127,7 +127,7 @@ impl CustomPath {
                 remove(doc, name);
             }
             (Some(urn), Some(name)) => {
-                if let Some((key, _)) = find_key(doc, urn)
+                if let Some(key) = find_key(doc, urn)
                     && let Some(Value::Object(ext)) = doc.get_mut(&key)
                 {
                     remove(ext, name);
@@ -143,19 +143,17 @@ impl CustomPath {
 
 /// Attribute names are case-insensitive: an existing key of another case is the same
 /// attribute.
-fn find_key(map: &Map<String, Value>, name: &str) -> Option<(String, ())> {
-    map.keys()
-        .find(|k| k.eq_ignore_ascii_case(name))
-        .map(|k| (k.clone(), ()))
+fn find_key(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
 fn insert(map: &mut Map<String, Value>, name: &str, value: Value) {
-    let key = find_key(map, name).map_or_else(|| name.to_string(), |(k, _)| k);
+    let key = find_key(map, name).unwrap_or_else(|| name.to_string());
     map.insert(key, value);
 }
 
 fn remove(map: &mut Map<String, Value>, name: &str) {
-    if let Some((key, _)) = find_key(map, name) {
+    if let Some(key) = find_key(map, name) {
         map.remove(&key);
     }
 }
@@ -164,7 +162,7 @@ fn entry_object<'m>(
     doc: &'m mut Map<String, Value>,
     urn: &str,
 ) -> Result<&'m mut Map<String, Value>, ScimError> {
-    let key = find_key(doc, urn).map_or_else(|| urn.to_string(), |(k, _)| k);
+    let key = find_key(doc, urn).unwrap_or_else(|| urn.to_string());
     doc.entry(key)
         .or_insert_with(|| Value::Object(Map::new()))
         .as_object_mut()
