@@ -171,8 +171,8 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
                 tokens.push(Token::Str(s));
             }
             b'-' | b'0'..=b'9' => {
+                // The first byte is one the loop accepts too.
                 let start = i;
-                i += 1;
                 while i < bytes.len()
                     && (bytes[i].is_ascii_digit()
                         || matches!(bytes[i], b'.' | b'e' | b'E' | b'+' | b'-'))
