@@ -73,7 +73,10 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(OrganizationName::parse("  Acme ").unwrap().as_str(), "Acme");
-        assert_eq!(OrganizationName::parse(" Acme").unwrap().into_string(), "Acme");
+        assert_eq!(
+            OrganizationName::parse(" Acme").unwrap().into_string(),
+            "Acme"
+        );
         assert!(OrganizationName::parse("   ").is_err());
         assert!(OrganizationName::parse(&"é".repeat(MAX_NAME_CHARS)).is_ok());
         assert!(OrganizationName::parse(&"é".repeat(MAX_NAME_CHARS + 1)).is_err());

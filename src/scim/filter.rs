@@ -929,6 +929,9 @@ mod tests {
         assert_eq!(lit("title eq null"), Literal::Null);
         assert_eq!(lit(r#"title eq "false""#), Literal::Str("false".into()));
         assert!(Filter::parse(r#"active eq "yes""#, &USER).is_err());
+        // A bare word is no value (Microsoft's collection sends `userName sw O`).
+        assert!(Filter::parse("userName sw O", &USER).is_err());
+        assert!(Filter::parse("title eq nothing", &USER).is_err());
         for bad in ["active sw true", "active co false", "active ew true"] {
             let e = Filter::parse(bad, &USER).expect_err(bad);
             assert!(e.detail.contains("is not a string"), "{bad}: {}", e.detail);

@@ -664,4 +664,37 @@ mod tests {
         let e = PatchRequest::parse(&ops(MAX_OPERATIONS + 1), &USER).expect_err("too many");
         assert_eq!(e.status, 413);
     }
+
+    #[test]
+    fn custom_attribute_operations() {
+        let d = patch(json!([{"op": "add", "path": "shoeSize", "value": 44}])).expect("add");
+        assert_eq!(d["shoeSize"], json!(44));
+        let d = patch(json!([
+            {"op": "add", "path": "shoeSize", "value": 44},
+            {"op": "remove", "path": "SHOESIZE"}
+        ]))
+        .expect("remove");
+        assert!(!d.contains_key("shoeSize"));
+        let d = patch(json!([
+            {"op": "add", "path": "shoeSize", "value": 44},
+            {"op": "replace", "path": "shoeSize", "value": null}
+        ]))
+        .expect("replace with null");
+        assert!(!d.contains_key("shoeSize"));
+        // A blank path is no path: the value object is applied.
+        let d = patch(json!([{"op": "replace", "path": "  ", "value": {"shoeSize": 1}}]))
+            .expect("blank path");
+        assert_eq!(d["shoeSize"], json!(1));
+        for bad in [
+            json!([{"op": "add", "path": "shoeSize"}]),
+            json!([{"op": "replace", "path": "shoeSize"}]),
+        ] {
+            let e = patch(bad.clone()).expect_err("needs a value");
+            assert_eq!(
+                e.scim_type,
+                Some(crate::scim::error::ScimType::InvalidValue),
+                "{bad}"
+            );
+        }
+    }
 }
