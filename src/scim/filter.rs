@@ -650,6 +650,11 @@ mod tests {
         let check = |f: &str| Filter::parse(f, &USER).expect(f).matches(&accented);
         assert!(check(r#"userName ge "É""#) && !check(r#"userName gt "É""#));
         assert!(check(r#"userName le "É""#) && !check(r#"userName lt "É""#));
+        // Unicode case folding can make non-ASCII text equal to ASCII text: the Kelvin
+        // sign lower-cases to `k`.
+        let kelvin = serde_json::json!({"userName": "kelvin"});
+        let f = Filter::parse("userName eq \"\u{212A}elvin\"", &USER).expect("kelvin");
+        assert!(f.matches(&kelvin));
     }
     use crate::scim::schema::USER;
     use serde_json::json;
