@@ -17,17 +17,12 @@ pub fn endpoint_json(
     settings: &crate::configuration::WebhookSettings,
 ) -> Value {
     use crate::domain::breaker;
-    let now = Utc::now();
-    let state = breaker::state(
+    let (state, configured) = crate::store::endpoints::breaker_of(
+        ep,
         &settings.breaker,
-        ep.consecutive_failures,
-        ep.breaker_open_until,
-        now,
+        settings.endpoint_concurrency,
+        Utc::now(),
     );
-    let configured = ep
-        .max_in_flight
-        .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(settings.endpoint_concurrency);
     json!({
         "id": ep.id,
         "url": ep.url,
