@@ -16,6 +16,7 @@ mod dialects;
 mod discovery;
 mod groups;
 mod isolation;
+mod jumpcloud;
 mod lifecycle;
 mod limits;
 mod listing;
