@@ -26,9 +26,28 @@ pub async fn create_private(
     display_name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<users::Model, DbErr> {
-    users::Entity::insert(users::ActiveModel {
-        id: Set(ids::new_id(ids::USER)),
-        identity_key: Set(None),
+    users::Entity::insert(new_account(
+        ids::new_id(ids::USER),
+        None,
+        email,
+        display_name,
+        now,
+    ))
+    .exec_with_returning(db)
+    .await
+}
+
+/// A live account's row, as both kinds of creation insert it.
+fn new_account(
+    id: String,
+    identity_key: Option<&str>,
+    email: Option<String>,
+    display_name: Option<String>,
+    now: DateTime<Utc>,
+) -> users::ActiveModel {
+    users::ActiveModel {
+        id: Set(id),
+        identity_key: Set(identity_key.map(str::to_string)),
         email: Set(email),
         display_name: Set(display_name),
         created_at: Set(now),
@@ -36,9 +55,7 @@ pub async fn create_private(
         deleted_at: Set(None),
         purge_after: Set(None),
         held_identity_key: Set(None),
-    })
-    .exec_with_returning(db)
-    .await
+    }
 }
 
 /// Finds the live account linked to this verified email or creates it; `true` when
@@ -53,17 +70,7 @@ pub async fn find_or_create(
     now: DateTime<Utc>,
 ) -> Result<(users::Model, bool), DbErr> {
     let new_id = ids::new_id(ids::USER);
-    let model = users::ActiveModel {
-        id: Set(new_id.clone()),
-        identity_key: Set(Some(identity_key.to_string())),
-        email: Set(email),
-        display_name: Set(display_name),
-        created_at: Set(now),
-        updated_at: Set(now),
-        deleted_at: Set(None),
-        purge_after: Set(None),
-        held_identity_key: Set(None),
-    };
+    let model = new_account(new_id.clone(), Some(identity_key), email, display_name, now);
     users::Entity::insert(model)
         .on_conflict(
             OnConflict::column(users::Column::IdentityKey)
