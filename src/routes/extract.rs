@@ -8,6 +8,7 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use crate::auth::AdminAuthError;
+use crate::ids::OrganizationId;
 use crate::routes::RequestId;
 use crate::routes::admin::AdminApiError;
 use crate::scim::error::ScimError;
@@ -52,7 +53,7 @@ fn database_scim_error(e: &sea_orm::DbErr) -> ScimError {
 /// The organization a SCIM request acts for, chosen by its bearer token.
 #[derive(Debug, Clone)]
 pub struct Tenant {
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub actor: Actor,
 }
 
@@ -88,7 +89,7 @@ impl FromRequest for Tenant {
                 ));
             }
             Ok(Tenant {
-                organization_id: row.organization_id,
+                organization_id: OrganizationId::from_stored(row.organization_id),
                 actor: Actor {
                     kind: "scim_token",
                     id: row.id,

@@ -14,6 +14,7 @@ use super::work::{Audit, Work};
 use super::{Error, Result, check_if_match};
 use crate::domain::plan_update;
 use crate::domain::{AccountLink, EmailIdentity, IfMatch, MembershipStatus, account_link};
+use crate::ids::OrganizationId;
 use crate::scim::error::ScimError;
 use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
@@ -29,7 +30,7 @@ use crate::store::{accounts, domains, memberships as store, sessions};
 /// The organization and the caller a request acts for.
 #[derive(Debug, Clone)]
 pub struct Scope {
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub actor: Actor,
     /// How long a deleted account stays restorable (`OFFBOARD_DELETION_GRACE`).
     pub deletion_grace: std::time::Duration,
