@@ -865,11 +865,12 @@ db_test!(
     a_redirect_is_a_failure_and_is_not_followed,
     [
         ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
-        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+        ("OFFBOARD_WEBHOOK_DISPATCH", "false"),
         ("OFFBOARD_WEBHOOK_RETRY_SCHEDULE", "1h"),
     ]
 );
 async fn a_redirect_is_a_failure_and_is_not_followed(app: TestApp) {
+    use offboard::webhook::dispatcher::Tick;
     let (ep, receiver) = endpoint(
         &app,
         Mode::Redirect,
@@ -878,11 +879,25 @@ async fn a_redirect_is_a_failure_and_is_not_followed(app: TestApp) {
     .await;
     let org = app.create_org("Acme").await;
     app.create_user(&org, &user_body("r@example.com")).await;
-    let rows = wait_for_attempts(&app, &ep, 1).await;
+    let dispatcher = app.dispatcher();
+    // Both events are fanned out; only user.created is for this endpoint.
+    let first = dispatcher.tick().await.unwrap();
+    assert_eq!(
+        first,
+        Tick {
+            fanned_out: 2,
+            retrying: 1,
+            ..Tick::default()
+        },
+        "a 302 is a failure to retry, not a success"
+    );
+    let rows = attempts_of(&app, &ep).await;
+    assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status_code, Some(302));
     assert_eq!(rows[0].outcome, "failure");
-    // Settled: one request only, the redirect was not followed, and nothing succeeded.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Settled: nothing more is due for an hour, the redirect was not followed (one
+    // request reached the receiver), and nothing succeeded.
+    assert_eq!(dispatcher.tick().await.unwrap(), Tick::default());
     assert_eq!(receiver.received().len(), 1);
     let pending = deliveries(&app, &format!("status=pending&endpoint_id={ep}")).await;
     assert_eq!(pending.len(), 1);
