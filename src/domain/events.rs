@@ -2,6 +2,7 @@
 //! per type, each with its payload (`data`) as a typed struct, so a type and its payload
 //! cannot disagree. Payloads name what changed by id and never carry personal data.
 
+use super::content::ContentDirectives;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -107,6 +108,9 @@ pub struct MembershipData {
     /// Removal by the operator: where the application should move the user's resources.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_resources_to_department_id: Option<String>,
+    /// Removal by the operator: what the application should do with the user's content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDirectives>,
     /// Creation by a restore within the grace period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restored: Option<bool>,
@@ -121,6 +125,7 @@ impl MembershipData {
             sessions_revoked: None,
             account_deleted: None,
             transfer_resources_to_department_id: None,
+            content: None,
             restored: None,
         }
     }
@@ -132,6 +137,10 @@ impl MembershipData {
 pub struct UserData {
     pub organization: Id,
     pub user: Id,
+    /// `user.deleted` by the operator: what the application should do with the user's
+    /// content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDirectives>,
 }
 
 impl UserData {
@@ -139,6 +148,7 @@ impl UserData {
         UserData {
             organization: Id::of(organization_id),
             user: Id::of(user_id),
+            content: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! policies delivery follows (`breaker`). Use cases in `service` carry the decisions out.
 
 pub mod breaker;
+pub mod content;
 pub mod deletion;
 pub mod events;
 pub mod identity;
@@ -12,6 +13,7 @@ pub mod removal;
 pub mod text;
 pub mod version;
 
+pub use content::{ContentDirectives, DirectiveError};
 pub use deletion::{DepartmentId, purge_after, retention_cutoff};
 pub use identity::{AccountLink, EmailDomain, EmailIdentity, account_link};
 pub use membership::{

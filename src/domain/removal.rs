@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use super::content::ContentDirectives;
 use super::events::{Event, GroupData, UserData};
 use super::membership::{Membership, MembershipStatus, sessions_revoked_event};
 
@@ -35,6 +36,8 @@ pub struct Removed<'a> {
     pub groups_left: &'a [String],
     /// Where the application should move the user's resources.
     pub transfer_to: Option<&'a str>,
+    /// What the application should do with the user's content.
+    pub content: Option<ContentDirectives>,
 }
 
 impl Removed<'_> {
@@ -56,20 +59,28 @@ impl Removed<'_> {
         data.sessions_revoked = Some(self.sessions_revoked);
         data.account_deleted = Some(self.account_deleted);
         data.transfer_resources_to_department_id = self.transfer_to.map(str::to_string);
+        data.content = self.content;
         events.push(Event::MembershipDeleted(data));
         if self.sessions_revoked > 0 {
             events.push(sessions_revoked_event(m, self.sessions_revoked));
         }
         if self.account_deleted {
-            events.push(user_deleted(org, &m.user_id));
+            events.push(user_deleted(org, &m.user_id, self.content));
         }
         events
     }
 }
 
-/// `user.deleted` for one organization: ids only, the account's data is being erased.
-pub fn user_deleted(organization_id: &str, user_id: &str) -> Event {
-    Event::UserDeleted(UserData::new(organization_id, user_id))
+/// `user.deleted` for one organization: ids only (the account's data is being erased),
+/// and the operator's content directives when there were any.
+pub fn user_deleted(
+    organization_id: &str,
+    user_id: &str,
+    content: Option<ContentDirectives>,
+) -> Event {
+    let mut data = UserData::new(organization_id, user_id);
+    data.content = content;
+    Event::UserDeleted(data)
 }
 
 #[cfg(test)]
@@ -109,6 +120,10 @@ mod tests {
             account_deleted: true,
             groups_left: &groups,
             transfer_to: Some("dept_1"),
+            content: Some(ContentDirectives {
+                hard_delete_posts: true,
+                ..Default::default()
+            }),
         };
         let events = r.events();
         let types: Vec<_> = events.iter().map(|e| e.event_type().as_str()).collect();
@@ -128,6 +143,12 @@ mod tests {
         assert_eq!(deleted["sessions_revoked"], 3);
         assert_eq!(deleted["account_deleted"], true);
         assert_eq!(deleted["transfer_resources_to_department_id"], "dept_1");
+        // The directives travel in both the membership's and the account's event.
+        for e in [&events[2], &events[4]] {
+            let content = &e.data()["content"];
+            assert_eq!(content["hard_delete_posts"], true, "{}", e.data());
+            assert_eq!(content["delete_all"], false);
+        }
     }
 
     #[test]
@@ -139,6 +160,7 @@ mod tests {
             account_deleted: false,
             groups_left: &[],
             transfer_to: None,
+            content: None,
         };
         let events = r.events();
         assert_eq!(events.len(), 1);
@@ -148,6 +170,10 @@ mod tests {
                 .data()
                 .get("transfer_resources_to_department_id")
                 .is_none()
+        );
+        assert!(
+            events[0].data().get("content").is_none(),
+            "no directives, no content"
         );
     }
 }

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::removal::{self, Removal};
 use super::work::{Audit, Work};
 use super::{Error, Result};
+use crate::domain::ContentDirectives;
 use crate::domain::events::{Event, Id, OrganizationDeletedData};
 use crate::domain::removal::user_deleted;
 use crate::store::audit::{Actor, actions};
@@ -25,6 +26,8 @@ pub struct UserDeleted {
     pub memberships_removed: Vec<String>,
     pub sessions_revoked: u64,
     pub grace_period_secs: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDirectives>,
 }
 
 /// `DELETE /admin/v1/users/{id}`: every membership removed, all sessions revoked, the
@@ -33,6 +36,7 @@ pub async fn delete_user(
     db: &DatabaseConnection,
     actor: &Actor,
     user_id: &str,
+    content: Option<ContentDirectives>,
     grace: Duration,
 ) -> Result<UserDeleted> {
     let mut work = Work::begin(db, actor).await?;
@@ -49,6 +53,7 @@ pub async fn delete_user(
             cascade: false,
             grace,
             transfer_to: None,
+            content,
         };
         let removed =
             removal::remove_memberships(&mut work, &removal, std::slice::from_ref(m)).await?;
@@ -67,12 +72,13 @@ pub async fn delete_user(
     orgs_told.sort_unstable();
     orgs_told.dedup();
     for org in orgs_told {
-        work.emit(org, [user_deleted(org, user_id)]);
+        work.emit(org, [user_deleted(org, user_id, content)]);
     }
     let outcome = UserDeleted {
         memberships_removed: member_ids,
         sessions_revoked,
         grace_period_secs: grace.as_secs(),
+        content,
     };
     work.audit(
         Audit::new(
@@ -109,6 +115,7 @@ pub async fn delete_organization(
         cascade: true,
         grace,
         transfer_to: None,
+        content: None,
     };
     let mut summary = OrganizationDeletedData {
         organization: Id::of(organization_id),
@@ -169,6 +176,7 @@ pub async fn remove_from_organization(
     organization_id: &str,
     user_id: &str,
     transfer_to: Option<&str>,
+    content: Option<ContentDirectives>,
     grace: Duration,
 ) -> Result<()> {
     let mut work = Work::begin(db, actor).await?;
@@ -184,6 +192,7 @@ pub async fn remove_from_organization(
         cascade: true,
         grace,
         transfer_to,
+        content,
     };
     let removed =
         removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&m)).await?;
@@ -198,6 +207,7 @@ pub async fn remove_from_organization(
                 "sessions_revoked": removed.sessions_revoked,
                 "account_deleted": !removed.accounts_deleted.is_empty(),
                 "transfer_resources_to_department_id": transfer_to,
+                "content": content,
             }),
         )
         .in_organization(organization_id)

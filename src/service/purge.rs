@@ -158,6 +158,7 @@ async fn apply_retention(
                 cascade: true,
                 grace,
                 transfer_to: None,
+                content: None,
             };
             let removed = removal::remove_memberships(&mut work, &removal, &page).await?;
             for m in &page {

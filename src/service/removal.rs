@@ -13,8 +13,8 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 use super::Result;
 use super::work::Work;
-use crate::domain::purge_after;
 use crate::domain::removal::{Removed, accounts_left_behind};
+use crate::domain::{ContentDirectives, purge_after};
 use crate::store::{accounts, groups, memberships as store, sessions};
 
 /// How a batch of memberships of one organization is removed.
@@ -28,6 +28,8 @@ pub struct Removal<'a> {
     pub grace: Duration,
     /// Where the application should move the user's resources; travels in the event.
     pub transfer_to: Option<&'a str>,
+    /// What the application should do with the user's content; travels in the events.
+    pub content: Option<ContentDirectives>,
 }
 
 /// What a removal did, for the caller's answer and audit row.
@@ -87,6 +89,7 @@ pub async fn remove_memberships(
             account_deleted: to_delete.contains(m.user_id.as_str()),
             groups_left: left_groups.get(&m.scim_id).map_or(&[], Vec::as_slice),
             transfer_to: removal.transfer_to,
+            content: removal.content,
         };
         work.emit(org, removed.events());
     }

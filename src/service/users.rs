@@ -483,6 +483,7 @@ pub async fn delete(
         cascade: true,
         grace: scope.deletion_grace,
         transfer_to: None,
+        content: None,
     };
     let removed =
         removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&current)).await?;

@@ -10,10 +10,10 @@ use crate::db_test;
 use crate::helpers::{TestApp, expect_json, fixture, user_body};
 use crate::receiver::{Mode, Receiver};
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// Adds an endpoint through the admin API and starts a receiver that knows its secret.
-async fn endpoint(app: &TestApp, mode: Mode, extra: Value) -> (String, Receiver) {
+pub(crate) async fn endpoint(app: &TestApp, mode: Mode, extra: Value) -> (String, Receiver) {
     // The receiver needs a URL before the endpoint exists and a secret after: start it
     // with a placeholder secret and hand it the real one.
     let receiver = Receiver::start("whsec_AAAA", mode).await;

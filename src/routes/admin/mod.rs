@@ -14,6 +14,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::domain::ContentDirectives;
 use crate::routes::scim::read_json;
 use crate::service::Error;
 
@@ -229,6 +230,35 @@ impl FromRequest for OptionalBody {
 pub fn confirmed(input: &Value, allowed: &[&str], details: Value) -> Result<(), AdminApiError> {
     reject_unknown_fields(input, allowed)?;
     require_confirmation(input, details)
+}
+
+/// A deletion's body: `confirm`, the content directives (either spelling), and `fields`
+/// the route also takes. Unknown fields, then directives that are not booleans, then a
+/// missing confirmation are refused with 422, in that order; returns the directives.
+pub fn deletion_body(
+    input: &Value,
+    fields: &[&'static str],
+    details: Value,
+) -> Result<Option<ContentDirectives>, AdminApiError> {
+    let allowed: Vec<&str> = ["confirm"]
+        .into_iter()
+        .chain(fields.iter().copied())
+        .chain(ContentDirectives::field_names())
+        .collect();
+    reject_unknown_fields(input, &allowed)?;
+    let content = match input.as_object() {
+        Some(fields) => ContentDirectives::from_fields(fields).map_err(|e| {
+            AdminApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_CONTENT_DIRECTIVE",
+                &format!("{e}."),
+            )
+            .with_details(json!({"field": e.field()}))
+        })?,
+        None => None,
+    };
+    require_confirmation(input, details)?;
+    Ok(content)
 }
 
 /// Reads and deserializes a JSON body into the request type.

@@ -3,7 +3,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminApiError, Body, OptionalBody, confirmed};
+use super::{AdminApiError, Body, OptionalBody, confirmed, deletion_body};
 use crate::domain::DepartmentId;
 use crate::domain::organization::{OrganizationName, RateLimit, retention_secs};
 use crate::routes::extract::Operator;
@@ -157,9 +157,9 @@ async fn remove_user(
     OptionalBody(input): OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
     let (org_id, user_id) = path.into_inner();
-    confirmed(
+    let content = deletion_body(
         &input,
-        &["confirm", "transfer_resources_to_department_id"],
+        &["transfer_resources_to_department_id"],
         json!({"user_id": user_id}),
     )?;
     let transfer = match input.get("transfer_resources_to_department_id") {
@@ -180,6 +180,7 @@ async fn remove_user(
         &org_id,
         &user_id,
         transfer.as_ref().map(DepartmentId::as_str),
+        content,
         state.settings.deletion_grace,
     )
     .await?;

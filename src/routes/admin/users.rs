@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{AdminApiError, OptionalBody, confirmed};
+use super::{AdminApiError, OptionalBody, deletion_body};
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
 use crate::service::admin::{self, UserView};
@@ -54,15 +54,17 @@ async fn get(
     Ok(HttpResponse::Ok().json(user_json(&view)))
 }
 
-/// Deletes the account everywhere (account closure, erasure request).
+/// Deletes the account everywhere (account closure, erasure request), with the content
+/// directives the application is to carry out.
 async fn delete(
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
     OptionalBody(input): OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
-    confirmed(&input, &["confirm"], json!({"user_id": id.as_str()}))?;
-    deletion::delete_user(&state.db, &op.actor, &id, state.settings.deletion_grace).await?;
+    let content = deletion_body(&input, &[], json!({"user_id": id.as_str()}))?;
+    let grace = state.settings.deletion_grace;
+    deletion::delete_user(&state.db, &op.actor, &id, content, grace).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
