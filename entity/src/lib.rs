@@ -12,5 +12,6 @@ pub mod organization_domains;
 pub mod organizations;
 pub mod scim_tokens;
 pub mod sessions;
+pub mod suspensions;
 pub mod users;
 pub mod webhook_endpoints;

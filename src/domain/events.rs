@@ -13,6 +13,8 @@ use super::membership::MembershipStatus;
 pub enum EventType {
     UserCreated,
     UserDeleted,
+    UserSuspended,
+    UserUnsuspended,
     MembershipCreated,
     MembershipUpdated,
     MembershipDeactivated,
@@ -29,9 +31,11 @@ pub enum EventType {
 
 impl EventType {
     /// Every type offboard emits (and SPEC names, groups included), for endpoint filters.
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 16] = [
         EventType::UserCreated,
         EventType::UserDeleted,
+        EventType::UserSuspended,
+        EventType::UserUnsuspended,
         EventType::MembershipCreated,
         EventType::MembershipUpdated,
         EventType::MembershipDeactivated,
@@ -50,6 +54,8 @@ impl EventType {
         match self {
             EventType::UserCreated => "user.created",
             EventType::UserDeleted => "user.deleted",
+            EventType::UserSuspended => "user.suspended",
+            EventType::UserUnsuspended => "user.unsuspended",
             EventType::MembershipCreated => "membership.created",
             EventType::MembershipUpdated => "membership.updated",
             EventType::MembershipDeactivated => "membership.deactivated",
@@ -153,6 +159,18 @@ impl UserData {
     }
 }
 
+/// `data` of `user.suspended` (`until`, `null` for until lifted) and `user.unsuspended`
+/// (`expired`: its time ran out, rather than the operator lifting it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SuspensionData {
+    pub organization: Id,
+    pub user: Id,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired: Option<bool>,
+}
+
 /// `data` of `sessions.revoked`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionsRevokedData {
@@ -216,6 +234,8 @@ impl GroupData {
 pub enum Event {
     UserCreated(UserData),
     UserDeleted(UserData),
+    UserSuspended(SuspensionData),
+    UserUnsuspended(SuspensionData),
     MembershipCreated(MembershipData),
     MembershipUpdated(MembershipData),
     MembershipDeactivated(MembershipData),
@@ -235,6 +255,8 @@ impl Event {
         match self {
             Event::UserCreated(_) => EventType::UserCreated,
             Event::UserDeleted(_) => EventType::UserDeleted,
+            Event::UserSuspended(_) => EventType::UserSuspended,
+            Event::UserUnsuspended(_) => EventType::UserUnsuspended,
             Event::MembershipCreated(_) => EventType::MembershipCreated,
             Event::MembershipUpdated(_) => EventType::MembershipUpdated,
             Event::MembershipDeactivated(_) => EventType::MembershipDeactivated,
@@ -256,6 +278,7 @@ impl Event {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Event::UserCreated(d) | Event::UserDeleted(d) => Some(&d.user.id),
+            Event::UserSuspended(d) | Event::UserUnsuspended(d) => Some(&d.user.id),
             Event::MembershipCreated(d)
             | Event::MembershipUpdated(d)
             | Event::MembershipDeactivated(d)
@@ -276,6 +299,7 @@ impl Event {
     pub fn data(&self) -> Value {
         let v = match self {
             Event::UserCreated(d) | Event::UserDeleted(d) => serde_json::to_value(d),
+            Event::UserSuspended(d) | Event::UserUnsuspended(d) => serde_json::to_value(d),
             Event::MembershipCreated(d)
             | Event::MembershipUpdated(d)
             | Event::MembershipDeactivated(d)

@@ -135,6 +135,8 @@ pub async fn revoke_scim_token(
 pub struct UserView {
     pub account: account_model::Model,
     pub memberships: Vec<membership_model::Model>,
+    /// The suspension in effect, if any.
+    pub suspension: Option<entity::suspensions::Model>,
 }
 
 pub async fn user_view(db: &DatabaseConnection, user_id: &str) -> Result<UserView> {
@@ -142,9 +144,11 @@ pub async fn user_view(db: &DatabaseConnection, user_id: &str) -> Result<UserVie
         return Err(Error::not_found("user", None));
     };
     let memberships = memberships::list_for_user(db, user_id).await?;
+    let suspension = super::suspension::current(db, user_id, Utc::now()).await?;
     Ok(UserView {
         account,
         memberships,
+        suspension,
     })
 }
 
@@ -165,6 +169,14 @@ pub async fn create_session(
     };
     if m.status != Status::Active {
         return Err(Error::invalid("the membership is not active"));
+    }
+    if let Some(s) = crate::store::suspensions::find(work.tx(), user_id).await?
+        && crate::domain::suspension::in_effect(s.until, work.now)
+    {
+        return Err(Error::conflict(
+            "USER_SUSPENDED",
+            "The user is suspended; no session can start until the suspension ends.",
+        ));
     }
     let s = sessions::create(work.tx(), organization_id, user_id, expires_at).await?;
     work.audit(

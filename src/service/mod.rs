@@ -12,6 +12,7 @@ pub mod groups;
 pub mod listing;
 pub mod purge;
 pub mod removal;
+pub mod suspension;
 pub mod users;
 pub mod webhooks;
 pub mod work;

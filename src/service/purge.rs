@@ -16,7 +16,7 @@ use super::work::{Audit, Work};
 use crate::db;
 use crate::domain::retention_cutoff;
 use crate::store::audit::{Actor, actions};
-use crate::store::{accounts, memberships, organizations as orgs};
+use crate::store::{accounts, memberships, organizations as orgs, suspensions};
 
 const BATCH: u64 = 500;
 
@@ -50,6 +50,8 @@ pub struct PurgeReport {
     /// Events past their retention whose deliveries were all final, pruned with their
     /// deliveries and attempts.
     pub events_pruned: u64,
+    /// Suspensions whose `until` had passed, ended.
+    pub suspensions_ended: u64,
 }
 
 pub fn policy_actor() -> Actor {
@@ -74,6 +76,7 @@ pub async fn run(
         ..PurgeReport::default()
     };
     let actor = policy_actor();
+    report.suspensions_ended = super::suspension::expire(db, &actor, now).await?;
     loop {
         let mut work = Work::begin_at(db, &actor, now).await?;
         let ids = accounts::due_for_purge(work.tx(), now, BATCH).await?;
@@ -81,6 +84,7 @@ pub async fn run(
             break;
         }
         accounts::erase_many(work.tx(), &ids, now).await?;
+        suspensions::remove_for_users(work.tx(), &ids).await?;
         memberships::erase_all_for_users(work.tx(), &ids, now).await?;
         work.audit(Audit::new(
             actions::PURGE,

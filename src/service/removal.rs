@@ -113,7 +113,10 @@ pub async fn delete_accounts(
     let purge_at = purge_after(now, grace);
     accounts::delete_many(db, user_ids, now, purge_at).await?;
     match purge_at {
-        None => store::erase_all_for_users(db, user_ids, now).await,
+        None => {
+            crate::store::suspensions::remove_for_users(db, user_ids).await?;
+            store::erase_all_for_users(db, user_ids, now).await
+        }
         Some(_) => store::mark_removed_with_account(db, removed_member_ids).await,
     }
 }

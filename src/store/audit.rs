@@ -95,6 +95,9 @@ pub mod actions {
     pub const SESSION_REVOKE: &str = "session.revoke";
     pub const USER_DELETE: &str = "user.delete";
     pub const USER_RESTORE: &str = "user.restore";
+    pub const USER_SUSPEND: &str = "user.suspend";
+    pub const USER_UNSUSPEND: &str = "user.unsuspend";
+    pub const USER_SUSPENSION_EXPIRE: &str = "user.suspension.expire";
     pub const ORGANIZATION_DELETE: &str = "organization.delete";
     pub const ORGANIZATION_UPDATE: &str = "organization.update";
     pub const MEMBERSHIP_DELETE: &str = "membership.delete";

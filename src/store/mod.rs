@@ -12,6 +12,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod scim_query;
 pub mod sessions;
+pub mod suspensions;
 pub mod tokens;
 
 use sea_orm::{

@@ -28,4 +28,5 @@ mod processes;
 mod purge;
 mod receiver;
 mod sql_filters;
+mod suspension;
 mod webhooks;

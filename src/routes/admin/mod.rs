@@ -274,6 +274,10 @@ async fn body<T: DeserializeOwned>(
             &e.detail,
         )
     })?;
+    // serde reads a struct from an array too (`[]` as every field absent): refuse that.
+    if !value.is_object() {
+        return Err(AdminApiError::validation("the body must be a JSON object"));
+    }
     serde_json::from_value(value)
         .map_err(|e| AdminApiError::validation(&format!("Invalid request body: {e}")))
 }

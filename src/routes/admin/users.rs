@@ -1,11 +1,15 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{AdminApiError, OptionalBody, deletion_body};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{AdminApiError, Body, OptionalBody, deletion_body};
+use crate::domain::suspension::Suspension;
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
 use crate::service::admin::{self, UserView};
-use crate::service::deletion;
+use crate::service::{deletion, suspension};
 use crate::state::AppState;
 
 /// The account with all its memberships, removed ones included.
@@ -42,6 +46,14 @@ fn user_json(view: &UserView) -> Value {
         // Within the grace period: when the personal data goes and a restore stops working.
         "purge_after": account.purge_after.map(format_time),
         "memberships": memberships,
+        // Suspended accounts keep each membership's SCIM status (what the IdP set) above;
+        // this says whether the account may hold sessions at all.
+        "suspended": view.suspension.is_some(),
+        "suspension": view.suspension.as_ref().map(|s| json!({
+            "reason": s.reason,
+            "suspended_at": format_time(s.suspended_at),
+            "until": s.until.map(format_time),
+        })),
     })
 }
 
@@ -78,8 +90,44 @@ async fn restore(
     Ok(HttpResponse::Ok().json(user_json(&view)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuspendInput {
+    #[serde(default)]
+    reason: Option<String>,
+    /// RFC 3339; absent or `null`: until lifted.
+    #[serde(default)]
+    until: Option<DateTime<Utc>>,
+}
+
+/// Suspends the account in every organization: sessions revoked, new ones refused.
+async fn suspend(
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    Body(input): Body<SuspendInput>,
+) -> Result<HttpResponse, AdminApiError> {
+    let suspension = Suspension::new(input.reason.as_deref(), input.until, Utc::now())
+        .map_err(|e| AdminApiError::validation(&format!("{e}.")))?;
+    suspension::suspend(&state.db, &op.actor, &id, suspension).await?;
+    let view = admin::user_view(&state.db, &id).await?;
+    Ok(HttpResponse::Ok().json(user_json(&view)))
+}
+
+async fn unsuspend(
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    suspension::unsuspend(&state.db, &op.actor, &id).await?;
+    let view = admin::user_view(&state.db, &id).await?;
+    Ok(HttpResponse::Ok().json(user_json(&view)))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/users/{id}", web::get().to(get))
         .route("/users/{id}", web::delete().to(delete))
-        .route("/users/{id}/restore", web::post().to(restore));
+        .route("/users/{id}/restore", web::post().to(restore))
+        .route("/users/{id}/suspend", web::post().to(suspend))
+        .route("/users/{id}/unsuspend", web::post().to(unsuspend));
 }
