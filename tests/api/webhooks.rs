@@ -1031,3 +1031,31 @@ async fn one_users_failing_delivery_does_not_hold_up_another_user(app: TestApp) 
         .collect();
     assert_eq!(stuck_tries, ["membership.deactivated"]);
 }
+
+/// On SQLite every writer queues for one lock, which SCIM writes hold; a dispatcher with
+/// nothing to do must learn that by reading, never by queueing for the write lock (an
+/// idle one polls every interval, and would otherwise stand between SCIM writes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_dispatcher_never_waits_for_the_write_lock() {
+    use offboard::webhook::dispatcher::Tick;
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::Backend::Sqlite,
+        &[("OFFBOARD_WEBHOOK_DISPATCH", "false")],
+    )
+    .await;
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("idle@example.com")).await;
+    let dispatcher = app.dispatcher();
+    // No endpoint: the events are fanned out to nobody, and then nothing is left to do.
+    assert_eq!(dispatcher.tick().await.unwrap().fanned_out, 2);
+    let writer = offboard::db::begin_write(&app.db).await.unwrap();
+    // Not a speed target: the bound only tells "answered from reads" from "queued
+    // behind the open write transaction", which would never end while it is held.
+    let idle = tokio::time::timeout(Duration::from_secs(10), dispatcher.tick()).await;
+    drop(writer);
+    assert_eq!(
+        idle.expect("the idle tick queued for the write lock")
+            .unwrap(),
+        Tick::default()
+    );
+}
