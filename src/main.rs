@@ -35,6 +35,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// What offboard holds about a user.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Manage webhook endpoints.
     Webhook {
         #[command(subcommand)]
@@ -110,6 +115,13 @@ enum WebhookCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Print everything offboard holds about the user as one JSON document (audited;
+    /// until the purge erases the data).
+    Export { user_id: String },
 }
 
 #[derive(Subcommand)]
@@ -279,6 +291,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{secret}");
             }
         }
+        Command::User {
+            command: UserCommand::Export { user_id },
+        } => {
+            let db = connect(&settings).await?;
+            let export = offboard::service::export::export(&db, &cli_actor(), &user_id)
+                .await
+                .with_context(|| format!("user {user_id}"))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&offboard::routes::admin::users::export_json(
+                    &export
+                ))?
+            );
+        }
         Command::Purge { json } => {
             let db = connect(&settings).await?;
             let report = offboard::service::purge::run(
@@ -291,11 +317,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "accounts erased: {}, records erased: {}, memberships expired: {}, events pruned: {}",
+                    "accounts erased: {}, records erased: {}, memberships expired: {}, events pruned: {}, suspensions ended: {}",
                     report.accounts_erased,
                     report.records_erased,
                     report.memberships_expired,
-                    report.events_pruned
+                    report.events_pruned,
+                    report.suspensions_ended
                 );
             }
         }

@@ -18,6 +18,7 @@ mod m20261126_000012_add_limits_and_group_keys;
 mod m20261126_000013_add_member_search_keys;
 mod m20261126_000014_add_endpoint_fairness;
 mod m20261126_000015_create_suspensions;
+mod m20261126_000016_add_person_indexes;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000013_add_member_search_keys::Migration),
             Box::new(m20261126_000014_add_endpoint_fairness::Migration),
             Box::new(m20261126_000015_create_suspensions::Migration),
+            Box::new(m20261126_000016_add_person_indexes::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod deletion;
 pub mod domains;
 pub mod error;
+pub mod export;
 pub mod groups;
 pub mod listing;
 pub mod purge;

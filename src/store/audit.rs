@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::audit_log;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::Value;
 
@@ -96,6 +97,7 @@ pub mod actions {
     pub const USER_DELETE: &str = "user.delete";
     pub const USER_RESTORE: &str = "user.restore";
     pub const USER_SUSPEND: &str = "user.suspend";
+    pub const USER_EXPORT: &str = "user.export";
     pub const USER_UNSUSPEND: &str = "user.unsuspend";
     pub const USER_SUSPENSION_EXPIRE: &str = "user.suspension.expire";
     pub const ORGANIZATION_DELETE: &str = "organization.delete";
@@ -112,4 +114,18 @@ pub mod actions {
     pub const EVENT_REPLAY: &str = "event.replay";
     pub const DOMAIN_VERIFY: &str = "organization.domain.verify";
     pub const DOMAIN_REMOVE: &str = "organization.domain.remove";
+}
+
+/// The audit rows whose target is `target_id`, oldest first, at most `limit`.
+pub async fn about(
+    db: &impl ConnectionTrait,
+    target_id: &str,
+    limit: u64,
+) -> Result<Vec<audit_log::Model>, DbErr> {
+    audit_log::Entity::find()
+        .filter(audit_log::Column::TargetId.eq(target_id))
+        .order_by_asc(audit_log::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::events;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::domain::events::{Envelope, Event};
@@ -87,6 +88,21 @@ pub async fn list_for_organization(
     events::Entity::find()
         .filter(events::Column::OrganizationId.eq(organization_id))
         .order_by_asc(events::Column::Sequence)
+        .all(db)
+        .await
+}
+
+/// The events about the account, in every organization, oldest first, at most `limit`.
+pub async fn for_user(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    limit: u64,
+) -> Result<Vec<events::Model>, DbErr> {
+    events::Entity::find()
+        .filter(events::Column::UserId.eq(user_id))
+        .order_by_asc(events::Column::CreatedAt)
+        .order_by_asc(events::Column::Id)
+        .limit(limit)
         .all(db)
         .await
 }

@@ -5,7 +5,8 @@ use entity::sessions;
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::ids;
@@ -120,4 +121,19 @@ pub async fn revoke(
         .exec(db)
         .await?;
     Ok(res.rows_affected > 0)
+}
+
+/// Every session of the account, oldest first, at most `limit`.
+pub async fn for_user(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    limit: u64,
+) -> Result<Vec<sessions::Model>, DbErr> {
+    sessions::Entity::find()
+        .filter(sessions::Column::UserId.eq(user_id))
+        .order_by_asc(sessions::Column::CreatedAt)
+        .order_by_asc(sessions::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }

@@ -15,6 +15,7 @@ mod content;
 mod deletion;
 mod dialects;
 mod discovery;
+mod export;
 mod groups;
 mod isolation;
 mod jumpcloud;

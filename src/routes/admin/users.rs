@@ -9,6 +9,7 @@ use crate::domain::suspension::Suspension;
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
 use crate::service::admin::{self, UserView};
+use crate::service::export::{self, Export};
 use crate::service::{deletion, suspension};
 use crate::state::AppState;
 
@@ -90,6 +91,106 @@ async fn restore(
     Ok(HttpResponse::Ok().json(user_json(&view)))
 }
 
+/// Everything offboard holds about the person (see `service::export`), as one document.
+pub fn export_json(e: &Export) -> Value {
+    let a = &e.account;
+    let memberships: Vec<Value> = e
+        .memberships
+        .iter()
+        .map(|m| {
+            let groups: Vec<Value> = e
+                .groups
+                .get(&m.id)
+                .map(|gs| {
+                    gs.iter()
+                        .map(|(id, name)| json!({"id": id, "display_name": name}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "id": m.id,
+                "organization_id": m.organization_id,
+                "scim_id": m.scim_id,
+                "status": m.status,
+                "user_name": m.user_name,
+                "external_id": m.external_id,
+                "roles": m.roles,
+                // The organization's SCIM record, as its IdP last sent it.
+                "scim_record": m.scim,
+                "groups": groups,
+                "created_at": format_time(m.created_at),
+                "updated_at": format_time(m.updated_at),
+                "status_changed_at": format_time(m.status_changed_at),
+                "removed_at": m.removed_at.map(format_time),
+            })
+        })
+        .collect();
+    let sessions: Vec<Value> = e
+        .sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "organization_id": s.organization_id,
+                "created_at": format_time(s.created_at),
+                "expires_at": format_time(s.expires_at),
+                "revoked_at": s.revoked_at.map(format_time),
+                "revoked_reason": s.revoked_reason,
+            })
+        })
+        .collect();
+    let audit: Vec<Value> = e
+        .audit
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "organization_id": r.organization_id,
+                "actor": {"type": r.actor_type, "id": r.actor_id},
+                "action": r.action,
+                "details": r.details,
+                "request_id": r.request_id,
+                "outcome": r.outcome,
+                "created_at": format_time(r.created_at),
+            })
+        })
+        .collect();
+    let events: Vec<&Value> = e.events.iter().map(|ev| &ev.payload).collect();
+    json!({
+        "exported_at": format_time(chrono::Utc::now()),
+        "account": {
+            "id": a.id,
+            "email": a.email,
+            "display_name": a.display_name,
+            "linked": a.identity_key.is_some() || a.held_identity_key.is_some(),
+            "created_at": format_time(a.created_at),
+            "updated_at": format_time(a.updated_at),
+            "deleted_at": a.deleted_at.map(format_time),
+            "purge_after": a.purge_after.map(format_time),
+            "suspension": e.suspension.as_ref().map(|s| json!({
+                "reason": s.reason,
+                "suspended_at": format_time(s.suspended_at),
+                "until": s.until.map(format_time),
+            })),
+        },
+        "memberships": memberships,
+        "sessions": sessions,
+        "audit": audit,
+        "events": events,
+        "truncated": e.truncated,
+    })
+}
+
+/// Everything offboard holds about the person, until the purge erases it (404 after).
+async fn export(
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let e = export::export(&state.db, &op.actor, &id).await?;
+    Ok(HttpResponse::Ok().json(export_json(&e)))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SuspendInput {
@@ -129,5 +230,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}", web::delete().to(delete))
         .route("/users/{id}/restore", web::post().to(restore))
         .route("/users/{id}/suspend", web::post().to(suspend))
-        .route("/users/{id}/unsuspend", web::post().to(unsuspend));
+        .route("/users/{id}/unsuspend", web::post().to(unsuspend))
+        .route("/users/{id}/export", web::get().to(export));
 }
