@@ -34,6 +34,12 @@ pub struct Settings {
     pub deletion_grace: Duration,
     /// How often `serve` runs the purge (grace period and retention policy).
     pub purge_interval: Duration,
+    /// How long a job's lease lasts without progress (`OFFBOARD_JOB_LEASE`): after a
+    /// crash, another process takes the job over once it runs out.
+    pub job_lease: Duration,
+    /// Whether this process runs jobs (`OFFBOARD_JOB_WORKER`, default true): off, it
+    /// only accepts them, and another process runs them.
+    pub job_worker: bool,
     pub webhook: WebhookSettings,
     /// Build `meta.location` from `X-Forwarded-Proto/Host` (set behind a trusted proxy).
     pub trust_forwarded_headers: bool,
@@ -107,6 +113,8 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("deletion_grace", &self.deletion_grace)
             .field("purge_interval", &self.purge_interval)
+            .field("job_lease", &self.job_lease)
+            .field("job_worker", &self.job_worker)
             .field("webhook", &self.webhook)
             .field("metrics_listen", &self.metrics_listen)
             .field("limits", &self.limits)
@@ -163,6 +171,10 @@ impl Settings {
         let purge_interval = duration("OFFBOARD_PURGE_INTERVAL", Duration::from_secs(60))?;
         if purge_interval.is_zero() {
             anyhow::bail!("OFFBOARD_PURGE_INTERVAL must be greater than zero");
+        }
+        let job_lease = duration("OFFBOARD_JOB_LEASE", Duration::from_secs(30))?;
+        if job_lease < Duration::from_secs(1) {
+            anyhow::bail!("OFFBOARD_JOB_LEASE must be at least 1s");
         }
         let flag = |k: &str, default: bool| -> anyhow::Result<bool> {
             match get(k).as_deref().map(str::trim) {
@@ -287,6 +299,8 @@ impl Settings {
             },
             deletion_grace,
             purge_interval,
+            job_lease,
+            job_worker: flag("OFFBOARD_JOB_WORKER", true)?,
             webhook,
             trust_forwarded_headers: flag("OFFBOARD_TRUST_FORWARDED_HEADERS", false)?,
             limits: Limits {

@@ -27,6 +27,7 @@ pub struct Application {
     probe: tokio::task::JoinHandle<()>,
     dispatcher: Option<tokio::task::JoinHandle<()>>,
     stop_dispatcher: watch::Sender<bool>,
+    jobs: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -66,10 +67,23 @@ impl Application {
                 wake.clone(),
                 metrics.clone(),
             )?;
-            Some(tokio::spawn(d.run(stopped)))
+            Some(tokio::spawn(d.run(stopped.clone())))
         } else {
             None
         };
+        let jobs_wake = Arc::new(Notify::new());
+        let jobs = settings.job_worker.then(|| {
+            tokio::spawn(crate::service::jobs::run_forever(
+                crate::service::jobs::Runner::new(
+                    db.clone(),
+                    settings.job_lease,
+                    settings.deletion_grace,
+                ),
+                jobs_wake.clone(),
+                Duration::from_secs(1),
+                stopped.clone(),
+            ))
+        });
         let request_timeout = settings.limits.request_timeout;
         let admission = Admission::new(&settings.limits);
         let readiness = Arc::new(crate::readiness::Readiness::default());
@@ -83,6 +97,7 @@ impl Application {
             db,
             settings,
             wake,
+            jobs_wake,
             metrics,
             admin_verifier,
             admission,
@@ -138,6 +153,7 @@ impl Application {
             probe,
             dispatcher,
             stop_dispatcher,
+            jobs,
         })
     }
 
@@ -166,9 +182,14 @@ impl Application {
         // The purge is idempotent and batched: stopping it mid-run loses nothing.
         self.purge.abort();
         self.probe.abort();
+        // Stops the dispatcher and the job worker: a job's current step finishes and its
+        // lease is given back, so another process carries on at once.
         let _ = self.stop_dispatcher.send(true);
         if let Some(d) = self.dispatcher {
             let _ = d.await;
+        }
+        if let Some(jobs) = self.jobs {
+            let _ = jobs.await;
         }
         result
     }

@@ -17,6 +17,8 @@ pub struct AppState {
     /// Wakes this process's dispatcher after a write, so events leave at once instead of
     /// at its next poll.
     pub wake: Arc<Notify>,
+    /// Wakes this process's job worker when a job is made.
+    pub jobs_wake: Arc<Notify>,
     pub metrics: Arc<Metrics>,
     pub admin_verifier: crate::auth::AdminVerifier,
     pub admission: Admission,

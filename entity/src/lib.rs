@@ -7,6 +7,7 @@ pub mod delivery_attempts;
 pub mod events;
 pub mod group_members;
 pub mod groups;
+pub mod jobs;
 pub mod memberships;
 pub mod organization_domains;
 pub mod organizations;

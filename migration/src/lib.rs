@@ -19,6 +19,7 @@ mod m20261126_000013_add_member_search_keys;
 mod m20261126_000014_add_endpoint_fairness;
 mod m20261126_000015_create_suspensions;
 mod m20261126_000016_add_person_indexes;
+mod m20261126_000017_create_jobs;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000014_add_endpoint_fairness::Migration),
             Box::new(m20261126_000015_create_suspensions::Migration),
             Box::new(m20261126_000016_add_person_indexes::Migration),
+            Box::new(m20261126_000017_create_jobs::Migration),
         ]
     }
 }

@@ -3,12 +3,13 @@
 //! records the directives in the audit row and carries them in `membership.deleted` and
 //! `user.deleted` as `content`, for the application to carry out.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The four directives of the Delete User API offboard was built from; each is `false`
 /// unless the operator set it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// Stored in a job's parameters as serialized (snake_case names, all four).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentDirectives {
     /// Delete everything the user authored (implies the three below).
     pub delete_all: bool,

@@ -40,6 +40,19 @@ pub async fn delete_user(
     grace: Duration,
 ) -> Result<UserDeleted> {
     let mut work = Work::begin(db, actor).await?;
+    let outcome = delete_user_in(&mut work, user_id, content, grace).await?;
+    work.commit().await?;
+    Ok(outcome)
+}
+
+/// [`delete_user`] inside the caller's unit of work (a batch job commits its progress in
+/// the same transaction, so no user is deleted twice).
+pub async fn delete_user_in(
+    work: &mut Work<'_>,
+    user_id: &str,
+    content: Option<ContentDirectives>,
+    grace: Duration,
+) -> Result<UserDeleted> {
     let live = memberships::live_for_user(work.tx(), user_id).await?;
     match accounts::find(work.tx(), user_id).await? {
         Some(account) if account.deleted_at.is_none() => {}
@@ -55,8 +68,7 @@ pub async fn delete_user(
             transfer_to: None,
             content,
         };
-        let removed =
-            removal::remove_memberships(&mut work, &removal, std::slice::from_ref(m)).await?;
+        let removed = removal::remove_memberships(work, &removal, std::slice::from_ref(m)).await?;
         sessions_revoked += removed.sessions_revoked;
     }
     let member_ids: Vec<String> = live.iter().map(|m| m.id.clone()).collect();
@@ -89,7 +101,6 @@ pub async fn delete_user(
         )
         .listing_events(),
     );
-    work.commit().await?;
     Ok(outcome)
 }
 

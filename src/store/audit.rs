@@ -98,6 +98,8 @@ pub mod actions {
     pub const USER_RESTORE: &str = "user.restore";
     pub const USER_SUSPEND: &str = "user.suspend";
     pub const USER_EXPORT: &str = "user.export";
+    pub const JOB_CREATE: &str = "job.create";
+    pub const JOB_FINISH: &str = "job.finish";
     pub const USER_UNSUSPEND: &str = "user.unsuspend";
     pub const USER_SUSPENSION_EXPIRE: &str = "user.suspension.expire";
     pub const ORGANIZATION_DELETE: &str = "organization.delete";

@@ -18,6 +18,7 @@ mod discovery;
 mod export;
 mod groups;
 mod isolation;
+mod jobs;
 mod jumpcloud;
 mod lifecycle;
 mod limits;

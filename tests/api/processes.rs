@@ -436,3 +436,109 @@ async fn sigterm_gives_back_the_leases_of_abandoned_deliveries_sqlite() {
 async fn sigterm_gives_back_the_leases_of_abandoned_deliveries_postgres() {
     sigterm_gives_back_the_leases_of_abandoned_deliveries(Backend::Postgres).await;
 }
+
+/// A batch job killed mid-run with SIGKILL: after a restart, once the dead process's job
+/// lease runs out, the new one carries on from the last committed step; every user is
+/// deleted exactly once and the job finishes with nothing failed.
+async fn sigkill_mid_job_finishes_after_restart_deleting_each_user_once(backend: Backend) {
+    const USERS: usize = 300;
+    let (db_url, _dir) = database_url(backend).await;
+    let lease = [("OFFBOARD_JOB_LEASE", "2s")];
+    let mut serve = Serve::start_with(&db_url, &lease).await;
+    let api = Api::new();
+    let (org, token) = api.org(&serve.base).await;
+    for i in 0..USERS {
+        api.scim(
+            &serve.base,
+            &token,
+            reqwest::Method::POST,
+            "/Users",
+            Some(user_body(&format!("batch{i}@example.com"))),
+        )
+        .await;
+    }
+    let db = offboard::db::connect(&db_url, 2).await.unwrap();
+    let accounts: Vec<String> = entity::memberships::Entity::find()
+        .filter(entity::memberships::Column::OrganizationId.eq(org.as_str()))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    assert_eq!(accounts.len(), USERS);
+    let job = api
+        .admin(
+            &serve.base,
+            "/users/batch-delete",
+            json!({"user_ids": accounts, "confirm": true}),
+        )
+        .await;
+    let id = job["id"].as_str().unwrap().to_string();
+    let progress = || async {
+        entity::jobs::Entity::find_by_id(id.clone())
+            .one(&db)
+            .await
+            .unwrap()
+            .expect("job")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while progress().await.done < 10 {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    serve.kill().await;
+    let at_kill = progress().await;
+    assert!(
+        (at_kill.done as usize) < USERS && at_kill.status != "finished",
+        "the kill came too late to test anything: {} done",
+        at_kill.done
+    );
+
+    let _serve = Serve::start_with(&db_url, &lease).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let end = loop {
+        let j = progress().await;
+        if j.status == "finished" {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "the job never finished: {j:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((end.done as usize, end.failed), (USERS, 0), "{end:?}");
+    let deleted = entity::events::Entity::find()
+        .filter(entity::events::Column::EventType.eq("user.deleted"))
+        .all(&db)
+        .await
+        .unwrap();
+    let mut per_user: HashMap<String, usize> = HashMap::new();
+    for e in deleted {
+        *per_user.entry(e.user_id.unwrap_or_default()).or_default() += 1;
+    }
+    assert_eq!(per_user.len(), USERS, "every user deleted");
+    assert!(
+        per_user.values().all(|n| *n == 1),
+        "a user deleted twice: {:?}",
+        per_user.iter().find(|(_, n)| **n > 1)
+    );
+    let audits = entity::audit_log::Entity::find()
+        .filter(entity::audit_log::Column::Action.eq("user.delete"))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(audits as usize, USERS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_job_finishes_after_restart_deleting_each_user_once_sqlite() {
+    sigkill_mid_job_finishes_after_restart_deleting_each_user_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(offboard_postgres_tests),
+    ignore = "PostgreSQL: set OFFBOARD_TEST_DATABASE_URL to run it"
+)]
+async fn sigkill_mid_job_finishes_after_restart_deleting_each_user_once_postgres() {
+    sigkill_mid_job_finishes_after_restart_deleting_each_user_once(Backend::Postgres).await;
+}

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod domains;
+pub mod jobs;
 pub mod organizations;
 pub mod sessions;
 pub mod users;
@@ -337,6 +338,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope(BASE_PATH)
             .configure(organizations::configure)
             .configure(domains::configure)
+            .configure(jobs::configure)
             .configure(users::configure)
             .configure(sessions::configure)
             .configure(audit::configure)

@@ -1,0 +1,310 @@
+//! Batch deletion as a job. A job lives in the database and is run step by step by
+//! whichever process holds its lease (any `serve`, or the CLI that made it): each step
+//! (one user deleted) commits together with the job's progress, fenced by the lease, so
+//! a step is never done twice, by a restart after a crash or by a second process; a
+//! process that stops gives its lease back, and a crashed one's lease runs out.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::jobs as model;
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+
+use super::work::{Audit, Work};
+use super::{Error, Result};
+use crate::domain::ContentDirectives;
+use crate::store::audit::{Actor, actions};
+use crate::store::jobs::{self, NewJob, Progress};
+
+/// The most users one batch may name.
+pub const MAX_BATCH: usize = 1000;
+pub const USERS_DELETE: &str = "users.delete";
+
+/// What a `users.delete` job does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsersDelete {
+    pub user_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDirectives>,
+}
+
+/// A step that could not be done for one user, and why (the admin API's code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepError {
+    pub user_id: String,
+    pub code: String,
+}
+
+/// Queues the deletion of these accounts (each as `DELETE /admin/v1/users/{id}` would,
+/// with the same content directives); ids named twice are deleted once.
+pub async fn create_users_delete(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    user_ids: Vec<String>,
+    content: Option<ContentDirectives>,
+) -> Result<model::Model> {
+    let mut seen = std::collections::HashSet::new();
+    let user_ids: Vec<String> = user_ids
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    if user_ids.is_empty() || user_ids.len() > MAX_BATCH {
+        return Err(Error::invalid(format!(
+            "user_ids must name between 1 and {MAX_BATCH} users"
+        )));
+    }
+    let total = user_ids.len() as i64;
+    let params = serde_json::to_value(UsersDelete { user_ids, content })
+        .map_err(|e| Error::Unexpected(e.into()))?;
+    let mut work = Work::begin(db, actor).await?;
+    let job = jobs::insert(
+        work.tx(),
+        NewJob {
+            kind: USERS_DELETE,
+            params,
+            total,
+            actor,
+        },
+        work.now,
+    )
+    .await?;
+    work.audit(Audit::new(
+        actions::JOB_CREATE,
+        "job",
+        &job.id,
+        json!({"kind": USERS_DELETE, "total": total, "content": content}),
+    ));
+    work.commit().await?;
+    Ok(job)
+}
+
+pub async fn get(db: &DatabaseConnection, id: &str) -> Result<model::Model> {
+    jobs::find(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found("job", None))
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<model::Model>> {
+    Ok(jobs::page(db, after, limit).await?)
+}
+
+/// The code a failed step records.
+fn code_of(e: &Error) -> Option<String> {
+    match e {
+        Error::NotFound(_) => Some("NOT_FOUND".into()),
+        Error::Conflict { code, .. } => Some((*code).into()),
+        Error::Invalid(_) => Some("VALIDATION_ERROR".into()),
+        Error::PreconditionFailed(_) => Some("PRECONDITION_FAILED".into()),
+        // Retried: the database may be back at the next attempt.
+        Error::Unavailable { .. } | Error::Unexpected(_) => None,
+    }
+}
+
+/// The actor a job's steps are recorded under: whoever made the job.
+fn actor_of(job: &model::Model) -> Actor {
+    let kind = match job.actor_type.as_str() {
+        "admin" => "admin",
+        "cli" => "cli",
+        "policy" => "policy",
+        _ => "job",
+    };
+    Actor {
+        kind,
+        id: job.actor_id.clone(),
+        request_id: job.request_id.clone(),
+    }
+}
+
+/// Runs jobs: claims one, steps it to its end (or until its lease is lost or it is told
+/// to stop), and gives the lease back when stopping.
+pub struct Runner {
+    db: DatabaseConnection,
+    owner: String,
+    lease: Duration,
+    /// The deletion grace period the steps apply.
+    grace: Duration,
+}
+
+/// Why a job's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    Finished,
+    LeaseLost,
+    Stopped,
+}
+
+impl Runner {
+    pub fn new(db: DatabaseConnection, lease: Duration, grace: Duration) -> Self {
+        Runner {
+            db,
+            owner: crate::ids::new_id(crate::ids::DISPATCHER),
+            lease,
+            grace,
+        }
+    }
+
+    fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// Claims the oldest job that is free and runs it; `None` when there was none.
+    pub async fn run_next(&self, stop: &watch::Receiver<bool>) -> Result<Option<(String, RunEnd)>> {
+        let now = Utc::now();
+        let Some(job) = jobs::claim(&self.db, &self.owner, self.lease_until(now), now).await?
+        else {
+            return Ok(None);
+        };
+        let id = job.id.clone();
+        let end = self.run(job, stop).await;
+        if !matches!(end, Ok(RunEnd::Finished) | Ok(RunEnd::LeaseLost)) {
+            // Stopped or failed: let another process (or a later try) take it at once.
+            jobs::release(&self.db, &id, &self.owner).await?;
+        }
+        Ok(Some((id, end?)))
+    }
+
+    async fn run(&self, mut job: model::Model, stop: &watch::Receiver<bool>) -> Result<RunEnd> {
+        loop {
+            if *stop.borrow() {
+                return Ok(RunEnd::Stopped);
+            }
+            match self.step(&job).await? {
+                Some(next) => job = next,
+                None => return Ok(RunEnd::LeaseLost),
+            }
+            if job.status == jobs::FINISHED {
+                return Ok(RunEnd::Finished);
+            }
+        }
+    }
+
+    /// Does the job's next step; the job as it now stands, or `None` when the lease was
+    /// lost (the step rolled back).
+    async fn step(&self, job: &model::Model) -> Result<Option<model::Model>> {
+        match job.kind.as_str() {
+            USERS_DELETE => self.users_delete_step(job).await,
+            other => Err(Error::Unexpected(anyhow::anyhow!(
+                "job {} has an unknown kind {other}",
+                job.id
+            ))),
+        }
+    }
+
+    async fn users_delete_step(&self, job: &model::Model) -> Result<Option<model::Model>> {
+        let params: UsersDelete = serde_json::from_value(job.params.clone())
+            .map_err(|e| Error::Unexpected(anyhow::anyhow!("job {}: {e}", job.id)))?;
+        let mut errors: Vec<StepError> =
+            serde_json::from_value(job.errors.clone()).unwrap_or_default();
+        let position = usize::try_from(job.position).unwrap_or(usize::MAX);
+        let actor = actor_of(job);
+        let mut progress = Progress {
+            position: job.position + 1,
+            total: job.total,
+            done: job.done,
+            failed: job.failed,
+            errors: job.errors.clone(),
+            result: job.result.clone(),
+            finished: position + 1 >= params.user_ids.len(),
+        };
+        let Some(user_id) = params.user_ids.get(position) else {
+            // Nothing left (a job whose last step's finish was lost): finish it.
+            progress.position = job.position;
+            progress.finished = true;
+            return self
+                .commit_progress(Work::begin(&self.db, &actor).await?, job, progress)
+                .await;
+        };
+        let mut work = Work::begin(&self.db, &actor).await?;
+        match super::deletion::delete_user_in(&mut work, user_id, params.content, self.grace).await
+        {
+            Ok(_) => {
+                progress.done += 1;
+                self.commit_progress(work, job, progress).await
+            }
+            Err(e) => {
+                let Some(code) = code_of(&e) else {
+                    return Err(e);
+                };
+                drop(work);
+                errors.push(StepError {
+                    user_id: user_id.clone(),
+                    code,
+                });
+                progress.failed += 1;
+                progress.errors =
+                    serde_json::to_value(&errors).map_err(|e| Error::Unexpected(e.into()))?;
+                let work = Work::begin(&self.db, &actor).await?;
+                self.commit_progress(work, job, progress).await
+            }
+        }
+    }
+
+    /// Writes the step's progress in the step's own unit of work and commits both, or
+    /// rolls the step back when the lease is no longer this process's.
+    async fn commit_progress(
+        &self,
+        mut work: Work<'_>,
+        job: &model::Model,
+        progress: Progress,
+    ) -> Result<Option<model::Model>> {
+        let now = work.now;
+        let finished = progress.finished;
+        let held = jobs::advance(
+            work.tx(),
+            &job.id,
+            &self.owner,
+            progress,
+            self.lease_until(now),
+            now,
+        )
+        .await?;
+        if !held {
+            return Ok(None);
+        }
+        if finished {
+            work.audit(Audit::new(
+                actions::JOB_FINISH,
+                "job",
+                &job.id,
+                json!({"kind": job.kind}),
+            ));
+        }
+        work.commit().await?;
+        Ok(jobs::find(&self.db, &job.id).await?)
+    }
+}
+
+/// `serve`'s job worker: runs jobs as they come (woken at once when one is made here,
+/// else every `poll`), until told to stop; a failed run is logged and tried again.
+pub async fn run_forever(
+    runner: Runner,
+    wake: std::sync::Arc<Notify>,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match runner.run_next(&stop).await {
+            Ok(Some((id, end))) => {
+                tracing::info!(job_id = %id, end = ?end, "job run ended");
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = format!("{e:#}"), "job run failed"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Batch deletion as a job: accepted with 202, run by `serve`'s job worker, progress
+//! readable throughout, every user deleted once; leases fence the steps.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{TestApp, expect_json, user_body};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn job(app: &TestApp, id: &str) -> Value {
+    expect_json(
+        app.admin_send(Method::GET, &format!("/jobs/{id}"), None)
+            .await,
+        200,
+    )
+    .await
+}
+
+async fn finished(app: &TestApp, id: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let j = job(app, id).await;
+        if j["status"] == json!("finished") {
+            return j;
+        }
+        assert!(Instant::now() < deadline, "job never finished: {j}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn batch(app: &TestApp, body: Value) -> reqwest::Response {
+    app.admin_send(Method::POST, "/users/batch-delete", Some(&body))
+        .await
+}
+
+db_test!(a_batch_job_deletes_each_user_once_and_names_those_it_could_not);
+async fn a_batch_job_deletes_each_user_once_and_names_those_it_could_not(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let mut users = Vec::new();
+    for i in 0..5 {
+        let id = app
+            .create_user(&org, &user_body(&format!("b{i}@example.com")))
+            .await;
+        users.push(app.account_of(&org, &id).await);
+    }
+    let keep = app.create_user(&org, &user_body("keep@example.com")).await;
+    let missing = "usr_01J9NOSUCHUSER000000000000";
+    let mut ids: Vec<Value> = users.iter().map(|u| json!(u)).collect();
+    ids.push(json!(missing));
+    ids.push(json!(users[0])); // named twice: deleted once
+    let res = batch(
+        &app,
+        json!({"user_ids": ids, "confirm": true, "hardDeletePost": true}),
+    )
+    .await;
+    let created = expect_json(res, 202).await;
+    let id = created["id"].as_str().expect("id").to_string();
+    assert!(id.starts_with("job_"));
+    assert_eq!(created["total"], json!(6));
+
+    let done = finished(&app, &id).await;
+    assert_eq!(done["done"], json!(5));
+    assert_eq!(done["failed"], json!(1));
+    assert_eq!(
+        done["errors"],
+        json!([{"user_id": missing, "code": "NOT_FOUND"}])
+    );
+    assert!(done["started_at"].is_string() && done["finished_at"].is_string());
+    for u in &users {
+        assert_eq!(app.admin_user(u).await["status"], json!("DELETED"));
+    }
+    assert_eq!(
+        app.get(&org, &format!("/Users/{keep}")).await.status(),
+        200,
+        "only the named users"
+    );
+    let payloads = app.event_payloads(&org).await;
+    for u in &users {
+        let deleted: Vec<&Value> = payloads
+            .iter()
+            .filter(|p| p["type"] == json!("user.deleted") && p["data"]["user"]["id"] == json!(u))
+            .collect();
+        assert_eq!(deleted.len(), 1, "{u} deleted once");
+        assert_eq!(
+            deleted[0]["data"]["content"]["hard_delete_posts"],
+            json!(true)
+        );
+    }
+    let list = expect_json(app.admin_send(Method::GET, "/jobs", None).await, 200).await;
+    assert_eq!(list["data"][0]["id"], json!(id));
+}
+
+db_test!(bad_batches_are_refused_and_make_no_job);
+async fn bad_batches_are_refused_and_make_no_job(app: TestApp) {
+    let too_many: Vec<String> = (0..1001).map(|i| format!("usr_{i}")).collect();
+    for (body, code) in [
+        (json!({"user_ids": ["usr_1"]}), "CONFIRMATION_REQUIRED"),
+        (json!({"confirm": true}), "VALIDATION_ERROR"),
+        (json!({"confirm": true, "user_ids": []}), "VALIDATION_ERROR"),
+        (
+            json!({"confirm": true, "user_ids": too_many}),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"confirm": true, "user_ids": [1, 2]}),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"confirm": true, "user_ids": [""]}),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"confirm": true, "user_ids": ["x".repeat(101)]}),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"confirm": true, "user_ids": "usr_1"}),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"confirm": true, "user_ids": ["usr_1"], "deleteAll": "yes"}),
+            "INVALID_CONTENT_DIRECTIVE",
+        ),
+        (
+            json!({"confirm": true, "user_ids": ["usr_1"], "everyone": true}),
+            "VALIDATION_ERROR",
+        ),
+    ] {
+        let err = expect_json(batch(&app, body.clone()).await, 422).await;
+        assert_eq!(err["error"]["code"], json!(code), "{body}");
+    }
+    let list = expect_json(app.admin_send(Method::GET, "/jobs", None).await, 200).await;
+    assert_eq!(list["data"], json!([]));
+    let res = app
+        .admin_send(Method::GET, "/jobs/job_01J9NOSUCHJOB0000000000000", None)
+        .await;
+    assert_eq!(res.status(), 404);
+}
+
+db_test!(
+    a_jobs_lease_fences_its_progress,
+    [("OFFBOARD_JOB_WORKER", "false")]
+);
+async fn a_jobs_lease_fences_its_progress(app: TestApp) {
+    use chrono::{Duration as Span, Utc};
+    use offboard::store::jobs::{self, NewJob, Progress};
+    let actor = offboard::store::audit::Actor {
+        kind: "admin",
+        id: "test".into(),
+        request_id: None,
+    };
+    // The app runs no job worker: the test holds the only leases.
+    let now = Utc::now() + Span::days(365);
+    let job = jobs::insert(
+        &app.db,
+        NewJob {
+            kind: "users.delete",
+            params: json!({"user_ids": []}),
+            total: 0,
+            actor: &actor,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let a = jobs::claim(&app.db, "dsp_a", now + Span::seconds(30), now)
+        .await
+        .unwrap()
+        .expect("a free job is claimed");
+    assert_eq!(a.id, job.id);
+    assert_eq!(a.status, "running");
+    assert!(
+        jobs::claim(&app.db, "dsp_b", now + Span::seconds(30), now)
+            .await
+            .unwrap()
+            .is_none(),
+        "held: nobody else takes it"
+    );
+    let progress = |done| Progress {
+        position: done,
+        total: 2,
+        done,
+        failed: 0,
+        errors: json!([]),
+        result: json!({}),
+        finished: false,
+    };
+    assert!(
+        jobs::advance(
+            &app.db,
+            &job.id,
+            "dsp_a",
+            progress(1),
+            now + Span::seconds(30),
+            now
+        )
+        .await
+        .unwrap()
+    );
+    // A's lease runs out (it crashed, or stalled): B takes the job over, and A's late
+    // progress is refused.
+    let later = now + Span::seconds(31);
+    let b = jobs::claim(&app.db, "dsp_b", later + Span::seconds(30), later)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert_eq!(b.done, 1, "B carries on from A's last committed step");
+    assert!(
+        !jobs::advance(&app.db, &job.id, "dsp_a", progress(2), later, later)
+            .await
+            .unwrap(),
+        "a lost lease writes nothing"
+    );
+    assert!(
+        jobs::advance(&app.db, &job.id, "dsp_b", progress(2), later, later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(jobs::find(&app.db, &job.id).await.unwrap().unwrap().done, 2);
+}
