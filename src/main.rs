@@ -35,6 +35,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Long operations (batch deletions).
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
     /// What offboard holds about a user.
     User {
         #[command(subcommand)]
@@ -122,6 +127,29 @@ enum UserCommand {
     /// Print everything offboard holds about the user as one JSON document (audited;
     /// until the purge erases the data).
     Export { user_id: String },
+    /// Delete the users named in FILE (one id per line; `-` reads standard input) as one
+    /// job, run here (or by a `serve` that takes it), with a progress bar; prints the
+    /// job id first.
+    DeleteBatch {
+        file: String,
+        /// Required: deleting users cannot be undone after the grace period.
+        #[arg(long)]
+        confirm: bool,
+        #[arg(long)]
+        delete_all: bool,
+        #[arg(long)]
+        mark_messages_deleted: bool,
+        #[arg(long)]
+        hard_delete_posts: bool,
+        #[arg(long)]
+        hard_delete_comments: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobCommand {
+    /// Follow a job's progress until it finishes.
+    Watch { job_id: String },
 }
 
 #[derive(Subcommand)]
@@ -150,6 +178,80 @@ async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnect
         .await
         .context("migrations failed")?;
     Ok(db)
+}
+
+/// Runs the job here (unless a `serve` already holds it) while drawing its progress; on
+/// Ctrl-C the current step finishes and the job is left for another process.
+async fn run_and_watch(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    job_id: &str,
+) -> anyhow::Result<()> {
+    let runner = offboard::service::jobs::Runner::new(
+        db.clone(),
+        settings.job_lease,
+        settings.deletion_grace,
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let id = job_id.to_string();
+    let mut work = tokio::spawn(async move { runner.run_job(&id, &stopped).await });
+    let watch = watch_job(db, job_id);
+    tokio::pin!(watch);
+    let mut running = true;
+    loop {
+        tokio::select! {
+            r = &mut watch => return r,
+            w = &mut work, if running => {
+                running = false;
+                match w {
+                    // Finished here, or held by a serve: the watch sees it through.
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => bail!("job {job_id}: {e}"),
+                    Err(e) => bail!("job {job_id}: {e}"),
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                let _ = stop.send(true);
+                if running {
+                    let _ = work.await;
+                }
+                bail!("stopped: the job {job_id} carries on in any serve, or with `offboard job watch`");
+            }
+        }
+    }
+}
+
+/// Draws the job's progress on standard error until it finishes, then prints its
+/// outcome (and the ids it could not delete).
+async fn watch_job(db: &sea_orm::DatabaseConnection, job_id: &str) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    loop {
+        let job = offboard::service::jobs::get(db, job_id)
+            .await
+            .with_context(|| format!("job {job_id}"))?;
+        bar.set_length(u64::try_from(job.total).unwrap_or(0));
+        bar.set_position(u64::try_from(job.done + job.failed).unwrap_or(0));
+        bar.set_message(format!("{} failed", job.failed));
+        if job.status == offboard::store::jobs::FINISHED {
+            bar.finish();
+            eprintln!("{job_id}: {} done, {} failed", job.done, job.failed);
+            if let Some(errors) = job.errors.as_array() {
+                for e in errors {
+                    eprintln!(
+                        "  {} {}",
+                        e["user_id"].as_str().unwrap_or("?"),
+                        e["code"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn domain_command(settings: &Settings, command: DomainCommand) -> anyhow::Result<()> {
@@ -304,6 +406,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     &export
                 ))?
             );
+        }
+        Command::User {
+            command:
+                UserCommand::DeleteBatch {
+                    file,
+                    confirm,
+                    delete_all,
+                    mark_messages_deleted,
+                    hard_delete_posts,
+                    hard_delete_comments,
+                },
+        } => {
+            if !confirm {
+                bail!("deleting users needs --confirm");
+            }
+            let text = if file == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| file.clone())?
+            };
+            let ids: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect();
+            let any =
+                delete_all || mark_messages_deleted || hard_delete_posts || hard_delete_comments;
+            let content = any.then_some(offboard::domain::ContentDirectives {
+                delete_all,
+                mark_messages_deleted,
+                hard_delete_posts,
+                hard_delete_comments,
+            });
+            let db = connect(&settings).await?;
+            let job = offboard::service::jobs::create_users_delete(&db, &cli_actor(), ids, content)
+                .await?;
+            println!("{}", job.id);
+            run_and_watch(&db, &settings, &job.id).await?;
+        }
+        Command::Job {
+            command: JobCommand::Watch { job_id },
+        } => {
+            let db = connect(&settings).await?;
+            watch_job(&db, &job_id).await?;
         }
         Command::Purge { json } => {
             let db = connect(&settings).await?;

@@ -170,6 +170,21 @@ impl Runner {
         Ok(Some((id, end?)))
     }
 
+    /// Runs this job here when nobody else holds it; `None` when another process does.
+    pub async fn run_job(&self, id: &str, stop: &watch::Receiver<bool>) -> Result<Option<RunEnd>> {
+        let now = Utc::now();
+        let Some(job) =
+            jobs::claim_id(&self.db, id, &self.owner, self.lease_until(now), now).await?
+        else {
+            return Ok(None);
+        };
+        let end = self.run(job, stop).await;
+        if !matches!(end, Ok(RunEnd::Finished) | Ok(RunEnd::LeaseLost)) {
+            jobs::release(&self.db, id, &self.owner).await?;
+        }
+        end.map(Some)
+    }
+
     async fn run(&self, mut job: model::Model, stop: &watch::Receiver<bool>) -> Result<RunEnd> {
         loop {
             if *stop.borrow() {

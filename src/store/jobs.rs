@@ -88,23 +88,37 @@ pub async fn claim(
         .all(db)
         .await?;
     for id in candidates {
-        let res = jobs::Entity::update_many()
-            .col_expr(jobs::Column::LeaseOwner, Some(owner.to_string()).into())
-            .col_expr(jobs::Column::LeaseExpiresAt, Some(lease_until).into())
-            .col_expr(jobs::Column::Status, RUNNING.into())
-            .col_expr(
-                jobs::Column::StartedAt,
-                Expr::col(jobs::Column::StartedAt).if_null(now),
-            )
-            .col_expr(jobs::Column::UpdatedAt, now.into())
-            .filter(jobs::Column::Id.eq(id.as_str()))
-            .filter(jobs::Column::Status.ne(FINISHED))
-            .filter(free(now))
-            .exec(db)
-            .await?;
-        if res.rows_affected == 1 {
-            return find(db, &id).await;
+        if let Some(job) = claim_id(db, &id, owner, lease_until, now).await? {
+            return Ok(Some(job));
         }
+    }
+    Ok(None)
+}
+
+/// Takes the lease on this job, when it is unfinished and free.
+pub async fn claim_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+    owner: &str,
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<jobs::Model>, DbErr> {
+    let res = jobs::Entity::update_many()
+        .col_expr(jobs::Column::LeaseOwner, Some(owner.to_string()).into())
+        .col_expr(jobs::Column::LeaseExpiresAt, Some(lease_until).into())
+        .col_expr(jobs::Column::Status, RUNNING.into())
+        .col_expr(
+            jobs::Column::StartedAt,
+            Expr::col(jobs::Column::StartedAt).if_null(now),
+        )
+        .col_expr(jobs::Column::UpdatedAt, now.into())
+        .filter(jobs::Column::Id.eq(id))
+        .filter(jobs::Column::Status.ne(FINISHED))
+        .filter(free(now))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 1 {
+        return find(db, id).await;
     }
     Ok(None)
 }

@@ -222,3 +222,84 @@ async fn a_jobs_lease_fences_its_progress(app: TestApp) {
     );
     assert_eq!(jobs::find(&app.db, &job.id).await.unwrap().unwrap().done, 2);
 }
+
+/// `offboard user delete-batch` makes the job and runs it (no `serve` runs jobs here),
+/// drawing its progress; `offboard job watch` reports a finished one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_runs_a_batch_and_watches_it() {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::Backend::Sqlite,
+        &[("OFFBOARD_JOB_WORKER", "false")],
+    )
+    .await;
+    let org = app.create_org("Acme").await;
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let id = app
+            .create_user(&org, &user_body(&format!("cli{i}@example.com")))
+            .await;
+        users.push(app.account_of(&org, &id).await);
+    }
+    let dir = app.dir.as_ref().expect("SQLite folder");
+    let url = format!("sqlite://{}/offboard.db?mode=rwc", dir.path().display());
+    let file = dir.path().join("leavers.txt");
+    let missing = "usr_01J9NOSUCHUSER000000000000";
+    std::fs::write(
+        &file,
+        format!(
+            "# leavers\n{}\n\n{}\n{missing}\n{}\n",
+            users[0], users[1], users[2]
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+            .args(args)
+            .env("OFFBOARD_DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run offboard")
+    };
+    let path = file.to_str().unwrap();
+    let refused = run(&["user", "delete-batch", path]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--confirm"));
+    assert_eq!(app.admin_user(&users[0]).await["status"], json!("ACTIVE"));
+
+    let out = run(&[
+        "user",
+        "delete-batch",
+        path,
+        "--confirm",
+        "--hard-delete-posts",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let job_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(job_id.starts_with("job_"), "{job_id}");
+    assert!(stderr.contains("3 done, 1 failed"), "{stderr}");
+    assert!(stderr.contains(missing), "{stderr}");
+    for u in &users {
+        assert_eq!(app.admin_user(u).await["status"], json!("DELETED"));
+    }
+    let deleted = app
+        .event_payloads(&org)
+        .await
+        .into_iter()
+        .filter(|p| p["type"] == json!("user.deleted"))
+        .collect::<Vec<_>>();
+    assert_eq!(deleted.len(), 3);
+    assert_eq!(
+        deleted[0]["data"]["content"]["hard_delete_posts"],
+        json!(true)
+    );
+
+    let watched = run(&["job", "watch", &job_id]);
+    assert!(watched.status.success());
+    assert!(String::from_utf8_lossy(&watched.stderr).contains("3 done, 1 failed"));
+    assert!(
+        !run(&["job", "watch", "job_01J9NOSUCHJOB0000000000000"])
+            .status
+            .success()
+    );
+}
