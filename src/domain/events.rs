@@ -4,7 +4,7 @@
 
 use super::content::ContentDirectives;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::membership::MembershipStatus;
@@ -77,7 +77,7 @@ impl EventType {
 }
 
 /// `{"id": …}`: how payloads name an organization, a user or a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Id {
     pub id: String,
 }
@@ -179,14 +179,28 @@ pub struct SessionsRevokedData {
     pub count: u64,
 }
 
-/// `data` of `organization.deleted`: what went with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `data` of `organization.deleted`: what went with it. (A deletion run as a job keeps
+/// it, as far as it got, with the job.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrganizationDeletedData {
     pub organization: Id,
     pub memberships_removed: u64,
     pub accounts_deleted: u64,
     pub sessions_revoked: u64,
     pub groups_deleted: u64,
+}
+
+impl OrganizationDeletedData {
+    /// Nothing removed yet.
+    pub fn new(organization_id: &str) -> Self {
+        OrganizationDeletedData {
+            organization: Id::of(organization_id),
+            memberships_removed: 0,
+            accounts_deleted: 0,
+            sessions_revoked: 0,
+            groups_deleted: 0,
+        }
+    }
 }
 
 /// `{"scim_id": …}`: a group member as its organization's IdP knows it.

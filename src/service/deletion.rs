@@ -11,7 +11,7 @@ use super::removal::{self, Removal};
 use super::work::{Audit, Work};
 use super::{Error, Result};
 use crate::domain::ContentDirectives;
-use crate::domain::events::{Event, Id, OrganizationDeletedData};
+use crate::domain::events::{Event, OrganizationDeletedData};
 use crate::domain::removal::user_deleted;
 use crate::store::audit::{Actor, actions};
 use crate::store::{accounts, groups, memberships, organizations as orgs, tokens};
@@ -120,6 +120,41 @@ pub async fn delete_organization(
         return Err(Error::not_found("organization", None));
     }
     memberships::lock_all_live(work.tx(), organization_id).await?;
+    let mut summary = OrganizationDeletedData::new(organization_id);
+    let mut after: Option<String> = None;
+    loop {
+        let removed = remove_member_page(
+            &mut work,
+            organization_id,
+            after.as_deref(),
+            grace,
+            &mut summary,
+        )
+        .await?;
+        let Some(last) = removed else { break };
+        after = Some(last);
+        work.flush_events().await?;
+    }
+    let tokens_deleted = tokens::delete_for_organization(work.tx(), organization_id).await?;
+    finish_organization(&mut work, organization_id, &mut summary, tokens_deleted).await?;
+    work.commit().await?;
+    Ok(summary)
+}
+
+/// Removes one page of the organization's live members after `after` (sessions revoked,
+/// accounts without another membership deleted), adding to `summary`; the last id
+/// removed, or `None` when none was left.
+pub async fn remove_member_page(
+    work: &mut Work<'_>,
+    organization_id: &str,
+    after: Option<&str>,
+    grace: Duration,
+    summary: &mut OrganizationDeletedData,
+) -> Result<Option<String>> {
+    let page = memberships::live_page(work.tx(), organization_id, after, PAGE).await?;
+    let Some(last) = page.last().map(|m| m.id.clone()) else {
+        return Ok(None);
+    };
     let removal = Removal {
         organization_id,
         reason: "organization.deleted",
@@ -128,27 +163,23 @@ pub async fn delete_organization(
         transfer_to: None,
         content: None,
     };
-    let mut summary = OrganizationDeletedData {
-        organization: Id::of(organization_id),
-        memberships_removed: 0,
-        accounts_deleted: 0,
-        sessions_revoked: 0,
-        groups_deleted: 0,
-    };
-    let mut after: Option<String> = None;
-    loop {
-        let page =
-            memberships::live_page(work.tx(), organization_id, after.as_deref(), PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
-        let removed = removal::remove_memberships(&mut work, &removal, &page).await?;
-        summary.memberships_removed += page.len() as u64;
-        summary.accounts_deleted += removed.accounts_deleted.len() as u64;
-        summary.sessions_revoked += removed.sessions_revoked;
-        work.flush_events().await?;
-    }
+    let removed = removal::remove_memberships(work, &removal, &page).await?;
+    summary.memberships_removed += page.len() as u64;
+    summary.accounts_deleted += removed.accounts_deleted.len() as u64;
+    summary.sessions_revoked += removed.sessions_revoked;
+    Ok(Some(last))
+}
+
+/// The end of an organization's deletion, once it has no live member: its domains and
+/// groups go, `organization.deleted` takes its last sequence number, and it becomes a
+/// tombstone.
+pub async fn finish_organization(
+    work: &mut Work<'_>,
+    organization_id: &str,
+    summary: &mut OrganizationDeletedData,
+    tokens_deleted: u64,
+) -> Result<()> {
     let tx = work.tx();
-    let tokens_deleted = tokens::delete_for_organization(tx, organization_id).await?;
     // Its verified domains go: nothing links to the organization any more.
     crate::store::domains::delete_for_organization(tx, organization_id).await?;
     summary.groups_deleted = groups::delete_for_organization(tx, organization_id).await?;
@@ -175,8 +206,7 @@ pub async fn delete_organization(
         .in_organization(organization_id)
         .listing_events(),
     );
-    work.commit().await?;
-    Ok(summary)
+    Ok(())
 }
 
 /// `DELETE /admin/v1/organizations/{org}/users/{user}`: removes one membership exactly as

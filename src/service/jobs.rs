@@ -16,12 +16,32 @@ use tokio::sync::{Notify, watch};
 use super::work::{Audit, Work};
 use super::{Error, Result};
 use crate::domain::ContentDirectives;
+use crate::domain::events::OrganizationDeletedData;
 use crate::store::audit::{Actor, actions};
 use crate::store::jobs::{self, NewJob, Progress};
 
 /// The most users one batch may name.
 pub const MAX_BATCH: usize = 1000;
 pub const USERS_DELETE: &str = "users.delete";
+pub const ORGANIZATION_DELETE: &str = "organization.delete";
+
+/// What an `organization.delete` job does, and (in its `result`) how far it got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrganizationDelete {
+    pub organization_id: String,
+}
+
+/// An `organization.delete` job's result: the event's summary as far as it got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OrganizationProgress {
+    summary: OrganizationDeletedData,
+    scim_tokens_deleted: u64,
+}
+
+/// The phases of an organization's deletion (the job's `position`).
+const ORG_START: i64 = 0;
+const ORG_MEMBERS: i64 = 1;
+const ORG_FINISH: i64 = 2;
 
 /// What a `users.delete` job does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +97,51 @@ pub async fn create_users_delete(
         &job.id,
         json!({"kind": USERS_DELETE, "total": total, "content": content}),
     ));
+    work.commit().await?;
+    Ok(job)
+}
+
+/// Queues an organization's deletion (`DELETE /admin/v1/organizations/{id}?async=true`):
+/// its SCIM tokens go first, so its IdP can add no one meanwhile; then its members, a
+/// page per step, with progress readable throughout; then the organization itself. Unlike
+/// the synchronous deletion, readers see the members go page by page.
+pub async fn create_organization_delete(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    organization_id: &str,
+) -> Result<model::Model> {
+    let mut work = Work::begin(db, actor).await?;
+    if crate::store::organizations::find(work.tx(), organization_id)
+        .await?
+        .is_none()
+    {
+        return Err(Error::not_found("organization", None));
+    }
+    let total = crate::store::memberships::count_live(work.tx(), organization_id).await?;
+    let params = serde_json::to_value(OrganizationDelete {
+        organization_id: organization_id.to_string(),
+    })
+    .map_err(|e| Error::Unexpected(e.into()))?;
+    let job = jobs::insert(
+        work.tx(),
+        NewJob {
+            kind: ORGANIZATION_DELETE,
+            params,
+            total: i64::try_from(total).unwrap_or(i64::MAX),
+            actor,
+        },
+        work.now,
+    )
+    .await?;
+    work.audit(
+        Audit::new(
+            actions::JOB_CREATE,
+            "job",
+            &job.id,
+            json!({"kind": ORGANIZATION_DELETE, "organization_id": organization_id}),
+        )
+        .in_organization(organization_id),
+    );
     work.commit().await?;
     Ok(job)
 }
@@ -185,6 +250,33 @@ impl Runner {
         end.map(Some)
     }
 
+    /// Claims this job and does at most `steps` of its steps, then gives the lease back
+    /// (unless it finished): a seam for tests and tools that step a job; the job as it
+    /// then stands, or `None` when another process holds it.
+    pub async fn run_steps(&self, id: &str, steps: usize) -> Result<Option<model::Model>> {
+        let now = Utc::now();
+        let Some(mut job) =
+            jobs::claim_id(&self.db, id, &self.owner, self.lease_until(now), now).await?
+        else {
+            return Ok(None);
+        };
+        for _ in 0..steps {
+            match self.step(&job).await {
+                Ok(Some(next)) => job = next,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    jobs::release(&self.db, id, &self.owner).await?;
+                    return Err(e);
+                }
+            }
+            if job.status == jobs::FINISHED {
+                return Ok(Some(job));
+            }
+        }
+        jobs::release(&self.db, id, &self.owner).await?;
+        Ok(jobs::find(&self.db, id).await?)
+    }
+
     async fn run(&self, mut job: model::Model, stop: &watch::Receiver<bool>) -> Result<RunEnd> {
         loop {
             if *stop.borrow() {
@@ -205,6 +297,7 @@ impl Runner {
     async fn step(&self, job: &model::Model) -> Result<Option<model::Model>> {
         match job.kind.as_str() {
             USERS_DELETE => self.users_delete_step(job).await,
+            ORGANIZATION_DELETE => self.organization_delete_step(job).await,
             other => Err(Error::Unexpected(anyhow::anyhow!(
                 "job {} has an unknown kind {other}",
                 job.id
@@ -259,6 +352,79 @@ impl Runner {
                 self.commit_progress(work, job, progress).await
             }
         }
+    }
+
+    async fn organization_delete_step(&self, job: &model::Model) -> Result<Option<model::Model>> {
+        let params: OrganizationDelete = serde_json::from_value(job.params.clone())
+            .map_err(|e| Error::Unexpected(anyhow::anyhow!("job {}: {e}", job.id)))?;
+        let org = params.organization_id.as_str();
+        let actor = actor_of(job);
+        let mut state: OrganizationProgress =
+            serde_json::from_value(job.result.clone()).unwrap_or(OrganizationProgress {
+                summary: OrganizationDeletedData::new(org),
+                scim_tokens_deleted: 0,
+            });
+        let mut work = Work::begin(&self.db, &actor).await?;
+        let mut progress = Progress {
+            position: job.position,
+            total: job.total,
+            done: job.done,
+            failed: job.failed,
+            errors: job.errors.clone(),
+            result: job.result.clone(),
+            finished: false,
+        };
+        match job.position {
+            ORG_START => {
+                if crate::store::organizations::find(work.tx(), org)
+                    .await?
+                    .is_none()
+                {
+                    // Deleted meanwhile (or by another job): nothing left to do.
+                    progress.failed = 1;
+                    progress.errors = json!([{"organization_id": org, "code": "NOT_FOUND"}]);
+                    progress.finished = true;
+                    return self.commit_progress(work, job, progress).await;
+                }
+                state.scim_tokens_deleted =
+                    crate::store::tokens::delete_for_organization(work.tx(), org).await?;
+                let live = crate::store::memberships::count_live(work.tx(), org).await?;
+                progress.total = job.done + i64::try_from(live).unwrap_or(i64::MAX);
+                progress.position = ORG_MEMBERS;
+            }
+            ORG_MEMBERS => {
+                let before = state.summary.memberships_removed;
+                let removed = super::deletion::remove_member_page(
+                    &mut work,
+                    org,
+                    None,
+                    self.grace,
+                    &mut state.summary,
+                )
+                .await?;
+                match removed {
+                    Some(_) => {
+                        let n = state.summary.memberships_removed - before;
+                        progress.done += i64::try_from(n).unwrap_or(0);
+                        // Members the IdP added before its tokens went count too.
+                        progress.total = progress.total.max(progress.done);
+                    }
+                    None => progress.position = ORG_FINISH,
+                }
+            }
+            _ => {
+                super::deletion::finish_organization(
+                    &mut work,
+                    org,
+                    &mut state.summary,
+                    state.scim_tokens_deleted,
+                )
+                .await?;
+                progress.finished = true;
+            }
+        }
+        progress.result = serde_json::to_value(&state).map_err(|e| Error::Unexpected(e.into()))?;
+        self.commit_progress(work, job, progress).await
     }
 
     /// Writes the step's progress in the step's own unit of work and commits both, or

@@ -489,6 +489,16 @@ pub fn listed(organization_id: &str) -> sea_orm::Select<memberships::Entity> {
         .filter(memberships::Column::RemovedAt.is_null())
 }
 
+/// How many live members the organization has.
+pub async fn count_live(db: &impl ConnectionTrait, organization_id: &str) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(organization_id))
+        .filter(memberships::Column::RemovedAt.is_null())
+        .count(db)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

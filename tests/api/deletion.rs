@@ -529,7 +529,11 @@ async fn the_audit_log_pages_oldest_first_and_holds_no_personal_data(app: TestAp
 }
 
 /// Seeds `n` members of `org` in bulk, as the IdP would have created them.
-async fn seed_members(app: &TestApp, org: &crate::helpers::Org, n: usize) -> Vec<String> {
+pub(crate) async fn seed_members(
+    app: &TestApp,
+    org: &crate::helpers::Org,
+    n: usize,
+) -> Vec<String> {
     use entity::{memberships, users};
     use sea_orm::{ActiveValue::Set, EntityTrait};
     let now = chrono::Utc::now();

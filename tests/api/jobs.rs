@@ -303,3 +303,92 @@ async fn the_cli_runs_a_batch_and_watches_it() {
             .success()
     );
 }
+
+db_test!(
+    an_organization_deleted_as_a_job_goes_page_by_page_with_its_progress_readable,
+    [("OFFBOARD_JOB_WORKER", "false")]
+);
+async fn an_organization_deleted_as_a_job_goes_page_by_page_with_its_progress_readable(
+    app: TestApp,
+) {
+    use offboard::service::deletion::PAGE;
+    use offboard::service::jobs::Runner;
+    let org = app.create_org("Big").await;
+    let n = 2 * PAGE as usize + 101;
+    crate::deletion::seed_members(&app, &org, n).await;
+    let path = format!("/organizations/{}", org.id);
+    let refused = app
+        .admin_send(
+            Method::DELETE,
+            &format!("{path}?async=true"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(
+        expect_json(refused, 422).await["error"]["code"],
+        json!("CONFIRMATION_REQUIRED")
+    );
+    let bad = app
+        .admin_send(
+            Method::DELETE,
+            &format!("{path}?async=maybe"),
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let missing = app
+        .admin_send(
+            Method::DELETE,
+            "/organizations/org_01J9NOSUCHORG0000000000000?async=true",
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
+
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("{path}?async=true"),
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    let created = expect_json(res, 202).await;
+    assert_eq!(created["kind"], json!("organization.delete"));
+    assert_eq!(created["total"], json!(n));
+    assert_eq!(created["status"], json!("queued"));
+    let id = created["id"].as_str().expect("id").to_string();
+
+    let runner = Runner::new(app.db.clone(), Duration::from_secs(30), Duration::ZERO);
+    // First its tokens go: the IdP can add no one while the members are removed.
+    runner.run_steps(&id, 1).await.unwrap().expect("claimed");
+    assert_eq!(app.get(&org, "/Users").await.status(), 401);
+    assert_eq!(job(&app, &id).await["done"], json!(0));
+    // Then a page per step, each readable as it lands.
+    runner.run_steps(&id, 1).await.unwrap().expect("claimed");
+    let halfway = job(&app, &id).await;
+    assert_eq!(halfway["done"], json!(PAGE));
+    assert_eq!(
+        halfway["status"],
+        json!("queued"),
+        "given back between steps"
+    );
+    assert_eq!(
+        app.admin_send(Method::GET, &path, None).await.status(),
+        200,
+        "the organization stays until its members are gone"
+    );
+    let end = runner.run_steps(&id, 10).await.unwrap().expect("claimed");
+    assert_eq!(end.status, "finished");
+    let done = job(&app, &id).await;
+    assert_eq!(done["done"], json!(n));
+    assert_eq!(done["failed"], json!(0));
+    assert_eq!(done["result"]["summary"]["memberships_removed"], json!(n));
+    assert_eq!(done["result"]["scim_tokens_deleted"], json!(1));
+    let last = app.event_payloads(&org).await.pop().expect("event");
+    assert_eq!(last["type"], json!("organization.deleted"));
+    assert_eq!(last["data"]["memberships_removed"], json!(n));
+    assert_eq!(last["data"]["accounts_deleted"], json!(n));
+    let types = app.event_types(&org).await;
+    assert_eq!(types.iter().filter(|t| *t == "user.deleted").count(), n);
+    assert_eq!(app.admin_send(Method::GET, &path, None).await.status(), 404);
+}

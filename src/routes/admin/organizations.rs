@@ -1,5 +1,5 @@
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -131,19 +131,36 @@ async fn update(
     Ok(HttpResponse::Ok().json(organization_json(&org)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteQuery {
+    /// Run it as a job: 202 with the job, progress at `/jobs/{id}`.
+    #[serde(default, rename = "async")]
+    run_as_job: bool,
+}
+
 /// Deletes the organization: members removed (accounts without another membership
-/// deleted), tokens gone. Needs `{"confirm": true}`.
+/// deleted), tokens gone. Needs `{"confirm": true}`. With `?async=true` it is a job
+/// (202), for organizations too large to delete within one request.
 async fn delete(
+    req: HttpRequest,
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
     OptionalBody(input): OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
+    let q: DeleteQuery = super::audit::query(&req)?;
     confirmed(
         &input,
         &["confirm"],
         json!({"organization_id": id.as_str()}),
     )?;
+    if q.run_as_job {
+        let job =
+            crate::service::jobs::create_organization_delete(&state.db, &op.actor, &id).await?;
+        state.jobs_wake.notify_one();
+        return Ok(HttpResponse::Accepted().json(super::jobs::job_json(&job)));
+    }
     deletion::delete_organization(&state.db, &op.actor, &id, state.settings.deletion_grace).await?;
     Ok(HttpResponse::NoContent().finish())
 }
