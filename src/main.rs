@@ -441,8 +441,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 hard_delete_comments,
             });
             let db = connect(&settings).await?;
-            let job = offboard::service::jobs::create_users_delete(&db, &cli_actor(), ids, content)
-                .await?;
+            let job = offboard::service::jobs::create_users_delete(
+                &db,
+                &cli_actor(),
+                ids,
+                content,
+                offboard::service::jobs::MAX_FILE_BATCH,
+            )
+            .await?;
             println!("{}", job.id);
             run_and_watch(&db, &settings, &job.id).await?;
         }

@@ -20,7 +20,8 @@ use offboard::configuration::Settings;
 use offboard::startup::Application;
 use offboard::store::audit::Actor;
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -113,6 +114,17 @@ enum Scenario {
         #[arg(long, value_enum, default_value_t = Db::Sqlite)]
         db: Db,
     },
+    /// Deletions as jobs: a batch of `--users` users (one job, run by `serve`'s job
+    /// worker), then an organization of `--members` members with `?async=true`, each
+    /// timed to the end with its progress sampled on the way.
+    Jobs {
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        #[arg(long, default_value_t = 100_000)]
+        members: usize,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
     /// Admin deletion of an organization with many members.
     OrgDelete {
         #[arg(long, default_value_t = 10_000)]
@@ -182,6 +194,12 @@ fn settings(url: &str) -> Settings {
 
 /// Inserts `n` members into `org` (and every tenth also into `other`) in bulk.
 async fn seed(db: &DatabaseConnection, org: &str, other: &str, n: usize) {
+    seed_tagged(db, org, other, n, "bench").await
+}
+
+/// [`seed`] with emails at `{tag}.example`, so two seeded organizations hold different
+/// people.
+async fn seed_tagged(db: &DatabaseConnection, org: &str, other: &str, n: usize, tag: &str) {
     let now = Utc::now();
     let txn = db.begin().await.unwrap();
     for start in (0..n).step_by(1000) {
@@ -191,7 +209,7 @@ async fn seed(db: &DatabaseConnection, org: &str, other: &str, n: usize) {
         let mut ss = Vec::new();
         for i in start..end {
             let uid = offboard::ids::new_id(offboard::ids::USER);
-            let name = format!("user{i}@bench.example");
+            let name = format!("user{i}@{tag}.example");
             us.push(users::ActiveModel {
                 id: Set(uid.clone()),
                 identity_key: Set(Some(name.clone())),
@@ -316,6 +334,104 @@ async fn org_delete(members: usize, db_kind: Db) {
     println!(
         "org-delete db={db_kind:?} members={members} time={:.2}s events={events}",
         elapsed.as_secs_f64()
+    );
+}
+
+/// Follows a job to its end, printing its progress about every second; the time taken
+/// and how many progress readings came in between.
+async fn follow(db: &DatabaseConnection, id: &str) -> (f64, usize) {
+    let t = Instant::now();
+    let mut readings = 0;
+    let mut last_print = Instant::now();
+    loop {
+        let job = offboard::service::jobs::get(db, id).await.unwrap();
+        readings += 1;
+        if job.status == "finished" {
+            assert_eq!(job.failed, 0, "{:?}", job.errors);
+            return (t.elapsed().as_secs_f64(), readings);
+        }
+        if last_print.elapsed() >= std::time::Duration::from_secs(1) {
+            eprintln!("  {id}: {}/{}", job.done, job.total);
+            last_print = Instant::now();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn jobs(users: usize, members: usize, db_kind: Db) {
+    let target = fresh_database(db_kind).await;
+    let app = Application::build(settings(&target.url)).await.unwrap();
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    let db = offboard::db::connect(&target.url, 2).await.unwrap();
+    let actor = Actor {
+        kind: "cli",
+        id: "bench".into(),
+        request_id: None,
+    };
+    let create = |n: &'static str| {
+        let (db, actor) = (db.clone(), actor.clone());
+        async move {
+            let name = offboard::domain::organization::OrganizationName::parse(n).unwrap();
+            offboard::service::admin::create_organization(&db, &actor, &name, None)
+                .await
+                .unwrap()
+        }
+    };
+    let (org, other) = (create("Batch").await, create("Other").await);
+    seed(&db, &org.id, &other.id, users).await;
+    let (big, other2) = (create("Big").await, create("Other2").await);
+    seed_tagged(&db, &big.id, &other2.id, members, "big").await;
+    if matches!(db_kind, Db::Postgres) {
+        db.execute_unprepared("ANALYZE").await.unwrap();
+    }
+    eprintln!("seeded {users} + {members} members");
+
+    let ids: Vec<String> = memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(org.id.as_str()))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    let job = offboard::service::jobs::create_users_delete(
+        &db,
+        &actor,
+        ids,
+        None,
+        offboard::service::jobs::MAX_FILE_BATCH,
+    )
+    .await
+    .unwrap();
+    let (secs, readings) = follow(&db, &job.id).await;
+    println!(
+        "jobs batch-delete db={db_kind:?} users={users} time={secs:.2}s rate={:.0}/s progress_readings={readings}",
+        users as f64 / secs
+    );
+
+    let token = offboard::auth::issue_admin_token(
+        BENCH_SECRET,
+        "bench",
+        std::time::Duration::from_secs(3600),
+    )
+    .unwrap();
+    offboard::install_crypto_provider();
+    let res = reqwest::Client::new()
+        .delete(format!(
+            "http://127.0.0.1:{port}/admin/v1/organizations/{}?async=true",
+            big.id
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"confirm": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 202);
+    let job: serde_json::Value = res.json().await.unwrap();
+    let (secs, readings) = follow(&db, job["id"].as_str().unwrap()).await;
+    println!(
+        "jobs org-delete db={db_kind:?} members={members} time={secs:.2}s progress_readings={readings}"
     );
 }
 
@@ -606,6 +722,7 @@ async fn main() {
     offboard::install_crypto_provider();
     match Cli::parse().scenario {
         Scenario::OrgDelete { members, db } => org_delete(members, db).await,
+        Scenario::Jobs { users, members, db } => jobs(users, members, db).await,
         Scenario::Reads {
             sizes,
             connections,

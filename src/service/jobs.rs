@@ -20,8 +20,10 @@ use crate::domain::events::OrganizationDeletedData;
 use crate::store::audit::{Actor, actions};
 use crate::store::jobs::{self, NewJob, Progress};
 
-/// The most users one batch may name.
+/// The most users one batch may name through the admin API.
 pub const MAX_BATCH: usize = 1000;
+/// The most users one batch may name from the CLI (a file of leavers).
+pub const MAX_FILE_BATCH: usize = 100_000;
 pub const USERS_DELETE: &str = "users.delete";
 pub const ORGANIZATION_DELETE: &str = "organization.delete";
 
@@ -65,15 +67,16 @@ pub async fn create_users_delete(
     actor: &Actor,
     user_ids: Vec<String>,
     content: Option<ContentDirectives>,
+    max: usize,
 ) -> Result<model::Model> {
     let mut seen = std::collections::HashSet::new();
     let user_ids: Vec<String> = user_ids
         .into_iter()
         .filter(|id| seen.insert(id.clone()))
         .collect();
-    if user_ids.is_empty() || user_ids.len() > MAX_BATCH {
+    if user_ids.is_empty() || user_ids.len() > max {
         return Err(Error::invalid(format!(
-            "user_ids must name between 1 and {MAX_BATCH} users"
+            "user_ids must name between 1 and {max} users"
         )));
     }
     let total = user_ids.len() as i64;

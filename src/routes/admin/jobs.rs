@@ -68,7 +68,8 @@ async fn batch_delete(
 ) -> Result<HttpResponse, AdminApiError> {
     let content = deletion_body(&input, &["user_ids"], json!({}))?;
     let ids = user_ids(&input)?;
-    let job = jobs::create_users_delete(&state.db, &op.actor, ids, content).await?;
+    let job =
+        jobs::create_users_delete(&state.db, &op.actor, ids, content, jobs::MAX_BATCH).await?;
     state.jobs_wake.notify_one();
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(job_json(&job)))
 }
