@@ -114,11 +114,23 @@ pub async fn create_organization_delete(
     organization_id: &str,
 ) -> Result<model::Model> {
     let mut work = Work::begin(db, actor).await?;
-    if crate::store::organizations::find(work.tx(), organization_id)
+    if crate::store::organizations::find_locked(work.tx(), organization_id)
         .await?
         .is_none()
     {
         return Err(Error::not_found("organization", None));
+    }
+    // One deletion of an organization at a time (the organization's row lock orders two
+    // requests racing here).
+    for other in jobs::unfinished(work.tx()).await? {
+        let same = serde_json::from_value::<OrganizationDelete>(other.params)
+            .is_ok_and(|p| p.organization_id == organization_id);
+        if other.kind == ORGANIZATION_DELETE && same {
+            return Err(Error::conflict(
+                "DELETION_IN_PROGRESS",
+                format!("The organization is being deleted by {}.", other.id),
+            ));
+        }
     }
     let total = crate::store::memberships::count_live(work.tx(), organization_id).await?;
     let params = serde_json::to_value(OrganizationDelete {
@@ -377,18 +389,18 @@ impl Runner {
             result: job.result.clone(),
             finished: false,
         };
+        if crate::store::organizations::find(work.tx(), org)
+            .await?
+            .is_none()
+        {
+            // Deleted meanwhile (synchronously, or by another job): nothing left to do.
+            progress.failed += 1;
+            progress.errors = json!([{"organization_id": org, "code": "NOT_FOUND"}]);
+            progress.finished = true;
+            return self.commit_progress(work, job, progress).await;
+        }
         match job.position {
             ORG_START => {
-                if crate::store::organizations::find(work.tx(), org)
-                    .await?
-                    .is_none()
-                {
-                    // Deleted meanwhile (or by another job): nothing left to do.
-                    progress.failed = 1;
-                    progress.errors = json!([{"organization_id": org, "code": "NOT_FOUND"}]);
-                    progress.finished = true;
-                    return self.commit_progress(work, job, progress).await;
-                }
                 state.scim_tokens_deleted =
                     crate::store::tokens::delete_for_organization(work.tx(), org).await?;
                 let live = crate::store::memberships::count_live(work.tx(), org).await?;

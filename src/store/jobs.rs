@@ -196,3 +196,12 @@ pub async fn release(db: &impl ConnectionTrait, id: &str, owner: &str) -> Result
         .await?;
     Ok(())
 }
+
+/// Every job not finished yet (few at any time).
+pub async fn unfinished(db: &impl ConnectionTrait) -> Result<Vec<jobs::Model>, DbErr> {
+    jobs::Entity::find()
+        .filter(jobs::Column::Status.ne(FINISHED))
+        .order_by_asc(jobs::Column::Id)
+        .all(db)
+        .await
+}

@@ -39,6 +39,16 @@ pub async fn find(
         .filter(|o| o.deleted_at.is_none()))
 }
 
+/// [`find`], locking the row for update on PostgreSQL (serializes use cases that must
+/// not run twice at once for one organization).
+pub async fn find_locked(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<organizations::Model>, DbErr> {
+    let q = crate::db::for_update(organizations::Entity::find_by_id(id.to_string()), db);
+    Ok(q.one(db).await?.filter(|o| o.deleted_at.is_none()))
+}
+
 /// Marks the organization deleted (a tombstone: its id still resolves in events and the
 /// audit log) and drops its settings.
 pub async fn mark_deleted(

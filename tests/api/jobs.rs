@@ -357,6 +357,17 @@ async fn an_organization_deleted_as_a_job_goes_page_by_page_with_its_progress_re
     assert_eq!(created["total"], json!(n));
     assert_eq!(created["status"], json!("queued"));
     let id = created["id"].as_str().expect("id").to_string();
+    let again = app
+        .admin_send(
+            Method::DELETE,
+            &format!("{path}?async=true"),
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(
+        expect_json(again, 409).await["error"]["code"],
+        json!("DELETION_IN_PROGRESS")
+    );
 
     let runner = Runner::new(app.db.clone(), Duration::from_secs(30), Duration::ZERO);
     // First its tokens go: the IdP can add no one while the members are removed.
@@ -391,4 +402,43 @@ async fn an_organization_deleted_as_a_job_goes_page_by_page_with_its_progress_re
     let types = app.event_types(&org).await;
     assert_eq!(types.iter().filter(|t| *t == "user.deleted").count(), n);
     assert_eq!(app.admin_send(Method::GET, &path, None).await.status(), 404);
+}
+
+db_test!(
+    an_organization_deleted_meanwhile_ends_its_job_without_a_second_tombstone,
+    [("OFFBOARD_JOB_WORKER", "false")]
+);
+async fn an_organization_deleted_meanwhile_ends_its_job_without_a_second_tombstone(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("one@example.com")).await;
+    let path = format!("/organizations/{}", org.id);
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("{path}?async=true"),
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    let id = expect_json(res, 202).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.admin_delete_confirmed(&path, json!({})).await;
+    let runner = offboard::service::jobs::Runner::new(
+        app.db.clone(),
+        Duration::from_secs(30),
+        Duration::ZERO,
+    );
+    let end = runner.run_steps(&id, 10).await.unwrap().expect("claimed");
+    assert_eq!(end.status, "finished");
+    let j = job(&app, &id).await;
+    assert_eq!(j["failed"], json!(1));
+    assert_eq!(j["errors"][0]["code"], json!("NOT_FOUND"));
+    let tombstones = app
+        .event_types(&org)
+        .await
+        .into_iter()
+        .filter(|t| t == "organization.deleted")
+        .count();
+    assert_eq!(tombstones, 1);
 }
