@@ -645,3 +645,50 @@ pub async fn find_event(
 ) -> Result<Option<events::Model>, DbErr> {
     events::Entity::find_by_id(id.to_string()).one(db).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::round_robin;
+
+    fn queue(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(id, org)| (id.to_string(), org.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn endpoints_take_turns_and_the_limit_holds_when_more_is_due() {
+        let queues = vec![
+            queue(&[("a1", "o"), ("a2", "o"), ("a3", "o")]),
+            queue(&[("b1", "o"), ("b2", "o"), ("b3", "o")]),
+        ];
+        assert_eq!(round_robin(queues.clone(), 4), ["a1", "b1", "a2", "b2"]);
+        assert_eq!(round_robin(queues.clone(), 1), ["a1"]);
+        assert!(round_robin(queues.clone(), 0).is_empty());
+        assert_eq!(round_robin(queues, 10).len(), 6, "all, when all fit");
+    }
+
+    #[test]
+    fn within_an_endpoint_organizations_take_turns_oldest_first_each_in_order() {
+        let q = queue(&[
+            ("x1", "org_b"),
+            ("x2", "org_b"),
+            ("x3", "org_a"),
+            ("x4", "org_b"),
+        ]);
+        // org_b's first delivery is the oldest: it goes first, then org_a, then org_b's
+        // next ones in their order.
+        assert_eq!(round_robin(vec![q], 10), ["x1", "x3", "x2", "x4"]);
+    }
+
+    #[test]
+    fn an_exhausted_endpoint_leaves_the_turns_to_the_others() {
+        let queues = vec![
+            queue(&[("a1", "o")]),
+            queue(&[("b1", "o"), ("b2", "o"), ("b3", "o")]),
+        ];
+        assert_eq!(round_robin(queues, 3), ["a1", "b1", "b2"]);
+        assert!(round_robin(Vec::new(), 5).is_empty());
+    }
+}
