@@ -24,6 +24,9 @@ use crate::store::jobs::{self, NewJob, Progress};
 pub const MAX_BATCH: usize = 1000;
 /// The most users one batch may name from the CLI (a file of leavers).
 pub const MAX_FILE_BATCH: usize = 100_000;
+/// The most failed steps a job lists (`failed` counts them all): the list is rewritten
+/// with every step, so it must stay small however many ids a batch gets wrong.
+pub const MAX_ERRORS: usize = 100;
 pub const USERS_DELETE: &str = "users.delete";
 pub const ORGANIZATION_DELETE: &str = "organization.delete";
 
@@ -356,10 +359,12 @@ impl Runner {
                     return Err(e);
                 };
                 drop(work);
-                errors.push(StepError {
-                    user_id: user_id.clone(),
-                    code,
-                });
+                if errors.len() < MAX_ERRORS {
+                    errors.push(StepError {
+                        user_id: user_id.clone(),
+                        code,
+                    });
+                }
                 progress.failed += 1;
                 progress.errors =
                     serde_json::to_value(&errors).map_err(|e| Error::Unexpected(e.into()))?;

@@ -442,3 +442,32 @@ async fn an_organization_deleted_meanwhile_ends_its_job_without_a_second_tombsto
         .count();
     assert_eq!(tombstones, 1);
 }
+
+db_test!(
+    a_job_lists_at_most_its_cap_of_errors_and_counts_them_all,
+    [("OFFBOARD_JOB_WORKER", "false")]
+);
+async fn a_job_lists_at_most_its_cap_of_errors_and_counts_them_all(app: TestApp) {
+    use offboard::service::jobs::{self, MAX_ERRORS, MAX_FILE_BATCH, Runner};
+    let actor = offboard::store::audit::Actor {
+        kind: "cli",
+        id: "test".into(),
+        request_id: None,
+    };
+    let ids: Vec<String> = (0..=MAX_ERRORS)
+        .map(|i| format!("usr_missing{i}"))
+        .collect();
+    let job = jobs::create_users_delete(&app.db, &actor, ids, None, MAX_FILE_BATCH)
+        .await
+        .unwrap();
+    let runner = Runner::new(app.db.clone(), Duration::from_secs(30), Duration::ZERO);
+    let end = runner
+        .run_steps(&job.id, MAX_ERRORS + 1)
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(end.status, "finished");
+    assert_eq!(end.failed as usize, MAX_ERRORS + 1, "every failure counted");
+    let listed = end.errors.as_array().expect("errors").len();
+    assert_eq!(listed, MAX_ERRORS, "the list stops at its cap");
+}
