@@ -278,8 +278,15 @@ impl Runner {
         else {
             return Ok(None);
         };
+        let plan = match take_plan(&mut job) {
+            Ok(plan) => plan,
+            Err(e) => {
+                jobs::release(&self.db, id, &self.owner).await?;
+                return Err(e);
+            }
+        };
         for _ in 0..steps {
-            match self.step(&job).await {
+            match self.step(&job, &plan).await {
                 Ok(Some(next)) => job = next,
                 Ok(None) => return Ok(None),
                 Err(e) => {
@@ -296,11 +303,12 @@ impl Runner {
     }
 
     async fn run(&self, mut job: model::Model, stop: &watch::Receiver<bool>) -> Result<RunEnd> {
+        let plan = take_plan(&mut job)?;
         loop {
             if *stop.borrow() {
                 return Ok(RunEnd::Stopped);
             }
-            match self.step(&job).await? {
+            match self.step(&job, &plan).await? {
                 Some(next) => job = next,
                 None => return Ok(RunEnd::LeaseLost),
             }
@@ -312,20 +320,18 @@ impl Runner {
 
     /// Does the job's next step; the job as it now stands, or `None` when the lease was
     /// lost (the step rolled back).
-    async fn step(&self, job: &model::Model) -> Result<Option<model::Model>> {
-        match job.kind.as_str() {
-            USERS_DELETE => self.users_delete_step(job).await,
-            ORGANIZATION_DELETE => self.organization_delete_step(job).await,
-            other => Err(Error::Unexpected(anyhow::anyhow!(
-                "job {} has an unknown kind {other}",
-                job.id
-            ))),
+    async fn step(&self, job: &model::Model, plan: &Plan) -> Result<Option<model::Model>> {
+        match plan {
+            Plan::Users(params) => self.users_delete_step(job, params).await,
+            Plan::Organization(params) => self.organization_delete_step(job, params).await,
         }
     }
 
-    async fn users_delete_step(&self, job: &model::Model) -> Result<Option<model::Model>> {
-        let params: UsersDelete = serde_json::from_value(job.params.clone())
-            .map_err(|e| Error::Unexpected(anyhow::anyhow!("job {}: {e}", job.id)))?;
+    async fn users_delete_step(
+        &self,
+        job: &model::Model,
+        params: &UsersDelete,
+    ) -> Result<Option<model::Model>> {
         let mut errors: Vec<StepError> =
             serde_json::from_value(job.errors.clone()).unwrap_or_default();
         let position = usize::try_from(job.position).unwrap_or(usize::MAX);
@@ -374,9 +380,11 @@ impl Runner {
         }
     }
 
-    async fn organization_delete_step(&self, job: &model::Model) -> Result<Option<model::Model>> {
-        let params: OrganizationDelete = serde_json::from_value(job.params.clone())
-            .map_err(|e| Error::Unexpected(anyhow::anyhow!("job {}: {e}", job.id)))?;
+    async fn organization_delete_step(
+        &self,
+        job: &model::Model,
+        params: &OrganizationDelete,
+    ) -> Result<Option<model::Model>> {
         let org = params.organization_id.as_str();
         let actor = actor_of(job);
         let mut state: OrganizationProgress =
@@ -457,6 +465,20 @@ impl Runner {
     ) -> Result<Option<model::Model>> {
         let now = work.now;
         let finished = progress.finished;
+        // The job as it will stand, kept here: reading it back would re-read its
+        // parameters (up to 100,000 ids) at every step.
+        let mut next = job.clone();
+        next.position = progress.position;
+        next.total = progress.total;
+        next.done = progress.done;
+        next.failed = progress.failed;
+        next.errors = progress.errors.clone();
+        next.result = progress.result.clone();
+        next.updated_at = now;
+        if finished {
+            next.status = jobs::FINISHED.to_string();
+            next.finished_at = Some(now);
+        }
         let held = jobs::advance(
             work.tx(),
             &job.id,
@@ -478,7 +500,30 @@ impl Runner {
             ));
         }
         work.commit().await?;
-        Ok(jobs::find(&self.db, &job.id).await?)
+        Ok(Some(next))
+    }
+}
+
+/// A job's parameters, read once per run (they do not change).
+enum Plan {
+    Users(UsersDelete),
+    Organization(OrganizationDelete),
+}
+
+/// Reads the job's parameters and leaves `Null` in their place, so the job that travels
+/// from step to step is small.
+fn take_plan(job: &mut model::Model) -> Result<Plan> {
+    let params = std::mem::take(&mut job.params);
+    let bad = |e: serde_json::Error| Error::Unexpected(anyhow::anyhow!("job {}: {e}", job.id));
+    match job.kind.as_str() {
+        USERS_DELETE => Ok(Plan::Users(serde_json::from_value(params).map_err(bad)?)),
+        ORGANIZATION_DELETE => Ok(Plan::Organization(
+            serde_json::from_value(params).map_err(bad)?,
+        )),
+        other => Err(Error::Unexpected(anyhow::anyhow!(
+            "job {} has an unknown kind {other}",
+            job.id
+        ))),
     }
 }
 
