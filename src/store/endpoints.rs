@@ -69,13 +69,13 @@ pub async fn list_endpoints(db: &impl ConnectionTrait) -> Result<Vec<endpoints::
         .await
 }
 
-/// Deletes an endpoint; its pending deliveries are cancelled.
+/// Deletes an endpoint (the caller found it live); its pending deliveries are cancelled.
 pub async fn delete_endpoint(
     db: &impl ConnectionTrait,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let res = endpoints::Entity::update_many()
+) -> Result<(), DbErr> {
+    endpoints::Entity::update_many()
         .col_expr(endpoints::Column::DeletedAt, Some(now).into())
         .col_expr(endpoints::Column::Enabled, false.into())
         .col_expr(endpoints::Column::UpdatedAt, now.into())
@@ -84,7 +84,7 @@ pub async fn delete_endpoint(
         .exec(db)
         .await?;
     finish_pending(db, id, CANCELLED, "endpoint deleted", now).await?;
-    Ok(res.rows_affected > 0)
+    Ok(())
 }
 
 /// Disables an endpoint (410 Gone, or failing too long): its pending deliveries die, so

@@ -526,3 +526,21 @@ enum Outcome {
     Gone,
     Failed(Option<Duration>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Tick;
+
+    #[test]
+    fn every_ending_of_an_attempt_counts_as_one_attempt() {
+        let t = Tick {
+            fanned_out: 100,
+            succeeded: 1,
+            retrying: 2,
+            dead: 4,
+            lease_lost: 8,
+        };
+        assert_eq!(t.attempted(), 15, "fan-out is not an attempt");
+        assert_eq!(Tick::default().attempted(), 0);
+    }
+}

@@ -377,6 +377,15 @@ async fn a_rotated_secret_signs_alongside_the_new_one(app: TestApp) {
         200,
     )
     .await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|e| e["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert_eq!(ids(&listed), [ep.clone()], "the endpoint is listed");
     let text = listed.to_string();
     assert!(!text.contains("whsec_"), "secrets are never listed");
     let res = app
@@ -387,6 +396,13 @@ async fn a_rotated_secret_signs_alongside_the_new_one(app: TestApp) {
         .admin_send(Method::GET, &format!("/webhook-endpoints/{ep}"), None)
         .await;
     assert_eq!(res.status().as_u16(), 404);
+    let listed = expect_json(
+        app.admin_send(Method::GET, "/webhook-endpoints", None)
+            .await,
+        200,
+    )
+    .await;
+    assert!(ids(&listed).is_empty(), "a deleted endpoint is not listed");
 }
 
 db_test!(endpoints_on_private_addresses_are_refused_by_default);
@@ -1058,4 +1074,57 @@ async fn an_idle_dispatcher_never_waits_for_the_write_lock() {
             .unwrap(),
         Tick::default()
     );
+}
+
+db_test!(
+    a_dispatcher_whose_lease_was_taken_over_records_nothing_but_its_attempt,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_DISPATCH", "false"),
+    ]
+);
+async fn a_dispatcher_whose_lease_was_taken_over_records_nothing_but_its_attempt(app: TestApp) {
+    use offboard::webhook::dispatcher::Tick;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let (ep, receiver) = endpoint(
+        &app,
+        Mode::Slow(Duration::from_secs(2)),
+        json!({"event_types": ["user.created"]}),
+    )
+    .await;
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("lease@example.com")).await;
+    let dispatcher = app.dispatcher();
+    let tick = tokio::spawn(async move { dispatcher.tick().await });
+    let deadline = std::time::Instant::now() + WAIT;
+    while receiver.in_flight() == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing was sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // While the attempt is on the wire, another process takes the delivery over (as it
+    // would once this one's lease expired).
+    entity::deliveries::Entity::update_many()
+        .col_expr(
+            entity::deliveries::Column::LeaseId,
+            sea_orm::sea_query::Expr::value("lse_taken_over"),
+        )
+        .filter(entity::deliveries::Column::EndpointId.eq(ep.as_str()))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let done = tick.await.unwrap().unwrap();
+    assert_eq!(
+        done,
+        Tick {
+            fanned_out: 2,
+            lease_lost: 1,
+            ..Tick::default()
+        },
+        "the late answer must not overwrite the new owner's delivery"
+    );
+    let pending = deliveries(&app, &format!("status=pending&endpoint_id={ep}")).await;
+    assert_eq!(pending.len(), 1, "still the new owner's to finish");
+    let rows = attempts_of(&app, &ep).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, "lease_lost");
 }
