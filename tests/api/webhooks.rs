@@ -385,7 +385,11 @@ async fn a_rotated_secret_signs_alongside_the_new_one(app: TestApp) {
             .map(|e| e["id"].as_str().expect("id").to_string())
             .collect()
     };
-    assert_eq!(ids(&listed), [ep.clone()], "the endpoint is listed");
+    assert_eq!(
+        ids(&listed),
+        std::slice::from_ref(&ep),
+        "the endpoint is listed"
+    );
     let text = listed.to_string();
     assert!(!text.contains("whsec_"), "secrets are never listed");
     let res = app
