@@ -32,6 +32,12 @@ async fn finished(app: &TestApp, id: &str) -> Value {
     }
 }
 
+/// `DELETE {path}{query}` with `body` (an organization's deletion, as a job or not).
+async fn delete_org(app: &TestApp, path: &str, query: &str, body: Value) -> reqwest::Response {
+    app.admin_send(Method::DELETE, &format!("{path}{query}"), Some(&body))
+        .await
+}
+
 async fn batch(app: &TestApp, body: Value) -> reqwest::Response {
     app.admin_send(Method::POST, "/users/batch-delete", Some(&body))
         .await
@@ -317,53 +323,29 @@ async fn an_organization_deleted_as_a_job_goes_page_by_page_with_its_progress_re
     let n = 2 * PAGE as usize + 101;
     crate::deletion::seed_members(&app, &org, n).await;
     let path = format!("/organizations/{}", org.id);
-    let refused = app
-        .admin_send(
-            Method::DELETE,
-            &format!("{path}?async=true"),
-            Some(&json!({})),
-        )
-        .await;
+    let refused = delete_org(&app, &path, "?async=true", json!({})).await;
     assert_eq!(
         expect_json(refused, 422).await["error"]["code"],
         json!("CONFIRMATION_REQUIRED")
     );
-    let bad = app
-        .admin_send(
-            Method::DELETE,
-            &format!("{path}?async=maybe"),
-            Some(&json!({"confirm": true})),
-        )
-        .await;
+    let bad = delete_org(&app, &path, "?async=maybe", json!({"confirm": true})).await;
     assert_eq!(bad.status(), 422);
-    let missing = app
-        .admin_send(
-            Method::DELETE,
-            "/organizations/org_01J9NOSUCHORG0000000000000?async=true",
-            Some(&json!({"confirm": true})),
-        )
-        .await;
+    let missing = delete_org(
+        &app,
+        "/organizations/org_01J9NOSUCHORG0000000000000",
+        "?async=true",
+        json!({"confirm": true}),
+    )
+    .await;
     assert_eq!(missing.status(), 404);
 
-    let res = app
-        .admin_send(
-            Method::DELETE,
-            &format!("{path}?async=true"),
-            Some(&json!({"confirm": true})),
-        )
-        .await;
+    let res = delete_org(&app, &path, "?async=true", json!({"confirm": true})).await;
     let created = expect_json(res, 202).await;
     assert_eq!(created["kind"], json!("organization.delete"));
     assert_eq!(created["total"], json!(n));
     assert_eq!(created["status"], json!("queued"));
     let id = created["id"].as_str().expect("id").to_string();
-    let again = app
-        .admin_send(
-            Method::DELETE,
-            &format!("{path}?async=true"),
-            Some(&json!({"confirm": true})),
-        )
-        .await;
+    let again = delete_org(&app, &path, "?async=true", json!({"confirm": true})).await;
     assert_eq!(
         expect_json(again, 409).await["error"]["code"],
         json!("DELETION_IN_PROGRESS")
@@ -412,13 +394,7 @@ async fn an_organization_deleted_meanwhile_ends_its_job_without_a_second_tombsto
     let org = app.create_org("Acme").await;
     app.create_user(&org, &user_body("one@example.com")).await;
     let path = format!("/organizations/{}", org.id);
-    let res = app
-        .admin_send(
-            Method::DELETE,
-            &format!("{path}?async=true"),
-            Some(&json!({"confirm": true})),
-        )
-        .await;
+    let res = delete_org(&app, &path, "?async=true", json!({"confirm": true})).await;
     let id = expect_json(res, 202).await["id"]
         .as_str()
         .unwrap()
