@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod content;
 pub mod deletion;
 pub mod events;
+pub mod guard;
 pub mod identity;
 pub mod membership;
 pub mod organization;
