@@ -97,15 +97,24 @@ pub async fn unsuspend(db: &DatabaseConnection, actor: &Actor, user_id: &str) ->
             ));
         }
     }
-    lift(&mut work, user_id, false).await?;
+    if !lift(&mut work, user_id, false).await? {
+        return Err(Error::conflict(
+            "NOT_SUSPENDED",
+            "The user is not suspended.",
+        ));
+    }
     work.commit().await?;
     Ok(())
 }
 
-/// Removes the suspension and tells each of the account's organizations.
-async fn lift(work: &mut Work<'_>, user_id: &str, expired: bool) -> Result<()> {
-    suspensions::remove(work.tx(), user_id).await?;
+/// Removes the suspension and tells each of the account's organizations. Locks as
+/// `suspend` does (memberships first), so the two never wait on each other in a circle.
+/// `false` (and nothing done) when another request or process lifted it first.
+async fn lift(work: &mut Work<'_>, user_id: &str, expired: bool) -> Result<bool> {
     let live = memberships::live_for_user(work.tx(), user_id).await?;
+    if !suspensions::remove(work.tx(), user_id).await? {
+        return Ok(false);
+    }
     for m in &live {
         let org = m.organization_id.as_str();
         work.emit(org, [unsuspended_event(org, user_id, expired)]);
@@ -124,7 +133,7 @@ async fn lift(work: &mut Work<'_>, user_id: &str, expired: bool) -> Result<()> {
         )
         .listing_events(),
     );
-    Ok(())
+    Ok(true)
 }
 
 /// Ends the suspensions whose `until` is at or before `now` (the purge), a short unit of
@@ -143,9 +152,10 @@ pub async fn expire(db: &DatabaseConnection, actor: &Actor, now: DateTime<Utc>) 
                 Some(s) if !in_effect(s.until, now) => {}
                 _ => continue,
             }
-            lift(&mut work, user_id, true).await?;
-            work.commit().await?;
-            ended += 1;
+            if lift(&mut work, user_id, true).await? {
+                work.commit().await?;
+                ended += 1;
+            }
         }
     }
 }
