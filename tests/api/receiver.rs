@@ -265,6 +265,10 @@ async fn handle(
     if let Some(secs) = retry_after {
         res.insert_header(("retry-after", secs.to_string()));
     }
+    if status >= 400 {
+        // What a receiver says when it refuses: the dispatcher keeps it with the attempt.
+        return res.body(format!("receiver refused with {status}"));
+    }
     res.finish()
 }
 

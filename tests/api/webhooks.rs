@@ -745,6 +745,13 @@ async fn an_open_breaker_sends_nothing_until_its_cooldown_ends(app: TestApp) {
         let t = dispatcher.tick().await.unwrap();
         assert_eq!((t.attempted(), t.retrying), (1, 1), "{t:?}");
     }
+    // What the receiver answered is kept with each attempt.
+    let rows = attempts_of(&app, &ep).await;
+    assert!(
+        rows.iter()
+            .all(|a| a.response_body.as_deref() == Some("receiver refused with 503")),
+        "{rows:?}"
+    );
     // Three failures in a row: the breaker is open for an hour, though a retry is due.
     let breaker = expect_json(
         app.admin_send(Method::GET, &format!("/webhook-endpoints/{ep}"), None)
@@ -982,9 +989,11 @@ async fn a_timeout_is_recorded_and_retried(app: TestApp) {
         rows.iter().all(|a| a.error.as_deref() == Some("timeout")),
         "{rows:?}"
     );
+    // Each attempt lasted about the 300 ms timeout, and says so.
     assert!(
         rows.iter()
-            .all(|a| a.status_code.is_none() && a.duration_ms < 2_000)
+            .all(|a| a.status_code.is_none() && (200..2_000).contains(&a.duration_ms)),
+        "{rows:?}"
     );
     let dead = deliveries(&app, &format!("status=dead&endpoint_id={ep}")).await;
     assert_eq!(dead.len(), 1, "one try and one retry, then dead");
@@ -1131,4 +1140,36 @@ async fn a_dispatcher_whose_lease_was_taken_over_records_nothing_but_its_attempt
     let rows = attempts_of(&app, &ep).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].outcome, "lease_lost");
+}
+
+db_test!(
+    a_receiver_that_cannot_be_reached_is_recorded_as_a_connection_failure,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_DISPATCH", "false"),
+        ("OFFBOARD_WEBHOOK_RETRY_SCHEDULE", "1h"),
+    ]
+);
+async fn a_receiver_that_cannot_be_reached_is_recorded_as_a_connection_failure(app: TestApp) {
+    // A port nothing listens on: the connection is refused at once.
+    let port = crate::processes::free_port();
+    let body =
+        json!({"url": format!("http://127.0.0.1:{port}/hook"), "event_types": ["user.created"]});
+    let ep = expect_json(
+        app.admin_send(Method::POST, "/webhook-endpoints", Some(&body))
+            .await,
+        201,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("gone@example.com")).await;
+    let t = app.dispatcher().tick().await.unwrap();
+    assert_eq!(t.retrying, 1, "{t:?}");
+    let rows = attempts_of(&app, &ep).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].error.as_deref(), Some("connection failed"));
+    assert_eq!(rows[0].status_code, None);
 }
