@@ -1173,3 +1173,29 @@ async fn a_receiver_that_cannot_be_reached_is_recorded_as_a_connection_failure(a
     assert_eq!(rows[0].error.as_deref(), Some("connection failed"));
     assert_eq!(rows[0].status_code, None);
 }
+
+db_test!(
+    a_tick_reports_what_it_delivered,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_DISPATCH", "false"),
+    ]
+);
+async fn a_tick_reports_what_it_delivered(app: TestApp) {
+    use offboard::webhook::dispatcher::Tick;
+    let (_, receiver) =
+        endpoint(&app, Mode::Accept, json!({"event_types": ["user.created"]})).await;
+    let org = app.create_org("Acme").await;
+    app.create_user(&org, &user_body("tick@example.com")).await;
+    let dispatcher = app.dispatcher();
+    assert_eq!(
+        dispatcher.tick().await.unwrap(),
+        Tick {
+            fanned_out: 2,
+            succeeded: 1,
+            ..Tick::default()
+        }
+    );
+    assert_eq!(receiver.accepted().len(), 1);
+    assert_eq!(dispatcher.tick().await.unwrap(), Tick::default());
+}
