@@ -1185,6 +1185,13 @@ async fn a_tick_reports_what_it_delivered(app: TestApp) {
     use offboard::webhook::dispatcher::Tick;
     let (_, receiver) =
         endpoint(&app, Mode::Accept, json!({"event_types": ["user.created"]})).await;
+    // 410 Gone: that delivery is dead at once.
+    let (_, _gone) = endpoint(
+        &app,
+        Mode::Fail(410),
+        json!({"event_types": ["user.created"]}),
+    )
+    .await;
     let org = app.create_org("Acme").await;
     app.create_user(&org, &user_body("tick@example.com")).await;
     let dispatcher = app.dispatcher();
@@ -1193,6 +1200,7 @@ async fn a_tick_reports_what_it_delivered(app: TestApp) {
         Tick {
             fanned_out: 2,
             succeeded: 1,
+            dead: 1,
             ..Tick::default()
         }
     );
