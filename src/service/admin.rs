@@ -170,8 +170,9 @@ pub async fn create_session(
     if m.status != Status::Active {
         return Err(Error::invalid("the membership is not active"));
     }
-    if let Some(s) = crate::store::suspensions::find(work.tx(), user_id).await?
-        && crate::domain::suspension::in_effect(s.until, work.now)
+    if super::suspension::current(work.tx(), user_id, work.now)
+        .await?
+        .is_some()
     {
         return Err(Error::conflict(
             "USER_SUSPENDED",

@@ -245,12 +245,8 @@ impl Runner {
             return Ok(None);
         };
         let id = job.id.clone();
-        let end = self.run(job, stop).await;
-        if !matches!(end, Ok(RunEnd::Finished) | Ok(RunEnd::LeaseLost)) {
-            // Stopped or failed: let another process (or a later try) take it at once.
-            jobs::release(&self.db, &id, &self.owner).await?;
-        }
-        Ok(Some((id, end?)))
+        let (end, _) = self.drive(job, Some(stop), usize::MAX).await?;
+        Ok(Some((id, end)))
     }
 
     /// Runs this job here when nobody else holds it; `None` when another process does.
@@ -261,61 +257,58 @@ impl Runner {
         else {
             return Ok(None);
         };
-        let end = self.run(job, stop).await;
-        if !matches!(end, Ok(RunEnd::Finished) | Ok(RunEnd::LeaseLost)) {
-            jobs::release(&self.db, id, &self.owner).await?;
-        }
-        end.map(Some)
+        let (end, _) = self.drive(job, Some(stop), usize::MAX).await?;
+        Ok(Some(end))
     }
 
     /// Claims this job and does at most `steps` of its steps, then gives the lease back
     /// (unless it finished): a seam for tests and tools that step a job; the job as it
-    /// then stands, or `None` when another process holds it.
+    /// then stands, or `None` when another process holds it or took it over.
     pub async fn run_steps(&self, id: &str, steps: usize) -> Result<Option<model::Model>> {
         let now = Utc::now();
-        let Some(mut job) =
+        let Some(job) =
             jobs::claim_id(&self.db, id, &self.owner, self.lease_until(now), now).await?
         else {
             return Ok(None);
         };
-        let plan = match take_plan(&mut job) {
-            Ok(plan) => plan,
-            Err(e) => {
-                jobs::release(&self.db, id, &self.owner).await?;
-                return Err(e);
-            }
-        };
-        for _ in 0..steps {
-            match self.step(&job, &plan).await {
-                Ok(Some(next)) => job = next,
-                Ok(None) => return Ok(None),
-                Err(e) => {
-                    jobs::release(&self.db, id, &self.owner).await?;
-                    return Err(e);
-                }
-            }
-            if job.status == jobs::FINISHED {
-                return Ok(Some(job));
-            }
+        match self.drive(job, None, steps).await? {
+            (RunEnd::Finished, job) => Ok(Some(job)),
+            (RunEnd::LeaseLost, _) => Ok(None),
+            (RunEnd::Stopped, _) => Ok(jobs::find(&self.db, id).await?),
         }
-        jobs::release(&self.db, id, &self.owner).await?;
-        Ok(jobs::find(&self.db, id).await?)
     }
 
-    async fn run(&self, mut job: model::Model, stop: &watch::Receiver<bool>) -> Result<RunEnd> {
-        let plan = take_plan(&mut job)?;
-        loop {
-            if *stop.borrow() {
-                return Ok(RunEnd::Stopped);
+    /// Steps a claimed job until it finishes, its lease is lost, `stop` turns true or
+    /// `max_steps` are done (`Stopped`); a job that stops or fails here gets its lease
+    /// back, so another process (or a later try) takes it at once.
+    async fn drive(
+        &self,
+        mut job: model::Model,
+        stop: Option<&watch::Receiver<bool>>,
+        max_steps: usize,
+    ) -> Result<(RunEnd, model::Model)> {
+        let id = job.id.clone();
+        let end: Result<RunEnd> = async {
+            let plan = take_plan(&mut job)?;
+            for _ in 0..max_steps {
+                if stop.is_some_and(|s| *s.borrow()) {
+                    return Ok(RunEnd::Stopped);
+                }
+                match self.step(&job, &plan).await? {
+                    Some(next) => job = next,
+                    None => return Ok(RunEnd::LeaseLost),
+                }
+                if job.status == jobs::FINISHED {
+                    return Ok(RunEnd::Finished);
+                }
             }
-            match self.step(&job, &plan).await? {
-                Some(next) => job = next,
-                None => return Ok(RunEnd::LeaseLost),
-            }
-            if job.status == jobs::FINISHED {
-                return Ok(RunEnd::Finished);
-            }
+            Ok(RunEnd::Stopped)
         }
+        .await;
+        if !matches!(end, Ok(RunEnd::Finished) | Ok(RunEnd::LeaseLost)) {
+            jobs::release(&self.db, &id, &self.owner).await?;
+        }
+        Ok((end?, job))
     }
 
     /// Does the job's next step; the job as it now stands, or `None` when the lease was

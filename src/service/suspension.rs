@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::suspensions as model;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 
 use super::work::{Audit, Work};
@@ -88,16 +88,10 @@ pub async fn unsuspend(db: &DatabaseConnection, actor: &Actor, user_id: &str) ->
     if accounts::find(work.tx(), user_id).await?.is_none() {
         return Err(Error::not_found("user", None));
     }
-    match suspensions::find(work.tx(), user_id).await? {
-        Some(s) if in_effect(s.until, work.now) => {}
-        _ => {
-            return Err(Error::conflict(
-                "NOT_SUSPENDED",
-                "The user is not suspended.",
-            ));
-        }
-    }
-    if !lift(&mut work, user_id, false).await? {
+    let now = work.now;
+    let lifted = current(work.tx(), user_id, now).await?.is_some()
+        && lift(&mut work, user_id, false).await?;
+    if !lifted {
         return Err(Error::conflict(
             "NOT_SUSPENDED",
             "The user is not suspended.",
@@ -162,7 +156,7 @@ pub async fn expire(db: &DatabaseConnection, actor: &Actor, now: DateTime<Utc>) 
 
 /// The account's suspension, when one is in effect at `now`.
 pub async fn current(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     user_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<model::Model>> {

@@ -50,11 +50,15 @@ fn user_json(view: &UserView) -> Value {
         // Suspended accounts keep each membership's SCIM status (what the IdP set) above;
         // this says whether the account may hold sessions at all.
         "suspended": view.suspension.is_some(),
-        "suspension": view.suspension.as_ref().map(|s| json!({
-            "reason": s.reason,
-            "suspended_at": format_time(s.suspended_at),
-            "until": s.until.map(format_time),
-        })),
+        "suspension": view.suspension.as_ref().map(suspension_json),
+    })
+}
+
+fn suspension_json(s: &entity::suspensions::Model) -> Value {
+    json!({
+        "reason": s.reason,
+        "suspended_at": format_time(s.suspended_at),
+        "until": s.until.map(format_time),
     })
 }
 
@@ -167,11 +171,7 @@ pub fn export_json(e: &Export) -> Value {
             "updated_at": format_time(a.updated_at),
             "deleted_at": a.deleted_at.map(format_time),
             "purge_after": a.purge_after.map(format_time),
-            "suspension": e.suspension.as_ref().map(|s| json!({
-                "reason": s.reason,
-                "suspended_at": format_time(s.suspended_at),
-                "until": s.until.map(format_time),
-            })),
+            "suspension": e.suspension.as_ref().map(suspension_json),
         },
         "memberships": memberships,
         "sessions": sessions,
