@@ -521,28 +521,39 @@ fn take_plan(job: &mut model::Model) -> Result<Plan> {
 }
 
 /// `serve`'s job worker: runs jobs as they come (woken at once when one is made here,
-/// else every `poll`), until told to stop; a failed run is logged and tried again.
+/// else every `poll`), until told to stop; a failed run is logged and tried again (after
+/// the database's back-off while it is unreachable).
 pub async fn run_forever(
     runner: Runner,
     wake: std::sync::Arc<Notify>,
     poll: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    // An unreachable database is logged when it goes and comes back, not every poll.
+    let mut outage = crate::db::Outage::new("job worker");
     loop {
         if *stop.borrow() {
             return;
         }
-        match runner.run_next(&stop).await {
+        let wait = match runner.run_next(&stop).await {
             Ok(Some((id, end))) => {
+                outage.succeeded();
                 tracing::info!(job_id = %id, end = ?end, "job run ended");
                 continue;
             }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = format!("{e:#}"), "job run failed"),
-        }
+            Ok(None) => {
+                outage.succeeded();
+                poll
+            }
+            Err(Error::Unavailable { source, .. }) => outage.failed(&source),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "job run failed");
+                poll
+            }
+        };
         tokio::select! {
             _ = wake.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
         }
     }
