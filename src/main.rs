@@ -5,7 +5,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use offboard::configuration::{Settings, parse_duration};
+use offboard::domain::guard::GuardSettings;
 use offboard::domain::organization::{OrganizationName, retention_secs};
+use offboard::routes::admin::guard::guard_json;
 use offboard::routes::admin::organizations::organization_json;
 use offboard::service::admin;
 use offboard::startup::Application;
@@ -39,6 +41,11 @@ enum Command {
     Job {
         #[command(subcommand)]
         command: JobCommand,
+    },
+    /// Review what the deprovisioning guard holds for an organization.
+    Guard {
+        #[command(subcommand)]
+        command: GuardCommand,
     },
     /// What offboard holds about a user.
     User {
@@ -75,6 +82,19 @@ enum OrgCommand {
         /// Remove memberships that stay INACTIVE this long (e.g. 30d).
         #[arg(long)]
         deactivated_retention: Option<String>,
+        /// What the deprovisioning guard does when it trips: hold (the default),
+        /// dry_run or off.
+        #[arg(long)]
+        guard_mode: Option<String>,
+        /// The guard trips above this many SCIM deprovisionings within the window…
+        #[arg(long)]
+        guard_max_count: Option<u64>,
+        /// …that are also above this share (percent) of the active members.
+        #[arg(long)]
+        guard_max_percent: Option<u64>,
+        /// The guard's window (e.g. 1h).
+        #[arg(long)]
+        guard_window: Option<String>,
         /// Print the whole object as JSON.
         #[arg(long)]
         json: bool,
@@ -150,6 +170,29 @@ enum UserCommand {
 enum JobCommand {
     /// Follow a job's progress until it finishes.
     Watch { job_id: String },
+}
+
+#[derive(Subcommand)]
+enum GuardCommand {
+    /// List the held deprovisionings, oldest first.
+    List {
+        org_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply held deprovisionings in arrival order (all, or those given with --id).
+    Approve {
+        org_id: String,
+        /// A held action's id; repeat for several.
+        #[arg(long = "id")]
+        ids: Vec<String>,
+    },
+    /// Discard held deprovisionings (all, or those given with --id).
+    Reject {
+        org_id: String,
+        #[arg(long = "id")]
+        ids: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -296,6 +339,77 @@ async fn domain_command(settings: &Settings, command: DomainCommand) -> anyhow::
     Ok(())
 }
 
+async fn guard_command(settings: &Settings, command: GuardCommand) -> anyhow::Result<()> {
+    use offboard::routes::admin::guard::{held_json, resolution_json};
+    use offboard::service::guard::{self, Resolution, Selection};
+    let db = connect(settings).await?;
+    let resolve = async |org_id: &str, ids: Vec<String>, approve: bool| {
+        let once = async |selection| -> anyhow::Result<Resolution> {
+            Ok(if approve {
+                guard::approve(
+                    &db,
+                    &cli_actor(),
+                    org_id,
+                    selection,
+                    settings.deletion_grace,
+                )
+                .await?
+            } else {
+                guard::reject(&db, &cli_actor(), org_id, selection).await?
+            })
+        };
+        let mut total = Resolution::default();
+        if !ids.is_empty() {
+            total = once(Selection::Ids(ids)).await?;
+        } else {
+            // The oldest, a batch at a time, until nothing is held.
+            loop {
+                let r = once(Selection::Oldest).await?;
+                total.approved += r.approved;
+                total.rejected += r.rejected;
+                total.skipped += r.skipped;
+                total.remaining = r.remaining;
+                if r.approved + r.rejected + r.skipped == 0 || r.remaining == 0 {
+                    break;
+                }
+            }
+        }
+        println!("{}", resolution_json(&total));
+        anyhow::Ok(())
+    };
+    match command {
+        GuardCommand::List { org_id, json } => {
+            let mut after: Option<String> = None;
+            loop {
+                let rows = guard::held(&db, &org_id, after.as_deref(), 1000).await?;
+                for (h, m) in &rows {
+                    if json {
+                        println!("{}", held_json(h, m.as_ref()));
+                    } else {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            h.id,
+                            h.action,
+                            m.as_ref()
+                                .and_then(|m| m.user_name.as_deref())
+                                .unwrap_or("-"),
+                            h.source,
+                            h.requested_at.to_rfc3339()
+                        );
+                    }
+                }
+                match rows.last() {
+                    Some((h, _)) if rows.len() == 1000 => after = Some(h.id.clone()),
+                    _ => break,
+                }
+            }
+        }
+        GuardCommand::Approve { org_id, ids } => resolve(&org_id, ids, true).await?,
+        GuardCommand::Reject { org_id, ids } => resolve(&org_id, ids, false).await?,
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // A failed command says why on one line (with its causes), never with a backtrace.
@@ -326,6 +440,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 OrgCommand::Create {
                     name,
                     deactivated_retention,
+                    guard_mode,
+                    guard_max_count,
+                    guard_max_percent,
+                    guard_window,
                     json,
                 },
         } => {
@@ -334,10 +452,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .as_deref()
                 .map(retention_secs)
                 .transpose()?;
+            let mut changes = serde_json::Map::new();
+            for (k, v) in [
+                ("mode", guard_mode.map(|v| json!(v))),
+                ("max_count", guard_max_count.map(|v| json!(v))),
+                ("max_percent", guard_max_percent.map(|v| json!(v))),
+                ("window", guard_window.map(|v| json!(v))),
+            ] {
+                if let Some(v) = v {
+                    changes.insert(k.into(), v);
+                }
+            }
+            let guard = GuardSettings::default().with_changes(&changes.into())?;
             let db = connect(&settings).await?;
-            let org = admin::create_organization(&db, &cli_actor(), &name, retention).await?;
+            let org =
+                admin::create_organization(&db, &cli_actor(), &name, retention, guard).await?;
             if json {
-                println!("{}", organization_json(&org));
+                let mut out = organization_json(&org);
+                out["deprovision_guard"] = guard_json(&guard, None);
+                println!("{out}");
             } else {
                 println!("{}", org.id);
             }
@@ -345,6 +478,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Org {
             command: OrgCommand::Domain { command },
         } => domain_command(&settings, command).await?,
+        Command::Guard { command } => guard_command(&settings, command).await?,
         Command::Token {
             command: TokenCommand::Create { org_id, json },
         } => {

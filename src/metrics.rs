@@ -82,6 +82,8 @@ pub struct Metrics {
     endpoints: Family<BreakerLabels, Gauge>,
     breaker: crate::domain::breaker::Policy,
     database_up: Gauge,
+    held_actions: Gauge,
+    guards_tripped: Gauge,
     /// Requests answered 503 because the database was unavailable.
     pub refused_unavailable: Counter,
     /// When the database gauges were last read; held while reading, so concurrent
@@ -169,6 +171,18 @@ impl Metrics {
             "1 when the database answered the last probe (every second), else 0",
             database_up.clone(),
         );
+        let held_actions = Gauge::default();
+        registry.register(
+            "deprovision_held_actions",
+            "SCIM deprovisionings held by the deprovisioning guard for an operator (all organizations)",
+            held_actions.clone(),
+        );
+        let guards_tripped = Gauge::default();
+        registry.register(
+            "deprovision_guards_tripped",
+            "Organizations whose deprovisioning guard is tripped (holding deprovisionings)",
+            guards_tripped.clone(),
+        );
         let refused_unavailable = Counter::default();
         registry.register(
             "requests_refused_database_unavailable",
@@ -177,6 +191,8 @@ impl Metrics {
         );
         Metrics {
             database_up,
+            held_actions,
+            guards_tripped,
             refused_unavailable,
             endpoints,
             breaker: crate::domain::breaker::Policy::default(),
@@ -254,6 +270,20 @@ impl Metrics {
             self.deliveries
                 .get_or_create(&StatusLabels { status: s })
                 .set(n);
+        }
+        if let Some(row) = db
+            .query_one_raw(q("SELECT COUNT(*) AS n FROM held_actions"))
+            .await?
+        {
+            self.held_actions.set(row.try_get("", "n")?);
+        }
+        if let Some(row) = db
+            .query_one_raw(q(
+                "SELECT COUNT(*) AS n FROM deprovision_guards WHERE tripped_at IS NOT NULL",
+            ))
+            .await?
+        {
+            self.guards_tripped.set(row.try_get("", "n")?);
         }
         let oldest = {
             use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};

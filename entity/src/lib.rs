@@ -4,9 +4,11 @@
 pub mod audit_log;
 pub mod deliveries;
 pub mod delivery_attempts;
+pub mod deprovision_guards;
 pub mod events;
 pub mod group_members;
 pub mod groups;
+pub mod held_actions;
 pub mod jobs;
 pub mod memberships;
 pub mod organization_domains;

@@ -28,6 +28,13 @@ use serde_json::json;
 /// The admin JWT secret of the servers the benchmark starts (32 bytes or more).
 const BENCH_SECRET: &str = "bench-secret-bench-secret-bench-secret";
 
+/// The deprovisioning guard on, counting every deprovisioning as it does in production,
+/// but with thresholds a benchmark deprovisioning its whole organization never crosses
+/// (above 100 % of the active members cannot happen).
+fn bench_guard() -> serde_json::Value {
+    json!({"max_count": 1_000_000, "max_percent": 100})
+}
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -286,12 +293,24 @@ async fn org_delete(members: usize, db_kind: Db) {
         request_id: None,
     };
     let name = |n| offboard::domain::organization::OrganizationName::parse(n).unwrap();
-    let org = offboard::service::admin::create_organization(&db, &actor, &name("Bench"), None)
-        .await
-        .unwrap();
-    let other = offboard::service::admin::create_organization(&db, &actor, &name("Other"), None)
-        .await
-        .unwrap();
+    let org = offboard::service::admin::create_organization(
+        &db,
+        &actor,
+        &name("Bench"),
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let other = offboard::service::admin::create_organization(
+        &db,
+        &actor,
+        &name("Other"),
+        None,
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let t = Instant::now();
     seed(&db, &org.id, &other.id, members).await;
     if matches!(db_kind, Db::Postgres) {
@@ -373,9 +392,15 @@ async fn jobs(users: usize, members: usize, db_kind: Db) {
         let (db, actor) = (db.clone(), actor.clone());
         async move {
             let name = offboard::domain::organization::OrganizationName::parse(n).unwrap();
-            offboard::service::admin::create_organization(&db, &actor, &name, None)
-                .await
-                .unwrap()
+            offboard::service::admin::create_organization(
+                &db,
+                &actor,
+                &name,
+                None,
+                Default::default(),
+            )
+            .await
+            .unwrap()
         }
     };
     let (org, other) = (create("Batch").await, create("Other").await);
@@ -545,7 +570,11 @@ async fn webhooks(users: usize, connections: usize, rate: u32, db_kind: Db) {
     )
     .await;
     *secret.lock().unwrap() = ep["secret"].as_str().unwrap().to_string();
-    let org = admin("/organizations", json!({"name": "Bench"})).await;
+    let org = admin(
+        "/organizations",
+        json!({"name": "Bench", "deprovision_guard": bench_guard()}),
+    )
+    .await;
     let org_id = org["id"].as_str().unwrap().to_string();
     let tok = admin(&format!("/organizations/{org_id}/scim-tokens"), json!({})).await;
     let scim_token = tok["token"].as_str().unwrap().to_string();
@@ -936,7 +965,7 @@ async fn start_offboard_on(
     let org: serde_json::Value = client
         .post(format!("{base}/admin/v1/organizations"))
         .bearer_auth(&jwt)
-        .json(&json!({"name": "Bench"}))
+        .json(&json!({"name": "Bench", "deprovision_guard": bench_guard()}))
         .send()
         .await
         .unwrap()

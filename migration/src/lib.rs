@@ -20,6 +20,7 @@ mod m20261126_000014_add_endpoint_fairness;
 mod m20261126_000015_create_suspensions;
 mod m20261126_000016_add_person_indexes;
 mod m20261126_000017_create_jobs;
+mod m20261126_000018_create_deprovision_guard;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000015_create_suspensions::Migration),
             Box::new(m20261126_000016_add_person_indexes::Migration),
             Box::new(m20261126_000017_create_jobs::Migration),
+            Box::new(m20261126_000018_create_deprovision_guard::Migration),
         ]
     }
 }

@@ -27,11 +27,14 @@ pub enum EventType {
     GroupMemberAdded,
     GroupMemberRemoved,
     GroupDeleted,
+    DeprovisionGuardTripped,
+    DeprovisionGuardResolved,
+    DeprovisionGuardWouldTrip,
 }
 
 impl EventType {
     /// Every type offboard emits (and SPEC names, groups included), for endpoint filters.
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 19] = [
         EventType::UserCreated,
         EventType::UserDeleted,
         EventType::UserSuspended,
@@ -48,6 +51,9 @@ impl EventType {
         EventType::GroupMemberAdded,
         EventType::GroupMemberRemoved,
         EventType::GroupDeleted,
+        EventType::DeprovisionGuardTripped,
+        EventType::DeprovisionGuardResolved,
+        EventType::DeprovisionGuardWouldTrip,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +74,9 @@ impl EventType {
             EventType::GroupMemberAdded => "group.member_added",
             EventType::GroupMemberRemoved => "group.member_removed",
             EventType::GroupDeleted => "group.deleted",
+            EventType::DeprovisionGuardTripped => "deprovision_guard.tripped",
+            EventType::DeprovisionGuardResolved => "deprovision_guard.resolved",
+            EventType::DeprovisionGuardWouldTrip => "deprovision_guard.would_trip",
         }
     }
 
@@ -243,6 +252,42 @@ impl GroupData {
     }
 }
 
+/// The thresholds a guard was set to when it tripped (or, in a dry run, would have).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuardThreshold {
+    pub max_count: u32,
+    pub max_percent: u8,
+    /// As configured, e.g. `"1h"`.
+    pub window: String,
+}
+
+/// `data` of `deprovision_guard.tripped` and `deprovision_guard.would_trip`: the
+/// deprovisionings counted in the window (the one that crossed the threshold included)
+/// and the members active when it began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuardTripData {
+    pub organization: Id,
+    pub count: u64,
+    pub active_at_start: u64,
+    pub window_started_at: DateTime<Utc>,
+    pub threshold: GuardThreshold,
+}
+
+/// `data` of `deprovision_guard.resolved`: what an operator (or the IdP, withdrawing a
+/// deactivation by reactivating the user) did with held deprovisionings, and how many
+/// are still held (`0`: the guard is armed again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuardResolvedData {
+    pub organization: Id,
+    pub approved: u64,
+    pub rejected: u64,
+    /// Approved, but the membership had changed meanwhile (already deactivated,
+    /// removed), so there was nothing to apply.
+    pub skipped: u64,
+    pub withdrawn: u64,
+    pub remaining: u64,
+}
+
 /// An event decided by a use case, before the outbox gives it an id and a sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -262,6 +307,9 @@ pub enum Event {
     GroupMemberAdded(GroupData),
     GroupMemberRemoved(GroupData),
     GroupDeleted(GroupData),
+    DeprovisionGuardTripped(GuardTripData),
+    DeprovisionGuardResolved(GuardResolvedData),
+    DeprovisionGuardWouldTrip(GuardTripData),
 }
 
 impl Event {
@@ -283,6 +331,9 @@ impl Event {
             Event::GroupMemberAdded(_) => EventType::GroupMemberAdded,
             Event::GroupMemberRemoved(_) => EventType::GroupMemberRemoved,
             Event::GroupDeleted(_) => EventType::GroupDeleted,
+            Event::DeprovisionGuardTripped(_) => EventType::DeprovisionGuardTripped,
+            Event::DeprovisionGuardResolved(_) => EventType::DeprovisionGuardResolved,
+            Event::DeprovisionGuardWouldTrip(_) => EventType::DeprovisionGuardWouldTrip,
         }
     }
 
@@ -305,7 +356,10 @@ impl Event {
             Event::OrganizationDeleted(_)
             | Event::GroupCreated(_)
             | Event::GroupUpdated(_)
-            | Event::GroupDeleted(_) => None,
+            | Event::GroupDeleted(_)
+            | Event::DeprovisionGuardTripped(_)
+            | Event::DeprovisionGuardResolved(_)
+            | Event::DeprovisionGuardWouldTrip(_) => None,
         }
     }
 
@@ -326,6 +380,10 @@ impl Event {
             | Event::GroupMemberAdded(d)
             | Event::GroupMemberRemoved(d)
             | Event::GroupDeleted(d) => serde_json::to_value(d),
+            Event::DeprovisionGuardTripped(d) | Event::DeprovisionGuardWouldTrip(d) => {
+                serde_json::to_value(d)
+            }
+            Event::DeprovisionGuardResolved(d) => serde_json::to_value(d),
         };
         // These structs hold strings, numbers and options only: serializing cannot fail.
         v.unwrap_or(Value::Null)

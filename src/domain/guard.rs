@@ -21,12 +21,20 @@ pub enum GuardMode {
 }
 
 impl GuardMode {
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "hold" => Some(GuardMode::Hold),
             "dry_run" => Some(GuardMode::DryRun),
             "off" => Some(GuardMode::Off),
             _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardMode::Hold => "hold",
+            GuardMode::DryRun => "dry_run",
+            GuardMode::Off => "off",
         }
     }
 }

@@ -11,8 +11,10 @@ use serde_json::json;
 
 use super::work::{Audit, Work};
 use super::{Error, Result};
+use crate::domain::guard::GuardSettings;
 use crate::domain::organization::{OrganizationName, RateLimit};
 use crate::store::audit::{Actor, actions};
+use crate::store::guard as guard_store;
 use crate::store::{accounts, audit, memberships, organizations as orgs, outbox, sessions, tokens};
 
 pub async fn create_organization(
@@ -20,15 +22,17 @@ pub async fn create_organization(
     actor: &Actor,
     name: &OrganizationName,
     deactivated_retention_secs: Option<i64>,
+    guard: GuardSettings,
 ) -> Result<organizations::Model> {
     let mut work = Work::begin(db, actor).await?;
     let org = orgs::create(work.tx(), name.as_str(), deactivated_retention_secs).await?;
+    crate::store::guard::create(work.tx(), &org.id, guard, work.now).await?;
     work.audit(
         Audit::new(
             actions::ORGANIZATION_CREATE,
             "organization",
             &org.id,
-            json!({}),
+            json!({"deprovision_guard": super::guard::settings_json(&guard)}),
         )
         .in_organization(&org.id),
     );
@@ -49,6 +53,8 @@ pub struct OrganizationChanges {
     pub deactivated_retention_secs: Option<Option<i64>>,
     /// `Some(None)` goes back to the server's default.
     pub rate_limit: Option<Option<RateLimit>>,
+    /// A partial `deprovision_guard` object: the settings it names change.
+    pub deprovision_guard: Option<serde_json::Value>,
 }
 
 pub async fn update_organization(
@@ -64,10 +70,22 @@ pub async fn update_organization(
     let rate_limit = changes
         .rate_limit
         .map(|l| l.map(|l| (l.per_second, l.burst)));
+    let guard = match &changes.deprovision_guard {
+        Some(c) => {
+            let current = guard_store::lock(work.tx(), organization_id, work.now).await?;
+            let next = guard_store::settings_of(&current)
+                .with_changes(c)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+            guard_store::set_settings(work.tx(), organization_id, next, work.now).await?;
+            Some(super::guard::settings_json(&next))
+        }
+        None => None,
+    };
     let details = json!({
         "name_changed": changes.name.is_some(),
         "deactivated_retention_secs": changes.deactivated_retention_secs,
         "rate_limit": rate_limit,
+        "deprovision_guard": guard,
     });
     let changes = orgs::Changes {
         name: changes.name.map(OrganizationName::into_string),

@@ -182,6 +182,8 @@ pub async fn finish_organization(
     let tx = work.tx();
     // Its verified domains go: nothing links to the organization any more.
     crate::store::domains::delete_for_organization(tx, organization_id).await?;
+    // Nothing is left for the guard to hold.
+    crate::store::guard::delete_for_organization(tx, organization_id).await?;
     summary.groups_deleted = groups::delete_for_organization(tx, organization_id).await?;
     // The last event takes the last sequence number before the organization becomes a
     // tombstone.

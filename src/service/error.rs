@@ -25,6 +25,10 @@ pub enum Error {
     /// `If-Match` names a version the resource no longer has.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A SCIM deprovisioning the guard held for an operator: not applied, recorded
+    /// (429 with `Retry-After`).
+    #[error("{message}")]
+    Held { message: String, retry_after: u64 },
     /// The database cannot serve the request now: retry later.
     #[error("{}", .why.as_str())]
     Unavailable {

@@ -185,6 +185,7 @@ fn code_of(e: &Error) -> Option<String> {
         Error::Conflict { code, .. } => Some((*code).into()),
         Error::Invalid(_) => Some("VALIDATION_ERROR".into()),
         Error::PreconditionFailed(_) => Some("PRECONDITION_FAILED".into()),
+        Error::Held { .. } => Some("DEPROVISIONING_HELD".into()),
         // Retried: the database may be back at the next attempt.
         Error::Unavailable { .. } | Error::Unexpected(_) => None,
     }

@@ -10,6 +10,7 @@ pub mod domains;
 pub mod error;
 pub mod export;
 pub mod groups;
+pub mod guard;
 pub mod jobs;
 pub mod listing;
 pub mod purge;

@@ -8,10 +8,12 @@ use entity::memberships::{self, Status};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
+use super::guard::{self, Admission, Ask};
 use super::listing::{self};
 use super::removal::{self, Removal};
 use super::work::{Audit, Work};
 use super::{Error, Result, check_if_match};
+use crate::domain::membership::UserUpdate;
 use crate::domain::plan_update;
 use crate::domain::{AccountLink, EmailIdentity, IfMatch, MembershipStatus, account_link};
 use crate::ids::OrganizationId;
@@ -23,6 +25,7 @@ use crate::scim::schema::USER;
 use crate::scim::user::UserInput;
 use crate::store::audit::Actor;
 use crate::store::audit::actions as act;
+use crate::store::guard::HeldKind;
 use crate::store::memberships::NewMembership;
 use crate::store::scim_query::Resource;
 use crate::store::{accounts, domains, memberships as store, sessions};
@@ -347,16 +350,10 @@ fn patched_input(
     request: &PatchRequest,
     current: &memberships::Model,
 ) -> std::result::Result<UserInput, ScimError> {
-    let mut doc = record_of(current);
-    let active = current.status == Status::Active;
-    doc.insert("active".into(), Value::Bool(active));
-    let patched = request.apply(&USER, &doc)?;
-    let mut input = UserInput::from_document(patched)?;
-    // A PATCH that does not touch `active` leaves the status as it is.
-    if input.active == Some(active) {
-        input.active = None;
-    }
-    Ok(input)
+    // The record holds no `active` (the status is the membership's): after the PATCH it
+    // has one only when the PATCH set it, so `input.active` is what the IdP asked for.
+    let patched = request.apply(&USER, &record_of(current))?;
+    UserInput::from_document(patched)
 }
 
 /// Applies a large PATCH before the write lock is taken, to the membership as it is now,
@@ -418,29 +415,39 @@ async fn modify(
     }
     let membership = store::to_domain(&current);
     let desired_active = input.active;
-    let (mut next, record_changed) = updated_record(&current, input, now);
+    // The IdP wants the user active: a deactivation of it the guard holds is withdrawn.
+    let withdrawn = if desired_active == Some(true) {
+        guard::withdraw(&mut work, &current).await?
+    } else {
+        false
+    };
+    let (next, record_changed) = updated_record(&current, input, now);
     let Some(plan) = plan_update(membership.status, desired_active, record_changed) else {
-        // Idempotent: nothing changes, nothing is written or emitted.
-        drop(work);
+        // Idempotent: nothing changes, nothing is written or emitted (but a withdrawn
+        // held deactivation is committed).
+        if withdrawn {
+            work.commit().await?;
+        } else {
+            drop(work);
+        }
         return with_groups(db, scope, current).await;
     };
-    let mut sessions_revoked = 0;
-    if let Some(c) = plan.status {
-        next.status = store::stored(c.to);
-        next.status_changed_at = now;
-        if c.revoke_sessions {
-            sessions_revoked = sessions::revoke_for_membership(
-                tx,
-                org,
-                &current.user_id,
-                "membership.deactivated",
-                now,
-            )
-            .await?;
-        }
+    if plan.next_status(membership.status) == MembershipStatus::Inactive
+        && plan.status.is_some()
+        && let Admission::Held(held) = guard::admit(
+            &mut work,
+            Ask {
+                membership: &current,
+                kind: HeldKind::Deactivate,
+                source: source_of(action),
+            },
+        )
+        .await?
+    {
+        work.commit().await?;
+        return Err(held);
     }
-    let saved = store::save(tx, &current, next).await.map_err(map_unique)?;
-    work.emit(org, plan.events(&membership, sessions_revoked));
+    let (saved, sessions_revoked) = apply_update(&mut work, &current, next, &plan).await?;
     work.audit(
         Audit::new(
             action,
@@ -462,6 +469,64 @@ async fn modify(
     with_groups(db, scope, saved).await
 }
 
+/// What a SCIM write is, as held actions and events name their source.
+fn source_of(action: &str) -> &'static str {
+    match action {
+        act::SCIM_USER_REPLACE => "scim.put",
+        act::SCIM_USER_DELETE => "scim.delete",
+        _ => "scim.patch",
+    }
+}
+
+/// Writes an update `plan` decided for the locked membership `current`: its status (the
+/// user's sessions in the organization revoked on deactivation), its record, and the
+/// events. Returns the saved membership and the sessions revoked.
+async fn apply_update(
+    work: &mut Work<'_>,
+    current: &memberships::Model,
+    mut next: memberships::Model,
+    plan: &UserUpdate,
+) -> Result<(memberships::Model, u64)> {
+    let (tx, now) = (work.tx(), work.now);
+    let org = current.organization_id.as_str();
+    let mut sessions_revoked = 0;
+    if let Some(c) = plan.status {
+        next.status = store::stored(c.to);
+        next.status_changed_at = now;
+        if c.revoke_sessions {
+            sessions_revoked = sessions::revoke_for_membership(
+                tx,
+                org,
+                &current.user_id,
+                "membership.deactivated",
+                now,
+            )
+            .await?;
+        }
+    }
+    let saved = store::save(tx, current, next).await.map_err(map_unique)?;
+    work.emit(
+        org,
+        plan.events(&store::to_domain(current), sessions_revoked),
+    );
+    Ok((saved, sessions_revoked))
+}
+
+/// Deactivates the locked membership `current` as a PATCH `active: false` does (for an
+/// approved held deactivation); `None` when it is not active any more.
+pub(super) async fn deactivate_locked(
+    work: &mut Work<'_>,
+    current: &memberships::Model,
+) -> Result<Option<(memberships::Model, u64)>> {
+    let status = store::status_of(current.status);
+    let Some(plan) = plan_update(status, Some(false), false) else {
+        return Ok(None);
+    };
+    let mut next = current.clone();
+    next.updated_at = work.now;
+    Ok(Some(apply_update(work, current, next, &plan).await?))
+}
+
 /// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the
 /// organization revoked, and the account deleted if that was its last membership.
 #[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
@@ -477,6 +542,19 @@ pub async fn delete(
         .await?
         .ok_or_else(|| not_found(scim_id))?;
     check_if_match(current.version, if_match)?;
+    if let Admission::Held(held) = guard::admit(
+        &mut work,
+        Ask {
+            membership: &current,
+            kind: HeldKind::Delete,
+            source: source_of(act::SCIM_USER_DELETE),
+        },
+    )
+    .await?
+    {
+        work.commit().await?;
+        return Err(held);
+    }
     let removal = Removal {
         organization_id: org,
         reason: "membership.deleted",

@@ -97,6 +97,11 @@ impl<'a> Work<'a> {
         })
     }
 
+    /// Who the unit acts for.
+    pub fn actor(&self) -> &Actor {
+        self.actor
+    }
+
     /// The transaction, for `store` calls.
     pub fn tx(&self) -> &WriteTxn {
         &self.tx

@@ -116,6 +116,11 @@ pub mod actions {
     pub const EVENT_REPLAY: &str = "event.replay";
     pub const DOMAIN_VERIFY: &str = "organization.domain.verify";
     pub const DOMAIN_REMOVE: &str = "organization.domain.remove";
+    pub const DEPROVISION_HOLD: &str = "deprovision_guard.hold";
+    pub const DEPROVISION_WITHDRAW: &str = "deprovision_guard.withdraw";
+    pub const DEPROVISION_APPROVE: &str = "deprovision_guard.approve";
+    pub const DEPROVISION_REJECT: &str = "deprovision_guard.reject";
+    pub const DEPROVISION_GUARD_UPDATE: &str = "deprovision_guard.update";
 }
 
 /// The audit rows whose target is `target_id`, oldest first, at most `limit`.

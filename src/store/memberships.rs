@@ -499,6 +499,35 @@ pub async fn count_live(db: &impl ConnectionTrait, organization_id: &str) -> Res
         .await
 }
 
+/// How many live members of the organization are `ACTIVE`.
+pub async fn count_active(db: &impl ConnectionTrait, organization_id: &str) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    listed(organization_id)
+        .filter(memberships::Column::Status.eq(Status::Active))
+        .count(db)
+        .await
+}
+
+/// The live memberships of the organization among `ids`, in id order, locked for update
+/// when `lock` (in id order, as every use case that locks several does).
+pub async fn find_live_by_ids(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    ids: &[String],
+    lock: bool,
+) -> Result<Vec<memberships::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = listed(organization_id)
+        .filter(memberships::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .order_by_asc(memberships::Column::Id);
+    if lock {
+        q = db::for_update(q, db);
+    }
+    q.all(db).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod domains;
 pub mod endpoints;
 pub mod groups;
+pub mod guard;
 pub mod jobs;
 pub mod memberships;
 pub mod organizations;

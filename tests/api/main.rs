@@ -17,6 +17,7 @@ mod dialects;
 mod discovery;
 mod export;
 mod groups;
+mod guard;
 mod isolation;
 mod jobs;
 mod jumpcloud;

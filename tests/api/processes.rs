@@ -107,10 +107,15 @@ impl Api {
         res.json().await.unwrap()
     }
 
-    /// An organization and its SCIM token.
+    /// An organization and its SCIM token. These tests churn through every member of
+    /// one organization on purpose: its deprovisioning guard is off.
     pub(crate) async fn org(&self, base: &str) -> (String, String) {
         let org = self
-            .admin(base, "/organizations", json!({"name": "Acme"}))
+            .admin(
+                base,
+                "/organizations",
+                json!({"name": "Acme", "deprovision_guard": {"mode": "off"}}),
+            )
             .await;
         let id = org["id"].as_str().unwrap().to_string();
         let tok = self

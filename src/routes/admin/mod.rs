@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod domains;
+pub mod guard;
 pub mod jobs;
 pub mod organizations;
 pub mod sessions;
@@ -94,6 +95,17 @@ impl From<Error> for AdminApiError {
             Error::PreconditionFailed(m) => {
                 AdminApiError::new(StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED", &m)
             }
+            Error::Held {
+                message,
+                retry_after,
+            } => AdminApiError {
+                retry_after: Some(retry_after),
+                ..AdminApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "DEPROVISIONING_HELD",
+                    &message,
+                )
+            },
             Error::Unavailable { why, source } => {
                 tracing::debug!(error = %source, "{}: answering 503", why.as_str());
                 AdminApiError {
@@ -338,6 +350,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope(BASE_PATH)
             .configure(organizations::configure)
             .configure(domains::configure)
+            .configure(guard::configure)
             .configure(jobs::configure)
             .configure(users::configure)
             .configure(sessions::configure)

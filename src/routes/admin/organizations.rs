@@ -3,8 +3,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::guard::guard_json;
 use super::{AdminApiError, Body, OptionalBody, confirmed, deletion_body};
 use crate::domain::DepartmentId;
+use crate::domain::guard::GuardSettings;
 use crate::domain::organization::{OrganizationName, RateLimit, retention_secs};
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
@@ -19,6 +21,8 @@ struct CreateOrganization {
     name: String,
     /// e.g. `30d`; absent keeps deactivated memberships forever.
     deactivated_retention: Option<String>,
+    /// The settings it names replace the defaults (`hold`, 20, 10 %, `1h`).
+    deprovision_guard: Option<Value>,
 }
 
 pub fn organization_json(org: &organizations::Model) -> Value {
@@ -36,6 +40,17 @@ pub fn organization_json(org: &organizations::Model) -> Value {
     })
 }
 
+/// The organization with its deprovisioning guard.
+async fn with_guard(
+    state: &AppState,
+    org: &organizations::Model,
+) -> Result<HttpResponse, AdminApiError> {
+    let (settings, tripped_at) = crate::service::guard::status(&state.db, &org.id).await?;
+    let mut body = organization_json(org);
+    body["deprovision_guard"] = guard_json(&settings, tripped_at);
+    Ok(HttpResponse::Ok().json(body))
+}
+
 async fn create(
     op: Operator,
     state: web::Data<AppState>,
@@ -47,8 +62,16 @@ async fn create(
         .as_deref()
         .map(retention_secs)
         .transpose()?;
-    let org = admin::create_organization(&state.db, &op.actor, &name, retention).await?;
-    Ok(HttpResponse::Created().json(organization_json(&org)))
+    let guard = match &input.deprovision_guard {
+        Some(v) => GuardSettings::default()
+            .with_changes(v)
+            .map_err(|e| AdminApiError::validation(&e.to_string()))?,
+        None => GuardSettings::default(),
+    };
+    let org = admin::create_organization(&state.db, &op.actor, &name, retention, guard).await?;
+    let mut body = organization_json(&org);
+    body["deprovision_guard"] = guard_json(&guard, None);
+    Ok(HttpResponse::Created().json(body))
 }
 
 async fn get(
@@ -57,7 +80,7 @@ async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let org = admin::organization(&state.db, &id).await?;
-    Ok(HttpResponse::Ok().json(organization_json(&org)))
+    with_guard(&state, &org).await
 }
 
 async fn create_token(
@@ -90,6 +113,8 @@ struct UpdateOrganization {
     /// back to the server's default, absent leaves it.
     #[serde(default, deserialize_with = "present_limit")]
     rate_limit: Option<Option<RateLimitInput>>,
+    /// The settings it names change (`{"mode": "off"}`); see `deprovision_guard`.
+    deprovision_guard: Option<Value>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -125,10 +150,11 @@ async fn update(
             .rate_limit
             .map(|l| l.map(|l| RateLimit::new(l.per_second, l.burst)).transpose())
             .transpose()?,
+        deprovision_guard: input.deprovision_guard,
     };
     let org = admin::update_organization(&state.db, &op.actor, &id, changes).await?;
     state.admission.forget_quota(&org.id);
-    Ok(HttpResponse::Ok().json(organization_json(&org)))
+    with_guard(&state, &org).await
 }
 
 #[derive(Deserialize)]

@@ -72,6 +72,10 @@ impl Error {
             Error::Conflict { message, .. } => ScimError::uniqueness(message.clone()),
             Error::Invalid(e) => e.clone(),
             Error::PreconditionFailed(m) => ScimError::precondition_failed(m.clone()),
+            Error::Held {
+                message,
+                retry_after,
+            } => ScimError::too_many_requests(*retry_after, message.clone()),
             Error::Unavailable { why, source } => {
                 tracing::debug!(error = %source, "{}: answering 503", why.as_str());
                 ScimError::service_unavailable(
