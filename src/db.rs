@@ -209,7 +209,8 @@ pub async fn scrub(db: &DatabaseConnection) -> Result<(), DbErr> {
             Ok(())
         }
         DatabaseBackend::Postgres => {
-            db.execute_unprepared("VACUUM users, memberships").await?;
+            db.execute_unprepared("VACUUM users, memberships, events")
+                .await?;
             Ok(())
         }
         _ => Ok(()),

@@ -32,6 +32,7 @@ pub const LEASE: &str = "lse";
 pub const GROUP: &str = "grp";
 pub const JOB: &str = "job";
 pub const HELD_ACTION: &str = "hld";
+pub const API_KEY: &str = "key";
 
 /// A typed id per prefix, so an organization's id cannot be passed where a user's is
 /// expected. It reads as `&str` (`Deref`) for queries and serializes as its text.

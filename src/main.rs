@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: JobCommand,
     },
+    /// Manage applications' API keys (the event feed at /v1/events).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
     /// Review what the deprovisioning guard holds for an organization.
     Guard {
         #[command(subcommand)]
@@ -170,6 +175,28 @@ enum UserCommand {
 enum JobCommand {
     /// Follow a job's progress until it finishes.
     Watch { job_id: String },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it (shown only once).
+    Create {
+        /// What the key is for (e.g. billing-app).
+        #[arg(long)]
+        name: String,
+        /// A scope (events:read); repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Limit the key to one organization.
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Delete a key: the application using it is refused at once.
+    Delete { id: String },
 }
 
 #[derive(Subcommand)]
@@ -479,6 +506,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: OrgCommand::Domain { command },
         } => domain_command(&settings, command).await?,
         Command::Guard { command } => guard_command(&settings, command).await?,
+        Command::ApiKey { command } => {
+            use offboard::routes::admin::api_keys::key_json;
+            use offboard::service::feed;
+            let db = connect(&settings).await?;
+            match command {
+                ApiKeyCommand::Create {
+                    name,
+                    scopes,
+                    org,
+                    json,
+                } => {
+                    let (row, key) =
+                        feed::create_key(&db, &cli_actor(), &name, &scopes, org.as_deref()).await?;
+                    if json {
+                        let mut out = key_json(&row);
+                        out["key"] = json!(key);
+                        println!("{out}");
+                    } else {
+                        println!("{key}");
+                    }
+                }
+                ApiKeyCommand::List => {
+                    for k in feed::list_keys(&db).await? {
+                        println!("{}", key_json(&k));
+                    }
+                }
+                ApiKeyCommand::Delete { id } => feed::delete_key(&db, &cli_actor(), &id).await?,
+            }
+        }
         Command::Token {
             command: TokenCommand::Create { org_id, json },
         } => {

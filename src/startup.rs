@@ -139,6 +139,7 @@ impl Application {
                 .service(routes::health::readyz)
                 .configure(routes::scim::configure)
                 .configure(routes::admin::configure)
+                .configure(routes::feed::configure)
         })
         // A client has this long to send a request's head; the body has the same deadline
         // where it is read (`routes::scim::read_bytes`).

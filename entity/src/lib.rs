@@ -1,6 +1,7 @@
 //! sea-orm entities, one module per table. Plain data: rules live in the main crate's
 //! `domain`, queries in its `store`.
 
+pub mod api_keys;
 pub mod audit_log;
 pub mod deliveries;
 pub mod delivery_attempts;

@@ -21,6 +21,7 @@ mod m20261126_000015_create_suspensions;
 mod m20261126_000016_add_person_indexes;
 mod m20261126_000017_create_jobs;
 mod m20261126_000018_create_deprovision_guard;
+mod m20261126_000019_create_api_keys;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000016_add_person_indexes::Migration),
             Box::new(m20261126_000017_create_jobs::Migration),
             Box::new(m20261126_000018_create_deprovision_guard::Migration),
+            Box::new(m20261126_000019_create_api_keys::Migration),
         ]
     }
 }

@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 /// The four directives of the Delete User API offboard was built from; each is `false`
 /// unless the operator set it.
 /// Stored in a job's parameters as serialized (snake_case names, all four).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ContentDirectives {
     /// Delete everything the user authored (implies the three below).
     pub delete_all: bool,

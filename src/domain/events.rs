@@ -4,6 +4,7 @@
 
 use super::content::ContentDirectives;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -83,10 +84,126 @@ impl EventType {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
+
+    /// What the event tells an application, for the published list of types.
+    pub fn description(self) -> &'static str {
+        match self {
+            EventType::UserCreated => {
+                "An account was created by an organization's IdP (the organization's view of the user)."
+            }
+            EventType::UserDeleted => {
+                "An account was deleted: its personal data is erased (ids only)."
+            }
+            EventType::UserSuspended => {
+                "An operator suspended the account: every session ended, new ones refused."
+            }
+            EventType::UserUnsuspended => "The account's suspension ended (lifted, or `expired`).",
+            EventType::MembershipCreated => {
+                "A user joined the organization (or a restore brought the membership back)."
+            }
+            EventType::MembershipUpdated => "The organization's record of the user changed.",
+            EventType::MembershipDeactivated => {
+                "The user's access to the organization ended (INACTIVE); the account stays."
+            }
+            EventType::MembershipReactivated => {
+                "The user's access to the organization is back (ACTIVE)."
+            }
+            EventType::MembershipDeleted => {
+                "The user was removed from the organization (ids only)."
+            }
+            EventType::SessionsRevoked => "The user's sessions in the organization were revoked.",
+            EventType::OrganizationDeleted => {
+                "The organization was deleted, with what went with it."
+            }
+            EventType::GroupCreated => "A group was created.",
+            EventType::GroupUpdated => "A group was renamed or its record changed.",
+            EventType::GroupMemberAdded => "A user was added to a group.",
+            EventType::GroupMemberRemoved => "A user left a group.",
+            EventType::GroupDeleted => "A group was deleted.",
+            EventType::DeprovisionGuardTripped => {
+                "The deprovisioning guard tripped: further SCIM deprovisionings are held for an operator."
+            }
+            EventType::DeprovisionGuardResolved => {
+                "Held deprovisionings were approved, rejected or withdrawn."
+            }
+            EventType::DeprovisionGuardWouldTrip => {
+                "Dry run: the deprovisioning guard would have tripped (once a window)."
+            }
+        }
+    }
+
+    /// The JSON Schema (2020-12) of the whole event as delivered and stored, generated
+    /// from the payload types (published under `docs/events/` and by the admin API).
+    pub fn schema(self) -> Value {
+        use schemars::schema_for;
+        let schema = match self {
+            EventType::UserCreated | EventType::UserDeleted => {
+                schema_for!(EnvelopeSchema<UserData>)
+            }
+            EventType::UserSuspended | EventType::UserUnsuspended => {
+                schema_for!(EnvelopeSchema<SuspensionData>)
+            }
+            EventType::MembershipCreated
+            | EventType::MembershipUpdated
+            | EventType::MembershipDeactivated
+            | EventType::MembershipReactivated
+            | EventType::MembershipDeleted => schema_for!(EnvelopeSchema<MembershipData>),
+            EventType::SessionsRevoked => schema_for!(EnvelopeSchema<SessionsRevokedData>),
+            EventType::OrganizationDeleted => {
+                schema_for!(EnvelopeSchema<OrganizationDeletedData>)
+            }
+            EventType::GroupCreated
+            | EventType::GroupUpdated
+            | EventType::GroupMemberAdded
+            | EventType::GroupMemberRemoved
+            | EventType::GroupDeleted => schema_for!(EnvelopeSchema<GroupData>),
+            EventType::DeprovisionGuardTripped | EventType::DeprovisionGuardWouldTrip => {
+                schema_for!(EnvelopeSchema<GuardTripData>)
+            }
+            EventType::DeprovisionGuardResolved => {
+                schema_for!(EnvelopeSchema<GuardResolvedData>)
+            }
+        };
+        let mut v = serde_json::to_value(schema).unwrap_or(Value::Null);
+        if let Value::Object(o) = &mut v {
+            o.insert("title".into(), Value::String(self.as_str().into()));
+            o.insert(
+                "description".into(),
+                Value::String(self.description().into()),
+            );
+            if let Some(Value::Object(props)) = o.get_mut("properties") {
+                props.insert("type".into(), serde_json::json!({"const": self.as_str()}));
+            }
+        }
+        v
+    }
+}
+
+/// An event as delivered, for its schema: the envelope, and `data` with where the change
+/// came from.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct EnvelopeSchema<T> {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    timestamp: DateTime<Utc>,
+    organization_id: String,
+    sequence: i64,
+    data: DeliveredData<T>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct DeliveredData<T> {
+    #[serde(flatten)]
+    payload: T,
+    #[serde(flatten)]
+    provenance: Provenance,
 }
 
 /// `{"id": …}`: how payloads name an organization, a user or a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Id {
     pub id: String,
 }
@@ -97,9 +214,58 @@ impl Id {
     }
 }
 
+/// A group of the user's organization, as a user's view names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct GroupRef {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// The organization's view of a user, as its IdP provisioned it: what an application
+/// needs to act on an event without asking offboard. Personal data: erased from stored
+/// events when the record it comes from is erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct UserView {
+    pub user_name: Option<String>,
+    /// The primary email (else the first).
+    pub email: Option<String>,
+    /// SCIM `name` as the IdP sent it (`givenName`, `familyName`, `formatted`, …).
+    pub name: Option<Value>,
+    pub display_name: Option<String>,
+    /// SCIM `active`: `status == "ACTIVE"`.
+    pub active: bool,
+    pub status: MembershipStatus,
+    /// The organization's groups the user is in.
+    pub groups: Vec<GroupRef>,
+    /// The enterprise extension (`department`, `employeeNumber`, `manager`, …), if sent.
+    pub enterprise: Option<Value>,
+    /// Attributes the schema does not declare, as the IdP sent them.
+    pub custom_attributes: serde_json::Map<String, Value>,
+}
+
+/// The user an event is about: the account's id, the id the organization's IdP gave it
+/// (`externalId`), and, on the events that describe the user, the organization's view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct UserRef {
+    pub id: String,
+    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub view: Option<UserView>,
+}
+
+impl UserRef {
+    pub fn of(id: &str) -> Self {
+        UserRef {
+            id: id.to_string(),
+            external_id: None,
+            view: None,
+        }
+    }
+}
+
 /// A membership as events name it: its own id, the SCIM id its organization's IdP knows
 /// the user by, and its status before and after the change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct MembershipInfo {
     pub id: String,
     pub scim_id: String,
@@ -109,10 +275,10 @@ pub struct MembershipInfo {
 }
 
 /// `data` of the `membership.*` events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct MembershipData {
     pub organization: Id,
-    pub user: Id,
+    pub user: UserRef,
     pub membership: MembershipInfo,
     /// Deactivation and removal: the user's sessions in the organization that ended.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,7 +301,7 @@ impl MembershipData {
     pub fn new(organization_id: &str, user_id: &str, membership: MembershipInfo) -> Self {
         MembershipData {
             organization: Id::of(organization_id),
-            user: Id::of(user_id),
+            user: UserRef::of(user_id),
             membership,
             sessions_revoked: None,
             account_deleted: None,
@@ -146,12 +312,12 @@ impl MembershipData {
     }
 }
 
-/// `data` of `user.created` and `user.deleted` (ids only: a deleted account's data is
-/// being erased).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `data` of `user.created` (with the organization's view of the user) and
+/// `user.deleted` (ids and `external_id` only: a deleted account's data is being erased).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct UserData {
     pub organization: Id,
-    pub user: Id,
+    pub user: UserRef,
     /// `user.deleted` by the operator: what the application should do with the user's
     /// content.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,7 +328,7 @@ impl UserData {
     pub fn new(organization_id: &str, user_id: &str) -> Self {
         UserData {
             organization: Id::of(organization_id),
-            user: Id::of(user_id),
+            user: UserRef::of(user_id),
             content: None,
         }
     }
@@ -170,7 +336,7 @@ impl UserData {
 
 /// `data` of `user.suspended` (`until`, `null` for until lifted) and `user.unsuspended`
 /// (`expired`: its time ran out, rather than the operator lifting it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SuspensionData {
     pub organization: Id,
     pub user: Id,
@@ -181,7 +347,7 @@ pub struct SuspensionData {
 }
 
 /// `data` of `sessions.revoked`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SessionsRevokedData {
     pub organization: Id,
     pub user: Id,
@@ -190,7 +356,7 @@ pub struct SessionsRevokedData {
 
 /// `data` of `organization.deleted`: what went with it. (A deletion run as a job keeps
 /// it, as far as it got, with the job.)
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrganizationDeletedData {
     pub organization: Id,
     pub memberships_removed: u64,
@@ -213,14 +379,14 @@ impl OrganizationDeletedData {
 }
 
 /// `{"scim_id": …}`: a group member as its organization's IdP knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ScimIdRef {
     pub scim_id: String,
 }
 
 /// `data` of the `group.*` events; a member event names the member's account and its
 /// SCIM id in the organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct GroupData {
     pub organization: Id,
     pub group: Id,
@@ -253,7 +419,7 @@ impl GroupData {
 }
 
 /// The thresholds a guard was set to when it tripped (or, in a dry run, would have).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct GuardThreshold {
     pub max_count: u32,
     pub max_percent: u8,
@@ -264,7 +430,7 @@ pub struct GuardThreshold {
 /// `data` of `deprovision_guard.tripped` and `deprovision_guard.would_trip`: the
 /// deprovisionings counted in the window (the one that crossed the threshold included)
 /// and the members active when it began.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct GuardTripData {
     pub organization: Id,
     pub count: u64,
@@ -276,7 +442,7 @@ pub struct GuardTripData {
 /// `data` of `deprovision_guard.resolved`: what an operator (or the IdP, withdrawing a
 /// deactivation by reactivating the user) did with held deprovisionings, and how many
 /// are still held (`0`: the guard is armed again).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct GuardResolvedData {
     pub organization: Id,
     pub approved: u64,
@@ -286,6 +452,16 @@ pub struct GuardResolvedData {
     pub skipped: u64,
     pub withdrawn: u64,
     pub remaining: u64,
+}
+
+/// Where a change came from, added to every event's `data`: `source` (`scim.post`,
+/// `scim.put`, `scim.patch`, `scim.delete`, `admin`, `policy`, `organization_deletion`,
+/// `guard_approval`), the SCIM token (the IdP connection) that made it, and the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Provenance {
+    pub source: &'static str,
+    pub scim_token_id: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// An event decided by a use case, before the outbox gives it an id and a sequence number.
@@ -445,7 +621,7 @@ mod tests {
             e.data(),
             json!({
                 "organization": {"id": "org_1"},
-                "user": {"id": "usr_1"},
+                "user": {"id": "usr_1", "external_id": null},
                 "membership": {"id": "mem_1", "scim_id": "mem_1", "status": "INACTIVE", "previous_status": "ACTIVE"},
                 "sessions_revoked": 2,
             })

@@ -1,9 +1,12 @@
 //! Membership states and transitions.
 
-use super::events::{Event, Id, MembershipData, MembershipInfo, SessionsRevokedData, UserData};
+use super::events::{
+    Event, Id, MembershipData, MembershipInfo, SessionsRevokedData, UserData, UserRef, UserView,
+};
 use crate::ids::{MembershipId, OrganizationId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MembershipStatus {
     Active,
     Inactive,
@@ -41,6 +44,11 @@ pub struct Membership {
     /// The account.
     pub user_id: UserId,
     pub status: MembershipStatus,
+    /// The id the organization's IdP gave the user.
+    pub external_id: Option<String>,
+    /// The organization's view of the user, for the events that describe the user
+    /// (filled in by the use cases that emit them).
+    pub view: Option<UserView>,
 }
 
 impl Membership {
@@ -58,22 +66,36 @@ impl Membership {
         }
     }
 
+    /// How events name the user: with the view (in the state `status`) when there is one.
+    pub fn user_ref(&self, status: MembershipStatus) -> UserRef {
+        UserRef {
+            id: self.user_id.to_string(),
+            external_id: self.external_id.clone(),
+            view: self.view.clone().map(|mut v| {
+                v.status = status;
+                v.active = status.is_active();
+                v
+            }),
+        }
+    }
+
     fn data(&self, status: MembershipStatus, previous: Option<MembershipStatus>) -> MembershipData {
-        MembershipData::new(
+        let mut data = MembershipData::new(
             &self.organization_id,
             &self.user_id,
             self.info(status, previous),
-        )
+        );
+        data.user = self.user_ref(status);
+        data
     }
 
     /// `membership.created` (and `user.created` before it when the account is new).
     pub fn created_events(&self, account_created: bool) -> Vec<Event> {
         let mut events = Vec::new();
         if account_created {
-            events.push(Event::UserCreated(UserData::new(
-                &self.organization_id,
-                &self.user_id,
-            )));
+            let mut data = UserData::new(&self.organization_id, &self.user_id);
+            data.user = self.user_ref(self.status);
+            events.push(Event::UserCreated(data));
         }
         events.push(Event::MembershipCreated(self.data(self.status, None)));
         events
@@ -194,6 +216,8 @@ mod tests {
             organization_id: OrganizationId::from_stored("org_1"),
             user_id: UserId::from_stored("usr_1"),
             status,
+            external_id: None,
+            view: None,
         }
     }
 

@@ -56,6 +56,8 @@ impl Removed<'_> {
             &m.user_id,
             m.info(MembershipStatus::Inactive, Some(m.status)),
         );
+        // Ids only: the record is being erased.
+        data.user.external_id = m.external_id.clone();
         data.sessions_revoked = Some(self.sessions_revoked);
         data.account_deleted = Some(self.account_deleted);
         data.transfer_resources_to_department_id = self.transfer_to.map(str::to_string);
@@ -65,7 +67,12 @@ impl Removed<'_> {
             events.push(sessions_revoked_event(m, self.sessions_revoked));
         }
         if self.account_deleted {
-            events.push(user_deleted(org, &m.user_id, self.content));
+            events.push(user_deleted(
+                org,
+                &m.user_id,
+                m.external_id.as_deref(),
+                self.content,
+            ));
         }
         events
     }
@@ -76,9 +83,11 @@ impl Removed<'_> {
 pub fn user_deleted(
     organization_id: &str,
     user_id: &str,
+    external_id: Option<&str>,
     content: Option<ContentDirectives>,
 ) -> Event {
     let mut data = UserData::new(organization_id, user_id);
+    data.user.external_id = external_id.map(str::to_string);
     data.content = content;
     Event::UserDeleted(data)
 }
@@ -95,6 +104,8 @@ mod tests {
             organization_id: OrganizationId::from_stored("org_1"),
             user_id: UserId::from_stored(user),
             status,
+            external_id: None,
+            view: None,
         }
     }
 

@@ -100,6 +100,31 @@ impl FromRequest for Tenant {
     }
 }
 
+/// An application authenticated by its API key (`/v1`).
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub key: entity::api_keys::Model,
+}
+
+impl FromRequest for Application {
+    type Error = AdminApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let key = key.ok_or_else(|| AdminApiError::unauthorized("an API key is required"))?;
+            let state =
+                state.ok_or_else(|| AdminApiError::unauthorized("the API is not available"))?;
+            let key = crate::service::feed::authenticate(&state.db, &key)
+                .await?
+                .ok_or_else(|| AdminApiError::unauthorized("the API key is not valid"))?;
+            Ok(Application { key })
+        })
+    }
+}
+
 /// An authenticated operator of the admin API.
 #[derive(Debug, Clone)]
 pub struct Operator {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod extract;
+pub mod feed;
 pub mod health;
 pub mod scim;
 

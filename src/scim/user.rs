@@ -83,14 +83,7 @@ impl UserInput {
 
     /// The primary (or first) email, for the account's admin view.
     pub fn primary_email(&self) -> Option<String> {
-        let emails = self.record.get("emails")?.as_array()?;
-        emails
-            .iter()
-            .find(|e| e.get("primary") == Some(&Value::Bool(true)))
-            .or_else(|| emails.first())
-            .and_then(|e| e.get("value"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        primary_email(&self.record)
     }
 
     pub fn display_name(&self) -> Option<String> {
@@ -106,6 +99,52 @@ impl UserInput {
             .filter_map(|k| name.get(*k).and_then(Value::as_str))
             .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
+    }
+}
+
+/// The record's primary (or first) email.
+pub fn primary_email(record: &Document) -> Option<String> {
+    let emails = record.get("emails")?.as_array()?;
+    emails
+        .iter()
+        .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+        .or_else(|| emails.first())
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The organization's view of a user as events carry it, from its record (`status`
+/// and `active` are set by the event). Attributes the schema does not declare are its
+/// `custom_attributes`; the enterprise extension is `enterprise`.
+pub fn event_view(
+    user_name: Option<&str>,
+    record: &Document,
+    groups: Vec<crate::domain::events::GroupRef>,
+) -> crate::domain::events::UserView {
+    use super::schema::{ENTERPRISE_USER_SCHEMA, USER};
+    let mut custom = Map::new();
+    let mut enterprise = None;
+    for (k, v) in record {
+        if k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+            enterprise = Some(v.clone());
+        } else if USER.core_attr(k).is_none() {
+            custom.insert(k.clone(), v.clone());
+        }
+    }
+    crate::domain::events::UserView {
+        user_name: user_name.map(str::to_string),
+        email: primary_email(record),
+        name: record.get("name").cloned(),
+        display_name: record
+            .get("displayName")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        active: false,
+        status: crate::domain::MembershipStatus::Inactive,
+        groups,
+        enterprise,
+        custom_attributes: custom,
     }
 }
 

@@ -80,11 +80,26 @@ pub async fn delete_user_in(
         work.now,
     )
     .await?;
-    let mut orgs_told: Vec<&str> = live.iter().map(|m| m.organization_id.as_str()).collect();
+    if crate::domain::purge_after(work.now, grace).is_none() {
+        if work.has_pending() {
+            work.flush_events().await?;
+        }
+        crate::store::outbox::erase_personal(work.tx(), &[user_id.to_string()], None).await?;
+    }
+    // One `user.deleted` per organization, with the id its IdP gave the user.
+    // (Without a grace period the records, the `externalId` included, are erased now.)
+    let kept = crate::domain::purge_after(work.now, grace).is_some();
+    let mut orgs_told: Vec<(&str, Option<&str>)> = live
+        .iter()
+        .map(|m| {
+            let external_id = m.external_id.as_deref().filter(|_| kept);
+            (m.organization_id.as_str(), external_id)
+        })
+        .collect();
     orgs_told.sort_unstable();
-    orgs_told.dedup();
-    for org in orgs_told {
-        work.emit(org, [user_deleted(org, user_id, content)]);
+    orgs_told.dedup_by_key(|(org, _)| *org);
+    for (org, external_id) in orgs_told {
+        work.emit(org, [user_deleted(org, user_id, external_id, content)]);
     }
     let outcome = UserDeleted {
         memberships_removed: member_ids,
@@ -115,7 +130,9 @@ pub async fn delete_organization(
     organization_id: &str,
     grace: Duration,
 ) -> Result<OrganizationDeletedData> {
-    let mut work = Work::begin(db, actor).await?;
+    let mut work = Work::begin(db, actor)
+        .await?
+        .source("organization_deletion");
     if orgs::find(work.tx(), organization_id).await?.is_none() {
         return Err(Error::not_found("organization", None));
     }
@@ -304,7 +321,7 @@ pub async fn restore_user(db: &DatabaseConnection, actor: &Actor, user_id: &str)
     for back in &restored {
         work.emit(
             &back.organization_id,
-            [memberships::to_domain(back).restored_event()],
+            [super::users::with_view(back, Vec::new()).restored_event()],
         );
     }
     let ids: Vec<&str> = restored.iter().map(|m| m.id.as_str()).collect();

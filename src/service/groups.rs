@@ -110,7 +110,7 @@ pub async fn create(
     with_members: bool,
 ) -> Result<Group> {
     let org = scope.organization_id.as_str();
-    let mut work = Work::begin(db, &scope.actor).await?;
+    let mut work = Work::begin(db, &scope.actor).await?.source("scim.post");
     let (tx, now) = (work.tx(), work.now);
     let members = input.members.clone().unwrap_or_default();
     require_members(tx, org, &members).await?;
@@ -222,7 +222,9 @@ async fn modify(
     plan: impl FnOnce(&group_model::Model) -> std::result::Result<Plan, ScimError>,
 ) -> Result<group_model::Model> {
     let org = scope.organization_id.as_str();
-    let mut work = Work::begin(db, &scope.actor).await?;
+    let mut work = Work::begin(db, &scope.actor)
+        .await?
+        .source(super::scim_source(action));
     let (tx, now) = (work.tx(), work.now);
     let current = store::find(tx, org, id, true)
         .await?
@@ -389,7 +391,7 @@ pub async fn delete(
     if_match: &IfMatch,
 ) -> Result<()> {
     let org = scope.organization_id.as_str();
-    let mut work = Work::begin(db, &scope.actor).await?;
+    let mut work = Work::begin(db, &scope.actor).await?.source("scim.delete");
     let current = store::find(work.tx(), org, id, true)
         .await?
         .ok_or_else(|| not_found(id))?;

@@ -283,7 +283,7 @@ pub async fn approve(
     selection: Selection,
     grace: Duration,
 ) -> Result<Resolution> {
-    let mut work = begin_for(db, actor, org).await?;
+    let mut work = begin_for(db, actor, org).await?.source("guard_approval");
     let held = selected(&work, org, &selection).await?;
     // Locks in the order every use case takes them: memberships (by id), then the guard.
     let mut ids: Vec<String> = held.iter().map(|h| h.membership_id.clone()).collect();

@@ -386,7 +386,9 @@ impl Runner {
                 summary: OrganizationDeletedData::new(org),
                 scim_tokens_deleted: 0,
             });
-        let mut work = Work::begin(&self.db, &actor).await?;
+        let mut work = Work::begin(&self.db, &actor)
+            .await?
+            .source("organization_deletion");
         let mut progress = Progress {
             position: job.position,
             total: job.total,

@@ -9,6 +9,7 @@ pub mod deletion;
 pub mod domains;
 pub mod error;
 pub mod export;
+pub mod feed;
 pub mod groups;
 pub mod guard;
 pub mod jobs;
@@ -31,4 +32,15 @@ pub fn check_if_match(version: i64, if_match: &IfMatch) -> Result<()> {
             "the resource has changed (If-Match does not match meta.version)".into(),
         )
     })
+}
+
+/// What a SCIM write is, as events (`source`) and held actions name it.
+pub fn scim_source(action: &str) -> &'static str {
+    use crate::store::audit::actions as act;
+    match action {
+        act::SCIM_USER_CREATE | act::SCIM_GROUP_CREATE => "scim.post",
+        act::SCIM_USER_REPLACE | act::SCIM_GROUP_REPLACE => "scim.put",
+        act::SCIM_USER_DELETE | act::SCIM_GROUP_DELETE => "scim.delete",
+        _ => "scim.patch",
+    }
 }

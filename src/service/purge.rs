@@ -86,6 +86,7 @@ pub async fn run(
         accounts::erase_many(work.tx(), &ids, now).await?;
         suspensions::remove_for_users(work.tx(), &ids).await?;
         memberships::erase_all_for_users(work.tx(), &ids, now).await?;
+        crate::store::outbox::erase_personal(work.tx(), &ids, None).await?;
         work.audit(Audit::new(
             actions::PURGE,
             "user",
@@ -97,7 +98,15 @@ pub async fn run(
     }
     loop {
         let txn = db::begin_write(db).await?;
-        let n = memberships::purge_due(&txn, now, BATCH).await?;
+        let erased = memberships::purge_due(&txn, now, BATCH).await?;
+        let n = erased.len() as u64;
+        let mut by_org: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (org, user) in &erased {
+            by_org.entry(org).or_default().push(user.clone());
+        }
+        for (org, users) in by_org {
+            crate::store::outbox::erase_personal(&txn, &users, Some(org)).await?;
+        }
         txn.commit().await?;
         report.records_erased += n;
         if n == 0 {

@@ -15,7 +15,7 @@ use super::Result;
 use super::work::Work;
 use crate::domain::removal::{Removed, accounts_left_behind};
 use crate::domain::{ContentDirectives, purge_after};
-use crate::store::{accounts, groups, memberships as store, sessions};
+use crate::store::{accounts, groups, memberships as store, outbox, sessions};
 
 /// How a batch of memberships of one organization is removed.
 pub struct Removal<'a> {
@@ -60,7 +60,15 @@ pub async fn remove_memberships(
         left_groups.entry(member).or_default().push(group);
     }
     store::mark_removed(db, &member_ids, now, purge_after(now, removal.grace)).await?;
-    let members: Vec<_> = members.iter().map(store::to_domain).collect();
+    let erased_now = purge_after(now, removal.grace).is_none();
+    let mut members: Vec<_> = members.iter().map(store::to_domain).collect();
+    if erased_now {
+        // The records (the IdP's `externalId` included) are erased in this transaction:
+        // the events say no more than what is kept.
+        for m in &mut members {
+            m.external_id = None;
+        }
+    }
     let still_member = if removal.cascade {
         store::users_with_live(db, &user_ids).await?
     } else {
@@ -78,6 +86,15 @@ pub async fn remove_memberships(
         .map(|m| m.id.to_string())
         .collect();
     delete_accounts(db, &deleted, &removed_with, removal.grace, now).await?;
+    if erased_now {
+        // The records are erased now: so is what the stored events say of them (events
+        // this unit has not appended yet are appended first, to be erased too).
+        if work.has_pending() {
+            work.flush_events().await?;
+        }
+        outbox::erase_personal(work.tx(), &user_ids, Some(org)).await?;
+        outbox::erase_personal(work.tx(), &deleted, None).await?;
+    }
 
     let mut outcome = Outcome::default();
     for m in &members {

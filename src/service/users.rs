@@ -94,7 +94,7 @@ pub fn parse_input(body: &Value) -> std::result::Result<UserInput, ScimError> {
 pub async fn create(db: &DatabaseConnection, scope: &Scope, input: UserInput) -> Result<User> {
     let key = input.user_name.key();
     let org = scope.organization_id.as_str();
-    let mut work = Work::begin(db, &scope.actor).await?;
+    let mut work = Work::begin(db, &scope.actor).await?.source("scim.post");
     let (tx, now) = (work.tx(), work.now);
     if store::find_live_by_user_name(tx, org, &key)
         .await?
@@ -156,7 +156,7 @@ pub async fn create(db: &DatabaseConnection, scope: &Scope, input: UserInput) ->
     )
     .await
     .map_err(map_unique)?;
-    work.emit(org, store::to_domain(&m).created_events(created));
+    work.emit(org, with_view(&m, Vec::new()).created_events(created));
     work.audit(
         Audit::new(
             act::SCIM_USER_CREATE,
@@ -394,7 +394,9 @@ async fn modify(
 ) -> Result<User> {
     let org = scope.organization_id.as_str();
     let prepared = prepare(db, org, scim_id, &change).await?;
-    let mut work = Work::begin(db, &scope.actor).await?;
+    let mut work = Work::begin(db, &scope.actor)
+        .await?
+        .source(super::scim_source(action));
     let (tx, now) = (work.tx(), work.now);
     let current = store::find_live_by_scim_id(tx, org, scim_id, true)
         .await?
@@ -439,7 +441,7 @@ async fn modify(
             Ask {
                 membership: &current,
                 kind: HeldKind::Deactivate,
-                source: source_of(action),
+                source: super::scim_source(action),
             },
         )
         .await?
@@ -469,15 +471,6 @@ async fn modify(
     with_groups(db, scope, saved).await
 }
 
-/// What a SCIM write is, as held actions and events name their source.
-fn source_of(action: &str) -> &'static str {
-    match action {
-        act::SCIM_USER_REPLACE => "scim.put",
-        act::SCIM_USER_DELETE => "scim.delete",
-        _ => "scim.patch",
-    }
-}
-
 /// Writes an update `plan` decided for the locked membership `current`: its status (the
 /// user's sessions in the organization revoked on deactivation), its record, and the
 /// events. Returns the saved membership and the sessions revoked.
@@ -505,11 +498,33 @@ async fn apply_update(
         }
     }
     let saved = store::save(tx, current, next).await.map_err(map_unique)?;
-    work.emit(
-        org,
-        plan.events(&store::to_domain(current), sessions_revoked),
-    );
+    // The events describe the user as it is now, in the groups it is in.
+    let groups =
+        crate::store::groups::groups_of_members(tx, org, std::slice::from_ref(&saved.scim_id))
+            .await?
+            .remove(&saved.scim_id)
+            .unwrap_or_default();
+    let mut before = store::to_domain(current);
+    before.view = with_view(&saved, groups).view;
+    work.emit(org, plan.events(&before, sessions_revoked));
     Ok((saved, sessions_revoked))
+}
+
+/// The membership as the rules see it, with the organization's view of the user (its
+/// record and `groups`, as `(id, display name)`) for the events that describe the user.
+pub(super) fn with_view(
+    m: &memberships::Model,
+    groups: Vec<(String, String)>,
+) -> crate::domain::Membership {
+    let mut d = store::to_domain(m);
+    d.view = m.scim.as_ref().and_then(Value::as_object).map(|record| {
+        let groups = groups
+            .into_iter()
+            .map(|(id, display_name)| crate::domain::events::GroupRef { id, display_name })
+            .collect();
+        crate::scim::user::event_view(m.user_name.as_deref(), record, groups)
+    });
+    d
 }
 
 /// Deactivates the locked membership `current` as a PATCH `active: false` does (for an
@@ -537,7 +552,7 @@ pub async fn delete(
     if_match: &IfMatch,
 ) -> Result<()> {
     let org = scope.organization_id.as_str();
-    let mut work = Work::begin(db, &scope.actor).await?;
+    let mut work = Work::begin(db, &scope.actor).await?.source("scim.delete");
     let current = store::find_live_by_scim_id(work.tx(), org, scim_id, true)
         .await?
         .ok_or_else(|| not_found(scim_id))?;
@@ -547,7 +562,7 @@ pub async fn delete(
         Ask {
             membership: &current,
             kind: HeldKind::Delete,
-            source: source_of(act::SCIM_USER_DELETE),
+            source: super::scim_source(act::SCIM_USER_DELETE),
         },
     )
     .await?

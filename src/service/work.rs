@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::Result;
 use crate::db::{self, WriteTxn};
-use crate::domain::events::Event;
+use crate::domain::events::{Event, Provenance};
 use crate::store::audit::{self, Actor, Entry};
 use crate::store::outbox;
 
@@ -21,6 +21,8 @@ pub struct Work<'a> {
     actor: &'a Actor,
     /// The instant the whole unit is stamped with.
     pub now: DateTime<Utc>,
+    /// What made the change, as its events say (`source`).
+    source: &'static str,
     /// Emitted events per organization, in order. Appended at commit, organization by
     /// organization in id order: the lock order (memberships, then accounts, then the
     /// organizations' sequences) is the same in every use case.
@@ -75,6 +77,15 @@ impl Audit {
     }
 }
 
+/// What an actor's changes are, unless the use case names them.
+fn default_source(actor: &Actor) -> &'static str {
+    match actor.kind {
+        "scim_token" => "scim",
+        "policy" => "policy",
+        _ => "admin",
+    }
+}
+
 impl<'a> Work<'a> {
     /// Begins the write transaction (on SQLite, queues for this process's writer slot).
     pub async fn begin(db: &DatabaseConnection, actor: &'a Actor) -> Result<Self> {
@@ -91,10 +102,26 @@ impl<'a> Work<'a> {
             tx: db::begin_write(db).await?,
             actor,
             now,
+            source: default_source(actor),
             events: BTreeMap::new(),
             published: Vec::new(),
             audits: Vec::new(),
         })
+    }
+
+    /// Names what makes the change in its events' `source` (`scim.patch`,
+    /// `organization_deletion`, …); by default the actor's kind says (`admin`, `policy`).
+    pub fn source(mut self, source: &'static str) -> Self {
+        self.source = source;
+        self
+    }
+
+    fn provenance(&self) -> Provenance {
+        Provenance {
+            source: self.source,
+            scim_token_id: (self.actor.kind == "scim_token").then(|| self.actor.id.clone()),
+            request_id: self.actor.request_id.clone(),
+        }
     }
 
     /// Who the unit acts for.
@@ -116,11 +143,16 @@ impl<'a> Work<'a> {
         self.audits.push(audit);
     }
 
+    /// Whether events were emitted that are not appended yet.
+    pub fn has_pending(&self) -> bool {
+        self.events.values().any(|e| !e.is_empty())
+    }
+
     /// Appends what was emitted so far, so a long unit (a whole organization's members)
     /// keeps memory flat. These events are not listed in the audit rows.
     pub async fn flush_events(&mut self) -> Result<()> {
         for (org, events) in std::mem::take(&mut self.events) {
-            outbox::append(&self.tx, &org, events, self.now).await?;
+            outbox::append(&self.tx, &org, events, &self.provenance(), self.now).await?;
         }
         Ok(())
     }
@@ -133,7 +165,14 @@ impl<'a> Work<'a> {
         events: impl IntoIterator<Item = Event>,
     ) -> Result<()> {
         let events: Vec<Event> = events.into_iter().collect();
-        let ids = outbox::append(&self.tx, organization_id, events, self.now).await?;
+        let ids = outbox::append(
+            &self.tx,
+            organization_id,
+            events,
+            &self.provenance(),
+            self.now,
+        )
+        .await?;
         self.published.extend(ids);
         Ok(())
     }
@@ -142,8 +181,9 @@ impl<'a> Work<'a> {
     /// events the audit rows list.
     pub async fn commit(mut self) -> Result<Vec<String>> {
         let mut event_ids = std::mem::take(&mut self.published);
+        let provenance = self.provenance();
         for (org, events) in std::mem::take(&mut self.events) {
-            event_ids.extend(outbox::append(&self.tx, &org, events, self.now).await?);
+            event_ids.extend(outbox::append(&self.tx, &org, events, &provenance, self.now).await?);
         }
         for a in std::mem::take(&mut self.audits) {
             let mut details = a.details;

@@ -114,6 +114,8 @@ pub mod actions {
     pub const WEBHOOK_ENDPOINT_RECOVER: &str = "webhook_endpoint.recover";
     pub const WEBHOOK_SECRET_ROTATE: &str = "webhook_endpoint.rotate_secret";
     pub const EVENT_REPLAY: &str = "event.replay";
+    pub const API_KEY_CREATE: &str = "api_key.create";
+    pub const API_KEY_DELETE: &str = "api_key.delete";
     pub const DOMAIN_VERIFY: &str = "organization.domain.verify";
     pub const DOMAIN_REMOVE: &str = "organization.domain.remove";
     pub const DEPROVISION_HOLD: &str = "deprovision_guard.hold";

@@ -21,6 +21,8 @@ pub fn to_domain(m: &memberships::Model) -> Membership {
         organization_id: OrganizationId::from_stored(&m.organization_id),
         user_id: UserId::from_stored(&m.user_id),
         status: status_of(m.status),
+        external_id: m.external_id.clone(),
+        view: None,
     }
 }
 
@@ -418,16 +420,19 @@ pub async fn erase_all_for_users(
     Ok(())
 }
 
-/// Erases the records of removed memberships whose grace period is over; returns how
-/// many. Bounded by `limit` so a large backlog is purged in short transactions.
+/// Erases the records of removed memberships whose grace period is over; returns them as
+/// (organization, account). Bounded by `limit` so a large backlog is purged in short
+/// transactions.
 pub async fn purge_due(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     limit: u64,
-) -> Result<u64, DbErr> {
-    let due: Vec<String> = memberships::Entity::find()
+) -> Result<Vec<(String, String)>, DbErr> {
+    let due: Vec<(String, String, String)> = memberships::Entity::find()
         .select_only()
         .column(memberships::Column::Id)
+        .column(memberships::Column::OrganizationId)
+        .column(memberships::Column::UserId)
         .filter(memberships::Column::PurgeAfter.lte(now))
         .filter(memberships::Column::RemovedAt.is_not_null())
         .limit(limit)
@@ -435,19 +440,20 @@ pub async fn purge_due(
         .all(db)
         .await?;
     if due.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let res = erase_record(memberships::Entity::update_many())
+    let ids: Vec<&str> = due.iter().map(|(id, _, _)| id.as_str()).collect();
+    erase_record(memberships::Entity::update_many())
         .col_expr(memberships::Column::UpdatedAt, now.into())
         .col_expr(
             memberships::Column::PurgeAfter,
             Option::<DateTime<Utc>>::None.into(),
         )
-        .filter(memberships::Column::Id.is_in(due.iter().map(String::as_str)))
+        .filter(memberships::Column::Id.is_in(ids))
         .filter(memberships::Column::RemovedAt.is_not_null())
         .exec(db)
         .await?;
-    Ok(res.rows_affected)
+    Ok(due.into_iter().map(|(_, org, user)| (org, user)).collect())
 }
 
 /// Memberships a restore may bring back: removed with the account and not yet purged.

@@ -2,6 +2,7 @@
 //! or inside the caller's transaction; none of them opens a transaction of its own.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod deliveries;
 pub mod domains;

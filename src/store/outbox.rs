@@ -8,7 +8,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::domain::events::{Envelope, Event};
+use crate::domain::events::{Envelope, Event, Provenance};
 use crate::ids;
 use crate::store::organizations;
 
@@ -19,6 +19,7 @@ pub async fn append(
     db: &impl ConnectionTrait,
     organization_id: &str,
     events: Vec<Event>,
+    provenance: &Provenance,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
     if events.is_empty() {
@@ -33,13 +34,19 @@ pub async fn append(
         let id = ids::new_id(ids::EVENT);
         let sequence = first + i as i64;
         let event_type = e.event_type().as_str();
+        let mut data = e.data();
+        if let (serde_json::Value::Object(d), Ok(serde_json::Value::Object(p))) =
+            (&mut data, serde_json::to_value(provenance))
+        {
+            d.extend(p);
+        }
         let envelope = Envelope {
             id: &id,
             event_type,
             timestamp: now,
             organization_id,
             sequence,
-            data: e.data(),
+            data,
         };
         let payload = serde_json::to_value(&envelope)
             .map_err(|err| DbErr::Custom(format!("event {event_type} did not serialize: {err}")))?;
@@ -61,6 +68,64 @@ pub async fn append(
     Ok(ids_out)
 }
 
+/// Erases the personal data of stored events about these users: the organization's view
+/// of the user and the id its IdP gave it (`data.user` keeps only `id`;
+/// `external_id` becomes `null`), in one organization or,
+/// with `None`, in every one. Run when the record the view came from is erased, so the
+/// outbox never keeps what the account no longer has (and a retry or replay sends the
+/// erased form). Set-based: one statement per 500 users.
+pub async fn erase_personal(
+    db: &impl ConnectionTrait,
+    user_ids: &[String],
+    organization_id: Option<&str>,
+) -> Result<u64, DbErr> {
+    use sea_orm::{DatabaseBackend, Statement};
+    let backend = db.get_database_backend();
+    let mut erased = 0;
+    for chunk in user_ids.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = chunk.iter().map(|u| u.clone().into()).collect();
+        let placeholders: Vec<String> = match backend {
+            DatabaseBackend::Postgres => (1..=chunk.len()).map(|i| format!("${i}")).collect(),
+            _ => chunk.iter().map(|_| "?".to_string()).collect(),
+        };
+        let org_filter = match (organization_id, backend) {
+            (Some(org), DatabaseBackend::Postgres) => {
+                values.push(org.into());
+                format!(" AND organization_id = ${}", chunk.len() + 1)
+            }
+            (Some(org), _) => {
+                values.push(org.into());
+                " AND organization_id = ?".to_string()
+            }
+            (None, _) => String::new(),
+        };
+        let users = placeholders.join(", ");
+        let sql = match backend {
+            DatabaseBackend::Postgres => format!(
+                "UPDATE events SET payload = jsonb_set(payload::jsonb, '{{data,user}}', \
+                 jsonb_build_object('id', payload::jsonb #> '{{data,user,id}}', \
+                 'external_id', NULL))::json \
+                 WHERE user_id IN ({users}){org_filter} \
+                 AND (payload::jsonb #> '{{data,user,status}}' IS NOT NULL \
+                 OR jsonb_typeof(payload::jsonb #> '{{data,user,external_id}}') = 'string')"
+            ),
+            _ => format!(
+                "UPDATE events SET payload = json_set(payload, '$.data.user', \
+                 json_object('id', json_extract(payload, '$.data.user.id'), \
+                 'external_id', NULL)) \
+                 WHERE user_id IN ({users}){org_filter} \
+                 AND (json_type(payload, '$.data.user.status') IS NOT NULL \
+                 OR json_type(payload, '$.data.user.external_id') = 'text')"
+            ),
+        };
+        let res = db
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        erased += res.rows_affected();
+    }
+    Ok(erased)
+}
+
 /// A page of events in id (creation) order after the event `after`, optionally of one
 /// organization and one type.
 pub async fn page(
@@ -78,6 +143,29 @@ pub async fn page(
     );
     let q = super::when_eq(q, Column::EventType, event_type);
     super::after_page(db, q, Column::Id, after, limit).await
+}
+
+/// The organization's events after sequence number `after` (0: from its first retained
+/// event), in sequence order, at most `limit`. Sequence order is commit order: an
+/// organization's numbers are reserved under its row lock, held until commit.
+pub async fn after_sequence(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<events::Model>, DbErr> {
+    events::Entity::find()
+        .filter(events::Column::OrganizationId.eq(organization_id))
+        .filter(events::Column::Sequence.gt(after))
+        .order_by_asc(events::Column::Sequence)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// One event by id.
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<events::Model>, DbErr> {
+    events::Entity::find_by_id(id.to_string()).one(db).await
 }
 
 /// An organization's events in sequence order.

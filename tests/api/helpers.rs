@@ -378,6 +378,7 @@ impl TestApp {
             .await
             .expect("events");
         for (i, r) in rows.iter().enumerate() {
+            check_schema(&r.payload);
             assert_eq!(r.sequence, i as i64 + 1, "sequences are contiguous");
             assert_eq!(r.payload["sequence"], json!(r.sequence));
             assert_eq!(r.payload["type"], json!(r.event_type));
@@ -396,7 +397,10 @@ impl TestApp {
             .await
             .expect("events")
             .into_iter()
-            .map(|r| r.payload)
+            .map(|r| {
+                check_schema(&r.payload);
+                r.payload
+            })
             .collect()
     }
 
@@ -443,6 +447,33 @@ impl TestApp {
             .into_iter()
             .map(|r| r.action)
             .collect()
+    }
+}
+
+/// Checks a stored event against the published JSON Schema of its type: every event a
+/// test reads back through these helpers is validated.
+pub fn check_schema(payload: &Value) {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static VALIDATORS: OnceLock<HashMap<&'static str, jsonschema::Validator>> = OnceLock::new();
+    let validators = VALIDATORS.get_or_init(|| {
+        offboard::domain::events::EventType::ALL
+            .iter()
+            .map(|t| {
+                let v = jsonschema::validator_for(&t.schema()).expect("a valid schema");
+                (t.as_str(), v)
+            })
+            .collect()
+    });
+    let t = payload["type"].as_str().unwrap_or_default();
+    let v = validators
+        .get(t)
+        .unwrap_or_else(|| panic!("an event of an unpublished type: {payload}"));
+    if let Err(e) = v.validate(payload) {
+        panic!(
+            "a {t} event does not match its schema: {e} at {}: {payload}",
+            e.instance_path()
+        );
     }
 }
 

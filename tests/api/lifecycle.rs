@@ -143,10 +143,13 @@ async fn deleting_the_last_membership_erases_the_account_and_keeps_a_tombstone(a
     );
     let payloads = app.event_payloads(&org).await;
     let deleted = payloads.last().unwrap();
+    assert_eq!(deleted["data"]["organization"], json!({"id": org.id}));
+    // Ids only: the record, the IdP's externalId included, was erased with the account.
     assert_eq!(
-        deleted["data"],
-        json!({"organization": {"id": org.id}, "user": {"id": user}})
+        deleted["data"]["user"],
+        json!({"id": user, "external_id": null})
     );
+    assert_eq!(deleted["data"]["source"], json!("scim.delete"));
     let text = serde_json::to_string(&payloads).unwrap();
     assert!(
         !text.to_lowercase().contains("testuser.com"),

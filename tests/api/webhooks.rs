@@ -102,7 +102,13 @@ async fn every_change_arrives_signed_in_order_with_standard_webhooks_headers(app
             p["id"].as_str().unwrap(),
             "webhook-id is the event id"
         );
-        assert_eq!(&r.body, p, "the body is the outbox row");
+        // The DELETE erased the user's record, and with it what the stored events said
+        // of the user: an event delivered before it was erased since. The rest is the row.
+        let (mut body, mut row) = (r.body.clone(), p.clone());
+        for v in [&mut body, &mut row] {
+            v["data"]["user"] = v["data"]["user"]["id"].clone();
+        }
+        assert_eq!(body, row, "the body is the outbox row");
         assert_eq!(r.content_type, "application/json");
         assert!(r.user_agent.starts_with("offboard/"), "{}", r.user_agent);
     }

@@ -107,7 +107,23 @@ async fn events(
     Ok(HttpResponse::Ok().json(page(data, last, full)))
 }
 
+/// Every event type with what it tells an application and its JSON Schema (the same
+/// documents as `docs/events/`).
+async fn event_types(_op: Operator) -> HttpResponse {
+    HttpResponse::Ok().json(event_types_json())
+}
+
+pub fn event_types_json() -> Value {
+    use crate::domain::events::EventType;
+    let data: Vec<Value> = EventType::ALL
+        .iter()
+        .map(|t| json!({"type": t.as_str(), "description": t.description(), "schema": t.schema()}))
+        .collect();
+    json!({ "data": data })
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/audit-log", web::get().to(audit_log))
-        .route("/events", web::get().to(events));
+        .route("/events", web::get().to(events))
+        .route("/event-types", web::get().to(event_types));
 }

@@ -1,6 +1,7 @@
 //! The `/admin/v1` surface, authenticated by admin JWTs. Every error answers with the
 //! envelope `{"success":false,"error":{code,message,system_message,type,status,details,trace_id,timestamp}}`.
 
+pub mod api_keys;
 pub mod audit;
 pub mod domains;
 pub mod guard;
@@ -349,6 +350,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE_PATH)
             .configure(organizations::configure)
+            .configure(api_keys::configure)
             .configure(domains::configure)
             .configure(guard::configure)
             .configure(jobs::configure)

@@ -1,0 +1,81 @@
+//! `/v1`: what applications read with their API keys. `GET /v1/events` is the pull feed:
+//! an organization's events in commit order after `after`, waiting up to `wait` (at most
+//! 60 s) when there is nothing newer. Errors use the admin API's envelope.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::routes::admin::AdminApiError;
+use crate::routes::extract::Application;
+use crate::service::feed::{self, FeedRequest, MAX_WAIT};
+use crate::state::AppState;
+
+pub const BASE_PATH: &str = "/v1";
+
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    organization_id: Option<String>,
+    after: Option<String>,
+    limit: Option<u64>,
+    /// e.g. `30s`; absent or `0s`: answer at once.
+    wait: Option<String>,
+}
+
+async fn events(
+    req: HttpRequest,
+    app: Application,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminApiError> {
+    if !feed::has_scope(&app.key, feed::EVENTS_READ) {
+        return Err(AdminApiError::forbidden(
+            "this API key does not have the events:read scope",
+        ));
+    }
+    let q = web::Query::<FeedQuery>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")))?;
+    let limit = match q.limit.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => n,
+        _ => {
+            return Err(AdminApiError::validation(&format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+    };
+    let wait = match q.wait.as_deref() {
+        None => std::time::Duration::ZERO,
+        Some(raw) => humantime::parse_duration(raw.trim())
+            .ok()
+            .filter(|d| *d <= MAX_WAIT)
+            .ok_or_else(|| {
+                AdminApiError::validation("wait must be a duration of at most 60s (e.g. 30s)")
+            })?,
+    };
+    let page = feed::read(
+        &state.db,
+        &app.key,
+        FeedRequest {
+            organization_id: q.organization_id.as_deref(),
+            after: q.after.as_deref(),
+            limit,
+            wait,
+        },
+    )
+    .await?;
+    let next_after = page.events.last().map(|e| e.id.clone()).or(q.after.clone());
+    let data: Vec<&serde_json::Value> = page.events.iter().map(|e| &e.payload).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "organization_id": page.organization_id,
+        "data": data,
+        "next_after": next_after,
+    })))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::scope(BASE_PATH).route("/events", web::get().to(events)));
+}

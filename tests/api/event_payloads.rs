@@ -1,0 +1,273 @@
+//! Events an application can act on alone: the organization's view of the user, where
+//! the change came from (source, SCIM token, request); and erasure: once a record is
+//! erased, no stored event keeps the personal data it carried.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{Org, TestApp, expect_json, fixture, fixture_with};
+
+const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// Entra's create body, with a department and a custom attribute its admin mapped.
+fn ada() -> Value {
+    let mut body = fixture("entra/create_user.json");
+    body["userName"] = json!("ada@example.com");
+    body["emails"] = json!([{"primary": true, "type": "work", "value": "ada@example.com"}]);
+    body["name"] = json!({"givenName": "Ada", "familyName": "Lovelace"});
+    body["displayName"] = json!("Ada Lovelace");
+    body[ENTERPRISE] = json!({"department": "Engines"});
+    body[CUSTOM] = json!({"costCenter": "CC-42"});
+    body
+}
+
+async fn payloads_of(app: &TestApp, org: &Org, t: &str) -> Vec<Value> {
+    app.event_payloads(org)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == t)
+        .collect()
+}
+
+async fn one(app: &TestApp, org: &Org, t: &str) -> Value {
+    let mut all = payloads_of(app, org, t).await;
+    assert_eq!(all.len(), 1, "one {t}");
+    all.remove(0)
+}
+
+async fn token_id(app: &TestApp, org: &Org) -> String {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::scim_tokens::Entity::find()
+        .filter(entity::scim_tokens::Column::OrganizationId.eq(org.id.as_str()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+db_test!(events_carry_the_organizations_view_and_where_the_change_came_from);
+async fn events_carry_the_organizations_view_and_where_the_change_came_from(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let tok = token_id(&app, &org).await;
+    let res = app
+        .client
+        .post(app.scim("/Users"))
+        .bearer_auth(&org.token)
+        .header("content-type", "application/scim+json")
+        .header("x-request-id", "req-create-ada")
+        .body(ada().to_string())
+        .send()
+        .await
+        .unwrap();
+    let id = expect_json(res, 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let user = app.account_of(&org, &id).await;
+
+    let created = one(&app, &org, "membership.created").await;
+    let d = &created["data"];
+    assert_eq!(d["source"], "scim.post");
+    assert_eq!(d["scim_token_id"], json!(tok));
+    assert_eq!(d["request_id"], "req-create-ada");
+    assert_eq!(
+        d["user"],
+        json!({
+            "id": user,
+            "external_id": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+            "user_name": "ada@example.com",
+            "email": "ada@example.com",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "display_name": "Ada Lovelace",
+            "active": true,
+            "status": "ACTIVE",
+            "groups": [],
+            "enterprise": {"department": "Engines"},
+            "custom_attributes": {CUSTOM: {"costCenter": "CC-42"}},
+        })
+    );
+    assert_eq!(
+        one(&app, &org, "user.created").await["data"]["user"],
+        d["user"]
+    );
+
+    // In a group, then deactivated (Entra's dialect): the view as it is now.
+    let group = fixture("okta/create_group.json");
+    let g = expect_json(app.post(&org, "/Groups", &group).await, 201).await;
+    let gid = g["id"].as_str().unwrap();
+    let add = fixture_with(
+        "okta/add_group_members.json",
+        &[("USER_ID", &id), ("USER_NAME", "ada@example.com")],
+    );
+    let res = app.patch(&org, &format!("/Groups/{gid}"), &add).await;
+    assert!(res.status().is_success());
+    let disable = fixture_with("entra/disable_user.json", &[("USER_ID", &id)]);
+    let res = app.patch(&org, &format!("/Users/{id}"), &disable).await;
+    assert!(res.status().is_success());
+    let off = one(&app, &org, "membership.deactivated").await;
+    let v = &off["data"]["user"];
+    assert_eq!(v["active"], false);
+    assert_eq!(v["status"], "INACTIVE");
+    assert_eq!(
+        v["groups"],
+        json!([{"id": gid, "display_name": g["displayName"]}])
+    );
+    assert_eq!(v["custom_attributes"][CUSTOM]["costCenter"], "CC-42");
+    assert_eq!(off["data"]["source"], "scim.patch");
+    assert_eq!(off["data"]["scim_token_id"], json!(tok));
+    assert!(
+        off["data"]["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    // An attribute change: the updated record.
+    let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "name.familyName", "value": "Byron"}]});
+    let res = app.patch(&org, &format!("/Users/{id}"), &rename).await;
+    assert!(res.status().is_success());
+    let updated = one(&app, &org, "membership.updated").await;
+    assert_eq!(updated["data"]["user"]["name"]["familyName"], "Byron");
+    assert_eq!(updated["data"]["user"]["status"], "INACTIVE");
+
+    // Deleted: ids only (without a grace period the record, its externalId included, is
+    // erased by the DELETE; with one, `external_id` stays until the purge, below).
+    let res = app.delete(&org, &format!("/Users/{id}")).await;
+    assert_eq!(res.status().as_u16(), 204);
+    let deleted = one(&app, &org, "membership.deleted").await;
+    assert_eq!(
+        deleted["data"]["user"],
+        json!({"id": user, "external_id": null})
+    );
+    assert_eq!(deleted["data"]["source"], "scim.delete");
+    let gone = one(&app, &org, "user.deleted").await;
+    assert_eq!(gone["data"]["user"], deleted["data"]["user"]);
+
+    // The operator's change: source admin, no SCIM token.
+    let id2 = app
+        .create_user(&org, &crate::helpers::user_body("bo@example.com"))
+        .await;
+    let user2 = app.account_of(&org, &id2).await;
+    app.admin_delete_confirmed(
+        &format!("/organizations/{}/users/{user2}", org.id),
+        json!({}),
+    )
+    .await;
+    let by_admin = payloads_of(&app, &org, "membership.deleted").await;
+    let last = by_admin.last().unwrap();
+    assert_eq!(last["data"]["source"], "admin");
+    assert_eq!(last["data"]["scim_token_id"], Value::Null);
+    // An organization's deletion says so.
+    app.admin_delete_confirmed(&format!("/organizations/{}", org.id), json!({}))
+        .await;
+    let end = one(&app, &org, "organization.deleted").await;
+    assert_eq!(end["data"]["source"], "organization_deletion");
+}
+
+/// Every stored event about `user`, as text.
+async fn stored_about(app: &TestApp, user: &str) -> Vec<String> {
+    offboard::store::outbox::for_user(&app.db, user, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload.to_string())
+        .collect()
+}
+
+fn assert_no_personal_data(events: &[String]) {
+    assert!(!events.is_empty());
+    for text in events {
+        for personal in [
+            "ada@example.com",
+            "Ada",
+            "Lovelace",
+            "Engines",
+            "CC-42",
+            "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+        ] {
+            assert!(!text.contains(personal), "{personal} kept in {text}");
+        }
+    }
+}
+
+db_test!(
+    a_purge_erases_the_personal_data_of_stored_events,
+    [("OFFBOARD_DELETION_GRACE", "1d")]
+);
+async fn a_purge_erases_the_personal_data_of_stored_events(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let other = app.create_org("Other").await;
+    let id = app.create_user(&org, &ada()).await;
+    let user = app.account_of(&org, &id).await;
+    let keep = app
+        .create_user(&other, &crate::helpers::user_body("keep@example.com"))
+        .await;
+    let res = app.delete(&org, &format!("/Users/{id}")).await;
+    assert_eq!(res.status().as_u16(), 204);
+    // Within the grace period the account can be restored: its events still describe it,
+    // and its deletion carries the id its IdP gave it.
+    let before = stored_about(&app, &user).await;
+    assert!(before.iter().any(|t| t.contains("ada@example.com")));
+    let deleted = one(&app, &org, "membership.deleted").await;
+    assert_eq!(
+        deleted["data"]["user"],
+        json!({"id": user, "external_id": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"})
+    );
+    let report = app
+        .purge_at(chrono::Utc::now() + chrono::Duration::days(2))
+        .await;
+    assert_eq!(report.accounts_erased, 1);
+    let after = stored_about(&app, &user).await;
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "events are kept, their personal data is not"
+    );
+    assert_no_personal_data(&after);
+    // What is left still names the user.
+    for text in &after {
+        let e: Value = serde_json::from_str(text).unwrap();
+        if e["data"]["user"].is_object() && e["type"] != "sessions.revoked" {
+            assert_eq!(
+                e["data"]["user"],
+                json!({"id": user, "external_id": null}),
+                "{text}"
+            );
+        }
+    }
+    // Someone else's events are untouched.
+    let keep_user = app.account_of(&other, &keep).await;
+    assert!(
+        stored_about(&app, &keep_user)
+            .await
+            .iter()
+            .any(|t| t.contains("keep@example.com"))
+    );
+}
+
+db_test!(an_immediate_deletion_erases_the_personal_data_of_stored_events_at_once);
+async fn an_immediate_deletion_erases_the_personal_data_of_stored_events_at_once(app: TestApp) {
+    // No grace period (the default): the record is erased by the DELETE itself.
+    let org = app.create_org("Acme").await;
+    let id = app.create_user(&org, &ada()).await;
+    let user = app.account_of(&org, &id).await;
+    let res = app.delete(&org, &format!("/Users/{id}")).await;
+    assert_eq!(res.status().as_u16(), 204);
+    assert_no_personal_data(&stored_about(&app, &user).await);
+
+    // The operator's deletion of an account everywhere: the same.
+    let id = app.create_user(&org, &ada()).await;
+    let user = app.account_of(&org, &id).await;
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("/users/{user}"),
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 204);
+    assert_no_personal_data(&stored_about(&app, &user).await);
+}
