@@ -145,6 +145,13 @@ enum WebhookCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send a signed webhook.test event to the endpoint now and print the receiver's
+    /// status and the first bytes of its answer; fails when it did not answer 2xx.
+    Test {
+        endpoint_id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -581,6 +588,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{v}");
             } else {
                 println!("{secret}");
+            }
+        }
+        Command::Webhook {
+            command: WebhookCommand::Test { endpoint_id, json },
+        } => {
+            let db = connect(&settings).await?;
+            let t = offboard::service::webhooks::send_test(
+                &db,
+                &cli_actor(),
+                &settings.webhook,
+                &endpoint_id,
+            )
+            .await
+            .with_context(|| format!("webhook endpoint {endpoint_id}"))?;
+            if json {
+                println!("{}", offboard::routes::admin::webhooks::test_json(&t));
+            } else {
+                let status = t
+                    .status_code
+                    .map_or_else(|| "no answer".to_string(), |s| s.to_string());
+                println!("{status} in {} ms", t.duration_ms);
+                if let Some(body) = &t.response_body {
+                    println!("{body}");
+                }
+            }
+            if !t.succeeded {
+                bail!(
+                    "the endpoint did not accept the test event: {}",
+                    t.error.as_deref().unwrap_or("not a 2xx answer")
+                );
             }
         }
         Command::User {

@@ -242,6 +242,79 @@ pub async fn endpoint(db: &DatabaseConnection, id: &str) -> Result<endpoints::Mo
         .ok_or_else(|| Error::not_found("webhook endpoint", None))
 }
 
+/// What a test send did: the event sent, its delivery, and the receiver's answer.
+pub struct TestSend {
+    pub event_id: String,
+    pub delivery_id: String,
+    pub succeeded: bool,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    /// The first bytes of the answer (at most 1 KiB).
+    pub response_body: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// Sends a signed `webhook.test` event to the endpoint now, as every delivery is sent
+/// (signature, SSRF filter, timeout), and records the attempt like any other; a
+/// disabled endpoint is tested too (that is how an operator checks it before recovering
+/// it). Nothing is retried.
+pub async fn send_test(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    settings: &crate::configuration::WebhookSettings,
+    id: &str,
+) -> Result<TestSend> {
+    let ep = endpoint(db, id).await?;
+    let event_id = crate::ids::new_id(crate::ids::EVENT);
+    let started_at = Utc::now();
+    let payload = json!({
+        "id": event_id,
+        "type": "webhook.test",
+        "timestamp": started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "organization_id": ep.organization_id,
+        "sequence": 0,
+        "data": {
+            "endpoint": {"id": ep.id},
+            "message": "A test event sent by an operator. Verify its signature and answer 2xx.",
+            "source": "admin",
+            "request_id": actor.request_id,
+        },
+    });
+    let client = crate::webhook::dispatcher::http_client(settings)?;
+    let clock = std::time::Instant::now();
+    let (result, outcome) = crate::webhook::dispatcher::send_signed(
+        &client, settings, &ep, &event_id, &payload, started_at,
+    )
+    .await;
+    let result = deliveries::AttemptResult {
+        duration_ms: i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX),
+        ..result
+    };
+    let succeeded = outcome.succeeded();
+    let mut work = Work::begin(db, actor).await?;
+    let delivery_id =
+        deliveries::record_test(work.tx(), &ep, &event_id, &result, succeeded).await?;
+    work.audit(
+        Audit::new(
+            audit::actions::WEBHOOK_ENDPOINT_TEST,
+            "webhook_endpoint",
+            &ep.id,
+            json!({"event_id": event_id, "delivery_id": delivery_id, "status_code": result.status_code, "succeeded": succeeded}),
+        )
+        .scoped_to(ep.organization_id.as_deref()),
+    );
+    work.commit().await?;
+    Ok(TestSend {
+        event_id,
+        delivery_id,
+        succeeded,
+        status_code: result.status_code,
+        error: result.error,
+        response_body: result.response_body,
+        duration_ms: result.duration_ms,
+    })
+}
+
 /// Which deliveries the operator lists, newest first.
 pub struct DeliveryFilter<'a> {
     pub status: Option<&'a str>,

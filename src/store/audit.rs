@@ -112,6 +112,7 @@ pub mod actions {
     pub const WEBHOOK_ENDPOINT_DELETE: &str = "webhook_endpoint.delete";
     pub const WEBHOOK_ENDPOINT_UPDATE: &str = "webhook_endpoint.update";
     pub const WEBHOOK_ENDPOINT_RECOVER: &str = "webhook_endpoint.recover";
+    pub const WEBHOOK_ENDPOINT_TEST: &str = "webhook_endpoint.test";
     pub const WEBHOOK_SECRET_ROTATE: &str = "webhook_endpoint.rotate_secret";
     pub const EVENT_REPLAY: &str = "event.replay";
     pub const API_KEY_CREATE: &str = "api_key.create";

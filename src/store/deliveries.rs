@@ -646,6 +646,58 @@ pub async fn find_event(
     events::Entity::find_by_id(id.to_string()).one(db).await
 }
 
+/// Records an operator's test send (`webhook.test`, which is in no organization's outbox)
+/// as a finished delivery of that endpoint with its one attempt, like any other: it is
+/// listed with the endpoint's deliveries and attempts. Returns the delivery's id.
+pub async fn record_test(
+    db: &impl ConnectionTrait,
+    endpoint: &endpoints::Model,
+    event_id: &str,
+    result: &AttemptResult,
+    succeeded: bool,
+) -> Result<String, DbErr> {
+    let id = ids::new_id(ids::DELIVERY);
+    let now = result.started_at;
+    deliveries::Entity::insert(deliveries::ActiveModel {
+        id: Set(id.clone()),
+        event_id: Set(event_id.to_string()),
+        endpoint_id: Set(endpoint.id.clone()),
+        organization_id: Set(endpoint.organization_id.clone().unwrap_or_default()),
+        order_key: Set(String::new()),
+        sequence: Set(0),
+        status: Set(if succeeded { SUCCEEDED } else { DEAD }.to_string()),
+        attempts: Set(1),
+        next_attempt_at: Set(now),
+        lease_owner: Set(None),
+        lease_id: Set(None),
+        lease_expires_at: Set(None),
+        last_status_code: Set(result.status_code),
+        last_error: Set(result.error.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        completed_at: Set(Some(now)),
+    })
+    .exec_without_returning(db)
+    .await?;
+    delivery_attempts::Entity::insert(delivery_attempts::ActiveModel {
+        id: Set(ids::new_id(ids::ATTEMPT)),
+        delivery_id: Set(id.clone()),
+        event_id: Set(event_id.to_string()),
+        endpoint_id: Set(endpoint.id.clone()),
+        attempt: Set(1),
+        owner: Set("test".to_string()),
+        started_at: Set(result.started_at),
+        duration_ms: Set(result.duration_ms),
+        status_code: Set(result.status_code),
+        error: Set(result.error.clone()),
+        response_body: Set(result.response_body.clone()),
+        outcome: Set(if succeeded { "success" } else { "failure" }.to_string()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::round_robin;

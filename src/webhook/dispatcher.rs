@@ -78,20 +78,7 @@ impl Dispatcher {
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        crate::install_crypto_provider();
-        let resolver =
-            ssrf::PinnedResolver::new(Arc::new(ssrf::SystemLookup), settings.allow_private);
-        let client = reqwest::Client::builder()
-            // A redirect is a failure: following it could lead to an internal address.
-            .redirect(reqwest::redirect::Policy::none())
-            // Names resolve once, through the SSRF filter, and only the addresses it kept
-            // are connected to; no proxy (it would resolve names itself).
-            .dns_resolver(Arc::new(resolver))
-            .no_proxy()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = http_client(&settings)?;
         Ok(Dispatcher {
             db,
             settings,
@@ -295,96 +282,15 @@ impl Dispatcher {
 
     /// Sends one attempt; never fails, the failure is the result.
     async fn send(&self, c: &Claimed, started_at: DateTime<Utc>) -> (AttemptResult, Outcome) {
-        let mut result = AttemptResult {
+        send_signed(
+            &self.client,
+            &self.settings,
+            &c.endpoint,
+            &c.delivery.event_id,
+            &c.payload,
             started_at,
-            duration_ms: 0,
-            status_code: None,
-            error: None,
-            response_body: None,
-        };
-        let url = match ssrf::parse(&c.endpoint.url) {
-            Ok(u) => u,
-            Err(e) => {
-                result.error = Some(e.to_string());
-                return (result, Outcome::Failed(None));
-            }
-        };
-        if let Err(e) = ssrf::check_literal(&url, self.settings.allow_private) {
-            result.error = Some(e.to_string());
-            return (result, Outcome::Failed(None));
-        }
-        let body = match serde_json::to_vec(&c.payload) {
-            Ok(b) => b,
-            Err(e) => {
-                result.error = Some(format!("payload: {e}"));
-                return (result, Outcome::Failed(None));
-            }
-        };
-        let timestamp = started_at.timestamp();
-        let mut secrets = vec![c.endpoint.secret.as_str()];
-        if let (Some(old), Some(until)) = (
-            c.endpoint.previous_secret.as_deref(),
-            c.endpoint.previous_secret_expires_at,
-        ) && until > started_at
-        {
-            secrets.push(old);
-        }
-        let signature = match signature_header(&secrets, &c.delivery.event_id, timestamp, &body) {
-            Ok(s) => s,
-            Err(e) => {
-                result.error = Some(e.to_string());
-                return (result, Outcome::Failed(None));
-            }
-        };
-        let response = self
-            .client
-            .post(url)
-            .header(HEADER_ID, &c.delivery.event_id)
-            .header(HEADER_TIMESTAMP, timestamp.to_string())
-            .header(HEADER_SIGNATURE, signature)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await;
-        let mut response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                let refused = refused_by_ssrf(&e);
-                let kind = match refused {
-                    Some(why) => why.to_string(),
-                    None if e.is_timeout() => "timeout".into(),
-                    None if e.is_connect() => "connection failed".into(),
-                    None => "request failed".into(),
-                };
-                result.error = Some(kind);
-                return (result, Outcome::Failed(None));
-            }
-        };
-        let status = response.status();
-        result.status_code = Some(i32::from(status.as_u16()));
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(retry::parse_retry_after);
-        let mut kept = Vec::new();
-        while kept.len() < RESPONSE_KEEP {
-            match response.chunk().await {
-                Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-        kept.truncate(RESPONSE_KEEP);
-        result.response_body = Some(String::from_utf8_lossy(&kept).into_owned());
-        let outcome = if status.is_success() {
-            Outcome::Succeeded
-        } else if status == reqwest::StatusCode::GONE {
-            Outcome::Gone
-        } else {
-            result.error = Some(format!("HTTP {}", status.as_u16()));
-            Outcome::Failed(retry_after)
-        };
-        (result, outcome)
+        )
+        .await
     }
 
     async fn complete(&self, batch: &[Finished]) -> Result<Tick, DbErr> {
@@ -520,11 +426,135 @@ fn refused_by_ssrf(e: &reqwest::Error) -> Option<&ssrf::UrlError> {
     None
 }
 
+/// The HTTP client webhooks are sent with: no redirects, names resolved once through
+/// the SSRF filter (only the addresses it kept are connected to), no proxy, the
+/// configured timeout.
+pub(crate) fn http_client(settings: &WebhookSettings) -> anyhow::Result<reqwest::Client> {
+    crate::install_crypto_provider();
+    let resolver = ssrf::PinnedResolver::new(Arc::new(ssrf::SystemLookup), settings.allow_private);
+    Ok(reqwest::Client::builder()
+        // A redirect is a failure: following it could lead to an internal address.
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(resolver))
+        .no_proxy()
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout)
+        .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Sends `payload` as the event `event_id` to the endpoint, signed, as every delivery
+/// attempt is sent; never fails, the failure is the result.
+pub(crate) async fn send_signed(
+    client: &reqwest::Client,
+    settings: &WebhookSettings,
+    endpoint: &entity::webhook_endpoints::Model,
+    event_id: &str,
+    payload: &serde_json::Value,
+    started_at: DateTime<Utc>,
+) -> (AttemptResult, Outcome) {
+    let mut result = AttemptResult {
+        started_at,
+        duration_ms: 0,
+        status_code: None,
+        error: None,
+        response_body: None,
+    };
+    let url = match ssrf::parse(&endpoint.url) {
+        Ok(u) => u,
+        Err(e) => {
+            result.error = Some(e.to_string());
+            return (result, Outcome::Failed(None));
+        }
+    };
+    if let Err(e) = ssrf::check_literal(&url, settings.allow_private) {
+        result.error = Some(e.to_string());
+        return (result, Outcome::Failed(None));
+    }
+    let body = match serde_json::to_vec(payload) {
+        Ok(b) => b,
+        Err(e) => {
+            result.error = Some(format!("payload: {e}"));
+            return (result, Outcome::Failed(None));
+        }
+    };
+    let timestamp = started_at.timestamp();
+    let mut secrets = vec![endpoint.secret.as_str()];
+    if let (Some(old), Some(until)) = (
+        endpoint.previous_secret.as_deref(),
+        endpoint.previous_secret_expires_at,
+    ) && until > started_at
+    {
+        secrets.push(old);
+    }
+    let signature = match signature_header(&secrets, event_id, timestamp, &body) {
+        Ok(s) => s,
+        Err(e) => {
+            result.error = Some(e.to_string());
+            return (result, Outcome::Failed(None));
+        }
+    };
+    let response = client
+        .post(url)
+        .header(HEADER_ID, event_id)
+        .header(HEADER_TIMESTAMP, timestamp.to_string())
+        .header(HEADER_SIGNATURE, signature)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await;
+    let mut response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            let refused = refused_by_ssrf(&e);
+            let kind = match refused {
+                Some(why) => why.to_string(),
+                None if e.is_timeout() => "timeout".into(),
+                None if e.is_connect() => "connection failed".into(),
+                None => "request failed".into(),
+            };
+            result.error = Some(kind);
+            return (result, Outcome::Failed(None));
+        }
+    };
+    let status = response.status();
+    result.status_code = Some(i32::from(status.as_u16()));
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(retry::parse_retry_after);
+    let mut kept = Vec::new();
+    while kept.len() < RESPONSE_KEEP {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    kept.truncate(RESPONSE_KEEP);
+    result.response_body = Some(String::from_utf8_lossy(&kept).into_owned());
+    let outcome = if status.is_success() {
+        Outcome::Succeeded
+    } else if status == reqwest::StatusCode::GONE {
+        Outcome::Gone
+    } else {
+        result.error = Some(format!("HTTP {}", status.as_u16()));
+        Outcome::Failed(retry_after)
+    };
+    (result, outcome)
+}
+
 #[derive(Debug, Clone, Copy)]
-enum Outcome {
+pub(crate) enum Outcome {
     Succeeded,
     Gone,
     Failed(Option<Duration>),
+}
+
+impl Outcome {
+    pub(crate) fn succeeded(self) -> bool {
+        matches!(self, Outcome::Succeeded)
+    }
 }
 
 #[cfg(test)]

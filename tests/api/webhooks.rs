@@ -1213,3 +1213,86 @@ async fn a_tick_reports_what_it_delivered(app: TestApp) {
     assert_eq!(receiver.accepted().len(), 1);
     assert_eq!(dispatcher.tick().await.unwrap(), Tick::default());
 }
+
+db_test!(
+    a_test_send_is_signed_recorded_and_reports_the_answer,
+    [("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true")]
+);
+async fn a_test_send_is_signed_recorded_and_reports_the_answer(app: TestApp) {
+    let (ep, receiver) = endpoint(&app, Mode::Accept, json!({})).await;
+    let res = app
+        .admin_send(Method::POST, &format!("/webhook-endpoints/{ep}/test"), None)
+        .await;
+    let t = expect_json(res, 200).await;
+    assert_eq!(t["succeeded"], json!(true));
+    assert_eq!(t["status_code"], json!(200));
+    assert!(t["response_body"].is_string());
+    let got = receiver.accepted();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        receiver.rejected_signatures(),
+        0,
+        "signed like every delivery"
+    );
+    assert_eq!(got[0].body["type"], "webhook.test");
+    assert_eq!(got[0].id, t["event_id"].as_str().unwrap());
+    // Recorded like any other attempt.
+    let listed = deliveries(&app, &format!("endpoint_id={ep}")).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "succeeded");
+    assert_eq!(listed[0]["event_id"], t["event_id"]);
+
+    // A refusing receiver: its status, and nothing retried.
+    receiver.set_mode(Mode::Fail(503));
+    let res = app
+        .admin_send(Method::POST, &format!("/webhook-endpoints/{ep}/test"), None)
+        .await;
+    let t = expect_json(res, 200).await;
+    assert_eq!(t["succeeded"], json!(false));
+    assert_eq!(t["status_code"], json!(503));
+    let dead = deliveries(&app, &format!("endpoint_id={ep}&status=dead")).await;
+    assert_eq!(dead.len(), 1);
+    let res = app
+        .admin_send(
+            Method::POST,
+            "/webhook-endpoints/ep_01JZZZZZZZZZZZZZZZZZZZZZZZ/test",
+            None,
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_sends_a_test_event_and_fails_when_it_is_refused() {
+    let (url, dir) = crate::helpers::database_url(crate::helpers::Backend::Sqlite).await;
+    let app = crate::helpers::spawn_app_at(
+        url.clone(),
+        dir,
+        &[("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true")],
+    )
+    .await;
+    let (ep, receiver) = endpoint(&app, Mode::Accept, json!({})).await;
+    let run = |ep: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+            .args(["webhook", "test", ep])
+            .env("OFFBOARD_DATABASE_URL", &url)
+            .env("OFFBOARD_ADMIN_JWT_SECRET", crate::helpers::ADMIN_SECRET)
+            .env("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = run(&ep);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("200 in "));
+    assert_eq!(receiver.accepted().len(), 1);
+    receiver.set_mode(Mode::Fail(500));
+    let out = run(&ep);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("500 in "));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not accept"));
+}

@@ -170,6 +170,29 @@ async fn recover(
     Ok(HttpResponse::Accepted().json(json!({"replayed": n})))
 }
 
+/// Sends a signed `webhook.test` event now; answers with the receiver's status and the
+/// first bytes of its answer (the attempt is recorded like any other).
+async fn test(
+    op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let t = service::send_test(&state.db, &op.actor, &state.settings.webhook, &id).await?;
+    Ok(HttpResponse::Ok().json(test_json(&t)))
+}
+
+pub fn test_json(t: &service::TestSend) -> serde_json::Value {
+    json!({
+        "event_id": t.event_id,
+        "delivery_id": t.delivery_id,
+        "succeeded": t.succeeded,
+        "status_code": t.status_code,
+        "error": t.error,
+        "response_body": t.response_body,
+        "duration_ms": t.duration_ms,
+    })
+}
+
 async fn replay(
     op: Operator,
     state: web::Data<AppState>,
@@ -234,6 +257,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(rotate),
         )
         .route("/webhook-endpoints/{id}/recover", web::post().to(recover))
+        .route("/webhook-endpoints/{id}/test", web::post().to(test))
         .route("/events/{id}/replay", web::post().to(replay))
         .route("/deliveries", web::get().to(deliveries));
 }
