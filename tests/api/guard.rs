@@ -13,27 +13,8 @@ use crate::helpers::{
 
 /// An organization created with these guard settings (and a SCIM token).
 async fn org_with_guard(app: &TestApp, name: &str, guard: Value) -> Org {
-    let res = app
-        .admin_send(
-            Method::POST,
-            "/organizations",
-            Some(&json!({"name": name, "deprovision_guard": guard})),
-        )
-        .await;
-    let org = expect_json(res, 201).await;
-    let id = org["id"].as_str().unwrap().to_string();
-    let res = app
-        .admin_send(
-            Method::POST,
-            &format!("/organizations/{id}/scim-tokens"),
-            None,
-        )
-        .await;
-    let tok = expect_json(res, 201).await;
-    Org {
-        id,
-        token: tok["token"].as_str().unwrap().to_string(),
-    }
+    app.create_org_with(name, json!({"deprovision_guard": guard}))
+        .await
 }
 
 async fn members(app: &TestApp, org: &Org, n: usize) -> Vec<String> {

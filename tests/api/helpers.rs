@@ -250,8 +250,18 @@ impl TestApp {
     }
 
     pub async fn create_org(&self, name: &str) -> Org {
+        self.create_org_with(name, json!({})).await
+    }
+
+    /// An organization created with these fields besides its name (settings such as
+    /// `deprovision_guard`), and its SCIM token.
+    pub async fn create_org_with(&self, name: &str, extra: Value) -> Org {
+        let mut body = json!({"name": name});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
         let res = self
-            .admin_send(Method::POST, "/organizations", Some(&json!({"name": name})))
+            .admin_send(Method::POST, "/organizations", Some(&body))
             .await;
         let org = expect_json(res, 201).await;
         let id = org["id"].as_str().expect("org id").to_string();
