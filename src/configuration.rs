@@ -37,6 +37,12 @@ pub struct Settings {
     /// How long a job's lease lasts without progress (`OFFBOARD_JOB_LEASE`): after a
     /// crash, another process takes the job over once it runs out.
     pub job_lease: Duration,
+    /// An organization whose tokens made no request for this long is `quiet`
+    /// (`OFFBOARD_CONNECTION_QUIET_AFTER`, default 7 days).
+    pub connection_quiet_after: Duration,
+    /// How often connection health recorded in memory is written
+    /// (`OFFBOARD_CONNECTION_FLUSH_INTERVAL`, default 10 s).
+    pub connection_flush_interval: Duration,
     /// Whether this process runs jobs (`OFFBOARD_JOB_WORKER`, default true): off, it
     /// only accepts them, and another process runs them.
     pub job_worker: bool,
@@ -114,6 +120,8 @@ impl std::fmt::Debug for Settings {
             .field("deletion_grace", &self.deletion_grace)
             .field("purge_interval", &self.purge_interval)
             .field("job_lease", &self.job_lease)
+            .field("connection_quiet_after", &self.connection_quiet_after)
+            .field("connection_flush_interval", &self.connection_flush_interval)
             .field("job_worker", &self.job_worker)
             .field("webhook", &self.webhook)
             .field("metrics_listen", &self.metrics_listen)
@@ -173,6 +181,17 @@ impl Settings {
             anyhow::bail!("OFFBOARD_PURGE_INTERVAL must be greater than zero");
         }
         let job_lease = duration("OFFBOARD_JOB_LEASE", Duration::from_secs(30))?;
+        let connection_quiet_after = duration(
+            "OFFBOARD_CONNECTION_QUIET_AFTER",
+            Duration::from_secs(7 * 24 * 3600),
+        )?;
+        let connection_flush_interval = duration(
+            "OFFBOARD_CONNECTION_FLUSH_INTERVAL",
+            Duration::from_secs(10),
+        )?;
+        if connection_flush_interval < Duration::from_millis(10) {
+            anyhow::bail!("OFFBOARD_CONNECTION_FLUSH_INTERVAL must be at least 10ms");
+        }
         if job_lease < Duration::from_secs(1) {
             anyhow::bail!("OFFBOARD_JOB_LEASE must be at least 1s");
         }
@@ -300,6 +319,8 @@ impl Settings {
             deletion_grace,
             purge_interval,
             job_lease,
+            connection_quiet_after,
+            connection_flush_interval,
             job_worker: flag("OFFBOARD_JOB_WORKER", true)?,
             webhook,
             trust_forwarded_headers: flag("OFFBOARD_TRUST_FORWARDED_HEADERS", false)?,

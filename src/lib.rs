@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod auth;
 pub mod configuration;
+pub mod connection;
 pub mod cpu;
 pub mod db;
 pub mod domain;

@@ -46,6 +46,11 @@ pub struct StatusLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BreakerLabels {
     pub breaker: String,
 }
@@ -84,6 +89,9 @@ pub struct Metrics {
     database_up: Gauge,
     held_actions: Gauge,
     guards_tripped: Gauge,
+    connections: Family<StateLabels, Gauge>,
+    /// When a connection counts as `quiet` (OFFBOARD_CONNECTION_QUIET_AFTER).
+    quiet_after: std::time::Duration,
     /// Requests answered 503 because the database was unavailable.
     pub refused_unavailable: Counter,
     /// When the database gauges were last read; held while reading, so concurrent
@@ -103,6 +111,12 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// With the quiet period connection states are reported under.
+    pub fn with_quiet_after(mut self, quiet_after: std::time::Duration) -> Self {
+        self.quiet_after = quiet_after;
+        self
+    }
+
     /// With the breaker policy the endpoints' states are reported under.
     pub fn with_breaker(policy: crate::domain::breaker::Policy) -> Self {
         Metrics {
@@ -183,6 +197,12 @@ impl Metrics {
             "Organizations whose deprovisioning guard is tripped (holding deprovisionings)",
             guards_tripped.clone(),
         );
+        let connections = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "scim_connections",
+            "Organizations by SCIM connection state (never_connected, healthy, failing, quiet)",
+            connections.clone(),
+        );
         let refused_unavailable = Counter::default();
         registry.register(
             "requests_refused_database_unavailable",
@@ -193,6 +213,8 @@ impl Metrics {
             database_up,
             held_actions,
             guards_tripped,
+            connections,
+            quiet_after: std::time::Duration::from_secs(7 * 24 * 3600),
             refused_unavailable,
             endpoints,
             breaker: crate::domain::breaker::Policy::default(),
@@ -284,6 +306,25 @@ impl Metrics {
             .await?
         {
             self.guards_tripped.set(row.try_get("", "n")?);
+        }
+        let now = Utc::now();
+        let quiet = chrono::Duration::from_std(self.quiet_after).unwrap_or(chrono::Duration::MAX);
+        let mut by_state: std::collections::HashMap<&str, i64> = Default::default();
+        for (last, recent) in crate::store::connections::summaries(
+            db,
+            crate::connection::hour_of(now - chrono::Duration::hours(1)),
+        )
+        .await?
+        {
+            let s = crate::domain::connection::state(last, recent, now, quiet);
+            *by_state.entry(s.as_str()).or_default() += 1;
+        }
+        for s in crate::domain::connection::ConnectionState::ALL {
+            self.connections
+                .get_or_create(&StateLabels {
+                    state: s.as_str().into(),
+                })
+                .set(by_state.get(s.as_str()).copied().unwrap_or(0));
         }
         let oldest = {
             use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};

@@ -28,6 +28,8 @@ pub struct Application {
     dispatcher: Option<tokio::task::JoinHandle<()>>,
     stop_dispatcher: watch::Sender<bool>,
     jobs: Option<tokio::task::JoinHandle<()>>,
+    /// Flushes connection health; a last flush when stopped.
+    connections_flush: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -58,7 +60,10 @@ impl Application {
             crate::service::purge::Policy::from_settings(&settings),
         ));
         let wake = Arc::new(Notify::new());
-        let metrics = Arc::new(Metrics::with_breaker(settings.webhook.breaker));
+        let metrics = Arc::new(
+            Metrics::with_breaker(settings.webhook.breaker)
+                .with_quiet_after(settings.connection_quiet_after),
+        );
         let (stop_dispatcher, stopped) = watch::channel(false);
         let dispatcher = if settings.webhook.dispatch {
             let d = Dispatcher::new(
@@ -93,6 +98,13 @@ impl Application {
             metrics.clone(),
             Duration::from_secs(1),
         ));
+        let connections = Arc::new(crate::connection::Recorder::default());
+        let connections_flush = tokio::spawn(crate::connection::flush_forever(
+            connections.clone(),
+            db.clone(),
+            settings.connection_flush_interval,
+            stopped.clone(),
+        ));
         let state = web::Data::new(AppState {
             db,
             settings,
@@ -102,6 +114,7 @@ impl Application {
             admin_verifier,
             admission,
             readiness,
+            connections,
         });
         let metrics_server = match &state.settings.metrics_listen {
             Some(addr) => {
@@ -155,6 +168,7 @@ impl Application {
             dispatcher,
             stop_dispatcher,
             jobs,
+            connections_flush,
         })
     }
 
@@ -192,6 +206,7 @@ impl Application {
         if let Some(jobs) = self.jobs {
             let _ = jobs.await;
         }
+        let _ = self.connections_flush.await;
         result
     }
 }

@@ -24,6 +24,8 @@ pub struct AppState {
     pub admission: Admission,
     /// The database's state from the background probe (`/readyz`).
     pub readiness: Arc<crate::readiness::Readiness>,
+    /// SCIM connection health, aggregated in memory and flushed periodically.
+    pub connections: Arc<crate::connection::Recorder>,
 }
 
 /// Admission control state (see `admission`).

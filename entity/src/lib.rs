@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit_log;
+pub mod connection_stats;
 pub mod deliveries;
 pub mod delivery_attempts;
 pub mod deprovision_guards;

@@ -11,6 +11,14 @@ pub struct Model {
     pub token_hash: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The last request made with the token (flushed from memory periodically).
+    pub last_used_at: Option<DateTimeUtc>,
+    pub last_method: Option<String>,
+    /// The route pattern, never a raw path.
+    pub last_route: Option<String>,
+    pub last_status: Option<i32>,
+    /// As the IdP announced itself (at most 200 characters).
+    pub last_user_agent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

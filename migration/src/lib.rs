@@ -22,6 +22,7 @@ mod m20261126_000016_add_person_indexes;
 mod m20261126_000017_create_jobs;
 mod m20261126_000018_create_deprovision_guard;
 mod m20261126_000019_create_api_keys;
+mod m20261126_000020_add_connection_health;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000017_create_jobs::Migration),
             Box::new(m20261126_000018_create_deprovision_guard::Migration),
             Box::new(m20261126_000019_create_api_keys::Migration),
+            Box::new(m20261126_000020_add_connection_health::Migration),
         ]
     }
 }

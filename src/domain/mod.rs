@@ -3,6 +3,7 @@
 //! policies delivery follows (`breaker`). Use cases in `service` carry the decisions out.
 
 pub mod breaker;
+pub mod connection;
 pub mod content;
 pub mod deletion;
 pub mod events;

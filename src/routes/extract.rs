@@ -65,6 +65,7 @@ impl FromRequest for Tenant {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let request_id = request_id(req);
+        let seen = SeenSlot(req.clone());
         Box::pin(async move {
             let token =
                 token.ok_or_else(|| ScimError::unauthorized("a bearer token is required"))?;
@@ -75,6 +76,11 @@ impl FromRequest for Tenant {
             let row =
                 row.ok_or_else(|| ScimError::unauthorized("the bearer token is not valid"))?;
             tracing::Span::current().record("organization_id", row.organization_id.as_str());
+            // Whatever the answer, this request counts for the token's connection health.
+            seen.insert(crate::connection::Seen {
+                token_id: row.id.clone(),
+                organization_id: row.organization_id.clone(),
+            });
             // Each organization's requests draw from its own bucket: one organization's
             // flood is answered 429 and never slows another's.
             let quota = state
@@ -97,6 +103,16 @@ impl FromRequest for Tenant {
                 },
             })
         })
+    }
+}
+
+/// Where the SCIM token extractor leaves the token it found, for the connection-health
+/// recording after the answer.
+struct SeenSlot(HttpRequest);
+
+impl SeenSlot {
+    fn insert(&self, seen: crate::connection::Seen) {
+        self.0.extensions_mut().insert(seen);
     }
 }
 

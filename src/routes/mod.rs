@@ -172,6 +172,32 @@ pub async fn metrics_middleware(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_string());
+    if let Some(seen) = res
+        .request()
+        .extensions()
+        .get::<crate::connection::Seen>()
+        .cloned()
+        && let Some(state) = res
+            .request()
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+    {
+        let user_agent = res
+            .request()
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(200).collect());
+        state.connections.record(
+            &seen,
+            crate::store::connections::LastRequest {
+                at: chrono::Utc::now(),
+                method: method.clone(),
+                route: route.clone(),
+                status: res.status().as_u16(),
+                user_agent,
+            },
+        );
+    }
     let Some(m) = metrics else {
         return Ok(res);
     };

@@ -265,3 +265,35 @@ pub async fn events(
 ) -> Result<Vec<events::Model>> {
     Ok(outbox::page(db, organization_id, event_type, after, limit).await?)
 }
+
+/// A page of live organizations (name contains `q`, case-insensitive).
+pub async fn organizations(
+    db: &DatabaseConnection,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<organizations::Model>> {
+    Ok(orgs::page(db, q, after, limit).await?)
+}
+
+/// A page of the organization's members (see `store::memberships::admin_page`).
+pub async fn members(
+    db: &DatabaseConnection,
+    organization_id: &str,
+    filter: Option<memberships::MemberFilter>,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<membership_model::Model>> {
+    organization(db, organization_id).await?;
+    Ok(memberships::admin_page(db, organization_id, filter, q, after, limit).await?)
+}
+
+/// The organization's live SCIM tokens (metadata only).
+pub async fn scim_tokens(
+    db: &DatabaseConnection,
+    organization_id: &str,
+) -> Result<Vec<scim_tokens::Model>> {
+    organization(db, organization_id).await?;
+    Ok(tokens::for_organization(db, organization_id).await?)
+}

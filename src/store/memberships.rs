@@ -534,6 +534,55 @@ pub async fn find_live_by_ids(
     q.all(db).await
 }
 
+/// Which members an operator lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberFilter {
+    Active,
+    Inactive,
+    /// Soft-deleted memberships (their records may be erased).
+    Removed,
+}
+
+/// A page of the organization's memberships in id order after `after`: live ones by
+/// status, or removed ones; `q` matches the userName or display name (case-insensitive).
+pub async fn admin_page(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    filter: Option<MemberFilter>,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<memberships::Model>, DbErr> {
+    use sea_orm::sea_query::LikeExpr;
+    let mut query =
+        memberships::Entity::find().filter(memberships::Column::OrganizationId.eq(organization_id));
+    query = match filter {
+        None => query.filter(memberships::Column::RemovedAt.is_null()),
+        Some(MemberFilter::Active) => query
+            .filter(memberships::Column::RemovedAt.is_null())
+            .filter(memberships::Column::Status.eq(Status::Active)),
+        Some(MemberFilter::Inactive) => query
+            .filter(memberships::Column::RemovedAt.is_null())
+            .filter(memberships::Column::Status.ne(Status::Active)),
+        Some(MemberFilter::Removed) => query.filter(memberships::Column::RemovedAt.is_not_null()),
+    };
+    if let Some(q) = q {
+        let pattern = format!(
+            "%{}%",
+            super::organizations::like_escaped(&crate::domain::text::fold(q.trim()))
+        );
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(
+                    memberships::Column::UserNameKey
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(memberships::Column::DisplayNameKey.like(LikeExpr::new(pattern).escape('\\'))),
+        );
+    }
+    super::after_page(db, query, memberships::Column::Id, after, limit).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod connections;
 pub mod deliveries;
 pub mod domains;
 pub mod endpoints;

@@ -131,3 +131,36 @@ pub async fn reserve_sequence(
         .map(|o| o.event_seq)
         .ok_or_else(|| DbErr::RecordNotFound(format!("organization {organization_id}")))
 }
+
+/// `%` and `_` taken literally in a `LIKE` pattern (escaped with `\`).
+pub fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A page of live organizations in id order after `after`, whose name contains `q`
+/// (case-insensitive), at most `limit`.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<organizations::Model>, DbErr> {
+    use sea_orm::sea_query::{Func, LikeExpr};
+    let mut query =
+        organizations::Entity::find().filter(organizations::Column::DeletedAt.is_null());
+    if let Some(q) = q {
+        let pattern = format!("%{}%", like_escaped(&q.to_lowercase()));
+        query = query.filter(
+            Expr::expr(Func::lower(Expr::col(organizations::Column::Name)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    super::after_page(db, query, organizations::Column::Id, after, limit).await
+}

@@ -37,6 +37,11 @@ pub async fn create(
         token_hash: Set(hash(&token)),
         created_at: Set(Utc::now()),
         revoked_at: Set(None),
+        last_used_at: Set(None),
+        last_method: Set(None),
+        last_route: Set(None),
+        last_status: Set(None),
+        last_user_agent: Set(None),
     };
     let row = scim_tokens::Entity::insert(model)
         .exec_with_returning(db)
@@ -82,4 +87,18 @@ pub async fn revoke(
         .exec(db)
         .await?;
     Ok(res.rows_affected > 0)
+}
+
+/// The organization's live tokens (metadata; only hashes are stored).
+pub async fn for_organization(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+) -> Result<Vec<scim_tokens::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    scim_tokens::Entity::find()
+        .filter(scim_tokens::Column::OrganizationId.eq(organization_id))
+        .filter(scim_tokens::Column::RevokedAt.is_null())
+        .order_by_asc(scim_tokens::Column::Id)
+        .all(db)
+        .await
 }

@@ -7,10 +7,12 @@ mod helpers;
 
 mod admin;
 mod admin_jwt;
+mod admin_lists;
 mod bad_input;
 mod cli;
 mod concurrency;
 mod conformance;
+mod connection;
 mod consumer;
 mod content;
 mod deletion;

@@ -240,8 +240,167 @@ async fn revoke_token(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The organization's SCIM connection: its state and each live token's last request and
+/// last 24 hours (never the token itself).
+async fn connection(
+    _op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let c = crate::service::connections::connection(
+        &state.db,
+        &state.connections,
+        &id,
+        state.settings.connection_quiet_after,
+        chrono::Utc::now(),
+    )
+    .await?;
+    let tokens: Vec<Value> = c
+        .tokens
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.token.id,
+                "created_at": format_time(t.token.created_at),
+                "last_used_at": t.last.as_ref().map(|l| format_time(l.at)),
+                "last_request": t.last.as_ref().map(|l| json!({
+                    "method": l.method, "route": l.route, "status": l.status, "at": format_time(l.at),
+                })),
+                "client": crate::domain::connection::client_of(t.last.as_ref().and_then(|l| l.user_agent.as_deref())),
+                "user_agent": t.last.as_ref().and_then(|l| l.user_agent.clone()),
+                "last_24h": t.last_24h,
+                "last_hour": t.last_hour,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "organization_id": id.as_str(),
+        "state": c.state.as_str(),
+        "last_used_at": c.last_used_at.map(format_time),
+        "quiet_after_secs": state.settings.connection_quiet_after.as_secs(),
+        "scim_tokens": tokens,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    q: Option<String>,
+    after: Option<String>,
+    limit: Option<u64>,
+}
+
+/// Live organizations, paged by id, `q` searching names.
+async fn list(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminApiError> {
+    let q: ListQuery = super::audit::query(&req)?;
+    let n = super::audit::limit(q.limit)?;
+    let rows = admin::organizations(
+        &state.db,
+        q.q.as_deref().filter(|s| !s.trim().is_empty()),
+        q.after.as_deref(),
+        n,
+    )
+    .await?;
+    let last = rows.last().map(|o| o.id.clone());
+    let full = rows.len() as u64 == n;
+    let data = rows.iter().map(organization_json).collect();
+    Ok(HttpResponse::Ok().json(super::audit::page(data, last, full)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembersQuery {
+    /// `ACTIVE`, `INACTIVE` or `removed`; absent: every live member.
+    status: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+    limit: Option<u64>,
+}
+
+/// The organization's members, paged by membership id.
+async fn members(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    use crate::store::memberships::MemberFilter;
+    let q: MembersQuery = super::audit::query(&req)?;
+    let n = super::audit::limit(q.limit)?;
+    let filter = match q.status.as_deref() {
+        None => None,
+        Some("ACTIVE") => Some(MemberFilter::Active),
+        Some("INACTIVE") => Some(MemberFilter::Inactive),
+        Some("removed") => Some(MemberFilter::Removed),
+        Some(_) => {
+            return Err(AdminApiError::validation(
+                "status must be ACTIVE, INACTIVE or removed",
+            ));
+        }
+    };
+    let rows = admin::members(
+        &state.db,
+        &id,
+        filter,
+        q.q.as_deref().filter(|s| !s.trim().is_empty()),
+        q.after.as_deref(),
+        n,
+    )
+    .await?;
+    let last = rows.last().map(|m| m.id.clone());
+    let full = rows.len() as u64 == n;
+    let data = rows
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "scim_id": m.scim_id,
+                "user_id": m.user_id,
+                "status": m.status,
+                "user_name": m.user_name,
+                "external_id": m.external_id,
+                "created_at": format_time(m.created_at),
+                "updated_at": format_time(m.updated_at),
+                "removed_at": m.removed_at.map(format_time),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(super::audit::page(data, last, full)))
+}
+
+/// The organization's live SCIM tokens: metadata, never the token.
+async fn scim_tokens(
+    _op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    let rows = admin::scim_tokens(&state.db, &id).await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "created_at": format_time(t.created_at),
+                "last_used_at": t.last_used_at.map(format_time),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/organizations", web::post().to(create))
+        .route("/organizations", web::get().to(list))
+        .route("/organizations/{id}/users", web::get().to(members))
+        .route(
+            "/organizations/{id}/scim-tokens",
+            web::get().to(scim_tokens),
+        )
+        .route("/organizations/{id}/connection", web::get().to(connection))
         .route("/organizations/{id}", web::get().to(get))
         .route("/organizations/{id}", web::patch().to(update))
         .route("/organizations/{id}", web::delete().to(delete))
