@@ -63,7 +63,9 @@ pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
     let holding = settings.mode == GuardMode::Hold && g.tripped_at.is_some();
     if !holding {
         let window = chrono::Duration::from_std(settings.window).unwrap_or(chrono::Duration::MAX);
-        let started = g.window_started_at.filter(|at| now < *at + window);
+        let started = g
+            .window_started_at
+            .filter(|at| at.checked_add_signed(window).is_some_and(|end| now < end));
         if started.is_none() {
             g.window_started_at = Some(now);
             g.window_count = 0;
