@@ -30,6 +30,10 @@ pub struct Pending {
 #[derive(Default)]
 pub struct Recorder {
     pending: Mutex<HashMap<String, Pending>>,
+    /// Held (write) by a flush from taking what is pending until its commit, and (read)
+    /// by a reader of the database plus what is pending: a reader never sees a flush
+    /// half done (taken from memory but not yet committed, or committed and still kept).
+    gate: tokio::sync::RwLock<()>,
 }
 
 /// The hour a time falls in.
@@ -57,6 +61,11 @@ impl Recorder {
         p.hours.entry(hour).or_default().add(counts);
     }
 
+    /// Hold this while reading the database and [`Recorder::unflushed`] together.
+    pub async fn consistent(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().await
+    }
+
     /// What this process has not flushed yet for the organization's tokens.
     pub fn unflushed(&self, organization_id: &str) -> HashMap<String, Pending> {
         self.pending
@@ -72,6 +81,7 @@ impl Recorder {
 
     /// Writes what was recorded; on failure it is put back to be written next time.
     pub async fn flush(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        let _flushing = self.gate.write().await;
         let taken = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return Ok(()),

@@ -38,6 +38,8 @@ pub async fn connection(
     if orgs::find(db, organization_id).await?.is_none() {
         return Err(Error::not_found("organization", None));
     }
+    // The database and what is still in memory, read with no flush half done.
+    let _consistent = recorder.consistent().await;
     let tokens = scim_tokens::Entity::find()
         .filter(scim_tokens::Column::OrganizationId.eq(organization_id))
         .filter(scim_tokens::Column::RevokedAt.is_null())
