@@ -26,20 +26,27 @@ pub fn settings_of(row: &guards::Model) -> GuardSettings {
     }
 }
 
+/// Writes the settings into a row's columns.
+fn set_columns(am: &mut guards::ActiveModel, s: GuardSettings) {
+    am.mode = Set(s.mode.as_str().to_string());
+    am.max_count = Set(i32::try_from(s.max_count).unwrap_or(i32::MAX));
+    am.max_percent = Set(i32::from(s.max_percent));
+    am.window_secs = Set(i64::try_from(s.window.as_secs()).unwrap_or(i64::MAX));
+}
+
 fn new_row(organization_id: &str, s: GuardSettings, now: DateTime<Utc>) -> guards::ActiveModel {
-    guards::ActiveModel {
+    let mut am = guards::ActiveModel {
         organization_id: Set(organization_id.to_string()),
-        mode: Set(s.mode.as_str().to_string()),
-        max_count: Set(i32::try_from(s.max_count).unwrap_or(i32::MAX)),
-        max_percent: Set(i32::from(s.max_percent)),
-        window_secs: Set(i64::try_from(s.window.as_secs()).unwrap_or(i64::MAX)),
         window_started_at: Set(None),
         window_count: Set(0),
         active_at_start: Set(0),
         reported: Set(false),
         tripped_at: Set(None),
         updated_at: Set(now),
-    }
+        ..Default::default()
+    };
+    set_columns(&mut am, s);
+    am
 }
 
 /// Gives a new organization its guard.
@@ -116,10 +123,7 @@ pub async fn set_settings(
 ) -> Result<guards::Model, DbErr> {
     let row = lock(db, organization_id, now).await?;
     let mut am = row.into_active_model();
-    am.mode = Set(s.mode.as_str().to_string());
-    am.max_count = Set(i32::try_from(s.max_count).unwrap_or(i32::MAX));
-    am.max_percent = Set(i32::from(s.max_percent));
-    am.window_secs = Set(i64::try_from(s.window.as_secs()).unwrap_or(i64::MAX));
+    set_columns(&mut am, s);
     am.updated_at = Set(now);
     am.update(db).await
 }
