@@ -35,7 +35,11 @@ pub async fn connect_with(
         .min_connections(1)
         .acquire_timeout(acquire_timeout)
         .connect_timeout(acquire_timeout)
-        .sqlx_logging(false)
+        // Every statement at debug (`RUST_LOG=sqlx::query=debug` shows each with its
+        // time, never its bound values); one slower than a second at warn.
+        .sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Debug)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, Duration::from_secs(1))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 // NORMAL is durable in WAL mode against process crashes; only an OS crash
