@@ -157,12 +157,14 @@ pub async fn read(
     let deadline = tokio::time::Instant::now() + req.wait.min(MAX_WAIT);
     loop {
         let events = outbox::after_sequence(db, &org, after, req.limit).await?;
-        if !events.is_empty() || tokio::time::Instant::now() + POLL > deadline {
+        let now = tokio::time::Instant::now();
+        if !events.is_empty() || now >= deadline {
             return Ok(FeedPage {
                 organization_id: org,
                 events,
             });
         }
-        tokio::time::sleep(POLL).await;
+        // The last look is at the deadline itself: a request waits the whole `wait`.
+        tokio::time::sleep(POLL.min(deadline - now)).await;
     }
 }
