@@ -43,6 +43,12 @@ pub struct Settings {
     /// How often connection health recorded in memory is written
     /// (`OFFBOARD_CONNECTION_FLUSH_INTERVAL`, default 10 s).
     pub connection_flush_interval: Duration,
+    /// SCIM requests the inspector keeps per organization (`OFFBOARD_INSPECTOR_KEEP`,
+    /// default 1,000; 0 turns the inspector off).
+    pub inspector_keep: u64,
+    /// How long the inspector keeps a request (`OFFBOARD_INSPECTOR_MAX_AGE`, default 7
+    /// days; whichever of the two limits is reached first applies).
+    pub inspector_max_age: Duration,
     /// Whether this process runs jobs (`OFFBOARD_JOB_WORKER`, default true): off, it
     /// only accepts them, and another process runs them.
     pub job_worker: bool,
@@ -122,6 +128,8 @@ impl std::fmt::Debug for Settings {
             .field("job_lease", &self.job_lease)
             .field("connection_quiet_after", &self.connection_quiet_after)
             .field("connection_flush_interval", &self.connection_flush_interval)
+            .field("inspector_keep", &self.inspector_keep)
+            .field("inspector_max_age", &self.inspector_max_age)
             .field("job_worker", &self.job_worker)
             .field("webhook", &self.webhook)
             .field("metrics_listen", &self.metrics_listen)
@@ -321,6 +329,17 @@ impl Settings {
             job_lease,
             connection_quiet_after,
             connection_flush_interval,
+            inspector_keep: match get("OFFBOARD_INSPECTOR_KEEP") {
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .context("OFFBOARD_INSPECTOR_KEEP must be a number (0 turns it off)")?,
+                None => 1000,
+            },
+            inspector_max_age: duration(
+                "OFFBOARD_INSPECTOR_MAX_AGE",
+                Duration::from_secs(7 * 24 * 3600),
+            )?,
             job_worker: flag("OFFBOARD_JOB_WORKER", true)?,
             webhook,
             trust_forwarded_headers: flag("OFFBOARD_TRUST_FORWARDED_HEADERS", false)?,

@@ -24,6 +24,8 @@ pub const SCIM_TOKEN: &str = "tok";
 pub const EVENT: &str = "evt";
 pub const AUDIT: &str = "aud";
 pub const REQUEST: &str = "req";
+/// A SCIM request as the inspector keeps it.
+pub const INSPECTED_REQUEST: &str = "srq";
 pub const ENDPOINT: &str = "ep";
 pub const DELIVERY: &str = "dlv";
 pub const ATTEMPT: &str = "att";

@@ -14,6 +14,7 @@ pub mod cpu;
 pub mod db;
 pub mod domain;
 pub mod ids;
+pub mod inspector;
 pub mod metrics;
 pub mod readiness;
 pub mod routes;

@@ -30,6 +30,7 @@ pub struct Application {
     jobs: Option<tokio::task::JoinHandle<()>>,
     /// Flushes connection health; a last flush when stopped.
     connections_flush: tokio::task::JoinHandle<()>,
+    inspector_flush: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -105,6 +106,16 @@ impl Application {
             settings.connection_flush_interval,
             stopped.clone(),
         ));
+        let inspector = Arc::new(crate::inspector::Inspector::new(
+            settings.inspector_keep,
+            settings.inspector_max_age,
+        ));
+        let inspector_flush = tokio::spawn(crate::inspector::flush_forever(
+            inspector.clone(),
+            db.clone(),
+            settings.connection_flush_interval,
+            stopped.clone(),
+        ));
         let state = web::Data::new(AppState {
             db,
             settings,
@@ -115,6 +126,7 @@ impl Application {
             admission,
             readiness,
             connections,
+            inspector,
         });
         let metrics_server = match &state.settings.metrics_listen {
             Some(addr) => {
@@ -169,6 +181,7 @@ impl Application {
             stop_dispatcher,
             jobs,
             connections_flush,
+            inspector_flush,
         })
     }
 
@@ -207,6 +220,7 @@ impl Application {
             let _ = jobs.await;
         }
         let _ = self.connections_flush.await;
+        let _ = self.inspector_flush.await;
         result
     }
 }

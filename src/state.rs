@@ -26,6 +26,8 @@ pub struct AppState {
     pub readiness: Arc<crate::readiness::Readiness>,
     /// SCIM connection health, aggregated in memory and flushed periodically.
     pub connections: Arc<crate::connection::Recorder>,
+    /// Recent SCIM requests per organization, recorded in memory and flushed periodically.
+    pub inspector: Arc<crate::inspector::Inspector>,
 }
 
 /// Admission control state (see `admission`).

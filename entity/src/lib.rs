@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod memberships;
 pub mod organization_domains;
 pub mod organizations;
+pub mod scim_requests;
 pub mod scim_tokens;
 pub mod sessions;
 pub mod suspensions;

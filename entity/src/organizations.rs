@@ -17,6 +17,9 @@ pub struct Model {
     pub rate_limit_per_second: Option<i32>,
     /// Requests that may arrive at once above that rate; `None`: the server's default.
     pub rate_limit_burst: Option<i32>,
+    /// Until when the request inspector keeps this organization's full request bodies
+    /// (an operator's window, at most 24 hours, audited); `None`: redacted only.
+    pub inspect_full_bodies_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

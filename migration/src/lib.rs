@@ -23,6 +23,7 @@ mod m20261126_000017_create_jobs;
 mod m20261126_000018_create_deprovision_guard;
 mod m20261126_000019_create_api_keys;
 mod m20261126_000020_add_connection_health;
+mod m20261126_000021_create_scim_requests;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000018_create_deprovision_guard::Migration),
             Box::new(m20261126_000019_create_api_keys::Migration),
             Box::new(m20261126_000020_add_connection_health::Migration),
+            Box::new(m20261126_000021_create_scim_requests::Migration),
         ]
     }
 }

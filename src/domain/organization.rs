@@ -66,9 +66,69 @@ impl RateLimit {
     }
 }
 
+/// The longest an operator may keep full request bodies for one organization.
+pub const MAX_FULL_BODY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// Until when the request inspector keeps full bodies for an organization: a time
+/// (`2026-11-27T09:00:00Z`) or a span from now (`2h`), in the future and at most 24
+/// hours away.
+pub fn full_bodies_until(
+    raw: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, InvalidSetting> {
+    let raw = raw.trim();
+    let until = match chrono::DateTime::parse_from_rfc3339(raw) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(_) => {
+            let span = humantime::parse_duration(raw)
+                .ok()
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .ok_or_else(|| {
+                    InvalidSetting(format!(
+                        "inspect_full_bodies_until: '{raw}' is neither a time (RFC 3339) nor a span (e.g. 2h)"
+                    ))
+                })?;
+            now.checked_add_signed(span)
+                .ok_or_else(|| InvalidSetting("inspect_full_bodies_until is too far away".into()))?
+        }
+    };
+    if until <= now {
+        return Err(InvalidSetting(
+            "inspect_full_bodies_until must be in the future (null turns full bodies off)".into(),
+        ));
+    }
+    if until - now > MAX_FULL_BODY_WINDOW {
+        return Err(InvalidSetting(
+            "inspect_full_bodies_until may be at most 24 hours away".into(),
+        ));
+    }
+    Ok(until)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_body_window_is_in_the_future_and_at_most_a_day_long() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            full_bodies_until("2h", now).unwrap(),
+            now + chrono::Duration::hours(2)
+        );
+        assert_eq!(
+            full_bodies_until("2026-11-27T12:00:00Z", now).unwrap(),
+            now + chrono::Duration::hours(24)
+        );
+        assert!(full_bodies_until("2026-11-27T12:00:01Z", now).is_err());
+        assert!(full_bodies_until("25h", now).is_err());
+        assert!(full_bodies_until("2026-11-26T11:59:59Z", now).is_err());
+        assert!(full_bodies_until("0s", now).is_err());
+        assert!(full_bodies_until("soon", now).is_err());
+        assert!(full_bodies_until("99999999999999d", now).is_err());
+    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

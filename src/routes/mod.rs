@@ -187,10 +187,38 @@ pub async fn metrics_middleware(
             .get(actix_web::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(200).collect());
+        let at = chrono::Utc::now();
+        state.inspector.record(crate::inspector::Entry {
+            id: crate::ids::new_id(crate::ids::INSPECTED_REQUEST),
+            organization_id: seen.organization_id.clone(),
+            token_id: seen.token_id.clone(),
+            at,
+            method: method.clone(),
+            route: route.clone(),
+            path: res.request().path().to_string(),
+            query: Some(res.request().query_string().to_string()),
+            status: res.status().as_u16(),
+            latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            request_id: res
+                .request()
+                .extensions()
+                .get::<RequestId>()
+                .map(|r| r.0.clone()),
+            error: res
+                .response()
+                .extensions()
+                .get::<crate::inspector::Answered>()
+                .cloned(),
+            body: res
+                .request()
+                .extensions()
+                .get::<crate::inspector::Captured>()
+                .map(|c| c.0.clone()),
+        });
         state.connections.record(
             &seen,
             crate::store::connections::LastRequest {
-                at: chrono::Utc::now(),
+                at,
                 method: method.clone(),
                 route: route.clone(),
                 status: res.status().as_u16(),

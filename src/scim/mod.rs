@@ -9,6 +9,7 @@ pub mod group;
 pub mod list;
 pub mod patch;
 pub mod path;
+pub mod redact;
 pub mod resource;
 pub mod schema;
 pub mod user;

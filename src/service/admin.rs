@@ -55,6 +55,8 @@ pub struct OrganizationChanges {
     pub rate_limit: Option<Option<RateLimit>>,
     /// A partial `deprovision_guard` object: the settings it names change.
     pub deprovision_guard: Option<serde_json::Value>,
+    /// `Some(None)` turns full request bodies off.
+    pub inspect_full_bodies_until: Option<Option<DateTime<Utc>>>,
 }
 
 pub async fn update_organization(
@@ -86,11 +88,15 @@ pub async fn update_organization(
         "deactivated_retention_secs": changes.deactivated_retention_secs,
         "rate_limit": rate_limit,
         "deprovision_guard": guard,
+        "inspect_full_bodies_until": changes
+            .inspect_full_bodies_until
+            .map(|u| u.map(crate::scim::user::format_time)),
     });
     let changes = orgs::Changes {
         name: changes.name.map(OrganizationName::into_string),
         deactivated_retention_secs: changes.deactivated_retention_secs,
         rate_limit,
+        inspect_full_bodies_until: changes.inspect_full_bodies_until,
     };
     let updated = orgs::update(work.tx(), &org, changes, work.now).await?;
     work.audit(

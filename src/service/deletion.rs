@@ -201,6 +201,8 @@ pub async fn finish_organization(
     crate::store::domains::delete_for_organization(tx, organization_id).await?;
     // Nothing is left for the guard to hold.
     crate::store::guard::delete_for_organization(tx, organization_id).await?;
+    // What its IdP sent goes with it.
+    crate::store::requests::delete_for_organization(tx, organization_id).await?;
     summary.groups_deleted = groups::delete_for_organization(tx, organization_id).await?;
     // The last event takes the last sequence number before the organization becomes a
     // tombstone.

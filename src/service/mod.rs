@@ -13,6 +13,7 @@ pub mod export;
 pub mod feed;
 pub mod groups;
 pub mod guard;
+pub mod inspector;
 pub mod jobs;
 pub mod listing;
 pub mod purge;

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod memberships;
 pub mod organizations;
 pub mod outbox;
+pub mod requests;
 pub mod scim_query;
 pub mod sessions;
 pub mod suspensions;

@@ -22,6 +22,7 @@ pub async fn create(
         deleted_at: Set(None),
         rate_limit_per_second: Set(None),
         rate_limit_burst: Set(None),
+        inspect_full_bodies_until: Set(None),
     };
     organizations::Entity::insert(model)
         .exec_with_returning(db)
@@ -75,6 +76,7 @@ pub struct Changes {
     pub deactivated_retention_secs: Option<Option<i64>>,
     /// `Some(None)` goes back to the server's default; `Some(Some((rate, burst)))` sets it.
     pub rate_limit: Option<Option<(i32, i32)>>,
+    pub inspect_full_bodies_until: Option<Option<DateTime<Utc>>>,
 }
 
 pub async fn update(
@@ -94,6 +96,9 @@ pub async fn update(
     if let Some(limit) = changes.rate_limit {
         am.rate_limit_per_second = Set(limit.map(|(rate, _)| rate));
         am.rate_limit_burst = Set(limit.map(|(_, burst)| burst));
+    }
+    if let Some(until) = changes.inspect_full_bodies_until {
+        am.inspect_full_bodies_until = Set(until);
     }
     am.updated_at = Set(now);
     am.update(db).await

@@ -24,6 +24,7 @@ mod export;
 mod feed;
 mod groups;
 mod guard;
+mod inspector;
 mod isolation;
 mod jobs;
 mod jumpcloud;

@@ -7,7 +7,7 @@ use super::guard::guard_json;
 use super::{AdminApiError, Body, OptionalBody, confirmed, deletion_body};
 use crate::domain::DepartmentId;
 use crate::domain::guard::GuardSettings;
-use crate::domain::organization::{OrganizationName, RateLimit, retention_secs};
+use crate::domain::organization::{OrganizationName, RateLimit, full_bodies_until, retention_secs};
 use crate::routes::extract::Operator;
 use crate::scim::user::format_time;
 use crate::service::admin::{self, OrganizationChanges};
@@ -35,6 +35,7 @@ pub fn organization_json(org: &organizations::Model) -> Value {
             (Some(per_second), Some(burst)) => json!({"per_second": per_second, "burst": burst}),
             _ => Value::Null,
         },
+        "inspect_full_bodies_until": org.inspect_full_bodies_until.map(format_time),
         "created_at": format_time(org.created_at),
         "updated_at": format_time(org.updated_at),
     })
@@ -115,6 +116,10 @@ struct UpdateOrganization {
     rate_limit: Option<Option<RateLimitInput>>,
     /// The settings it names change (`{"mode": "off"}`); see `deprovision_guard`.
     deprovision_guard: Option<Value>,
+    /// `"2h"` or an RFC 3339 time at most 24 hours away: the request inspector keeps full
+    /// bodies until then; `null` turns it off; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    inspect_full_bodies_until: Option<Option<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -151,6 +156,14 @@ async fn update(
             .map(|l| l.map(|l| RateLimit::new(l.per_second, l.burst)).transpose())
             .transpose()?,
         deprovision_guard: input.deprovision_guard,
+        inspect_full_bodies_until: input
+            .inspect_full_bodies_until
+            .map(|u| {
+                u.as_deref()
+                    .map(|raw| full_bodies_until(raw, chrono::Utc::now()))
+                    .transpose()
+            })
+            .transpose()?,
     };
     let org = admin::update_organization(&state.db, &op.actor, &id, changes).await?;
     state.admission.forget_quota(&org.id);
@@ -392,8 +405,72 @@ async fn scim_tokens(
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestsQuery {
+    /// `4xx` (a class) or `404` (one status).
+    status: Option<String>,
+    after: Option<String>,
+    limit: Option<u64>,
+}
+
+/// The organization's recent SCIM requests, newest first (`after`: continue past that
+/// entry), bodies redacted unless captured inside a full-body window.
+async fn requests(
+    req: HttpRequest,
+    _op: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    use crate::store::requests::StatusFilter;
+    let q: RequestsQuery = super::audit::query(&req)?;
+    let n = super::audit::limit(q.limit)?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(StatusFilter::parse(s).ok_or_else(|| {
+            AdminApiError::validation(
+                "status must be a class (2xx to 5xx) or a status (100 to 599)",
+            )
+        })?),
+    };
+    let rows = crate::service::inspector::requests(
+        &state.db,
+        &state.inspector,
+        &id,
+        status,
+        q.after.as_deref(),
+        n,
+        chrono::Utc::now(),
+    )
+    .await?;
+    let last = rows.last().map(|r| r.id.clone());
+    let full = rows.len() as u64 == n;
+    let data = rows.iter().map(request_json).collect();
+    Ok(HttpResponse::Ok().json(super::audit::page(data, last, full)))
+}
+
+fn request_json(r: &entity::scim_requests::Model) -> Value {
+    json!({
+        "id": r.id,
+        "at": format_time(r.at),
+        "method": r.method,
+        "route": r.route,
+        "path": r.path,
+        "query": r.query,
+        "status": r.status,
+        "latency_ms": r.latency_ms,
+        "request_id": r.request_id,
+        "scim_token_id": r.token_id,
+        "error": r.error_detail.as_ref().map(|d| json!({"scim_type": r.scim_type, "detail": d})),
+        // Stored as the JSON text it was redacted to.
+        "body": r.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or(Value::Null)),
+        "full_body": r.full_body,
+    })
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/organizations", web::post().to(create))
+        .route("/organizations/{id}/requests", web::get().to(requests))
         .route("/organizations", web::get().to(list))
         .route("/organizations/{id}/users", web::get().to(members))
         .route(

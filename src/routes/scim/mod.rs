@@ -9,7 +9,7 @@ pub mod users;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -42,6 +42,11 @@ impl ResponseError for ScimError {
         if self.status == 503 {
             res.extensions_mut().insert(RefusedUnavailable);
         }
+        // What the request inspector shows as the error answered.
+        res.extensions_mut().insert(crate::inspector::Answered {
+            scim_type: self.scim_type.map(|t| t.as_str().to_string()),
+            detail: self.detail.clone(),
+        });
         res
     }
 }
@@ -122,6 +127,9 @@ where
     F: FnOnce(Value, usize) -> Result<T, ScimError> + Send + 'static,
 {
     let bytes = read_bytes(req, payload, limit).await?;
+    // Shared, not copied: the request inspector redacts it after the answer.
+    req.extensions_mut()
+        .insert(crate::inspector::Captured(bytes.clone()));
     let len = bytes.len();
     crate::cpu::run(len, move || {
         let value = serde_json::from_slice(&bytes)

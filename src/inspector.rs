@@ -1,0 +1,287 @@
+//! The SCIM request inspector: each SCIM request an organization's token made (what was
+//! asked, what was answered, how long it took, the body with personal values redacted)
+//! is kept in memory and written every `OFFBOARD_CONNECTION_FLUSH_INTERVAL`, off the
+//! request's path; the newest `OFFBOARD_INSPECTOR_KEEP` per organization (default 1,000)
+//! no older than `OFFBOARD_INSPECTOR_MAX_AGE` (default 7 days) are kept. Full bodies are
+//! kept only inside a window an operator opened for one organization (at most 24 hours,
+//! audited), and dropped a day after they were captured.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use actix_web::web::Bytes;
+use chrono::{DateTime, Utc};
+use entity::scim_requests;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr};
+use serde_json::Value;
+
+use crate::scim::redact;
+
+/// The body a SCIM handler read, left in the request's extensions for the inspector.
+#[derive(Debug, Clone)]
+pub struct Captured(pub Bytes);
+
+/// The SCIM error a response carries, left in the response's extensions.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub scim_type: Option<String>,
+    pub detail: String,
+}
+
+/// One request as recorded, before redaction (done at flush, off the request's path).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub organization_id: String,
+    pub token_id: String,
+    pub at: DateTime<Utc>,
+    pub method: String,
+    pub route: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    pub latency_ms: i64,
+    pub request_id: Option<String>,
+    pub error: Option<Answered>,
+    pub body: Option<Bytes>,
+}
+
+/// Requests held in memory between flushes at most; more are not inspected (counted).
+const MAX_PENDING: usize = 10_000;
+/// Body bytes held in memory between flushes at most; past it a request is kept
+/// without its body.
+const MAX_PENDING_BODY_BYTES: usize = 16 << 20;
+/// Longest stored full body; longer ones are cut.
+const MAX_FULL_BODY: usize = 64 << 10;
+/// Elements of an array kept in a redacted body; the rest are counted.
+const MAX_ARRAY: usize = 50;
+/// How long a full body is kept after its capture.
+pub const FULL_BODY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+/// The longest window an operator may open for full bodies.
+pub const MAX_FULL_BODY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+#[derive(Default)]
+struct Pending {
+    entries: Vec<Entry>,
+    body_bytes: usize,
+}
+
+pub struct Inspector {
+    pending: std::sync::Mutex<Pending>,
+    /// One flush at a time (the periodic one and a listing's).
+    flushing: tokio::sync::Mutex<()>,
+    keep: u64,
+    max_age: Duration,
+}
+
+impl Inspector {
+    pub fn new(keep: u64, max_age: Duration) -> Self {
+        Self {
+            pending: std::sync::Mutex::new(Pending::default()),
+            flushing: tokio::sync::Mutex::new(()),
+            keep,
+            max_age,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.keep > 0 && !self.max_age.is_zero()
+    }
+
+    /// How far back a listing may look.
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    pub fn record(&self, mut entry: Entry) {
+        if !self.enabled() {
+            return;
+        }
+        let Ok(mut p) = self.pending.lock() else {
+            return;
+        };
+        if p.entries.len() >= MAX_PENDING {
+            return;
+        }
+        let len = entry.body.as_ref().map_or(0, Bytes::len);
+        if p.body_bytes + len > MAX_PENDING_BODY_BYTES {
+            entry.body = None;
+        } else {
+            p.body_bytes += len;
+        }
+        p.entries.push(entry);
+    }
+
+    /// Writes what was recorded, then prunes by count and age. What cannot be written
+    /// (the database is unavailable) is dropped: the inspector is a window on recent
+    /// traffic, not a record that must be complete.
+    pub async fn flush(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        let _one = self.flushing.lock().await;
+        let taken = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p).entries,
+            Err(_) => return Ok(()),
+        };
+        let now = Utc::now();
+        let orgs: BTreeSet<String> = taken.iter().map(|e| e.organization_id.clone()).collect();
+        let org_refs: Vec<&str> = orgs.iter().map(String::as_str).collect();
+        let windows = if taken.is_empty() {
+            HashMap::new()
+        } else {
+            crate::store::requests::full_body_windows(db, &org_refs).await?
+        };
+        // Redaction parses every body: off the async workers.
+        let models = tokio::task::spawn_blocking(move || {
+            taken
+                .into_iter()
+                .map(|e| {
+                    let full = windows
+                        .get(&e.organization_id)
+                        .is_some_and(|until| e.at <= *until);
+                    to_model(e, full)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| DbErr::Custom(format!("inspector redaction failed: {e}")))?;
+        let tx = crate::db::begin_write(db).await?;
+        crate::store::requests::insert_many(&tx, models).await?;
+        for org in &org_refs {
+            crate::store::requests::keep_newest(&tx, org, self.keep).await?;
+        }
+        let max_age = chrono::Duration::from_std(self.max_age).unwrap_or(chrono::Duration::MAX);
+        crate::store::requests::prune(
+            &tx,
+            now.checked_sub_signed(max_age)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            now - FULL_BODY_LIFETIME,
+        )
+        .await?;
+        tx.commit().await
+    }
+}
+
+fn to_model(e: Entry, full: bool) -> scim_requests::ActiveModel {
+    let (body, full_body) = match &e.body {
+        None => (None, None),
+        Some(b) if b.is_empty() => (None, None),
+        Some(b) => {
+            let redacted = match serde_json::from_slice::<Value>(b) {
+                Ok(v) => {
+                    let mut r = redact::redact_body(&v);
+                    shorten(&mut r);
+                    r.to_string()
+                }
+                Err(_) => Value::String(format!(
+                    "{} (not JSON, {} bytes)",
+                    redact::REDACTED,
+                    b.len()
+                ))
+                .to_string(),
+            };
+            let full_body = full.then(|| {
+                let text = String::from_utf8_lossy(b);
+                cut(&text, MAX_FULL_BODY).to_string()
+            });
+            (Some(redacted), full_body)
+        }
+    };
+    scim_requests::ActiveModel {
+        id: Set(e.id),
+        organization_id: Set(e.organization_id),
+        token_id: Set(e.token_id),
+        at: Set(e.at),
+        method: Set(e.method),
+        route: Set(e.route),
+        path: Set(redact::redact_path(&e.path)),
+        query: Set(e
+            .query
+            .filter(|q| !q.is_empty())
+            .map(|q| redact::redact_query(&q))),
+        status: Set(i32::from(e.status)),
+        latency_ms: Set(e.latency_ms),
+        request_id: Set(e.request_id),
+        scim_type: Set(e.error.as_ref().and_then(|a| a.scim_type.clone())),
+        error_detail: Set(e
+            .error
+            .map(|a| cut(&redact::redact_filter_literals(&a.detail), 500).to_string())),
+        body: Set(body),
+        full_body: Set(full_body),
+    }
+}
+
+/// Arrays cut to their first elements, with a count of the rest.
+fn shorten(v: &mut Value) {
+    match v {
+        Value::Array(items) => {
+            if items.len() > MAX_ARRAY {
+                let more = items.len() - MAX_ARRAY;
+                items.truncate(MAX_ARRAY);
+                items.push(Value::String(format!("{} {more} more", redact::REDACTED)));
+            }
+            items.iter_mut().for_each(shorten);
+        }
+        Value::Object(map) => map.values_mut().for_each(shorten),
+        _ => {}
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Flushes every `interval` until `stop`, then once more.
+pub async fn flush_forever(
+    inspector: std::sync::Arc<Inspector>,
+    db: DatabaseConnection,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut outage = crate::db::Outage::new("request inspector");
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        match inspector.flush(&db).await {
+            Ok(()) => outage.succeeded(),
+            Err(e) => {
+                // What was taken is dropped; the next tick records anew.
+                outage.failed(&e);
+            }
+        }
+    }
+    if let Err(e) = inspector.flush(&db).await {
+        tracing::warn!(error = %e, "request inspector not flushed at shutdown");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn long_arrays_keep_their_first_elements_and_count_the_rest() {
+        let mut v = json!({"members": (0..60).map(|i| json!({"value": i})).collect::<Vec<_>>()});
+        shorten(&mut v);
+        let members = v["members"].as_array().map(Vec::len);
+        assert_eq!(members, Some(MAX_ARRAY + 1));
+        assert_eq!(v["members"][MAX_ARRAY], json!("… 10 more"));
+    }
+
+    #[test]
+    fn cutting_never_splits_a_character() {
+        assert_eq!(cut("aé", 2), "a");
+        assert_eq!(cut("abc", 5), "abc");
+    }
+}

@@ -1,0 +1,32 @@
+//! The request inspector as operators read it: an organization's recent SCIM requests,
+//! newest first, with what this process has recorded and not yet written flushed first
+//! (a request answered a moment ago is already listed).
+
+use chrono::{DateTime, Utc};
+use entity::scim_requests;
+use sea_orm::DatabaseConnection;
+
+use super::{Error, Result};
+use crate::inspector::Inspector;
+use crate::store::organizations as orgs;
+use crate::store::requests::{self as store, StatusFilter};
+
+pub async fn requests(
+    db: &DatabaseConnection,
+    inspector: &Inspector,
+    organization_id: &str,
+    status: Option<StatusFilter>,
+    after: Option<&str>,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<scim_requests::Model>> {
+    if orgs::find(db, organization_id).await?.is_none() {
+        return Err(Error::not_found("organization", None));
+    }
+    inspector.flush(db).await?;
+    let max_age = chrono::Duration::from_std(inspector.max_age()).unwrap_or(chrono::Duration::MAX);
+    let since = now
+        .checked_sub_signed(max_age)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    Ok(store::page(db, organization_id, status, after, since, limit).await?)
+}
