@@ -77,6 +77,20 @@ enum Command {
         #[arg(long, default_value = "cli")]
         subject: String,
     },
+    /// Print a link that opens the operator console signed in: an admin JWT in the URL's
+    /// fragment, which the browser keeps in the tab and never sends to a server.
+    ConsoleLink {
+        /// How long the token is valid.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// The JWT subject, recorded in the audit log.
+        #[arg(long, default_value = "console")]
+        subject: String,
+        /// The address the browser reaches offboard at (default: http:// and
+        /// OFFBOARD_LISTEN).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -707,28 +721,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::AdminToken { ttl, subject } => {
-            let Some(secret) = settings.admin_jwt_secret.as_deref() else {
-                bail!("OFFBOARD_ADMIN_JWT_SECRET is not set");
-            };
-            let ttl: Duration = parse_duration(&ttl)?;
-            if ttl > settings.admin_jwt_max_ttl {
-                bail!(
-                    "--ttl {} is longer than OFFBOARD_ADMIN_JWT_MAX_TTL ({}): the token would be refused",
-                    humantime::format_duration(ttl),
-                    humantime::format_duration(settings.admin_jwt_max_ttl)
-                );
-            }
-            println!(
-                "{}",
-                offboard::auth::issue_admin_token_with(
-                    secret,
-                    &subject,
-                    ttl,
-                    settings.admin_jwt_issuer.as_deref(),
-                    settings.admin_jwt_audience.as_deref(),
-                )?
-            );
+            println!("{}", admin_token(&settings, &ttl, &subject)?);
+        }
+        Command::ConsoleLink {
+            ttl,
+            subject,
+            base_url,
+        } => {
+            let token = admin_token(&settings, &ttl, &subject)?;
+            let base = base_url.unwrap_or_else(|| format!("http://{}", settings.listen));
+            println!("{}/console#token={token}", base.trim_end_matches('/'));
         }
     }
     Ok(())
+}
+
+/// An admin JWT signed with the configured secret, for at most the configured lifetime.
+fn admin_token(settings: &Settings, ttl: &str, subject: &str) -> anyhow::Result<String> {
+    let Some(secret) = settings.admin_jwt_secret.as_deref() else {
+        bail!("OFFBOARD_ADMIN_JWT_SECRET is not set");
+    };
+    let ttl: Duration = parse_duration(ttl)?;
+    if ttl > settings.admin_jwt_max_ttl {
+        bail!(
+            "--ttl {} is longer than OFFBOARD_ADMIN_JWT_MAX_TTL ({}): the token would be refused",
+            humantime::format_duration(ttl),
+            humantime::format_duration(settings.admin_jwt_max_ttl)
+        );
+    }
+    offboard::auth::issue_admin_token_with(
+        secret,
+        subject,
+        ttl,
+        settings.admin_jwt_issuer.as_deref(),
+        settings.admin_jwt_audience.as_deref(),
+    )
 }

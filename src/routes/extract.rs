@@ -156,7 +156,7 @@ impl FromRequest for Operator {
     }
 }
 
-fn authenticate_operator(req: &HttpRequest) -> Result<Operator, AdminApiError> {
+pub(crate) fn authenticate_operator(req: &HttpRequest) -> Result<Operator, AdminApiError> {
     let token =
         bearer(req).ok_or_else(|| AdminApiError::unauthorized("a bearer JWT is required"))?;
     let state = req

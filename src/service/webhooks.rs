@@ -347,3 +347,60 @@ pub async fn deliveries(
             .await?,
     )
 }
+
+/// An endpoint that receives an organization's events, with that organization's
+/// deliveries to it counted by status.
+pub struct EndpointDeliveries {
+    pub endpoint: endpoints::Model,
+    pub counts: std::collections::BTreeMap<String, i64>,
+}
+
+/// The organization's view of delivery: every live endpoint that receives its events
+/// (its own and the global ones) with its counts, and its newest dead deliveries.
+pub async fn organization_deliveries(
+    db: &DatabaseConnection,
+    organization_id: &str,
+    dead_limit: u64,
+) -> Result<(Vec<EndpointDeliveries>, Vec<delivery_model::Model>)> {
+    if orgs::find(db, organization_id).await?.is_none() {
+        return Err(Error::not_found("organization", None));
+    }
+    let eps: Vec<endpoints::Model> = store::list_endpoints(db)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.organization_id.is_none() || e.organization_id.as_deref() == Some(organization_id)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(eps.len());
+    for ep in eps {
+        let counts = deliveries::counts_for(db, &ep.id, organization_id)
+            .await?
+            .into_iter()
+            .collect();
+        out.push(EndpointDeliveries {
+            endpoint: ep,
+            counts,
+        });
+    }
+    let ids: Vec<String> = out.iter().map(|e| e.endpoint.id.clone()).collect();
+    let dead = deliveries::dead_for(db, &ids, organization_id, dead_limit).await?;
+    Ok((out, dead))
+}
+
+/// Replays one of the organization's deliveries (its event to its endpoint); a delivery
+/// of another organization is not found.
+pub async fn replay_delivery(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    organization_id: &str,
+    delivery_id: &str,
+) -> Result<u64> {
+    let Some(d) = deliveries::find(db, delivery_id)
+        .await?
+        .filter(|d| d.organization_id == organization_id)
+    else {
+        return Err(Error::not_found("delivery", None));
+    };
+    replay_event(db, actor, &d.event_id, Some(&d.endpoint_id)).await
+}

@@ -698,6 +698,46 @@ pub async fn record_test(
     Ok(id)
 }
 
+/// The organization's deliveries to one endpoint counted by status (by the
+/// `(endpoint, organization, …)` index).
+pub async fn counts_for(
+    db: &impl ConnectionTrait,
+    endpoint_id: &str,
+    organization_id: &str,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::Status)
+        .column_as(deliveries::Column::Id.count(), "n")
+        .filter(deliveries::Column::EndpointId.eq(endpoint_id))
+        .filter(deliveries::Column::OrganizationId.eq(organization_id))
+        .group_by(deliveries::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The organization's newest dead deliveries to these endpoints.
+pub async fn dead_for(
+    db: &impl ConnectionTrait,
+    endpoint_ids: &[String],
+    organization_id: &str,
+    limit: u64,
+) -> Result<Vec<deliveries::Model>, DbErr> {
+    deliveries::Entity::find()
+        .filter(deliveries::Column::EndpointId.is_in(endpoint_ids.iter().map(String::as_str)))
+        .filter(deliveries::Column::OrganizationId.eq(organization_id))
+        .filter(deliveries::Column::Status.eq(DEAD))
+        .order_by_desc(deliveries::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<deliveries::Model>, DbErr> {
+    deliveries::Entity::find_by_id(id.to_string()).one(db).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::round_robin;

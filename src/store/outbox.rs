@@ -198,3 +198,17 @@ pub async fn for_user(
         .all(db)
         .await
 }
+
+/// The organization's newest events, newest first.
+pub async fn newest_for_organization(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    limit: u64,
+) -> Result<Vec<events::Model>, DbErr> {
+    events::Entity::find()
+        .filter(events::Column::OrganizationId.eq(organization_id))
+        .order_by_desc(events::Column::Sequence)
+        .limit(limit)
+        .all(db)
+        .await
+}

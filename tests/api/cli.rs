@@ -159,6 +159,31 @@ async fn every_command_prints_what_it_made_and_refuses_what_it_cannot() {
             .contains("OFFBOARD_ADMIN_JWT_MAX_TTL")
     );
     cli.fails(&["admin-token"], &[("OFFBOARD_ADMIN_JWT_SECRET", "")]);
+    // console-link: the console's address with a token the admin API accepts in its
+    // fragment (never in the path or query, which a server or proxy would log).
+    let link = cli.ok_with(
+        &["console-link", "--subject", "ops"],
+        &[("OFFBOARD_LISTEN", "127.0.0.1:9999")],
+    );
+    let (page, jwt) = link
+        .split_once("#token=")
+        .unwrap_or_else(|| panic!("{link}"));
+    assert_eq!(page, "http://127.0.0.1:9999/console");
+    let claims = offboard::auth::AdminVerifier::from_settings(&settings)
+        .unwrap()
+        .verify(jwt)
+        .expect("the link's token verifies");
+    assert_eq!(claims.sub, "ops");
+    let link = cli.ok(&[
+        "console-link",
+        "--base-url",
+        "https://offboard.example.internal/",
+    ]);
+    assert!(link.starts_with("https://offboard.example.internal/console#token="));
+    assert!(
+        cli.fails(&["console-link", "--ttl", "48h"], &[])
+            .contains("OFFBOARD_ADMIN_JWT_MAX_TTL")
+    );
     // A short secret refuses every command, with a clear message.
     let err = cli.fails(
         &["org", "create", "Y"],

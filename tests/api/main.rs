@@ -13,6 +13,7 @@ mod cli;
 mod concurrency;
 mod conformance;
 mod connection;
+mod console;
 mod consumer;
 mod content;
 mod deletion;
