@@ -330,10 +330,13 @@ impl Settings {
             connection_quiet_after,
             connection_flush_interval,
             inspector_keep: match get("OFFBOARD_INSPECTOR_KEEP") {
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .context("OFFBOARD_INSPECTOR_KEEP must be a number (0 turns it off)")?,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n <= crate::inspector::MAX_KEEP => n,
+                    _ => anyhow::bail!(
+                        "OFFBOARD_INSPECTOR_KEEP must be a number from 0 (off) to {}",
+                        crate::inspector::MAX_KEEP
+                    ),
+                },
                 None => 1000,
             },
             inspector_max_age: duration(
@@ -424,6 +427,24 @@ mod tests {
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(s.listen, DEFAULT_LISTEN);
         assert!(s.admin_jwt_secret.is_none());
+    }
+
+    #[test]
+    fn the_inspector_keeps_a_bounded_number_of_requests() {
+        let keep = |v: &str| {
+            let v = v.to_string();
+            Settings::from_lookup(move |k| (k == "OFFBOARD_INSPECTOR_KEEP").then(|| v.clone()))
+                .map(|s| s.inspector_keep)
+        };
+        assert_eq!(
+            Settings::from_lookup(|_| None).unwrap().inspector_keep,
+            1000
+        );
+        assert_eq!(keep("0").unwrap(), 0);
+        assert_eq!(keep("1000000").unwrap(), 1_000_000);
+        assert!(keep("1000001").is_err());
+        assert!(keep("18446744073709551615").is_err());
+        assert!(keep("-1").is_err());
     }
 
     #[test]

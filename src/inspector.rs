@@ -6,7 +6,7 @@
 //! kept only inside a window an operator opened for one organization (at most 24 hours,
 //! audited), and dropped a day after they were captured.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -46,11 +46,17 @@ pub struct Entry {
     pub body: Option<Bytes>,
 }
 
-/// Requests held in memory between flushes at most; more are not inspected (counted).
+/// The most requests an organization may keep (`OFFBOARD_INSPECTOR_KEEP`).
+pub const MAX_KEEP: u64 = 1_000_000;
+/// Requests held in memory between flushes, all organizations together; past it the
+/// organization holding the most gives way (its oldest first).
 const MAX_PENDING: usize = 10_000;
-/// Body bytes held in memory between flushes at most; past it a request is kept
-/// without its body.
+/// Body bytes held in memory between flushes, all organizations together.
 const MAX_PENDING_BODY_BYTES: usize = 16 << 20;
+/// What one organization holds between flushes at most: its newest requests, so one
+/// organization's flood never pushes another's requests out.
+const PER_ORG_PENDING: usize = 1_000;
+const PER_ORG_BODY_BYTES: usize = 4 << 20;
 /// Longest stored full body; longer ones are cut.
 const MAX_FULL_BODY: usize = 64 << 10;
 /// Elements of an array kept in a redacted body; the rest are counted.
@@ -62,8 +68,30 @@ pub const MAX_FULL_BODY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 #[derive(Default)]
 struct Pending {
-    entries: Vec<Entry>,
+    by_org: HashMap<String, Queue>,
+    entries: usize,
     body_bytes: usize,
+}
+
+/// One organization's requests not yet written, oldest first.
+#[derive(Default)]
+struct Queue {
+    entries: VecDeque<Entry>,
+    body_bytes: usize,
+}
+
+impl Pending {
+    /// Drops the organization's oldest pending request.
+    fn pop_oldest(&mut self, org: &str) {
+        if let Some(q) = self.by_org.get_mut(org)
+            && let Some(old) = q.entries.pop_front()
+        {
+            let len = old.body.as_ref().map_or(0, Bytes::len);
+            q.body_bytes -= len;
+            self.body_bytes -= len;
+            self.entries -= 1;
+        }
+    }
 }
 
 pub struct Inspector {
@@ -79,7 +107,7 @@ impl Inspector {
         Self {
             pending: std::sync::Mutex::new(Pending::default()),
             flushing: tokio::sync::Mutex::new(()),
-            keep,
+            keep: keep.min(MAX_KEEP),
             max_age,
         }
     }
@@ -93,6 +121,9 @@ impl Inspector {
         self.max_age
     }
 
+    /// Keeps the request until the next flush. Bounded: each organization keeps its
+    /// newest requests (at most its share of entries and body bytes), and when all of
+    /// them together reach the process's bound the one holding the most gives way.
     pub fn record(&self, mut entry: Entry) {
         if !self.enabled() {
             return;
@@ -100,16 +131,38 @@ impl Inspector {
         let Ok(mut p) = self.pending.lock() else {
             return;
         };
-        if p.entries.len() >= MAX_PENDING {
-            return;
-        }
-        let len = entry.body.as_ref().map_or(0, Bytes::len);
-        if p.body_bytes + len > MAX_PENDING_BODY_BYTES {
+        let cap = usize::try_from(self.keep)
+            .unwrap_or(usize::MAX)
+            .min(PER_ORG_PENDING);
+        let mut len = entry.body.as_ref().map_or(0, Bytes::len);
+        if len > PER_ORG_BODY_BYTES {
             entry.body = None;
-        } else {
-            p.body_bytes += len;
+            len = 0;
         }
-        p.entries.push(entry);
+        let org = entry.organization_id.clone();
+        let q = p.by_org.entry(org.clone()).or_default();
+        q.entries.push_back(entry);
+        q.body_bytes += len;
+        p.entries += 1;
+        p.body_bytes += len;
+        while p
+            .by_org
+            .get(&org)
+            .is_some_and(|q| q.entries.len() > cap || q.body_bytes > PER_ORG_BODY_BYTES)
+        {
+            p.pop_oldest(&org);
+        }
+        while p.entries > MAX_PENDING || p.body_bytes > MAX_PENDING_BODY_BYTES {
+            let Some(largest) = p
+                .by_org
+                .iter()
+                .max_by_key(|(_, q)| q.entries.len())
+                .map(|(o, _)| o.clone())
+            else {
+                break;
+            };
+            p.pop_oldest(&largest);
+        }
     }
 
     /// Writes what was recorded, then prunes by count and age. What cannot be written
@@ -118,7 +171,11 @@ impl Inspector {
     pub async fn flush(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
         let _one = self.flushing.lock().await;
         let taken = match self.pending.lock() {
-            Ok(mut p) => std::mem::take(&mut *p).entries,
+            Ok(mut p) => std::mem::take(&mut *p)
+                .by_org
+                .into_values()
+                .flat_map(|q| q.entries)
+                .collect::<Vec<_>>(),
             Err(_) => return Ok(()),
         };
         let now = Utc::now();
@@ -277,6 +334,67 @@ mod tests {
         let members = v["members"].as_array().map(Vec::len);
         assert_eq!(members, Some(MAX_ARRAY + 1));
         assert_eq!(v["members"][MAX_ARRAY], json!("… 10 more"));
+    }
+
+    fn request(org: &str, n: usize) -> Entry {
+        Entry {
+            id: format!("srq_{n:05}"),
+            organization_id: org.into(),
+            token_id: "tok".into(),
+            at: Utc::now(),
+            method: "GET".into(),
+            route: "/scim/v2/Users".into(),
+            path: "/scim/v2/Users".into(),
+            query: None,
+            status: 200,
+            latency_ms: 1,
+            request_id: None,
+            error: None,
+            body: Some(Bytes::from(vec![b'x'; 1000])),
+        }
+    }
+
+    fn pending_ids(i: &Inspector, org: &str) -> Vec<String> {
+        let p = i.pending.lock().unwrap();
+        p.by_org
+            .get(org)
+            .map(|q| q.entries.iter().map(|e| e.id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_organization_keeps_its_newest_requests_between_flushes() {
+        let i = Inspector::new(3, Duration::from_secs(60));
+        for n in 0..5 {
+            i.record(request("org_a", n));
+        }
+        assert_eq!(
+            pending_ids(&i, "org_a"),
+            ["srq_00002", "srq_00003", "srq_00004"]
+        );
+        let p = i.pending.lock().unwrap();
+        assert_eq!((p.entries, p.body_bytes), (3, 3000));
+    }
+
+    #[test]
+    fn one_organizations_flood_does_not_push_out_anothers_requests() {
+        let i = Inspector::new(1_000_000, Duration::from_secs(60));
+        i.record(request("org_quiet", 0));
+        for n in 0..(MAX_PENDING + 5_000) {
+            i.record(request("org_loud", n));
+        }
+        assert_eq!(pending_ids(&i, "org_quiet"), ["srq_00000"]);
+        assert_eq!(pending_ids(&i, "org_loud").len(), PER_ORG_PENDING);
+        // Many loud organizations: the process's bound holds, the quiet one keeps its own.
+        for org in 0..20 {
+            for n in 0..PER_ORG_PENDING {
+                i.record(request(&format!("org_{org}"), n));
+            }
+        }
+        let p = i.pending.lock().unwrap();
+        assert!(p.entries <= MAX_PENDING, "{}", p.entries);
+        assert!(p.body_bytes <= MAX_PENDING_BODY_BYTES);
+        assert_eq!(p.by_org.get("org_quiet").map(|q| q.entries.len()), Some(1));
     }
 
     #[test]

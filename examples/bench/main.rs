@@ -42,6 +42,7 @@ struct Cli {
 }
 
 mod reads;
+mod recording;
 
 #[derive(Clone, Copy, ValueEnum, Debug, PartialEq, Eq)]
 enum Db {
@@ -129,6 +130,16 @@ enum Scenario {
         users: usize,
         #[arg(long, default_value_t = 100_000)]
         members: usize,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
+    /// What recording each SCIM request for connection health and the request inspector
+    /// costs: per request, on `--threads` threads at once, and per flush.
+    Recording {
+        #[arg(long, default_value_t = 16)]
+        threads: usize,
+        #[arg(long, default_value_t = 600)]
+        per_thread: usize,
         #[arg(long, value_enum, default_value_t = Db::Sqlite)]
         db: Db,
     },
@@ -751,6 +762,11 @@ async fn main() {
     offboard::install_crypto_provider();
     match Cli::parse().scenario {
         Scenario::OrgDelete { members, db } => org_delete(members, db).await,
+        Scenario::Recording {
+            threads,
+            per_thread,
+            db,
+        } => recording::recording(threads, per_thread, db).await,
         Scenario::Jobs { users, members, db } => jobs(users, members, db).await,
         Scenario::Reads {
             sizes,
