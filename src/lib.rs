@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod backup;
 pub mod configuration;
 pub mod connection;
 pub mod cpu;

@@ -27,6 +27,31 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the live SQLite database to PATH (which must not
+    /// exist) while `serve` keeps running, then check the copy. On PostgreSQL it says to
+    /// use pg_dump and fails.
+    Backup {
+        path: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the configuration, the database, every enabled webhook endpoint, SCIM
+    /// tokens, dead deliveries and held deprovisionings; one line per check (ok, warn,
+    /// fail) and a failing exit status when any check fails.
+    Doctor {
+        /// Also send each enabled endpoint the signed test event.
+        #[arg(long)]
+        send_test: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the SQLite database with the backup at PATH, once it checks out; refused
+    /// while an offboard process uses the database.
+    Restore {
+        path: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage organizations.
     Org {
         #[command(subcommand)]
@@ -472,6 +497,9 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     offboard::install_crypto_provider();
+    if let Some(Command::Doctor { send_test, json }) = cli.command {
+        return doctor(send_test, json).await;
+    }
     let settings = Settings::from_env()?;
     offboard::telemetry::init(settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -480,8 +508,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
+            let _in_use = offboard::backup::InUse::claim(&settings.database_url)?;
             connect(&settings).await?;
             eprintln!("migrations applied");
+        }
+        Command::Doctor { .. } => unreachable!("handled above"),
+        Command::Backup { path, json } => {
+            let report = offboard::backup::backup(&settings.database_url, &path).await?;
+            print_report("backup written", &report, json);
+        }
+        Command::Restore { path, json } => {
+            let report = offboard::backup::restore(&settings.database_url, &path).await?;
+            print_report("database restored", &report, json);
         }
         Command::Org {
             command:
@@ -756,4 +794,60 @@ fn admin_token(settings: &Settings, ttl: &str, subject: &str) -> anyhow::Result<
         settings.admin_jwt_issuer.as_deref(),
         settings.admin_jwt_audience.as_deref(),
     )
+}
+
+fn print_report(what: &str, r: &offboard::backup::Report, json: bool) {
+    if json {
+        let counts: serde_json::Map<String, serde_json::Value> = r
+            .counts
+            .iter()
+            .map(|(t, n)| (t.to_string(), json!(n)))
+            .collect();
+        println!(
+            "{}",
+            json!({"path": r.path.display().to_string(), "bytes": r.bytes, "integrity": "ok", "rows": counts})
+        );
+    } else {
+        let counts: Vec<String> = r.counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        println!(
+            "{what}: {} ({} bytes, integrity ok; {})",
+            r.path.display(),
+            r.bytes,
+            counts.join(", ")
+        );
+    }
+}
+
+/// Runs every check and prints the report; a configuration that does not load is the
+/// report's one failing line.
+async fn doctor(send_test: bool, json: bool) -> anyhow::Result<()> {
+    use offboard::domain::doctor::{Check, failed};
+    let checks = match Settings::from_env() {
+        Ok(settings) => {
+            offboard::telemetry::init(settings.log_format);
+            offboard::service::doctor::run(&settings, send_test).await
+        }
+        Err(e) => vec![Check::fail("config", format!("{e:#}"))],
+    };
+    if json {
+        println!("{}", json!({"ok": !failed(&checks), "checks": checks}));
+    } else {
+        let width = checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
+        for c in &checks {
+            println!(
+                "{:<4}  {:<width$}  {}",
+                c.status.as_str(),
+                c.check,
+                c.message
+            );
+        }
+    }
+    if failed(&checks) {
+        let n = checks
+            .iter()
+            .filter(|c| c.status == offboard::domain::doctor::Level::Fail)
+            .count();
+        anyhow::bail!("{n} check(s) failed");
+    }
+    Ok(())
 }

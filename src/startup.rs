@@ -31,10 +31,13 @@ pub struct Application {
     /// Flushes connection health; a last flush when stopped.
     connections_flush: tokio::task::JoinHandle<()>,
     inspector_flush: tokio::task::JoinHandle<()>,
+    /// Held while serving: no restore replaces the SQLite file under this process.
+    in_use: Option<crate::backup::InUse>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let in_use = crate::backup::InUse::claim(&settings.database_url)?;
         let db = crate::db::connect_with(
             &settings.database_url,
             settings.db_max_connections,
@@ -42,7 +45,9 @@ impl Application {
         )
         .await?;
         crate::db::migrate(&db).await?;
-        Self::build_with(settings, db).await
+        let mut app = Self::build_with(settings, db).await?;
+        app.in_use = in_use;
+        Ok(app)
     }
 
     pub async fn build_with(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
@@ -183,6 +188,7 @@ impl Application {
             jobs,
             connections_flush,
             inspector_flush,
+            in_use: None,
         })
     }
 
@@ -222,6 +228,7 @@ impl Application {
         }
         let _ = self.connections_flush.await;
         let _ = self.inspector_flush.await;
+        drop(self.in_use);
         result
     }
 }

@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod connection;
 pub mod content;
 pub mod deletion;
+pub mod doctor;
 pub mod events;
 pub mod guard;
 pub mod identity;

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod connections;
 pub mod deletion;
+pub mod doctor;
 pub mod domains;
 pub mod error;
 pub mod export;

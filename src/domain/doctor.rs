@@ -1,0 +1,273 @@
+//! What `offboard doctor` judges, as pure rules: each check's verdict from what was
+//! read (configuration values, a token's use), so the same rule answers the same way in
+//! the command and in tests. The reading itself is in `service::doctor`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Fail => "fail",
+        }
+    }
+}
+
+/// One line of the doctor's report. Messages never hold a secret or a token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    pub check: String,
+    pub status: Level,
+    pub message: String,
+}
+
+impl Check {
+    pub fn new(check: impl Into<String>, status: Level, message: impl Into<String>) -> Self {
+        Check {
+            check: check.into(),
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn ok(check: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(check, Level::Ok, message)
+    }
+
+    pub fn warn(check: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(check, Level::Warn, message)
+    }
+
+    pub fn fail(check: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(check, Level::Fail, message)
+    }
+}
+
+/// Distinct characters below which a secret looks made by hand (`aaaa…`, `changeme…`):
+/// `openssl rand -hex 32` gives 16, base64 more.
+const MIN_DISTINCT: usize = 12;
+
+/// The admin credentials: a shared secret (whose length the configuration already
+/// enforces) should also look random; without any, the admin API refuses everything.
+pub fn admin_credentials(secret: Option<&str>, public_keys: bool) -> Check {
+    const NAME: &str = "config.admin_credentials";
+    match (secret, public_keys) {
+        (None, false) => Check::warn(
+            NAME,
+            "neither OFFBOARD_ADMIN_JWT_SECRET nor OFFBOARD_ADMIN_JWT_PUBLIC_KEYS is set: the admin API and the console refuse every request",
+        ),
+        (None, true) => Check::ok(NAME, "admin JWTs are verified with public keys"),
+        (Some(s), _) => {
+            let mut distinct: Vec<u8> = s.bytes().collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() < MIN_DISTINCT {
+                Check::warn(
+                    NAME,
+                    format!(
+                        "OFFBOARD_ADMIN_JWT_SECRET ({} bytes) uses only {} distinct characters: generate one with `openssl rand -hex 32`",
+                        s.len(),
+                        distinct.len()
+                    ),
+                )
+            } else {
+                Check::ok(
+                    NAME,
+                    format!("OFFBOARD_ADMIN_JWT_SECRET is set ({} bytes)", s.len()),
+                )
+            }
+        }
+    }
+}
+
+/// The listen address: one the server can bind, and where it listens.
+pub fn listen(addr: &str) -> Check {
+    const NAME: &str = "config.listen";
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_loopback() => Check::ok(
+            NAME,
+            format!("{a} (this machine only: put a TLS proxy in front for the IdPs)"),
+        ),
+        Ok(a) if a.ip().is_unspecified() => Check::ok(
+            NAME,
+            format!("{a} (every interface: expose it only through TLS)"),
+        ),
+        Ok(a) => Check::ok(NAME, a.to_string()),
+        Err(_) => match addr.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+            Some((host, Ok(_))) if !host.is_empty() => Check::ok(NAME, addr.to_string()),
+            _ => Check::fail(
+                NAME,
+                format!("OFFBOARD_LISTEN '{addr}' is not host:port (e.g. 127.0.0.1:8080)"),
+            ),
+        },
+    }
+}
+
+/// How long deleted accounts' personal data stays restorable.
+pub fn deletion_grace(grace: Duration, purge_interval: Duration) -> Check {
+    const NAME: &str = "config.deletion_grace";
+    const LONG: Duration = Duration::from_secs(90 * 24 * 3600);
+    if grace.is_zero() {
+        Check::ok(NAME, "0: personal data is erased at deletion")
+    } else if grace > LONG {
+        Check::warn(
+            NAME,
+            format!(
+                "{}: deleted accounts' personal data stays more than 90 days; is that what your erasure promise says?",
+                humantime::format_duration(grace)
+            ),
+        )
+    } else if purge_interval > grace {
+        Check::warn(
+            NAME,
+            format!(
+                "{} but the purge runs every {} (OFFBOARD_PURGE_INTERVAL): erasure comes late",
+                humantime::format_duration(grace),
+                humantime::format_duration(purge_interval)
+            ),
+        )
+    } else {
+        Check::ok(
+            NAME,
+            format!(
+                "{}: deleted accounts can be restored until then",
+                humantime::format_duration(grace)
+            ),
+        )
+    }
+}
+
+/// How long delivered events are kept.
+pub fn event_retention(retention: Duration) -> Check {
+    const NAME: &str = "config.event_retention";
+    const LONG: Duration = Duration::from_secs(365 * 24 * 3600);
+    if retention > LONG {
+        Check::warn(
+            NAME,
+            format!(
+                "{}: events (which name users) are kept more than a year after delivery",
+                humantime::format_duration(retention)
+            ),
+        )
+    } else {
+        Check::ok(
+            NAME,
+            format!(
+                "{} after every delivery is final",
+                humantime::format_duration(retention)
+            ),
+        )
+    }
+}
+
+/// How long since a SCIM token was used before the doctor mentions it.
+pub const UNUSED_AFTER: chrono::Duration = chrono::Duration::days(30);
+/// A token made this recently and never used is not worth a warning yet.
+const NEW_TOKEN: chrono::Duration = chrono::Duration::days(1);
+
+/// A SCIM token never used (a connector set up and forgotten, or never configured in the
+/// IdP) or unused for 30 days (an IdP that stopped pushing); `None` when it is in use.
+pub fn token_use(
+    token_id: &str,
+    organization_id: &str,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Check> {
+    let name = format!("scim_token.{token_id}");
+    match last_used_at {
+        None if now - created_at > NEW_TOKEN => Some(Check::warn(
+            name,
+            format!(
+                "organization {organization_id}: never used since it was made on {}; revoke it if no IdP will use it",
+                created_at.format("%Y-%m-%d")
+            ),
+        )),
+        Some(at) if now - at > UNUSED_AFTER => Some(Check::warn(
+            name,
+            format!(
+                "organization {organization_id}: unused since {}; is its IdP still pushing?",
+                at.format("%Y-%m-%d")
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// The exit status a report means: failing when any check failed.
+pub fn failed(checks: &[Check]) -> bool {
+    checks.iter().any(|c| c.status == Level::Fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_made_secret_is_flagged_and_a_random_one_is_not() {
+        assert_eq!(
+            admin_credentials(Some(&"a".repeat(40)), false).status,
+            Level::Warn
+        );
+        assert_eq!(
+            admin_credentials(Some("changemechangemechangemechangeme"), false).status,
+            Level::Warn
+        );
+        let random = "3f9a1c0e7b2d4f6a8c9e1b3d5f7a9c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d0f1a";
+        let c = admin_credentials(Some(random), false);
+        assert_eq!(c.status, Level::Ok);
+        assert!(!c.message.contains(random), "never the secret");
+        assert_eq!(admin_credentials(None, false).status, Level::Warn);
+        assert_eq!(admin_credentials(None, true).status, Level::Ok);
+    }
+
+    #[test]
+    fn listen_addresses_must_be_host_and_port() {
+        assert_eq!(listen("127.0.0.1:8080").status, Level::Ok);
+        assert_eq!(listen("0.0.0.0:8080").status, Level::Ok);
+        assert_eq!(listen("localhost:8080").status, Level::Ok);
+        assert_eq!(listen("8080").status, Level::Fail);
+        assert_eq!(listen("127.0.0.1:http").status, Level::Fail);
+    }
+
+    #[test]
+    fn a_long_or_late_erasure_is_flagged() {
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(deletion_grace(Duration::ZERO, day).status, Level::Ok);
+        assert_eq!(deletion_grace(30 * day, day).status, Level::Ok);
+        assert_eq!(deletion_grace(100 * day, day).status, Level::Warn);
+        assert_eq!(deletion_grace(day, 2 * day).status, Level::Warn);
+        assert_eq!(event_retention(30 * day).status, Level::Ok);
+        assert_eq!(event_retention(400 * day).status, Level::Warn);
+    }
+
+    #[test]
+    fn tokens_never_or_long_unused_are_flagged() {
+        let now = Utc::now();
+        let old = now - chrono::Duration::days(40);
+        assert!(token_use("tok_1", "org_1", old, None, now).is_some());
+        assert!(
+            token_use(
+                "tok_1",
+                "org_1",
+                now - chrono::Duration::hours(2),
+                None,
+                now
+            )
+            .is_none()
+        );
+        assert!(token_use("tok_1", "org_1", old, Some(old), now).is_some());
+        assert!(token_use("tok_1", "org_1", old, Some(now), now).is_none());
+    }
+}
