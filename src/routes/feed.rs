@@ -16,9 +16,9 @@ pub const BASE_PATH: &str = "/v1";
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FeedQuery {
+pub(crate) struct FeedQuery {
     organization_id: Option<String>,
     after: Option<String>,
     limit: Option<u64>,

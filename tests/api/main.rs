@@ -36,6 +36,7 @@ mod limits;
 mod listing;
 mod migration;
 mod observability;
+mod openapi;
 mod outage;
 mod processes;
 mod purge;

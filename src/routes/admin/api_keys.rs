@@ -11,9 +11,9 @@ use crate::scim::user::format_time;
 use crate::service::feed;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateKey {
+pub(crate) struct CreateKey {
     name: String,
     scopes: Vec<String>,
     /// `null` or absent: every organization.

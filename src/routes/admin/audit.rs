@@ -13,17 +13,17 @@ use crate::state::AppState;
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AuditQuery {
+pub(crate) struct AuditQuery {
     organization_id: Option<String>,
     after: Option<String>,
     limit: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EventQuery {
+pub(crate) struct EventQuery {
     organization_id: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,

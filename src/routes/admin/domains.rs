@@ -12,9 +12,9 @@ use crate::routes::extract::Operator;
 use crate::service::domains;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AddDomain {
+pub(crate) struct AddDomain {
     domain: String,
 }
 

@@ -13,9 +13,9 @@ use crate::scim::user::format_time;
 use crate::service::guard::{self, MAX_RESOLVE, Resolution, Selection};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct HeldQuery {
+pub(crate) struct HeldQuery {
     after: Option<String>,
     limit: Option<u64>,
 }

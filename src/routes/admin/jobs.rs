@@ -83,9 +83,9 @@ async fn get(
     Ok(HttpResponse::Ok().json(job_json(&job)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct JobQuery {
+pub(crate) struct JobQuery {
     after: Option<String>,
     limit: Option<u64>,
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod domains;
 pub mod guard;
 pub mod jobs;
+pub mod openapi;
 pub mod organizations;
 pub mod sessions;
 pub mod users;
@@ -346,6 +347,12 @@ async fn unknown_endpoint() -> HttpResponse {
     AdminApiError::not_found("endpoint").error_response()
 }
 
+/// The API's OpenAPI 3.1 description (`docs/openapi.json`), public: it describes the
+/// software, nothing of this deployment.
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(openapi::document())
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE_PATH)
@@ -358,6 +365,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(sessions::configure)
             .configure(audit::configure)
             .configure(webhooks::configure)
+            .route("/openapi.json", web::get().to(openapi_json))
             .default_service(web::to(unknown_endpoint)),
     );
 }

@@ -15,9 +15,9 @@ use crate::service::deletion;
 use crate::state::AppState;
 use entity::organizations;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateOrganization {
+pub(crate) struct CreateOrganization {
     name: String,
     /// e.g. `30d`; absent keeps deactivated memberships forever.
     deactivated_retention: Option<String>,
@@ -103,9 +103,9 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Ok(Some(Option::deserialize(d)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateOrganization {
+pub(crate) struct UpdateOrganization {
     name: Option<String>,
     /// `"30d"` sets the policy, `null` removes it (keep forever), absent leaves it.
     #[serde(default, deserialize_with = "present")]
@@ -122,9 +122,9 @@ struct UpdateOrganization {
     inspect_full_bodies_until: Option<Option<String>>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, schemars::JsonSchema, Clone, Copy)]
 #[serde(deny_unknown_fields)]
-struct RateLimitInput {
+pub(crate) struct RateLimitInput {
     per_second: i32,
     burst: i32,
 }
@@ -170,9 +170,9 @@ async fn update(
     with_guard(&state, &org).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DeleteQuery {
+pub(crate) struct DeleteQuery {
     /// Run it as a job: 202 with the job, progress at `/jobs/{id}`.
     #[serde(default, rename = "async")]
     run_as_job: bool,
@@ -295,9 +295,9 @@ async fn connection(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     q: Option<String>,
     after: Option<String>,
     limit: Option<u64>,
@@ -324,9 +324,9 @@ async fn list(
     Ok(HttpResponse::Ok().json(super::audit::page(data, last, full)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MembersQuery {
+pub(crate) struct MembersQuery {
     /// `ACTIVE`, `INACTIVE` or `removed`; absent: every live member.
     status: Option<String>,
     q: Option<String>,
@@ -405,9 +405,9 @@ async fn scim_tokens(
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RequestsQuery {
+pub(crate) struct RequestsQuery {
     /// `4xx` (a class) or `404` (one status).
     status: Option<String>,
     after: Option<String>,

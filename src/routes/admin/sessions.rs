@@ -23,9 +23,9 @@ fn session_json(s: &sessions::Model, now: DateTime<Utc>) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateSession {
+pub(crate) struct CreateSession {
     user_id: String,
     organization_id: String,
     expires_at: DateTime<Utc>,

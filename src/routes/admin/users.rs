@@ -191,9 +191,9 @@ async fn export(
     Ok(HttpResponse::Ok().json(export_json(&e)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SuspendInput {
+pub(crate) struct SuspendInput {
     #[serde(default)]
     reason: Option<String>,
     /// RFC 3339; absent or `null`: until lifted.

@@ -63,9 +63,9 @@ fn delivery_json(d: &entity::deliveries::Model) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateEndpoint {
+pub(crate) struct CreateEndpoint {
     url: String,
     #[serde(default)]
     event_types: Vec<String>,
@@ -73,9 +73,9 @@ struct CreateEndpoint {
     max_in_flight: Option<i32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateEndpoint {
+pub(crate) struct UpdateEndpoint {
     /// A number sets it, `null` goes back to the server's default.
     max_in_flight: Option<i32>,
 }
@@ -152,9 +152,9 @@ async fn rotate(
     Ok(HttpResponse::Ok().json(v))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RecoverQuery {
+pub(crate) struct RecoverQuery {
     since: DateTime<Utc>,
 }
 
@@ -212,9 +212,9 @@ async fn replay(
     Ok(HttpResponse::Accepted().json(json!({"replayed": n})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DeliveryQuery {
+pub(crate) struct DeliveryQuery {
     status: Option<String>,
     endpoint_id: Option<String>,
     event_id: Option<String>,

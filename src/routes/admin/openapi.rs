@@ -1,0 +1,829 @@
+//! The OpenAPI 3.1 description of `/admin/v1` and `/v1/events`, served at
+//! `GET /admin/v1/openapi.json` and committed as `docs/openapi.json`. Request bodies and
+//! query parameters are generated from the types the handlers parse (`JsonSchema` on
+//! each), responses from the shapes below; the error envelope, the page envelope
+//! (`next_after`) and the bearer schemes are described once and referenced. A test fails
+//! when a route is not described here, or when the committed file is stale.
+
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::{JsonSchema, Schema};
+use serde_json::{Map, Value, json};
+
+use super::webhooks as hooks;
+use super::{api_keys, audit, domains, guard, jobs, organizations as orgs, sessions, users};
+
+/// How a route authenticates.
+#[derive(Clone, Copy)]
+enum Auth {
+    Admin,
+    ApiKey,
+    /// Public: the description itself.
+    None,
+}
+
+/// One operation: its route, the types it parses, and what it answers.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    query: Option<Schema>,
+    body: Option<Schema>,
+    ok: u16,
+    response: Option<Value>,
+    errors: &'static [u16],
+    auth: Auth,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn op(
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    ok: u16,
+    response: Option<Value>,
+    errors: &'static [u16],
+) -> Op {
+    Op {
+        method,
+        path,
+        tag,
+        summary,
+        query: None,
+        body: None,
+        ok,
+        response,
+        errors,
+        auth: Auth::Admin,
+    }
+}
+
+impl Op {
+    fn query<T: JsonSchema>(mut self) -> Self {
+        self.query = Some(schemars::schema_for!(T));
+        self
+    }
+
+    fn body<T: JsonSchema>(mut self, g: &mut SchemaGenerator) -> Self {
+        self.body = Some(g.subschema_for::<T>());
+        self
+    }
+
+    fn api_key(mut self) -> Self {
+        self.auth = Auth::ApiKey;
+        self
+    }
+
+    fn public(mut self) -> Self {
+        self.auth = Auth::None;
+        self
+    }
+}
+
+fn reference<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
+    g.subschema_for::<T>().to_value()
+}
+
+/// `{"data": [T], "next_after": …}`.
+fn page<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
+    json!({"allOf": [
+        {"$ref": "#/components/schemas/Page"},
+        {"type": "object", "properties": {"data": {"type": "array", "items": reference::<T>(g)}}}
+    ]})
+}
+
+/// `{"data": [T]}` without paging.
+fn list<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
+    json!({"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "array", "items": reference::<T>(g)}
+    }})
+}
+
+// ---- what the admin API answers --------------------------------------------------------
+
+/// Times are RFC 3339 in UTC with milliseconds.
+type Time = String;
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct RateLimit {
+    per_second: i32,
+    burst: i32,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct DeprovisionGuard {
+    /// `hold`, `dry_run` or `off`.
+    mode: String,
+    max_count: i64,
+    max_percent: i64,
+    /// e.g. `1h`.
+    window: String,
+    tripped_at: Option<Time>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Organization {
+    id: String,
+    name: String,
+    deactivated_retention_secs: Option<i64>,
+    rate_limit: Option<RateLimit>,
+    inspect_full_bodies_until: Option<Time>,
+    deprovision_guard: Option<DeprovisionGuard>,
+    created_at: Time,
+    updated_at: Time,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct ScimToken {
+    id: String,
+    created_at: Time,
+    last_used_at: Option<Time>,
+}
+
+/// The token is shown this once.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct ScimTokenCreated {
+    id: String,
+    organization_id: String,
+    token: String,
+    created_at: Time,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct StatusCounts {
+    succeeded: i64,
+    client_errors: i64,
+    server_errors: i64,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct LastRequest {
+    method: String,
+    route: String,
+    status: u16,
+    at: Time,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct TokenHealth {
+    id: String,
+    created_at: Time,
+    last_used_at: Option<Time>,
+    last_request: Option<LastRequest>,
+    /// `okta`, `entra`, `jumpcloud`, `onelogin`, `google`, `other` or `unknown`.
+    client: String,
+    user_agent: Option<String>,
+    last_24h: StatusCounts,
+    last_hour: StatusCounts,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Connection {
+    organization_id: String,
+    /// `never_connected`, `healthy`, `failing` or `quiet`.
+    state: String,
+    last_used_at: Option<Time>,
+    quiet_after_secs: u64,
+    scim_tokens: Vec<TokenHealth>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct ScimErrorAnswered {
+    scim_type: Option<String>,
+    detail: String,
+}
+
+/// A SCIM request as the inspector keeps it; `body` with personal values as `"…"`.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct InspectedRequest {
+    id: String,
+    at: Time,
+    method: String,
+    route: String,
+    path: String,
+    query: Option<String>,
+    status: i32,
+    latency_ms: i64,
+    request_id: Option<String>,
+    scim_token_id: String,
+    error: Option<ScimErrorAnswered>,
+    body: Option<Value>,
+    /// Only inside a full-body window.
+    full_body: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Member {
+    id: String,
+    scim_id: String,
+    user_id: String,
+    /// `ACTIVE`, `INACTIVE` or `PENDING_INVITE`.
+    status: String,
+    user_name: Option<String>,
+    external_id: Option<String>,
+    created_at: Time,
+    updated_at: Time,
+    removed_at: Option<Time>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Membership {
+    id: String,
+    scim_id: String,
+    organization_id: String,
+    status: String,
+    roles: Value,
+    user_name: Option<String>,
+    external_id: Option<String>,
+    created_at: Time,
+    updated_at: Time,
+    removed_at: Option<Time>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Suspension {
+    reason: Option<String>,
+    suspended_at: Time,
+    until: Option<Time>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct User {
+    id: String,
+    email: Option<String>,
+    display_name: Option<String>,
+    linked: bool,
+    /// `ACTIVE` or `DELETED`.
+    status: String,
+    created_at: Time,
+    deleted_at: Option<Time>,
+    purge_after: Option<Time>,
+    memberships: Vec<Membership>,
+    suspension: Option<Suspension>,
+}
+
+/// Everything offboard holds about the person.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct UserExport {
+    account: Value,
+    memberships: Vec<Value>,
+    sessions: Vec<Value>,
+    events: Vec<Value>,
+    audit: Vec<Value>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Session {
+    id: String,
+    active: bool,
+    user_id: String,
+    organization_id: String,
+    created_at: Time,
+    expires_at: Time,
+    revoked_at: Option<Time>,
+    revoked_reason: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Named {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct AuditEntry {
+    id: String,
+    organization_id: Option<String>,
+    /// Who: `admin` (the JWT's subject), `scim_token`, `policy`, …
+    actor: Named,
+    action: String,
+    target: Named,
+    details: Value,
+    request_id: Option<String>,
+    outcome: String,
+    created_at: Time,
+}
+
+/// The webhook body as it is sent: see `docs/events/` for each type's `data`.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    timestamp: Time,
+    organization_id: String,
+    sequence: i64,
+    data: Value,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct EventType {
+    #[serde(rename = "type")]
+    event_type: String,
+    description: String,
+    /// The JSON Schema of the event.
+    schema: Value,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct FeedPage {
+    organization_id: String,
+    data: Vec<Event>,
+    /// Pass as `after` to continue.
+    next_after: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Breaker {
+    /// `closed`, `open` or `half_open`.
+    state: String,
+    consecutive_failures: i32,
+    open_until: Option<Time>,
+    slots: u32,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Endpoint {
+    id: String,
+    url: String,
+    event_types: Vec<String>,
+    organization_id: Option<String>,
+    enabled: bool,
+    disabled_reason: Option<String>,
+    failing_since: Option<Time>,
+    max_in_flight: Option<i32>,
+    breaker: Breaker,
+    created_at: Time,
+}
+
+/// The signing secret is shown on creation and rotation only.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct EndpointWithSecret {
+    #[serde(flatten)]
+    endpoint: Endpoint,
+    secret: String,
+    previous_secret_expires_at: Option<Time>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Delivery {
+    id: String,
+    event_id: String,
+    endpoint_id: String,
+    organization_id: String,
+    /// `pending`, `succeeded`, `dead` or `cancelled`.
+    status: String,
+    attempts: i32,
+    next_attempt_at: Option<Time>,
+    last_status_code: Option<i32>,
+    last_error: Option<String>,
+    created_at: Time,
+    completed_at: Option<Time>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct TestSend {
+    event_id: String,
+    delivery_id: String,
+    succeeded: bool,
+    status_code: Option<i32>,
+    error: Option<String>,
+    /// The first bytes of the receiver's answer.
+    response_body: Option<String>,
+    duration_ms: i64,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Replayed {
+    replayed: u64,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Job {
+    id: String,
+    kind: String,
+    /// `queued`, `running`, `succeeded`, `failed`.
+    status: String,
+    total: i64,
+    done: i64,
+    failed: i64,
+    errors: Vec<Value>,
+    result: Option<Value>,
+    created_at: Time,
+    started_at: Option<Time>,
+    finished_at: Option<Time>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct HeldAction {
+    id: String,
+    /// `deactivate` or `delete`.
+    action: String,
+    source: String,
+    membership_id: String,
+    user_id: String,
+    scim_id: Option<String>,
+    user_name: Option<String>,
+    external_id: Option<String>,
+    membership_status: Option<String>,
+    scim_token_id: String,
+    request_id: Option<String>,
+    requested_at: Time,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct HeldPage {
+    data: Vec<HeldAction>,
+    next_after: Option<String>,
+    deprovision_guard: DeprovisionGuard,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Resolution {
+    approved: u64,
+    rejected: u64,
+    skipped: u64,
+    remaining: u64,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Domain {
+    domain: String,
+    organization_id: String,
+    /// When the operator verified it.
+    created_at: Time,
+    /// Accounts linked by this verification (on creation only).
+    accounts_linked: Option<u64>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct ApiKey {
+    id: String,
+    name: String,
+    scopes: Vec<String>,
+    organization_id: Option<String>,
+    created_at: Time,
+    /// Shown on creation only.
+    key: Option<String>,
+}
+
+// ---- bodies the handlers read as JSON values --------------------------------------------
+
+/// A destructive request's confirmation (`422 CONFIRMATION_REQUIRED` without it), with
+/// what the application does with the content the user owned (each directive also in
+/// camelCase: `deleteAll`, `markMessageDeleted`, `hardDeletePost`, `hardDeleteComment`).
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Confirmation {
+    confirm: bool,
+    delete_all: Option<bool>,
+    mark_messages_deleted: Option<bool>,
+    hard_delete_posts: Option<bool>,
+    hard_delete_comments: Option<bool>,
+}
+
+/// `{}` (the oldest held actions, up to 1,000) or `{"ids": [...]}` (1 to 1,000).
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct Selection {
+    ids: Option<Vec<String>>,
+}
+
+/// Users deleted as one job.
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct BatchDelete {
+    confirm: bool,
+    user_ids: Vec<String>,
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+struct ReplayTarget {
+    /// Only to this endpoint; absent: every endpoint it went to.
+    endpoint_id: Option<String>,
+}
+
+fn operations(g: &mut SchemaGenerator) -> Vec<Op> {
+    const READ: &[u16] = &[401, 403, 404, 422, 503];
+    const WRITE: &[u16] = &[401, 403, 404, 409, 422, 503];
+    const LIST: &[u16] = &[401, 403, 422, 503];
+    vec![
+        // Organizations.
+        op("post", "/admin/v1/organizations", "organizations", "Create an organization", 201, Some(reference::<Organization>(g)), WRITE).body::<orgs::CreateOrganization>(g),
+        op("get", "/admin/v1/organizations", "organizations", "Organizations, paged by id, searched by name", 200, Some(page::<Organization>(g)), LIST).query::<orgs::ListQuery>(),
+        op("get", "/admin/v1/organizations/{id}", "organizations", "An organization with its deprovisioning guard", 200, Some(reference::<Organization>(g)), READ),
+        op("patch", "/admin/v1/organizations/{id}", "organizations", "Change an organization's settings", 200, Some(reference::<Organization>(g)), WRITE).body::<orgs::UpdateOrganization>(g),
+        op("delete", "/admin/v1/organizations/{id}", "organizations", "Delete an organization (members removed, accounts left without a membership deleted); `?async=true` runs it as a job (202)", 204, None, WRITE).query::<orgs::DeleteQuery>().body::<Confirmation>(g),
+        op("get", "/admin/v1/organizations/{id}/users", "organizations", "The organization's members by status, searched", 200, Some(page::<Member>(g)), READ).query::<orgs::MembersQuery>(),
+        op("delete", "/admin/v1/organizations/{org}/users/{user}", "organizations", "Remove a user from the organization", 204, None, WRITE).body::<Confirmation>(g),
+        op("get", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "The organization's live SCIM tokens (never the token)", 200, Some(list::<ScimToken>(g)), READ),
+        op("post", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "Make a SCIM token (shown once)", 201, Some(reference::<ScimTokenCreated>(g)), WRITE),
+        op("delete", "/admin/v1/organizations/{id}/scim-tokens/{token_id}", "organizations", "Revoke a SCIM token", 204, None, WRITE),
+        op("get", "/admin/v1/organizations/{id}/connection", "organizations", "The SCIM connection's health", 200, Some(reference::<Connection>(g)), READ),
+        op("get", "/admin/v1/organizations/{id}/requests", "organizations", "Recent SCIM requests, newest first, bodies redacted", 200, Some(page::<InspectedRequest>(g)), READ).query::<orgs::RequestsQuery>(),
+        op("get", "/admin/v1/organizations/{id}/domains", "organizations", "Verified email domains", 200, Some(list::<Domain>(g)), READ),
+        op("post", "/admin/v1/organizations/{id}/domains", "organizations", "Verify an email domain (201 when new, 200 when it already was)", 201, Some(reference::<Domain>(g)), WRITE).body::<domains::AddDomain>(g),
+        op("delete", "/admin/v1/organizations/{id}/domains/{domain}", "organizations", "Remove a verified domain", 204, None, WRITE),
+        // The deprovisioning guard.
+        op("get", "/admin/v1/organizations/{id}/held-actions", "guard", "Deprovisionings held for review, in arrival order", 200, Some(reference::<HeldPage>(g)), READ).query::<guard::HeldQuery>(),
+        op("post", "/admin/v1/organizations/{id}/deprovision-guard/approve", "guard", "Apply held deprovisionings", 200, Some(reference::<Resolution>(g)), WRITE).body::<Selection>(g),
+        op("post", "/admin/v1/organizations/{id}/deprovision-guard/reject", "guard", "Discard held deprovisionings", 200, Some(reference::<Resolution>(g)), WRITE).body::<Selection>(g),
+        // Users.
+        op("get", "/admin/v1/users/{id}", "users", "An account and its memberships", 200, Some(reference::<User>(g)), READ),
+        op("delete", "/admin/v1/users/{id}", "users", "Delete a user everywhere", 204, None, WRITE).body::<Confirmation>(g),
+        op("post", "/admin/v1/users/{id}/restore", "users", "Restore a deleted user within the grace period", 200, Some(reference::<User>(g)), WRITE),
+        op("get", "/admin/v1/users/{id}/export", "users", "Everything offboard holds about the person", 200, Some(reference::<UserExport>(g)), READ),
+        op("post", "/admin/v1/users/{id}/suspend", "users", "Suspend the account in every organization", 200, Some(reference::<User>(g)), WRITE).body::<users::SuspendInput>(g),
+        op("post", "/admin/v1/users/{id}/unsuspend", "users", "Lift a suspension", 200, Some(reference::<User>(g)), WRITE),
+        op("post", "/admin/v1/users/batch-delete", "users", "Delete many users as one job", 202, Some(reference::<Job>(g)), WRITE).body::<BatchDelete>(g),
+        // Sessions.
+        op("post", "/admin/v1/sessions", "sessions", "Register a session of an active member", 201, Some(reference::<Session>(g)), WRITE).body::<sessions::CreateSession>(g),
+        op("get", "/admin/v1/sessions/{id}", "sessions", "A session", 200, Some(reference::<Session>(g)), READ),
+        op("delete", "/admin/v1/sessions/{id}", "sessions", "Revoke a session", 204, None, WRITE),
+        // Jobs.
+        op("get", "/admin/v1/jobs", "jobs", "Jobs, newest first", 200, Some(page::<Job>(g)), LIST).query::<jobs::JobQuery>(),
+        op("get", "/admin/v1/jobs/{id}", "jobs", "A job and its progress", 200, Some(reference::<Job>(g)), READ),
+        // Audit and events.
+        op("get", "/admin/v1/audit-log", "audit", "The audit log, paged by id", 200, Some(page::<AuditEntry>(g)), LIST).query::<audit::AuditQuery>(),
+        op("get", "/admin/v1/events", "events", "The outbox's events, oldest first", 200, Some(page::<Event>(g)), LIST).query::<audit::EventQuery>(),
+        op("post", "/admin/v1/events/{id}/replay", "events", "Deliver an event again", 202, Some(reference::<Replayed>(g)), WRITE).body::<ReplayTarget>(g),
+        op("get", "/admin/v1/event-types", "events", "Every event type with its JSON Schema", 200, Some(list::<EventType>(g)), LIST),
+        // Webhooks.
+        op("post", "/admin/v1/webhook-endpoints", "webhooks", "Add an endpoint (its signing secret is shown once)", 201, Some(reference::<EndpointWithSecret>(g)), WRITE).body::<hooks::CreateEndpoint>(g),
+        op("get", "/admin/v1/webhook-endpoints", "webhooks", "Endpoints", 200, Some(list::<Endpoint>(g)), LIST),
+        op("get", "/admin/v1/webhook-endpoints/{id}", "webhooks", "An endpoint", 200, Some(reference::<Endpoint>(g)), READ),
+        op("patch", "/admin/v1/webhook-endpoints/{id}", "webhooks", "Change how many deliveries the endpoint may have in flight", 200, Some(reference::<Endpoint>(g)), WRITE).body::<hooks::UpdateEndpoint>(g),
+        op("delete", "/admin/v1/webhook-endpoints/{id}", "webhooks", "Delete an endpoint (its pending deliveries are cancelled)", 204, None, WRITE),
+        op("post", "/admin/v1/webhook-endpoints/{id}/rotate-secret", "webhooks", "Rotate the signing secret (the previous one stays valid for 24 h)", 200, Some(reference::<EndpointWithSecret>(g)), WRITE),
+        op("post", "/admin/v1/webhook-endpoints/{id}/recover", "webhooks", "Re-enable an endpoint and replay what died since `since`", 202, Some(reference::<Replayed>(g)), WRITE).query::<hooks::RecoverQuery>(),
+        op("post", "/admin/v1/webhook-endpoints/{id}/test", "webhooks", "Send the signed `webhook.test` event now", 200, Some(reference::<TestSend>(g)), WRITE),
+        op("get", "/admin/v1/deliveries", "webhooks", "Deliveries, by status, endpoint and event", 200, Some(page::<Delivery>(g)), LIST).query::<hooks::DeliveryQuery>(),
+        // API keys and the pull feed.
+        op("post", "/admin/v1/api-keys", "api-keys", "Make an API key for an application (shown once)", 201, Some(reference::<ApiKey>(g)), WRITE).body::<api_keys::CreateKey>(g),
+        op("get", "/admin/v1/api-keys", "api-keys", "API keys (never the key)", 200, Some(list::<ApiKey>(g)), LIST),
+        op("delete", "/admin/v1/api-keys/{id}", "api-keys", "Delete an API key", 204, None, WRITE),
+        op("get", "/v1/events", "feed", "Events in commit order for one organization, long-polling up to `wait`", 200, Some(reference::<FeedPage>(g)), &[401, 403, 404, 422, 503]).query::<crate::routes::feed::FeedQuery>().api_key(),
+        op("get", "/admin/v1/openapi.json", "meta", "This document (public: it holds nothing of any deployment)", 200, Some(json!({"type": "object"})), &[]).public(),
+    ]
+}
+
+/// The query parameters a query type declares.
+fn parameters(query: &Schema) -> Vec<Value> {
+    let v = query.as_value();
+    let required: Vec<&str> = v["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = v["properties"].as_object() else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .map(|(name, schema)| {
+            let mut schema = schema.clone();
+            let description = schema
+                .as_object_mut()
+                .and_then(|o| o.remove("description"))
+                .unwrap_or(Value::Null);
+            let mut p = json!({
+                "name": name,
+                "in": "query",
+                "required": required.contains(&name.as_str()),
+                "schema": schema,
+            });
+            if !description.is_null() {
+                p["description"] = description;
+            }
+            p
+        })
+        .collect()
+}
+
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect()
+}
+
+fn error_name(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        409 => "Conflict",
+        422 => "ValidationError",
+        429 => "TooManyRequests",
+        503 => "Unavailable",
+        _ => "Error",
+    }
+}
+
+fn error_description(status: u16) -> &'static str {
+    match status {
+        400 => "The request is malformed.",
+        401 => {
+            "No valid token: the admin JWT (or API key) is missing, expired or not signed by a trusted key."
+        }
+        403 => "The token is valid but lacks the scope.",
+        404 => "Not found (another organization's objects are not found either).",
+        409 => "The change conflicts with the current state.",
+        422 => {
+            "The body or query is not valid; `CONFIRMATION_REQUIRED` when a destructive request lacks `{\"confirm\": true}`."
+        }
+        429 => "Too many requests in flight; retry after `Retry-After` seconds.",
+        503 => "The database is unavailable; retry after `Retry-After` seconds.",
+        _ => "An error.",
+    }
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    settings.meta_schema = None;
+    let mut g = settings.into_generator();
+    let ops = operations(&mut g);
+    let mut paths: Map<String, Value> = Map::new();
+    let mut statuses: Vec<u16> = Vec::new();
+    for o in &ops {
+        let mut parameters = path_parameters(o.path);
+        if let Some(q) = &o.query {
+            parameters.extend(self::parameters(q));
+        }
+        let mut responses = Map::new();
+        let description = match o.ok {
+            201 => "Created.",
+            202 => "Accepted: it runs, or was queued.",
+            204 => "Done; no body.",
+            _ => "OK.",
+        };
+        let mut ok = json!({"description": description});
+        if let Some(schema) = &o.response {
+            ok["content"] = json!({"application/json": {"schema": schema}});
+        }
+        responses.insert(o.ok.to_string(), ok);
+        for &status in o.errors {
+            responses.insert(
+                status.to_string(),
+                json!({"$ref": format!("#/components/responses/{}", error_name(status))}),
+            );
+            if !statuses.contains(&status) {
+                statuses.push(status);
+            }
+        }
+        let mut operation = json!({
+            "tags": [o.tag],
+            "summary": o.summary,
+            "operationId": format!("{}_{}", o.method, o.path.trim_start_matches('/').replace(['/', '-', '.'], "_").replace(['{', '}'], "")),
+            "security": match o.auth {
+                Auth::Admin => json!([{"adminJwt": []}]),
+                Auth::ApiKey => json!([{"apiKey": []}]),
+                Auth::None => json!([]),
+            },
+            "responses": responses,
+        });
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
+        }
+        if let Some(body) = &o.body {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": {"application/json": {"schema": body.as_value()}}
+            });
+        }
+        let item = paths.entry(o.path.to_string()).or_insert_with(|| json!({}));
+        item[o.method] = operation;
+    }
+    let mut schemas: Map<String, Value> = g.take_definitions(true).into_iter().collect();
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "description": "Every admin API error has this envelope.",
+            "required": ["success", "error"],
+            "properties": {
+                "success": {"const": false},
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "status", "type", "trace_id", "timestamp"],
+                    "properties": {
+                        "code": {"type": "string", "description": "e.g. NOT_FOUND, VALIDATION_ERROR, CONFIRMATION_REQUIRED, DEPROVISIONING_HELD"},
+                        "message": {"type": "string"},
+                        "system_message": {"type": "string"},
+                        "type": {"enum": ["client_error", "server_error"]},
+                        "status": {"type": "integer"},
+                        "details": {"type": "object"},
+                        "trace_id": {"type": "string", "description": "The request's id (`X-Request-Id`)."},
+                        "timestamp": {"type": "string", "format": "date-time"}
+                    }
+                }
+            }
+        }),
+    );
+    schemas.insert(
+        "Page".into(),
+        json!({
+            "type": "object",
+            "description": "A page of a list: pass `next_after` as `after` for the next page; `null` at the end.",
+            "required": ["data", "next_after"],
+            "properties": {
+                "data": {"type": "array"},
+                "next_after": {"type": ["string", "null"]}
+            }
+        }),
+    );
+    statuses.sort_unstable();
+    let responses: Map<String, Value> = statuses
+        .iter()
+        .map(|&s| {
+            let mut r = json!({
+                "description": error_description(s),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            });
+            if s == 429 || s == 503 {
+                r["headers"] = json!({"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}});
+            }
+            (error_name(s).to_string(), r)
+        })
+        .collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "offboard admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The operator's API of offboard, a SCIM 2.0 deprovisioning service, and the applications' pull feed of events. The SCIM endpoint itself (`/scim/v2`) is described by RFC 7644 and its discovery endpoints.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+        },
+        "servers": [{"url": "/"}],
+        "tags": [
+            {"name": "organizations"}, {"name": "guard"}, {"name": "users"}, {"name": "sessions"},
+            {"name": "jobs"}, {"name": "audit"}, {"name": "events"}, {"name": "webhooks"},
+            {"name": "api-keys"}, {"name": "feed"}, {"name": "meta"}
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": responses,
+            "securitySchemes": {
+                "adminJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An admin JWT (`offboard admin-token`): HS256 with OFFBOARD_ADMIN_JWT_SECRET, or RS256/ES256/EdDSA with OFFBOARD_ADMIN_JWT_PUBLIC_KEYS."},
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "An application's API key (`obk_…`, `offboard api-key create`) with the `events:read` scope."}
+            }
+        }
+    })
+}
+
+/// The routes this document describes, as `METHOD /path`.
+pub fn described() -> Vec<String> {
+    let doc = document();
+    let mut out = Vec::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            if let Some(item) = item.as_object() {
+                for method in item.keys() {
+                    out.push(format!("{} {path}", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
