@@ -256,6 +256,9 @@ mod tests {
         );
         assert_eq!(sqlite_file("postgres://u@localhost/db"), None);
         assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(sqlite_file("sqlite://shared?mode=memory&cache=shared"), None);
+        assert_eq!(
+            sqlite_file("sqlite://shared?mode=memory&cache=shared"),
+            None
+        );
     }
 }
