@@ -35,12 +35,20 @@ fn bench_guard() -> serde_json::Value {
     json!({"max_count": 1_000_000, "max_percent": 100})
 }
 
+/// [`bench_guard`] as settings.
+fn bench_guard_settings() -> offboard::domain::guard::GuardSettings {
+    offboard::domain::guard::GuardSettings::default()
+        .with_changes(&bench_guard())
+        .unwrap()
+}
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
 }
 
+mod floor;
 mod reads;
 mod recording;
 
@@ -130,6 +138,16 @@ enum Scenario {
         users: usize,
         #[arg(long, default_value_t = 100_000)]
         members: usize,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
+    /// The floor: offboard's PATCH and DELETE statements in a loop directly against
+    /// SQLite (no HTTP, no ORM), one writer, as transactions per second.
+    Floor {
+        #[arg(long, default_value_t = 2000)]
+        users: usize,
+        #[arg(long, default_value = "10s")]
+        duration: String,
         #[arg(long, value_enum, default_value_t = Db::Sqlite)]
         db: Db,
     },
@@ -762,6 +780,14 @@ async fn main() {
     offboard::install_crypto_provider();
     match Cli::parse().scenario {
         Scenario::OrgDelete { members, db } => org_delete(members, db).await,
+        Scenario::Floor {
+            users,
+            duration,
+            db,
+        } => {
+            let duration = offboard::configuration::parse_duration(&duration).unwrap();
+            floor::floor(users, duration, db).await
+        }
         Scenario::Recording {
             threads,
             per_thread,

@@ -1,0 +1,434 @@
+//! The floor: the statements one SCIM `PATCH active=false` and one `DELETE /Users/{id}`
+//! commit in offboard (the same SQL, the same tables and indexes, rows of the same size),
+//! run in a loop directly against SQLite through sqlx: no HTTP, no ORM, no JSON built per
+//! request. Each transaction is `BEGIN IMMEDIATE` … `COMMIT` on one connection, as
+//! offboard's single SQLite writer does, so transactions per second here is what this
+//! machine's SQLite can commit of offboard's work; offboard's req/s divided by it is the
+//! fraction of the floor reached.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::sqlx::{self, Row};
+
+use crate::{Db, fresh_database, percentile, seed};
+
+const SELECT_MEMBERSHIP: &str = r#"SELECT "memberships"."id", "memberships"."organization_id", "memberships"."user_id", "memberships"."scim_id", "memberships"."status", "memberships"."roles", "memberships"."external_id", "memberships"."user_name", "memberships"."user_name_key", "memberships"."scim", "memberships"."given_name_key", "memberships"."family_name_key", "memberships"."display_name_key", "memberships"."version", "memberships"."created_at", "memberships"."updated_at", "memberships"."status_changed_at", "memberships"."removed_at", "memberships"."purge_after", "memberships"."removed_with_account" FROM "memberships" WHERE "memberships"."organization_id" = ? AND "memberships"."scim_id" = ? AND "memberships"."removed_at" IS NULL LIMIT ?"#;
+const SELECT_GUARD: &str = r#"SELECT "deprovision_guards"."organization_id", "deprovision_guards"."mode", "deprovision_guards"."max_count", "deprovision_guards"."max_percent", "deprovision_guards"."window_secs", "deprovision_guards"."window_started_at", "deprovision_guards"."window_count", "deprovision_guards"."active_at_start", "deprovision_guards"."reported", "deprovision_guards"."tripped_at", "deprovision_guards"."updated_at" FROM "deprovision_guards" WHERE "deprovision_guards"."organization_id" = ? LIMIT ?"#;
+const UPDATE_GUARD: &str = r#"UPDATE "deprovision_guards" SET "window_started_at" = ?, "window_count" = ?, "active_at_start" = ?, "reported" = ?, "tripped_at" = ?, "updated_at" = ? WHERE "deprovision_guards"."organization_id" = ? RETURNING "organization_id", "mode", "max_count", "max_percent", "window_secs", "window_started_at", "window_count", "active_at_start", "reported", "tripped_at", "updated_at""#;
+const REVOKE_SESSIONS: &str = r#"UPDATE "sessions" SET "revoked_at" = ?, "revoked_reason" = ? WHERE "sessions"."organization_id" = ? AND "sessions"."user_id" = ? AND "sessions"."revoked_at" IS NULL"#;
+const UPDATE_MEMBERSHIP: &str = r#"UPDATE "memberships" SET "status" = ?, "roles" = ?, "external_id" = ?, "user_name" = ?, "user_name_key" = ?, "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "version" = ?, "updated_at" = ?, "status_changed_at" = ?, "removed_at" = ? WHERE "memberships"."id" = ? RETURNING "id", "organization_id", "user_id", "scim_id", "status", "roles", "external_id", "user_name", "user_name_key", "scim", "given_name_key", "family_name_key", "display_name_key", "version", "created_at", "updated_at", "status_changed_at", "removed_at", "purge_after", "removed_with_account""#;
+const SELECT_GROUPS: &str = r#"SELECT "group_members"."member_id", "group_members"."group_id" FROM "group_members" WHERE "group_members"."organization_id" = ? AND "group_members"."member_id" IN (?)"#;
+const RESERVE_SEQUENCE: &str = r#"UPDATE "organizations" SET "event_seq" = "event_seq" + ? WHERE "organizations"."id" = ? AND "organizations"."deleted_at" IS NULL RETURNING "id", "name", "deactivated_retention_secs", "event_seq", "created_at", "updated_at", "deleted_at", "rate_limit_per_second", "rate_limit_burst", "inspect_full_bodies_until""#;
+const INSERT_EVENT: &str = r#"INSERT INTO "events" ("id", "organization_id", "sequence", "event_type", "user_id", "payload", "created_at", "fanned_out") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#;
+const INSERT_AUDIT: &str = r#"INSERT INTO "audit_log" ("id", "organization_id", "actor_type", "actor_id", "action", "target_type", "target_id", "details", "request_id", "outcome", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
+// DELETE's own statements (besides those above).
+const MARK_REMOVED: &str = r#"UPDATE "memberships" SET "status" = ?, "removed_at" = ?, "updated_at" = ?, "version" = "version" + ?, "purge_after" = ?, "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ? WHERE "memberships"."id" IN (?) AND "memberships"."removed_at" IS NULL"#;
+const STILL_MEMBER: &str = r#"SELECT "memberships"."user_id" FROM "memberships" WHERE "memberships"."user_id" IN (?) AND "memberships"."removed_at" IS NULL"#;
+const DELETE_ACCOUNT: &str = r#"UPDATE "users" SET "deleted_at" = ?, "updated_at" = ?, "identity_key" = ?, "held_identity_key" = ?, "email" = ?, "display_name" = ?, "purge_after" = ? WHERE "users"."id" IN (?) AND "users"."deleted_at" IS NULL"#;
+const ERASE_EVENTS: &str = "UPDATE events INDEXED BY idx_events_user SET payload = json_set(payload, '$.data.user', json_object('id', json_extract(payload, '$.data.user.id'), 'external_id', NULL)) WHERE user_id IN (?) AND organization_id = ? AND (json_type(payload, '$.data.user.status') IS NOT NULL OR json_type(payload, '$.data.user.external_id') = 'text')";
+
+/// A membership's stored SCIM record and an event payload of the sizes offboard writes.
+fn scim_record(name: &str) -> String {
+    serde_json::json!({"userName": name, "name": {"givenName": "User", "familyName": "Bench"},
+        "emails": [{"value": name, "primary": true, "type": "work"}], "active": false})
+    .to_string()
+}
+
+fn event_payload(id: &str, org: &str, user: &str, name: &str) -> String {
+    serde_json::json!({"id": id, "type": "membership.deactivated", "timestamp": "2026-11-26T12:00:00.000Z",
+        "organization_id": org, "sequence": 1, "data": {"membership": {"id": user, "status": "INACTIVE"},
+        "user": {"id": user, "external_id": "ext-1", "user_name": name, "email": name, "name": {"givenName": "User", "familyName": "Bench"},
+        "active": false, "status": "INACTIVE", "groups": []}, "sessions_revoked": 0,
+        "source": "scim.patch", "scim_token_id": "tok_01JBENCH", "request_id": "req_01JBENCH"}})
+    .to_string()
+}
+
+pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
+    assert!(
+        matches!(db_kind, Db::Sqlite),
+        "the floor is measured on SQLite"
+    );
+    let target = fresh_database(db_kind).await;
+    let db = offboard::db::connect(&target.url, 2).await.unwrap();
+    offboard::db::migrate(&db).await.unwrap();
+    let actor = offboard::store::audit::Actor {
+        kind: "admin",
+        id: "bench".into(),
+        request_id: None,
+    };
+    let name = offboard::domain::organization::OrganizationName::parse("Bench").unwrap();
+    let org = offboard::service::admin::create_organization(
+        &db,
+        &actor,
+        &name,
+        None,
+        crate::bench_guard_settings(),
+    )
+    .await
+    .unwrap();
+    let other_name = offboard::domain::organization::OrganizationName::parse("Other").unwrap();
+    let other = offboard::service::admin::create_organization(
+        &db,
+        &actor,
+        &other_name,
+        None,
+        crate::bench_guard_settings(),
+    )
+    .await
+    .unwrap();
+    seed(&db, &org.id, &other.id, users).await;
+    db.close().await.unwrap();
+
+    let options = SqliteConnectOptions::from_str(&target.url)
+        .unwrap()
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true)
+        .pragma("secure_delete", "ON");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let members: Vec<(String, String, String, String)> = sqlx::query(
+        r#"SELECT id, scim_id, user_id, user_name FROM memberships WHERE organization_id = ? ORDER BY id"#,
+    )
+    .bind(&org.id)
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect();
+    println!(
+        "== floor: offboard's statements on SQLite (WAL, synchronous=NORMAL, secure_delete), one writer, {users} members, {duration:?} each"
+    );
+
+    // PATCH active=false/true: the deprovisioning transaction.
+    let mut latencies = Vec::new();
+    // Time in each statement, in order (the per-statement profile of the floor).
+    let mut spent = [0f64; 11];
+    let started = Instant::now();
+    let mut i = 0usize;
+    while started.elapsed() < duration {
+        let (mid, scim_id, uid, user_name) = &members[(i * 7919) % members.len()];
+        let t = Instant::now();
+        let now = chrono::Utc::now();
+        let mut conn = pool.acquire().await.unwrap();
+        let mut mark = Instant::now();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        spent[0] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        sqlx::query(SELECT_MEMBERSHIP)
+            .bind(&org.id)
+            .bind(scim_id)
+            .bind(1i64)
+            .fetch_optional(&mut *conn)
+            .await
+            .unwrap();
+        spent[1] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        sqlx::query(SELECT_GUARD)
+            .bind(&org.id)
+            .bind(1i64)
+            .fetch_optional(&mut *conn)
+            .await
+            .unwrap();
+        spent[2] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        sqlx::query(UPDATE_GUARD)
+            .bind(now)
+            .bind(1i64)
+            .bind(users as i64)
+            .bind(false)
+            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+            .bind(now)
+            .bind(&org.id)
+            .fetch_optional(&mut *conn)
+            .await
+            .unwrap();
+        spent[3] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        sqlx::query(REVOKE_SESSIONS)
+            .bind(now)
+            .bind("membership.deactivated")
+            .bind(&org.id)
+            .bind(uid)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        spent[4] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        let status = if i.is_multiple_of(2) {
+            "INACTIVE"
+        } else {
+            "ACTIVE"
+        };
+        sqlx::query(UPDATE_MEMBERSHIP)
+            .bind(status)
+            .bind("[]")
+            .bind("ext-1")
+            .bind(&user_name)
+            .bind(&user_name)
+            .bind(scim_record(&user_name))
+            .bind("user")
+            .bind("bench")
+            .bind(Option::<String>::None)
+            .bind(i as i64 + 2)
+            .bind(now)
+            .bind(now)
+            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+            .bind(mid)
+            .fetch_optional(&mut *conn)
+            .await
+            .unwrap();
+        spent[5] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        sqlx::query(SELECT_GROUPS)
+            .bind(&org.id)
+            .bind(scim_id)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        spent[6] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        let seq: i64 = sqlx::query(RESERVE_SEQUENCE)
+            .bind(1i64)
+            .bind(&org.id)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(3);
+        spent[7] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        let event_id = offboard::ids::new_id(offboard::ids::EVENT);
+        sqlx::query(INSERT_EVENT)
+            .bind(&event_id)
+            .bind(&org.id)
+            .bind(seq)
+            .bind("membership.deactivated")
+            .bind(uid)
+            .bind(event_payload(&event_id, &org.id, uid, user_name))
+            .bind(now)
+            .bind(false)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        spent[8] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        sqlx::query(INSERT_AUDIT)
+            .bind(offboard::ids::new_id(offboard::ids::AUDIT)).bind(&org.id).bind("scim_token").bind("tok_01JBENCH")
+            .bind("membership.deactivate").bind("membership").bind(mid)
+            .bind(r#"{"from":"ACTIVE","to":"INACTIVE","sessions_revoked":0,"scim_id":"mem_01JBENCH"}"#)
+            .bind("req_01JBENCH").bind("success").bind(now)
+            .execute(&mut *conn).await.unwrap();
+        spent[9] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+        spent[10] += mark.elapsed().as_secs_f64();
+        mark = Instant::now();
+        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        i += 1;
+    }
+    report(
+        "PATCH active (its transaction)",
+        &mut latencies,
+        started.elapsed(),
+    );
+    let names = [
+        "BEGIN IMMEDIATE",
+        "select membership",
+        "select guard",
+        "update guard",
+        "revoke sessions",
+        "update membership",
+        "select groups",
+        "reserve sequence",
+        "insert event",
+        "insert audit",
+        "COMMIT",
+    ];
+    let n = latencies.len().max(1) as f64;
+    for (name, s) in names.iter().zip(spent) {
+        println!("    {name:<20} {:>7.1} µs per transaction", s * 1e6 / n);
+    }
+
+    // DELETE /Users/{id}: removal, account deletion and erasure at once.
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    let mut deleted = 0usize;
+    while started.elapsed() < duration && deleted < members.len() {
+        let (mid, scim_id, uid, _) = &members[deleted];
+        let t = Instant::now();
+        let now = chrono::Utc::now();
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(SELECT_MEMBERSHIP)
+            .bind(&org.id)
+            .bind(scim_id)
+            .bind(1i64)
+            .fetch_optional(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(SELECT_GUARD)
+            .bind(&org.id)
+            .bind(1i64)
+            .fetch_optional(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(UPDATE_GUARD)
+            .bind(now)
+            .bind(1i64)
+            .bind(users as i64)
+            .bind(false)
+            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+            .bind(now)
+            .bind(&org.id)
+            .fetch_optional(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(REVOKE_SESSIONS)
+            .bind(now)
+            .bind("membership.deleted")
+            .bind(&org.id)
+            .bind(uid)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(SELECT_GROUPS)
+            .bind(&org.id)
+            .bind(scim_id)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(MARK_REMOVED)
+            .bind("INACTIVE")
+            .bind(now)
+            .bind(now)
+            .bind(1i64)
+            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+            .bind(Option::<String>::None)
+            .bind(Option::<String>::None)
+            .bind(Option::<String>::None)
+            .bind(Option::<String>::None)
+            .bind(Option::<String>::None)
+            .bind(Option::<String>::None)
+            .bind(Option::<String>::None)
+            .bind(mid)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(STILL_MEMBER)
+            .bind(uid)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(DELETE_ACCOUNT)
+            .bind(now)
+            .bind(now)
+            .bind(Option::<String>::None)
+            .bind(Option::<String>::None)
+            .bind(Option::<String>::None)
+            .bind("deleted user")
+            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+            .bind(uid)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM \"suspensions\" WHERE \"suspensions\".\"user_id\" IN (?)")
+            .bind(uid)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(ERASE_EVENTS)
+            .bind(uid)
+            .bind(&org.id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let seq: i64 = sqlx::query(RESERVE_SEQUENCE)
+            .bind(2i64)
+            .bind(&org.id)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(3);
+        for (n, kind) in ["membership.deleted", "user.deleted"].iter().enumerate() {
+            let event_id = offboard::ids::new_id(offboard::ids::EVENT);
+            sqlx::query(INSERT_EVENT)
+                .bind(&event_id).bind(&org.id).bind(seq - 1 + n as i64).bind(*kind).bind(uid)
+                .bind(format!(r#"{{"id":"{event_id}","type":"{kind}","organization_id":"{}","data":{{"user":{{"id":"{uid}","external_id":null}}}}}}"#, org.id))
+                .bind(now).bind(false)
+                .execute(&mut *conn).await.unwrap();
+        }
+        sqlx::query(INSERT_AUDIT)
+            .bind(offboard::ids::new_id(offboard::ids::AUDIT))
+            .bind(&org.id)
+            .bind("scim_token")
+            .bind("tok_01JBENCH")
+            .bind("membership.delete")
+            .bind("membership")
+            .bind(mid)
+            .bind(r#"{"account_deleted":true,"sessions_revoked":1}"#)
+            .bind("req_01JBENCH")
+            .bind("success")
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        deleted += 1;
+    }
+    report(
+        "DELETE /Users (its transaction)",
+        &mut latencies,
+        started.elapsed(),
+    );
+    // The smallest write transaction, for scale.
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        let t = Instant::now();
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(RESERVE_SEQUENCE)
+            .bind(1i64)
+            .bind(&other.id)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    report(
+        "one UPDATE per transaction",
+        &mut latencies,
+        started.elapsed(),
+    );
+}
+
+fn report(name: &str, latencies: &mut [f64], elapsed: Duration) {
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{name:<34} {:>6.0} tx/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} transactions)",
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        latencies.len()
+    );
+}
