@@ -449,7 +449,11 @@ async fn modify(
         work.commit().await?;
         return Err(held);
     }
-    let (saved, sessions_revoked) = apply_update(&mut work, &current, next, &plan).await?;
+    let Applied {
+        saved,
+        sessions_revoked,
+        groups,
+    } = apply_update(&mut work, &current, next, &plan).await?;
     work.audit(
         Audit::new(
             action,
@@ -468,18 +472,30 @@ async fn modify(
     work.commit()
         .await
         .map_err(|e| e.on_conflict(user_name_taken))?;
-    with_groups(db, scope, saved).await
+    // The groups the events were written with are the answer's: no second read.
+    Ok(User {
+        membership: saved,
+        groups,
+    })
+}
+
+/// What [`apply_update`] wrote: the membership, the sessions it revoked, and the groups
+/// the member is in (read in the same transaction, for the events and the answer).
+struct Applied {
+    saved: memberships::Model,
+    sessions_revoked: u64,
+    groups: Vec<(String, String)>,
 }
 
 /// Writes an update `plan` decided for the locked membership `current`: its status (the
 /// user's sessions in the organization revoked on deactivation), its record, and the
-/// events. Returns the saved membership and the sessions revoked.
+/// events.
 async fn apply_update(
     work: &mut Work<'_>,
     current: &memberships::Model,
     mut next: memberships::Model,
     plan: &UserUpdate,
-) -> Result<(memberships::Model, u64)> {
+) -> Result<Applied> {
     let (tx, now) = (work.tx(), work.now);
     let org = current.organization_id.as_str();
     let mut sessions_revoked = 0;
@@ -505,9 +521,13 @@ async fn apply_update(
             .remove(&saved.scim_id)
             .unwrap_or_default();
     let mut before = store::to_domain(current);
-    before.view = with_view(&saved, groups).view;
+    before.view = with_view(&saved, groups.clone()).view;
     work.emit(org, plan.events(&before, sessions_revoked));
-    Ok((saved, sessions_revoked))
+    Ok(Applied {
+        saved,
+        sessions_revoked,
+        groups,
+    })
 }
 
 /// The membership as the rules see it, with the organization's view of the user (its
@@ -539,7 +559,8 @@ pub(super) async fn deactivate_locked(
     };
     let mut next = current.clone();
     next.updated_at = work.now;
-    Ok(Some(apply_update(work, current, next, &plan).await?))
+    let applied = apply_update(work, current, next, &plan).await?;
+    Ok(Some((applied.saved, applied.sessions_revoked)))
 }
 
 /// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the

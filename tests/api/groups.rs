@@ -84,6 +84,13 @@ async fn okta_group_push_adds_removes_replaces_renames_and_deletes(app: TestApp)
     assert_eq!(list["Resources"][0]["groups"][0]["value"], json!(group));
     let list = app.get_json(&org, "/Users?excludedAttributes=groups").await;
     assert!(list["Resources"][0].get("groups").is_none());
+    // And in the answer to a PATCH that changes the user.
+    let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Ana A"}]});
+    let res = app.patch(&org, &format!("/Users/{ana}"), &rename).await;
+    let patched: Value = expect_json(res, 200).await;
+    assert_eq!(patched["groups"][0]["value"], json!(group));
+    assert_eq!(patched["groups"][0]["display"], json!("Test SCIMv2"));
     assert!(
         ana_member["$ref"]
             .as_str()
