@@ -29,6 +29,9 @@ const INSERT_AUDIT: &str = r#"INSERT INTO "audit_log" ("id", "organization_id", 
 const MARK_REMOVED: &str = r#"UPDATE "memberships" SET "status" = ?, "removed_at" = ?, "updated_at" = ?, "version" = "version" + ?, "purge_after" = ?, "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ? WHERE "memberships"."id" IN (?) AND "memberships"."removed_at" IS NULL"#;
 const STILL_MEMBER: &str = r#"SELECT "memberships"."user_id" FROM "memberships" WHERE "memberships"."user_id" IN (?) AND "memberships"."removed_at" IS NULL"#;
 const DELETE_ACCOUNT: &str = r#"UPDATE "users" SET "deleted_at" = ?, "updated_at" = ?, "identity_key" = ?, "held_identity_key" = ?, "email" = ?, "display_name" = ?, "purge_after" = ? WHERE "users"."id" IN (?) AND "users"."deleted_at" IS NULL"#;
+const STATUS_CHANGED: &str = r#"UPDATE "memberships" SET "status_changed_at" = ? WHERE "memberships"."id" IN (?) AND "memberships"."status" <> ?"#;
+const ERASE_RECORDS: &str = r#"UPDATE "memberships" SET "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ?, "roles" = ?, "updated_at" = ?, "purge_after" = ? WHERE "memberships"."user_id" IN (?)"#;
+const ERASE_EVENTS_EVERYWHERE: &str = "UPDATE events INDEXED BY idx_events_user SET payload = json_set(payload, '$.data.user', json_object('id', json_extract(payload, '$.data.user.id'), 'external_id', NULL)) WHERE user_id IN (?) AND (json_type(payload, '$.data.user.status') IS NOT NULL OR json_type(payload, '$.data.user.external_id') = 'text')";
 const ERASE_EVENTS: &str = "UPDATE events INDEXED BY idx_events_user SET payload = json_set(payload, '$.data.user', json_object('id', json_extract(payload, '$.data.user.id'), 'external_id', NULL)) WHERE user_id IN (?) AND organization_id = ? AND (json_type(payload, '$.data.user.status') IS NOT NULL OR json_type(payload, '$.data.user.external_id') = 'text')";
 
 /// A membership's stored SCIM record and an event payload of the sizes offboard writes.
@@ -110,9 +113,8 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
     );
 
     // PATCH active=false/true: the deprovisioning transaction.
+    let mut clock = Clock::default();
     let mut latencies = Vec::new();
-    // Time in each statement, in order (the per-statement profile of the floor).
-    let mut spent = [0f64; 11];
     let started = Instant::now();
     let mut i = 0usize;
     while started.elapsed() < duration {
@@ -120,53 +122,19 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         let t = Instant::now();
         let now = chrono::Utc::now();
         let mut conn = pool.acquire().await.unwrap();
-        let mut mark = Instant::now();
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        spent[0] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
-        sqlx::query(SELECT_MEMBERSHIP)
-            .bind(&org.id)
-            .bind(scim_id)
-            .bind(1i64)
-            .fetch_optional(&mut *conn)
-            .await
-            .unwrap();
-        spent[1] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
-        sqlx::query(SELECT_GUARD)
-            .bind(&org.id)
-            .bind(1i64)
-            .fetch_optional(&mut *conn)
-            .await
-            .unwrap();
-        spent[2] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
-        sqlx::query(UPDATE_GUARD)
-            .bind(now)
-            .bind(1i64)
-            .bind(users as i64)
-            .bind(false)
-            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
-            .bind(now)
-            .bind(&org.id)
-            .fetch_optional(&mut *conn)
-            .await
-            .unwrap();
-        spent[3] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
-        sqlx::query(REVOKE_SESSIONS)
-            .bind(now)
-            .bind("membership.deactivated")
-            .bind(&org.id)
-            .bind(uid)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        spent[4] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
+        let c = &mut *conn;
+        clock.start();
+        guarded_start(
+            c,
+            &mut clock,
+            &org.id,
+            scim_id,
+            uid,
+            users,
+            "membership.deactivated",
+            now,
+        )
+        .await;
         let status = if i.is_multiple_of(2) {
             "INACTIVE"
         } else {
@@ -187,54 +155,29 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
             .bind(now)
             .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
             .bind(mid)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut *c)
             .await
             .unwrap();
-        spent[5] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
+        clock.tick("update membership");
         sqlx::query(SELECT_GROUPS)
             .bind(&org.id)
             .bind(scim_id)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut *c)
             .await
             .unwrap();
-        spent[6] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
-        let seq: i64 = sqlx::query(RESERVE_SEQUENCE)
-            .bind(1i64)
-            .bind(&org.id)
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap()
-            .get(3);
-        spent[7] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
+        clock.tick("select groups");
         let event_id = offboard::ids::new_id(offboard::ids::EVENT);
-        sqlx::query(INSERT_EVENT)
-            .bind(&event_id)
-            .bind(&org.id)
-            .bind(seq)
-            .bind("membership.deactivated")
-            .bind(uid)
-            .bind(event_payload(&event_id, &org.id, uid, user_name))
-            .bind(now)
-            .bind(false)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        spent[8] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
-        sqlx::query(INSERT_AUDIT)
-            .bind(offboard::ids::new_id(offboard::ids::AUDIT)).bind(&org.id).bind("scim_token").bind("tok_01JBENCH")
-            .bind("membership.deactivate").bind("membership").bind(mid)
-            .bind(r#"{"from":"ACTIVE","to":"INACTIVE","sessions_revoked":0,"scim_id":"mem_01JBENCH"}"#)
-            .bind("req_01JBENCH").bind("success").bind(now)
-            .execute(&mut *conn).await.unwrap();
-        spent[9] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
-        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
-        spent[10] += mark.elapsed().as_secs_f64();
-        mark = Instant::now();
+        let payload = event_payload(&event_id, &org.id, uid, user_name);
+        finish(
+            c,
+            &mut clock,
+            &org.id,
+            uid,
+            mid,
+            &[("membership.deactivated", event_id, payload)],
+            now,
+        )
+        .await;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         i += 1;
     }
@@ -243,25 +186,10 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         &mut latencies,
         started.elapsed(),
     );
-    let names = [
-        "BEGIN IMMEDIATE",
-        "select membership",
-        "select guard",
-        "update guard",
-        "revoke sessions",
-        "update membership",
-        "select groups",
-        "reserve sequence",
-        "insert event",
-        "insert audit",
-        "COMMIT",
-    ];
-    let n = latencies.len().max(1) as f64;
-    for (name, s) in names.iter().zip(spent) {
-        println!("    {name:<20} {:>7.1} µs per transaction", s * 1e6 / n);
-    }
+    clock.print(latencies.len());
 
     // DELETE /Users/{id}: removal, account deletion and erasure at once.
+    let mut clock = Clock::default();
     let mut latencies = Vec::new();
     let started = Instant::now();
     let mut deleted = 0usize;
@@ -270,124 +198,116 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         let t = Instant::now();
         let now = chrono::Utc::now();
         let mut conn = pool.acquire().await.unwrap();
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        sqlx::query(SELECT_MEMBERSHIP)
-            .bind(&org.id)
-            .bind(scim_id)
-            .bind(1i64)
-            .fetch_optional(&mut *conn)
-            .await
-            .unwrap();
-        sqlx::query(SELECT_GUARD)
-            .bind(&org.id)
-            .bind(1i64)
-            .fetch_optional(&mut *conn)
-            .await
-            .unwrap();
-        sqlx::query(UPDATE_GUARD)
-            .bind(now)
-            .bind(1i64)
-            .bind(users as i64)
-            .bind(false)
-            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
-            .bind(now)
-            .bind(&org.id)
-            .fetch_optional(&mut *conn)
-            .await
-            .unwrap();
-        sqlx::query(REVOKE_SESSIONS)
-            .bind(now)
-            .bind("membership.deleted")
-            .bind(&org.id)
-            .bind(uid)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        let c = &mut *conn;
+        clock.start();
+        guarded_start(
+            c,
+            &mut clock,
+            &org.id,
+            scim_id,
+            uid,
+            users,
+            "membership.deleted",
+            now,
+        )
+        .await;
         sqlx::query(SELECT_GROUPS)
             .bind(&org.id)
             .bind(scim_id)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut *c)
             .await
             .unwrap();
+        clock.tick("select groups");
+        sqlx::query(STATUS_CHANGED)
+            .bind(now)
+            .bind(mid)
+            .bind("INACTIVE")
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        clock.tick("status changed");
+        let none = Option::<String>::None;
         sqlx::query(MARK_REMOVED)
             .bind("INACTIVE")
             .bind(now)
             .bind(now)
             .bind(1i64)
             .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
-            .bind(Option::<String>::None)
-            .bind(Option::<String>::None)
-            .bind(Option::<String>::None)
-            .bind(Option::<String>::None)
-            .bind(Option::<String>::None)
-            .bind(Option::<String>::None)
-            .bind(Option::<String>::None)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
             .bind(mid)
-            .execute(&mut *conn)
+            .execute(&mut *c)
             .await
             .unwrap();
+        clock.tick("mark removed");
         sqlx::query(STILL_MEMBER)
             .bind(uid)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut *c)
             .await
             .unwrap();
+        clock.tick("still a member");
         sqlx::query(DELETE_ACCOUNT)
             .bind(now)
             .bind(now)
-            .bind(Option::<String>::None)
-            .bind(Option::<String>::None)
-            .bind(Option::<String>::None)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
             .bind("deleted user")
             .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
             .bind(uid)
-            .execute(&mut *conn)
+            .execute(&mut *c)
             .await
             .unwrap();
+        clock.tick("delete account");
         sqlx::query("DELETE FROM \"suspensions\" WHERE \"suspensions\".\"user_id\" IN (?)")
             .bind(uid)
-            .execute(&mut *conn)
+            .execute(&mut *c)
             .await
             .unwrap();
+        clock.tick("end suspensions");
+        sqlx::query(ERASE_RECORDS)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind(&none)
+            .bind("[]")
+            .bind(now)
+            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+            .bind(uid)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        clock.tick("erase records");
         sqlx::query(ERASE_EVENTS)
             .bind(uid)
             .bind(&org.id)
-            .execute(&mut *conn)
+            .execute(&mut *c)
             .await
             .unwrap();
-        let seq: i64 = sqlx::query(RESERVE_SEQUENCE)
-            .bind(2i64)
-            .bind(&org.id)
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap()
-            .get(3);
-        for (n, kind) in ["membership.deleted", "user.deleted"].iter().enumerate() {
-            let event_id = offboard::ids::new_id(offboard::ids::EVENT);
-            sqlx::query(INSERT_EVENT)
-                .bind(&event_id).bind(&org.id).bind(seq - 1 + n as i64).bind(*kind).bind(uid)
-                .bind(format!(r#"{{"id":"{event_id}","type":"{kind}","organization_id":"{}","data":{{"user":{{"id":"{uid}","external_id":null}}}}}}"#, org.id))
-                .bind(now).bind(false)
-                .execute(&mut *conn).await.unwrap();
-        }
-        sqlx::query(INSERT_AUDIT)
-            .bind(offboard::ids::new_id(offboard::ids::AUDIT))
-            .bind(&org.id)
-            .bind("scim_token")
-            .bind("tok_01JBENCH")
-            .bind("membership.delete")
-            .bind("membership")
-            .bind(mid)
-            .bind(r#"{"account_deleted":true,"sessions_revoked":1}"#)
-            .bind("req_01JBENCH")
-            .bind("success")
-            .bind(now)
-            .execute(&mut *conn)
+        clock.tick("erase events");
+        sqlx::query(ERASE_EVENTS_EVERYWHERE)
+            .bind(uid)
+            .execute(&mut *c)
             .await
             .unwrap();
-        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+        clock.tick("erase events (all)");
+        let events: Vec<(&str, String, String)> = ["membership.deleted", "user.deleted"]
+            .into_iter()
+            .map(|kind| {
+                let id = offboard::ids::new_id(offboard::ids::EVENT);
+                let payload = format!(r#"{{"id":"{id}","type":"{kind}","organization_id":"{}","data":{{"user":{{"id":"{uid}","external_id":null}}}}}}"#, org.id);
+                (kind, id, payload)
+            })
+            .collect();
+        finish(c, &mut clock, &org.id, uid, mid, &events, now).await;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         deleted += 1;
     }
@@ -396,6 +316,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         &mut latencies,
         started.elapsed(),
     );
+    clock.print(latencies.len());
     // The smallest write transaction, for scale.
     let mut latencies = Vec::new();
     let started = Instant::now();
@@ -420,6 +341,152 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         &mut latencies,
         started.elapsed(),
     );
+}
+
+/// Time spent in each statement of a transaction, summed over the run, in order.
+#[derive(Default)]
+struct Clock {
+    spent: Vec<(&'static str, f64)>,
+    mark: Option<Instant>,
+    k: usize,
+}
+
+impl Clock {
+    fn start(&mut self) {
+        self.mark = Some(Instant::now());
+        self.k = 0;
+    }
+
+    /// The statement `name` just ended.
+    fn tick(&mut self, name: &'static str) {
+        let elapsed = self.mark.map_or(0.0, |m| m.elapsed().as_secs_f64());
+        if self.spent.len() <= self.k {
+            self.spent.push((name, 0.0));
+        }
+        self.spent[self.k].1 += elapsed;
+        self.k += 1;
+        self.mark = Some(Instant::now());
+    }
+
+    fn print(&self, transactions: usize) {
+        let n = transactions.max(1) as f64;
+        for (name, s) in &self.spent {
+            println!("    {name:<20} {:>7.1} µs per transaction", s * 1e6 / n);
+        }
+    }
+}
+
+type Conn = sqlx::SqliteConnection;
+
+/// What every deprovisioning starts with: the write lock, the membership, the guard's
+/// window, the user's sessions in the organization.
+#[allow(clippy::too_many_arguments)]
+async fn guarded_start(
+    c: &mut Conn,
+    clock: &mut Clock,
+    org: &str,
+    scim_id: &str,
+    uid: &str,
+    users: usize,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("BEGIN IMMEDIATE");
+    sqlx::query(SELECT_MEMBERSHIP)
+        .bind(org)
+        .bind(scim_id)
+        .bind(1i64)
+        .fetch_optional(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("select membership");
+    sqlx::query(SELECT_GUARD)
+        .bind(org)
+        .bind(1i64)
+        .fetch_optional(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("select guard");
+    sqlx::query(UPDATE_GUARD)
+        .bind(now)
+        .bind(1i64)
+        .bind(users as i64)
+        .bind(false)
+        .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+        .bind(now)
+        .bind(org)
+        .fetch_optional(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("update guard");
+    sqlx::query(REVOKE_SESSIONS)
+        .bind(now)
+        .bind(reason)
+        .bind(org)
+        .bind(uid)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("revoke sessions");
+}
+
+/// What every change ends with: the events' sequence numbers, the events, the audit row,
+/// the commit.
+async fn finish(
+    c: &mut Conn,
+    clock: &mut Clock,
+    org: &str,
+    uid: &str,
+    mid: &str,
+    events: &[(&str, String, String)],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let last: i64 = sqlx::query(RESERVE_SEQUENCE)
+        .bind(events.len() as i64)
+        .bind(org)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap()
+        .get(3);
+    clock.tick("reserve sequence");
+    let first = last - events.len() as i64 + 1;
+    for (n, (kind, id, payload)) in events.iter().enumerate() {
+        sqlx::query(INSERT_EVENT)
+            .bind(id)
+            .bind(org)
+            .bind(first + n as i64)
+            .bind(*kind)
+            .bind(uid)
+            .bind(payload)
+            .bind(now)
+            .bind(false)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+    }
+    clock.tick("insert events");
+    sqlx::query(INSERT_AUDIT)
+        .bind(offboard::ids::new_id(offboard::ids::AUDIT))
+        .bind(org)
+        .bind("scim_token")
+        .bind("tok_01JBENCH")
+        .bind("membership.change")
+        .bind("membership")
+        .bind(mid)
+        .bind(r#"{"from":"ACTIVE","to":"INACTIVE","sessions_revoked":0,"scim_id":"mem_01JBENCH"}"#)
+        .bind("req_01JBENCH")
+        .bind("success")
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("insert audit");
+    sqlx::query("COMMIT").execute(&mut *c).await.unwrap();
+    clock.tick("COMMIT");
 }
 
 fn report(name: &str, latencies: &mut [f64], elapsed: Duration) {

@@ -367,6 +367,19 @@ async fn the_console_shows_nothing_without_a_valid_token_and_deletes_only_once_c
     let gone = app.get(&org, &format!("/Users/{kim}")).await;
     assert_eq!(gone.status(), 404);
 
+    // An action the console does not have is not found, and changes nothing.
+    let res = app
+        .client
+        .post(format!(
+            "{}/console/f/organizations/{}/held/hld_x/explode",
+            app.address, org.id
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
     // What the console is served with: no script but its own, no other origin.
     let res = app
         .client

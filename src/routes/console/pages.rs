@@ -438,36 +438,22 @@ fn no_filters() -> OrganizationQuery {
     }
 }
 
-async fn approve_held(
+/// Approves or rejects one held deprovisioning, as the admin API's guard endpoints do.
+async fn resolve_held(
     op: Operator,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (org, held) = path.into_inner();
-    guard::approve(
-        &state.db,
-        &op.0.actor,
-        &org,
-        guard::Selection::Ids(vec![held]),
-        state.settings.deletion_grace,
-    )
-    .await?;
-    render_organization(&state, &org, no_filters()).await
-}
-
-async fn reject_held(
-    op: Operator,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ConsoleError> {
-    let (org, held) = path.into_inner();
-    guard::reject(
-        &state.db,
-        &op.0.actor,
-        &org,
-        guard::Selection::Ids(vec![held]),
-    )
-    .await?;
+    let (org, held, decision) = path.into_inner();
+    let selection = guard::Selection::Ids(vec![held]);
+    match decision.as_str() {
+        "approve" => {
+            let grace = state.settings.deletion_grace;
+            guard::approve(&state.db, &op.0.actor, &org, selection, grace).await?
+        }
+        "reject" => guard::reject(&state.db, &op.0.actor, &org, selection).await?,
+        _ => return Err(AdminApiError::not_found("page").into()),
+    };
     render_organization(&state, &org, no_filters()).await
 }
 
@@ -643,12 +629,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/f/organizations", web::get().to(organizations))
         .route("/f/organizations/{id}", web::get().to(organization))
         .route(
-            "/f/organizations/{id}/held/{held}/approve",
-            web::post().to(approve_held),
-        )
-        .route(
-            "/f/organizations/{id}/held/{held}/reject",
-            web::post().to(reject_held),
+            "/f/organizations/{id}/held/{held}/{decision}",
+            web::post().to(resolve_held),
         )
         .route(
             "/f/organizations/{id}/deliveries/{delivery}/replay",
