@@ -286,7 +286,15 @@ fn cli_actor() -> Actor {
     }
 }
 
+/// Held by a command for as long as the process runs: no restore replaces the SQLite
+/// file under it (and it refuses to start during one).
+static IN_USE: std::sync::OnceLock<Option<offboard::backup::InUse>> = std::sync::OnceLock::new();
+
 async fn connect(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    if IN_USE.get().is_none() {
+        let claim = offboard::backup::InUse::claim(&settings.database_url)?;
+        let _ = IN_USE.set(claim);
+    }
     let db = offboard::db::connect(&settings.database_url, 2)
         .await
         .context("cannot connect to the database")?;
@@ -508,7 +516,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            let _in_use = offboard::backup::InUse::claim(&settings.database_url)?;
             connect(&settings).await?;
             eprintln!("migrations applied");
         }

@@ -233,6 +233,17 @@ fn serve_refuses_to_start_while_a_restore_holds_the_database() {
     lock.try_lock().unwrap();
     let err = offboard::backup::InUse::claim(&url).unwrap_err();
     assert!(err.to_string().contains("restore"), "{err}");
+    // The command line's other commands wait for it too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+        .args(["org", "create", "During a restore"])
+        .env("OFFBOARD_DATABASE_URL", &url)
+        .env("OFFBOARD_ADMIN_JWT_SECRET", ADMIN_SECRET)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("a restore"), "{stderr}");
     lock.unlock().unwrap();
     let held = offboard::backup::InUse::claim(&url).unwrap();
     assert!(held.is_some());
