@@ -162,27 +162,13 @@ pub async fn check(path: &Path) -> Result<Report, BackupError> {
         if ok != "ok" {
             return Err(unsound(format!("integrity check: {ok}")));
         }
-        let applied = db
-            .query_all_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT version FROM seaql_migrations",
-            ))
+        let migrations = crate::db::migration_state(&db)
             .await
             .map_err(|_| unsound("it has no offboard migrations".into()))?;
-        let known: Vec<String> = {
-            use migration::MigratorTrait;
-            migration::Migrator::migrations()
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect()
-        };
-        for row in applied {
-            let version: String = row.try_get_by_index(0)?;
-            if !known.contains(&version) {
-                return Err(unsound(format!(
-                    "it was written by a newer offboard (migration {version}); restore it with that release"
-                )));
-            }
+        if let Some(version) = migrations.unknown {
+            return Err(unsound(format!(
+                "it was written by a newer offboard (migration {version}); restore it with that release"
+            )));
         }
         let mut counts = Vec::new();
         for table in COUNTED {

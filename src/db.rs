@@ -181,6 +181,51 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// A database's migrations against this release's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Migrations this release has.
+    pub known: usize,
+    /// Migrations the database has applied.
+    pub applied: usize,
+    /// One the database has applied that this release does not know (a newer release's).
+    pub unknown: Option<String>,
+}
+
+impl MigrationState {
+    pub fn pending(&self) -> usize {
+        self.known.saturating_sub(self.applied)
+    }
+}
+
+/// Reads which migrations the database has applied; an error when it has no migrations
+/// table (offboard never started on it).
+pub async fn migration_state(db: &impl ConnectionTrait) -> Result<MigrationState, DbErr> {
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await?;
+    let mut state = MigrationState {
+        known: known.len(),
+        applied: rows.len(),
+        unknown: None,
+    };
+    for row in rows {
+        let version: String = row.try_get_by_index(0)?;
+        if !known.contains(&version) {
+            state.unknown = Some(version);
+            break;
+        }
+    }
+    Ok(state)
+}
+
 /// Makes erased personal data unreachable in the database's files; the purge calls it
 /// after each run. SQLite (with `secure_delete`, which zeroes deleted content in the
 /// database file): a `TRUNCATE` checkpoint copies the latest pages into the database

@@ -76,39 +76,30 @@ pub async fn run(settings: &Settings, send_test: bool) -> Vec<Check> {
 
 async fn migrations(db: &DatabaseConnection) -> Check {
     const NAME: &str = "database.migrations";
-    let known: Vec<String> = migration::Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_string())
-        .collect();
-    let applied = match db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT version FROM seaql_migrations",
-        ))
-        .await
-    {
-        Ok(rows) => rows
-            .iter()
-            .filter_map(|r| r.try_get_by_index::<String>(0).ok())
-            .collect::<Vec<_>>(),
-        // A database offboard never started on.
-        Err(_) => Vec::new(),
+    let state = match crate::db::migration_state(db).await {
+        Ok(state) => state,
+        // A database offboard never started on: every migration is pending.
+        Err(_) => crate::db::MigrationState {
+            known: migration::Migrator::migrations().len(),
+            applied: 0,
+            unknown: None,
+        },
     };
-    if let Some(newer) = applied.iter().find(|v| !known.contains(v)) {
+    if let Some(newer) = state.unknown {
         return Check::fail(
             NAME,
             format!("migration {newer} is from a newer offboard: run that release"),
         );
     }
-    let pending = known.len().saturating_sub(applied.len());
+    let pending = state.pending();
     if pending == 0 {
-        Check::ok(NAME, format!("all {} applied", known.len()))
+        Check::ok(NAME, format!("all {} applied", state.known))
     } else {
         Check::fail(
             NAME,
             format!(
                 "{pending} of {} pending: `offboard migrate` (or `offboard serve`, which applies them at start)",
-                known.len()
+                state.known
             ),
         )
     }

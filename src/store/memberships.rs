@@ -543,6 +543,18 @@ pub enum MemberFilter {
     Removed,
 }
 
+impl MemberFilter {
+    /// `ACTIVE`, `INACTIVE` or `removed`, as the admin API and the console take it.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ACTIVE" => Some(Self::Active),
+            "INACTIVE" => Some(Self::Inactive),
+            "removed" => Some(Self::Removed),
+            _ => None,
+        }
+    }
+}
+
 /// A page of the organization's memberships in id order after `after`: live ones by
 /// status, or removed ones; `q` matches the userName or display name (case-insensitive).
 pub async fn admin_page(

@@ -40,7 +40,7 @@ pub(super) fn limit(raw: Option<u64>) -> Result<u64, AdminApiError> {
     }
 }
 
-pub(super) fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, AdminApiError> {
+pub(crate) fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, AdminApiError> {
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")))

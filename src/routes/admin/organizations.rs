@@ -344,17 +344,15 @@ async fn members(
     use crate::store::memberships::MemberFilter;
     let q: MembersQuery = super::audit::query(&req)?;
     let n = super::audit::limit(q.limit)?;
-    let filter = match q.status.as_deref() {
-        None => None,
-        Some("ACTIVE") => Some(MemberFilter::Active),
-        Some("INACTIVE") => Some(MemberFilter::Inactive),
-        Some("removed") => Some(MemberFilter::Removed),
-        Some(_) => {
-            return Err(AdminApiError::validation(
-                "status must be ACTIVE, INACTIVE or removed",
-            ));
-        }
-    };
+    let filter = q
+        .status
+        .as_deref()
+        .map(|s| {
+            MemberFilter::parse(s).ok_or_else(|| {
+                AdminApiError::validation("status must be ACTIVE, INACTIVE or removed")
+            })
+        })
+        .transpose()?;
     let rows = admin::members(
         &state.db,
         &id,

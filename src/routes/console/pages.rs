@@ -43,12 +43,6 @@ fn time(t: Option<chrono::DateTime<Utc>>) -> String {
     t.map(format_time).unwrap_or_else(|| "never".into())
 }
 
-fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ConsoleError> {
-    web::Query::<T>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")).into())
-}
-
 // ---- organizations -------------------------------------------------------------------
 
 struct OrgRow {
@@ -77,7 +71,7 @@ async fn organizations(
     _op: Operator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let q: OrganizationsQuery = query(&req)?;
+    let q: OrganizationsQuery = crate::routes::admin::audit::query(&req)?;
     let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let rows = admin::organizations(&state.db, search, q.after.as_deref(), ROWS).await?;
     let next_after = (rows.len() as u64 == ROWS)
@@ -209,7 +203,7 @@ async fn organization(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let q: OrganizationQuery = query(&req)?;
+    let q: OrganizationQuery = crate::routes::admin::audit::query(&req)?;
     render_organization(&state, &id, q).await
 }
 
@@ -270,17 +264,16 @@ async fn render_organization(
         })
         .collect();
 
-    let filter = match q.members.as_deref() {
-        None | Some("") => None,
-        Some("ACTIVE") => Some(MemberFilter::Active),
-        Some("INACTIVE") => Some(MemberFilter::Inactive),
-        Some("removed") => Some(MemberFilter::Removed),
-        Some(_) => {
-            return Err(
-                AdminApiError::validation("members must be ACTIVE, INACTIVE or removed").into(),
-            );
-        }
-    };
+    let filter = q
+        .members
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            MemberFilter::parse(s).ok_or_else(|| {
+                AdminApiError::validation("members must be ACTIVE, INACTIVE or removed")
+            })
+        })
+        .transpose()?;
     let members = admin::members(db, id, filter, None, None, ROWS)
         .await?
         .into_iter()
@@ -415,11 +408,12 @@ async fn render_organization(
 
 /// A membership's status as the admin API names it, `removed` once removed.
 fn status_of(m: &entity::memberships::Model) -> String {
-    use sea_orm::ActiveEnum;
     if m.removed_at.is_some() {
         "removed".into()
     } else {
-        m.status.to_value()
+        crate::store::memberships::status_of(m.status)
+            .as_str()
+            .to_string()
     }
 }
 
@@ -571,7 +565,7 @@ async fn delete_user(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let q: Confirmed = query(&req)?;
+    let q: Confirmed = crate::routes::admin::audit::query(&req)?;
     if !q.confirm {
         let view = admin::user_view(&state.db, &id).await?;
         let live = view
@@ -610,7 +604,7 @@ async fn restore_user(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let q: Confirmed = query(&req)?;
+    let q: Confirmed = crate::routes::admin::audit::query(&req)?;
     if !q.confirm {
         let confirm = Confirm {
             action: "restore",
