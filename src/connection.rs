@@ -123,36 +123,64 @@ async fn write(db: &DatabaseConnection, taken: &HashMap<String, Pending>) -> Res
     tx.commit().await
 }
 
-/// Flushes every `interval` until `stop`, then once more; drops counts older than two
-/// days once an hour.
-pub async fn flush_forever(
-    recorder: std::sync::Arc<Recorder>,
-    db: DatabaseConnection,
+/// Runs `flush` every `interval` until `stop`, then once more at shutdown. A database
+/// outage is logged when it starts and when it ends, not at every tick. Serves every
+/// periodic writer of what was recorded in memory (connection health, the inspector).
+pub async fn flush_every<F>(
+    what: &'static str,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+    mut flush: impl FnMut() -> F,
+) where
+    F: std::future::Future<Output = Result<(), DbErr>>,
+{
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut outage = crate::db::Outage::new("connection health");
-    let mut last_prune = std::time::Instant::now() - Duration::from_secs(3600);
+    let mut outage = crate::db::Outage::new(what);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => break,
         }
-        match recorder.flush(&db).await {
+        match flush().await {
             Ok(()) => outage.succeeded(),
             Err(e) => {
-                // Kept in memory and written at the next tick.
                 outage.failed(&e);
             }
         }
-        if last_prune.elapsed() >= Duration::from_secs(3600) {
-            last_prune = std::time::Instant::now();
-            let _ = store::prune(&db, Utc::now() - chrono::Duration::days(2)).await;
+    }
+    if let Err(e) = flush().await {
+        tracing::warn!(error = %e, "{what} not flushed at shutdown");
+    }
+}
+
+/// Flushes every `interval` until `stop`, then once more (what a failed flush took is
+/// kept for the next); drops counts older than two days once an hour.
+pub async fn flush_forever(
+    recorder: std::sync::Arc<Recorder>,
+    db: DatabaseConnection,
+    interval: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let last_prune = std::sync::Arc::new(Mutex::new(
+        std::time::Instant::now() - Duration::from_secs(3600),
+    ));
+    flush_every("connection health", interval, stop, move || {
+        let (recorder, db, last_prune) = (recorder.clone(), db.clone(), last_prune.clone());
+        async move {
+            recorder.flush(&db).await?;
+            let due = last_prune.lock().is_ok_and(|mut at| {
+                let due = at.elapsed() >= Duration::from_secs(3600);
+                if due {
+                    *at = std::time::Instant::now();
+                }
+                due
+            });
+            if due {
+                let _ = store::prune(&db, Utc::now() - chrono::Duration::days(2)).await;
+            }
+            Ok(())
         }
-    }
-    if let Err(e) = recorder.flush(&db).await {
-        tracing::warn!(error = %e, "connection health not flushed at shutdown");
-    }
+    })
+    .await
 }

@@ -299,27 +299,14 @@ pub async fn flush_forever(
     inspector: std::sync::Arc<Inspector>,
     db: DatabaseConnection,
     interval: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut outage = crate::db::Outage::new("request inspector");
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => break,
-        }
-        match inspector.flush(&db).await {
-            Ok(()) => outage.succeeded(),
-            Err(e) => {
-                // What was taken is dropped; the next tick records anew.
-                outage.failed(&e);
-            }
-        }
-    }
-    if let Err(e) = inspector.flush(&db).await {
-        tracing::warn!(error = %e, "request inspector not flushed at shutdown");
-    }
+    // What a failed flush took is dropped; the next tick records anew.
+    crate::connection::flush_every("request inspector", interval, stop, move || {
+        let (inspector, db) = (inspector.clone(), db.clone());
+        async move { inspector.flush(&db).await }
+    })
+    .await
 }
 
 #[cfg(test)]
