@@ -778,6 +778,10 @@ async fn webhooks(users: usize, connections: usize, rate: u32, db_kind: Db) {
 #[tokio::main]
 async fn main() {
     offboard::install_crypto_provider();
+    // `RUST_LOG=sqlx::query=debug` shows every statement the scenario runs, with its time.
+    if std::env::var_os("RUST_LOG").is_some() {
+        offboard::telemetry::init(offboard::configuration::LogFormat::Json);
+    }
     match Cli::parse().scenario {
         Scenario::OrgDelete { members, db } => org_delete(members, db).await,
         Scenario::Floor {

@@ -541,35 +541,90 @@ impl Event {
 
     /// The payload as the webhook's `data`.
     pub fn data(&self) -> Value {
-        let v = match self {
-            Event::UserCreated(d) | Event::UserDeleted(d) => serde_json::to_value(d),
-            Event::UserSuspended(d) | Event::UserUnsuspended(d) => serde_json::to_value(d),
+        // These structs hold strings, numbers and options only: serializing cannot fail.
+        serde_json::to_value(self.with(None)).unwrap_or(Value::Null)
+    }
+
+    /// The event's webhook body, serialized once: the envelope `head` around its data,
+    /// with the provenance among the data's fields.
+    pub fn body(&self, head: Head<'_>, provenance: &Provenance) -> serde_json::Result<String> {
+        serde_json::to_string(&Envelope {
+            id: head.id,
+            event_type: self.event_type().as_str(),
+            timestamp: head.timestamp,
+            organization_id: head.organization_id,
+            sequence: head.sequence,
+            data: self.with(Some(provenance)),
+        })
+    }
+
+    fn with<'a>(&'a self, provenance: Option<&'a Provenance>) -> Data<'a> {
+        Data {
+            event: self,
+            provenance,
+        }
+    }
+}
+
+/// What the outbox gives an event: its id, instant, organization and sequence number.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    pub id: &'a str,
+    pub timestamp: DateTime<Utc>,
+    pub organization_id: &'a str,
+    pub sequence: i64,
+}
+
+/// An event's `data`: its own fields, then the provenance's (`source`, …), when there
+/// is one.
+struct Data<'a> {
+    event: &'a Event,
+    provenance: Option<&'a Provenance>,
+}
+
+impl Serialize for Data<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct With<'a, D: Serialize> {
+            #[serde(flatten)]
+            data: &'a D,
+            #[serde(flatten)]
+            provenance: Option<&'a Provenance>,
+        }
+        macro_rules! with {
+            ($d:expr) => {
+                With {
+                    data: $d,
+                    provenance: self.provenance,
+                }
+                .serialize(s)
+            };
+        }
+        match self.event {
+            Event::UserCreated(d) | Event::UserDeleted(d) => with!(d),
+            Event::UserSuspended(d) | Event::UserUnsuspended(d) => with!(d),
             Event::MembershipCreated(d)
             | Event::MembershipUpdated(d)
             | Event::MembershipDeactivated(d)
             | Event::MembershipReactivated(d)
-            | Event::MembershipDeleted(d) => serde_json::to_value(d),
-            Event::SessionsRevoked(d) => serde_json::to_value(d),
-            Event::OrganizationDeleted(d) => serde_json::to_value(d),
+            | Event::MembershipDeleted(d) => with!(d),
+            Event::SessionsRevoked(d) => with!(d),
+            Event::OrganizationDeleted(d) => with!(d),
             Event::GroupCreated(d)
             | Event::GroupUpdated(d)
             | Event::GroupMemberAdded(d)
             | Event::GroupMemberRemoved(d)
-            | Event::GroupDeleted(d) => serde_json::to_value(d),
-            Event::DeprovisionGuardTripped(d) | Event::DeprovisionGuardWouldTrip(d) => {
-                serde_json::to_value(d)
-            }
-            Event::DeprovisionGuardResolved(d) => serde_json::to_value(d),
-        };
-        // These structs hold strings, numbers and options only: serializing cannot fail.
-        v.unwrap_or(Value::Null)
+            | Event::GroupDeleted(d) => with!(d),
+            Event::DeprovisionGuardTripped(d) | Event::DeprovisionGuardWouldTrip(d) => with!(d),
+            Event::DeprovisionGuardResolved(d) => with!(d),
+        }
     }
 }
 
 /// The webhook body as stored in the outbox and delivered:
 /// `{"id","type","timestamp","organization_id","sequence","data"}`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Envelope<'a> {
+pub struct Envelope<'a, D = Value> {
     pub id: &'a str,
     #[serde(rename = "type")]
     pub event_type: &'a str,
@@ -577,7 +632,7 @@ pub struct Envelope<'a> {
     pub timestamp: DateTime<Utc>,
     pub organization_id: &'a str,
     pub sequence: i64,
-    pub data: Value,
+    pub data: D,
 }
 
 fn millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {

@@ -85,7 +85,7 @@ pub async fn run(
         }
         accounts::erase_many(work.tx(), &ids, now).await?;
         suspensions::remove_for_users(work.tx(), &ids).await?;
-        memberships::erase_all_for_users(work.tx(), &ids, now).await?;
+        memberships::erase_all_for_users(work.tx(), &ids, &[], now).await?;
         crate::store::outbox::erase_personal(work.tx(), &ids, None).await?;
         work.audit(Audit::new(
             actions::PURGE,

@@ -132,7 +132,7 @@ pub async fn delete_accounts(
     match purge_at {
         None => {
             crate::store::suspensions::remove_for_users(db, user_ids).await?;
-            store::erase_all_for_users(db, user_ids, now).await
+            store::erase_all_for_users(db, user_ids, removed_member_ids, now).await
         }
         Some(_) => store::mark_removed_with_account(db, removed_member_ids).await,
     }

@@ -224,14 +224,21 @@ pub async fn save(
 }
 
 /// A page of the organization's live memberships after `after_id`, in id order, locked
-/// for update on PostgreSQL: the organization deletion walks the members with it.
+/// for update on PostgreSQL: the organization deletion walks the members with it. Their
+/// SCIM records are not read (`scim` is `None`): a removal does not need them, and
+/// decoding them was a tenth of a large organization's deletion.
 pub async fn live_page(
     db: &impl ConnectionTrait,
     organization_id: &str,
     after_id: Option<&str>,
     limit: u64,
 ) -> Result<Vec<memberships::Model>, DbErr> {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{IdenStatic, Iterable};
     let mut q = memberships::Entity::find()
+        .select_only()
+        .columns(memberships::Column::iter().filter(|c| !matches!(c, memberships::Column::Scim)))
+        .column_as(Expr::cust("NULL"), memberships::Column::Scim.as_str())
         .filter(memberships::Column::OrganizationId.eq(organization_id))
         .filter(memberships::Column::RemovedAt.is_null());
     if let Some(after) = after_id {
@@ -286,15 +293,15 @@ pub async fn lock_all_live(db: &impl ConnectionTrait, organization_id: &str) -> 
     if !db::supports_row_locks(db.get_database_backend()) {
         return Ok(());
     }
-    memberships::Entity::update_many()
-        .col_expr(
-            memberships::Column::Version,
-            sea_orm::sea_query::Expr::col(memberships::Column::Version),
-        )
-        .filter(memberships::Column::OrganizationId.eq(organization_id))
-        .filter(memberships::Column::RemovedAt.is_null())
-        .exec(db)
-        .await?;
+    // One row back, not one per member; and a lock, not a new version of every row
+    // (an `UPDATE … SET version = version` was a fifth of the deletion's time).
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "SELECT count(*) FROM (SELECT 1 FROM memberships \
+         WHERE organization_id = $1 AND removed_at IS NULL FOR UPDATE) AS locked",
+        [organization_id.into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -329,18 +336,20 @@ pub async fn mark_removed(
     if ids.is_empty() {
         return Ok(());
     }
-    let in_ids = || memberships::Column::Id.is_in(ids.iter().map(String::as_str));
-    memberships::Entity::update_many()
-        .col_expr(memberships::Column::StatusChangedAt, now.into())
-        .filter(in_ids())
-        .filter(memberships::Column::Status.ne(Status::Inactive))
-        .exec(db)
-        .await?;
+    let inactive = || sea_orm::ActiveEnum::into_value(Status::Inactive);
+    // The status changes (and with it `status_changed_at`) unless already INACTIVE.
+    let status_changed_at = sea_orm::sea_query::CaseStatement::new()
+        .case(
+            Expr::col(memberships::Column::Status).ne(inactive()),
+            Expr::val(now),
+        )
+        .finally(Expr::col(memberships::Column::StatusChangedAt));
     let mut q = memberships::Entity::update_many()
         .col_expr(
-            memberships::Column::Status,
-            sea_orm::ActiveEnum::into_value(Status::Inactive).into(),
+            memberships::Column::StatusChangedAt,
+            status_changed_at.into(),
         )
+        .col_expr(memberships::Column::Status, inactive().into())
         .col_expr(memberships::Column::RemovedAt, Some(now).into())
         .col_expr(memberships::Column::UpdatedAt, now.into())
         .col_expr(
@@ -351,7 +360,9 @@ pub async fn mark_removed(
     if purge_after.is_none() {
         q = erase_record(q);
     }
-    q.filter(in_ids()).exec(db).await?;
+    q.filter(memberships::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -399,24 +410,29 @@ pub async fn mark_removed_with_account(
     Ok(())
 }
 
-/// Erases every organization's copy of these users' SCIM records (account erasure).
+/// Erases every organization's copy of these users' SCIM records (account erasure),
+/// but for the memberships in `erased` (removed with their records erased in the same
+/// transaction: writing them again doubled the cost of a large organization's deletion).
 pub async fn erase_all_for_users(
     db: &impl ConnectionTrait,
     user_ids: &[String],
+    erased: &[String],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if user_ids.is_empty() {
         return Ok(());
     }
-    erase_record(memberships::Entity::update_many())
+    let mut q = erase_record(memberships::Entity::update_many())
         .col_expr(memberships::Column::UpdatedAt, now.into())
         .col_expr(
             memberships::Column::PurgeAfter,
             Option::<DateTime<Utc>>::None.into(),
         )
-        .filter(memberships::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
-        .exec(db)
-        .await?;
+        .filter(memberships::Column::UserId.is_in(user_ids.iter().map(String::as_str)));
+    if !erased.is_empty() {
+        q = q.filter(memberships::Column::Id.is_not_in(erased.iter().map(String::as_str)));
+    }
+    q.exec(db).await?;
     Ok(())
 }
 

@@ -693,3 +693,52 @@ async fn what_a_deletion_reports_counts_what_it_did(app: TestApp) {
     assert_eq!(deleted["data"]["memberships_removed"], json!(3));
     assert_eq!(deleted["data"]["accounts_deleted"], json!(3));
 }
+
+db_test!(a_removal_keeps_the_instant_an_inactive_membership_was_deactivated);
+async fn a_removal_keeps_the_instant_an_inactive_membership_was_deactivated(app: TestApp) {
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let ana_a = app.create_user(&a, &user_body("ana@example.com")).await;
+    app.create_user(&b, &user_body("ana@example.com")).await;
+    let bo_a = app.create_user(&a, &user_body("bo@example.com")).await;
+    app.create_user(&b, &user_body("bo@example.com")).await;
+    let off = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    let res = app.patch(&a, &format!("/Users/{ana_a}"), &off).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let in_a = |view: &Value| {
+        view["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["organization_id"] == json!(a.id))
+            .cloned()
+            .unwrap()
+    };
+    let ana = app.account_of(&a, &ana_a).await;
+    let bo = app.account_of(&a, &bo_a).await;
+    let deactivated_at = in_a(&export(&app, &ana).await)["status_changed_at"].clone();
+    assert!(deactivated_at.is_string());
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for id in [&ana_a, &bo_a] {
+        let res = app.delete(&a, &format!("/Users/{id}")).await;
+        assert_eq!(res.status().as_u16(), 204);
+    }
+    // Already INACTIVE: its status did not change at the removal.
+    let removed = in_a(&export(&app, &ana).await);
+    assert!(removed["removed_at"].is_string());
+    assert_eq!(removed["status_changed_at"], deactivated_at);
+    // ACTIVE until the removal: its status changed then.
+    let removed = in_a(&export(&app, &bo).await);
+    assert_eq!(removed["status_changed_at"], removed["removed_at"]);
+}
+
+/// The user's export, which shows each membership's `status_changed_at`.
+async fn export(app: &TestApp, user: &str) -> Value {
+    let res = app
+        .admin_send(Method::GET, &format!("/users/{user}/export"), None)
+        .await;
+    expect_json(res, 200).await
+}

@@ -68,6 +68,8 @@ pub struct TestApp {
     pub webhook: offboard::configuration::WebhookSettings,
     /// The SQLite database's folder (`None` on PostgreSQL).
     pub dir: Option<tempfile::TempDir>,
+    /// The database, for a second app on it (another configuration, a restart).
+    pub database_url: String,
 }
 
 static TRACING: Once = Once::new();
@@ -161,6 +163,7 @@ pub async fn spawn_app_at(
         purge,
         webhook,
         dir,
+        database_url: url,
     }
 }
 

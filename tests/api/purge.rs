@@ -472,3 +472,49 @@ async fn restore_refused(app: &TestApp, id: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+db_test!(
+    an_account_erased_at_once_erases_the_records_an_earlier_grace_period_kept,
+    [("OFFBOARD_DELETION_GRACE", "7d")]
+);
+async fn an_account_erased_at_once_erases_the_records_an_earlier_grace_period_kept(app: TestApp) {
+    use entity::memberships::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    app.verify_domain(&a, "example.com").await;
+    app.verify_domain(&b, "example.com").await;
+    let id_a = app.create_user(&a, &user_body("ana@example.com")).await;
+    let id_b = app.create_user(&b, &user_body("ana@example.com")).await;
+    // A's IdP removes her while a grace period applies: A's record is kept.
+    let res = app.delete(&a, &format!("/Users/{id_a}")).await;
+    assert_eq!(res.status().as_u16(), 204);
+    let record = |scim_id: String| {
+        let db = app.db.clone();
+        async move {
+            Entity::find()
+                .filter(Column::ScimId.eq(scim_id))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert!(
+        record(id_a.clone()).await.scim.is_some(),
+        "kept in the grace period"
+    );
+    // The grace period is dropped; B's IdP removes her last membership, so the account
+    // is erased at once: every organization's record with it, A's kept one included.
+    let at_once = crate::helpers::spawn_app_at(app.database_url.clone(), None, &[]).await;
+    let res = at_once.delete(&b, &format!("/Users/{id_b}")).await;
+    assert_eq!(res.status().as_u16(), 204);
+    for id in [id_a, id_b] {
+        let m = record(id.clone()).await;
+        assert_eq!(
+            (m.scim, m.user_name, m.external_id),
+            (None, None, None),
+            "{id}: erased"
+        );
+    }
+}
