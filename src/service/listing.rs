@@ -106,12 +106,17 @@ pub async fn page<T>(
             }
             (matched, page)
         }
+        _ if wanted == 0 => (count().await?, Vec::new()),
         _ => {
-            let total = count().await?;
-            let page = if wanted == 0 || offset >= total {
-                Vec::new()
+            let page = fetch(offset, wanted).await?;
+            let n = page.len() as u64;
+            // A page that is not full and not past the end says how many match: the
+            // count is read only when it cannot (an IdP's `userName eq` lookup, the most
+            // frequent request, reads one statement instead of two).
+            let total = if n < wanted && (n > 0 || offset == 0) {
+                offset + n
             } else {
-                fetch(offset, wanted).await?
+                count().await?
             };
             (total, page)
         }
