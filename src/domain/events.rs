@@ -711,6 +711,38 @@ mod tests {
     }
 
     #[test]
+    fn the_body_is_the_envelope_around_the_data_and_its_provenance() {
+        let at: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
+        let event = Event::UserDeleted(UserData::new("org_1", "usr_1"));
+        let provenance = Provenance {
+            source: "scim.delete",
+            scim_token_id: Some("tok_1".into()),
+            request_id: None,
+        };
+        let head = Head {
+            id: "evt_1",
+            timestamp: at,
+            organization_id: "org_1",
+            sequence: 7,
+        };
+        let body: Value = serde_json::from_str(&event.body(head, &provenance).unwrap()).unwrap();
+        let mut data = event.data();
+        data["source"] = json!("scim.delete");
+        data["scim_token_id"] = json!("tok_1");
+        data["request_id"] = Value::Null;
+        assert_eq!(
+            body,
+            json!({"id": "evt_1", "type": "user.deleted", "timestamp": "2026-11-25T10:00:00.123Z",
+                   "organization_id": "org_1", "sequence": 7, "data": data})
+        );
+        assert_eq!(event.data()["user"]["id"], json!("usr_1"));
+        assert!(
+            event.data().get("source").is_none(),
+            "data alone has no provenance"
+        );
+    }
+
+    #[test]
     fn the_envelope_has_the_documented_shape() {
         let at: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
         let e = Envelope {

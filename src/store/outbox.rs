@@ -11,6 +11,10 @@ use crate::domain::events::{Event, Head, Provenance};
 use crate::ids;
 use crate::store::organizations;
 
+/// Rows per `INSERT`: eight values each, well under the values one statement may bind
+/// (32,766 on SQLite, 65,535 on PostgreSQL) however many events a unit appends at once.
+const ROWS_PER_INSERT: usize = 1000;
+
 /// Appends the events, numbered with the organization's next sequence numbers; returns
 /// their ids in order.
 #[tracing::instrument(skip_all, fields(organization_id, count = events.len()))]
@@ -31,52 +35,58 @@ pub async fn append(
     let last = organizations::reserve_sequence(db, organization_id, n).await?;
     let first = last - n + 1;
     let mut ids_out = Vec::with_capacity(events.len());
-    let mut insert = Query::insert();
-    insert.into_table(events::Entity).columns([
-        C::Id,
-        C::OrganizationId,
-        C::Sequence,
-        C::EventType,
-        C::UserId,
-        C::Payload,
-        C::CreatedAt,
-        C::FannedOut,
-    ]);
-    for (i, e) in events.iter().enumerate() {
-        let id = ids::new_id(ids::EVENT);
-        let sequence = first + i as i64;
-        let head = Head {
-            id: &id,
-            timestamp: now,
-            organization_id,
-            sequence,
-        };
-        // The body is serialized once, straight from the event, and stored as it is.
-        let payload = e.body(head, provenance).map_err(|err| {
-            DbErr::Custom(format!(
-                "event {} did not serialize: {err}",
-                e.event_type().as_str()
-            ))
-        })?;
-        let payload = match db.get_database_backend() {
-            DatabaseBackend::Postgres => Expr::val(payload).cast_as(Alias::new("json")),
-            _ => Expr::val(payload),
-        };
+    let new_insert = || {
+        let mut insert = Query::insert();
+        insert.into_table(events::Entity).columns([
+            C::Id,
+            C::OrganizationId,
+            C::Sequence,
+            C::EventType,
+            C::UserId,
+            C::Payload,
+            C::CreatedAt,
+            C::FannedOut,
+        ]);
         insert
-            .values([
-                Expr::val(id.as_str()),
-                Expr::val(organization_id),
-                Expr::val(sequence),
-                Expr::val(e.event_type().as_str()),
-                Expr::val(e.user_id()),
-                payload,
-                Expr::val(now),
-                Expr::val(false),
-            ])
-            .map_err(|err| DbErr::Custom(format!("event row: {err}")))?;
-        ids_out.push(id);
+    };
+    for (c, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
+        let mut insert = new_insert();
+        for (i, e) in chunk.iter().enumerate() {
+            let id = ids::new_id(ids::EVENT);
+            let sequence = first + (c * ROWS_PER_INSERT + i) as i64;
+            let head = Head {
+                id: &id,
+                timestamp: now,
+                organization_id,
+                sequence,
+            };
+            // The body is serialized once, straight from the event, and stored as it is.
+            let payload = e.body(head, provenance).map_err(|err| {
+                DbErr::Custom(format!(
+                    "event {} did not serialize: {err}",
+                    e.event_type().as_str()
+                ))
+            })?;
+            let payload = match db.get_database_backend() {
+                DatabaseBackend::Postgres => Expr::val(payload).cast_as(Alias::new("json")),
+                _ => Expr::val(payload),
+            };
+            insert
+                .values([
+                    Expr::val(id.as_str()),
+                    Expr::val(organization_id),
+                    Expr::val(sequence),
+                    Expr::val(e.event_type().as_str()),
+                    Expr::val(e.user_id()),
+                    payload,
+                    Expr::val(now),
+                    Expr::val(false),
+                ])
+                .map_err(|err| DbErr::Custom(format!("event row: {err}")))?;
+            ids_out.push(id);
+        }
+        db.execute(&insert).await?;
     }
-    db.execute(&insert).await?;
     Ok(ids_out)
 }
 

@@ -742,3 +742,43 @@ async fn export(app: &TestApp, user: &str) -> Value {
         .await;
     expect_json(res, 200).await
 }
+
+db_test!(deleting_an_organization_whose_members_are_in_many_groups_writes_every_event);
+async fn deleting_an_organization_whose_members_are_in_many_groups_writes_every_event(
+    app: TestApp,
+) {
+    // A page of 500 members in 8 groups each appends 5,000 events at once: more rows
+    // than one INSERT may bind on SQLite (32,766 values).
+    const MEMBERS: usize = 510;
+    const GROUPS: usize = 8;
+    let a = app.create_org("A").await;
+    let mut members = Vec::with_capacity(MEMBERS);
+    for i in 0..MEMBERS {
+        let id = app
+            .create_user(&a, &user_body(&format!("u{i}@example.com")))
+            .await;
+        members.push(json!({"value": id}));
+    }
+    for g in 0..GROUPS {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": format!("group {g}"),
+            "members": members,
+        });
+        expect_json(app.post(&a, "/Groups", &body).await, 201).await;
+    }
+    let before = app.events(&a).await.len();
+
+    app.admin_delete_confirmed(&format!("/organizations/{}", a.id), json!({}))
+        .await;
+
+    // Each member: a group.member_removed per group, membership.deleted, user.deleted;
+    // then organization.deleted. (`events` checks the sequences are contiguous.)
+    let after = app.event_types(&a).await;
+    assert_eq!(after.len() - before, MEMBERS * (GROUPS + 2) + 1);
+    let removed = after[before..]
+        .iter()
+        .filter(|t| *t == "group.member_removed")
+        .count();
+    assert_eq!(removed, MEMBERS * GROUPS);
+}
