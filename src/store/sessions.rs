@@ -71,36 +71,24 @@ pub async fn revoke_for_users(
     if user_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let in_users = || sessions::Column::UserId.is_in(user_ids.iter().map(String::as_str));
-    let counts: Vec<(String, i64)> = sessions::Entity::find()
-        .select_only()
-        .column(sessions::Column::UserId)
-        .column_as(sessions::Column::Id.count(), "n")
-        .filter(sessions::Column::OrganizationId.eq(organization_id))
-        .filter(in_users())
-        .filter(sessions::Column::RevokedAt.is_null())
-        .group_by(sessions::Column::UserId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    if counts.is_empty() {
-        return Ok(HashMap::new());
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    // One statement: the revoked sessions' users come back from the UPDATE itself.
+    let mut update = Query::update();
+    update
+        .table(sessions::Entity)
+        .value(sessions::Column::RevokedAt, Expr::val(now))
+        .value(sessions::Column::RevokedReason, Expr::val(reason))
+        .and_where(Expr::col(sessions::Column::OrganizationId).eq(organization_id))
+        .and_where(Expr::col(sessions::Column::UserId).is_in(user_ids.iter().map(String::as_str)))
+        .and_where(Expr::col(sessions::Column::RevokedAt).is_null())
+        .returning_col(sessions::Column::UserId);
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for row in db.query_all(&update).await? {
+        *counts
+            .entry(row.try_get_by_index::<String>(0)?)
+            .or_default() += 1;
     }
-    sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, Some(now).into())
-        .col_expr(
-            sessions::Column::RevokedReason,
-            Some(reason.to_string()).into(),
-        )
-        .filter(sessions::Column::OrganizationId.eq(organization_id))
-        .filter(in_users())
-        .filter(sessions::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(counts
-        .into_iter()
-        .map(|(u, n)| (u, u64::try_from(n).unwrap_or(0)))
-        .collect())
+    Ok(counts)
 }
 
 /// Revokes one session; `false` when it was already revoked.
