@@ -49,6 +49,7 @@ pub async fn append(
         ]);
         insert
     };
+    let on_postgres = db.get_database_backend() == DatabaseBackend::Postgres;
     for (c, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
         let mut insert = new_insert();
         for (i, e) in chunk.iter().enumerate() {
@@ -67,9 +68,10 @@ pub async fn append(
                     e.event_type().as_str()
                 ))
             })?;
-            let payload = match db.get_database_backend() {
-                DatabaseBackend::Postgres => Expr::val(payload).cast_as(Alias::new("json")),
-                _ => Expr::val(payload),
+            let payload = if on_postgres {
+                Expr::val(payload).cast_as(Alias::new("json"))
+            } else {
+                Expr::val(payload)
             };
             insert
                 .values([

@@ -44,18 +44,9 @@ pub async fn revoke_for_membership(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let res = sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, Some(now).into())
-        .col_expr(
-            sessions::Column::RevokedReason,
-            Some(reason.to_string()).into(),
-        )
-        .filter(sessions::Column::OrganizationId.eq(organization_id))
-        .filter(sessions::Column::UserId.eq(user_id))
-        .filter(sessions::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    let revoked =
+        revoke_for_users(db, organization_id, &[user_id.to_string()], reason, now).await?;
+    Ok(revoked.values().sum())
 }
 
 /// Revokes the live sessions of these users in one organization; returns the count per

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{TestApp, expect_json, user_body};
+use crate::helpers::{TestApp, expect_json, membership_in, user_body};
 
 // The seed's own example: department ids belong to the application.
 const DEPT: &str = "dept_eng001";
@@ -36,18 +36,9 @@ async fn deleting_an_organization_keeps_members_of_other_organizations_and_delet
     let view = app.admin_user(&shared).await;
     assert_eq!(view["status"], json!("ACTIVE"));
     assert_eq!(view["email"], json!("shared@example.com"));
-    let by_org = |v: &Value, org: &str| -> Value {
-        v["memberships"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["organization_id"] == json!(org))
-            .cloned()
-            .unwrap()
-    };
-    assert!(by_org(&view, &a.id)["removed_at"].is_string());
-    assert_eq!(by_org(&view, &b.id)["status"], json!("ACTIVE"));
-    assert_eq!(by_org(&view, &b.id)["removed_at"], Value::Null);
+    assert!(membership_in(&view, &a.id)["removed_at"].is_string());
+    assert_eq!(membership_in(&view, &b.id)["status"], json!("ACTIVE"));
+    assert_eq!(membership_in(&view, &b.id)["removed_at"], Value::Null);
     app.get_json(&b, &format!("/Users/{shared_b}")).await;
     assert!(!app.session_active(&s_shared_a).await);
     assert!(app.session_active(&s_shared_b).await, "B's session stays");
@@ -708,15 +699,7 @@ async fn a_removal_keeps_the_instant_an_inactive_membership_was_deactivated(app:
         "Operations": [{"op": "replace", "path": "active", "value": false}]});
     let res = app.patch(&a, &format!("/Users/{ana_a}"), &off).await;
     assert_eq!(res.status().as_u16(), 200);
-    let in_a = |view: &Value| {
-        view["memberships"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["organization_id"] == json!(a.id))
-            .cloned()
-            .unwrap()
-    };
+    let in_a = |view: &Value| membership_in(view, &a.id);
     let ana = app.account_of(&a, &ana_a).await;
     let bo = app.account_of(&a, &bo_a).await;
     let deactivated_at = in_a(&export(&app, &ana).await)["status_changed_at"].clone();

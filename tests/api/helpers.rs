@@ -491,6 +491,18 @@ pub fn check_schema(payload: &Value) {
 }
 
 /// Asserts the status and returns the JSON body.
+/// The membership in organization `org` of a user view (the admin API's or the export's
+/// `memberships`).
+pub fn membership_in(view: &Value, org: &str) -> Value {
+    view["memberships"]
+        .as_array()
+        .expect("memberships")
+        .iter()
+        .find(|m| m["organization_id"] == serde_json::json!(org))
+        .cloned()
+        .unwrap_or_else(|| panic!("no membership in {org}: {view}"))
+}
+
 pub async fn expect_json(res: Response, status: u16) -> Value {
     assert_eq!(res.status().as_u16(), status, "status of {}", res.url());
     res.json().await.expect("JSON body")

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{TestApp, expect_json, fixture, patch_body, user_body};
+use crate::helpers::{TestApp, expect_json, fixture, membership_in, patch_body, user_body};
 
 db_test!(deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it);
 async fn deactivating_ends_access_keeps_the_account_and_reactivation_reverses_it(app: TestApp) {
@@ -195,15 +195,8 @@ async fn deleting_a_user_of_two_organizations_removes_only_that_membership(app: 
     let account = app.admin_user(&user).await;
     assert_eq!(account["status"], json!("ACTIVE"));
     assert_eq!(account["email"], json!("Shared@Example.com"));
-    let ms = account["memberships"].as_array().unwrap();
-    let in_a = ms
-        .iter()
-        .find(|m| m["organization_id"] == json!(a.id))
-        .unwrap();
-    let in_b = ms
-        .iter()
-        .find(|m| m["organization_id"] == json!(b.id))
-        .unwrap();
+    let in_a = membership_in(&account, &a.id);
+    let in_b = membership_in(&account, &b.id);
     assert!(in_a["removed_at"].is_string());
     assert_eq!(in_b["status"], json!("ACTIVE"));
     assert!(in_b["removed_at"].is_null());
@@ -315,15 +308,7 @@ async fn deactivating_in_one_organization_revokes_only_that_organizations_sessio
             "{dialect}: B's session stays"
         );
         let view = app.admin_user(&user).await;
-        let status = |org: &str| {
-            view["memberships"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|m| m["organization_id"] == json!(org))
-                .unwrap()["status"]
-                .clone()
-        };
+        let status = |org: &str| membership_in(&view, org)["status"].clone();
         assert_eq!(status(&a.id), json!("INACTIVE"), "{dialect}");
         assert_eq!(status(&b.id), json!("ACTIVE"), "{dialect}");
         // Reactivate for the next dialect.

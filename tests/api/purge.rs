@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{TestApp, expect_json, fixture, user_body};
+use crate::helpers::{TestApp, expect_json, fixture, membership_in, user_body};
 
 db_test!(
     a_deleted_account_is_invisible_but_restorable_within_the_grace_period,
@@ -300,15 +300,7 @@ async fn a_removed_membership_keeps_its_record_until_the_purge(app: TestApp) {
             .as_u16(),
         204
     );
-    let in_a = |v: &Value| -> Value {
-        v["memberships"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["organization_id"] == json!(a.id))
-            .cloned()
-            .unwrap()
-    };
+    let in_a = |v: &Value| membership_in(v, &a.id);
     let view = app.admin_user(&id).await;
     assert_eq!(in_a(&view)["user_name"], json!("dee@example.com"));
     assert_eq!(
