@@ -92,7 +92,14 @@ pub async fn remove_memberships(
         if work.has_pending() {
             work.flush_events().await?;
         }
-        outbox::erase_personal(work.tx(), &user_ids, Some(org)).await?;
+        // A kept account's events are erased in this organization; a deleted one's in
+        // every organization, this one included (one statement, not two).
+        let kept: Vec<String> = user_ids
+            .iter()
+            .filter(|u| !to_delete.contains(*u))
+            .cloned()
+            .collect();
+        outbox::erase_personal(work.tx(), &kept, Some(org)).await?;
         outbox::erase_personal(work.tx(), &deleted, None).await?;
     }
 

@@ -271,3 +271,38 @@ async fn an_immediate_deletion_erases_the_personal_data_of_stored_events_at_once
     assert_eq!(res.status().as_u16(), 204);
     assert_no_personal_data(&stored_about(&app, &user).await);
 }
+
+db_test!(a_removal_erases_the_organizations_events_of_an_account_that_lives_on_elsewhere);
+async fn a_removal_erases_the_organizations_events_of_an_account_that_lives_on_elsewhere(
+    app: TestApp,
+) {
+    // One account in two organizations that both verified example.com. The first deletes
+    // it: the account lives on in the second, but what the first organization's events
+    // said of its member is erased with its record, at once (no grace period).
+    let (acme, other) = (app.create_org("Acme").await, app.create_org("Other").await);
+    app.verify_domain(&acme, "example.com").await;
+    app.verify_domain(&other, "example.com").await;
+    let in_acme = app.create_user(&acme, &ada()).await;
+    let in_other = app.create_user(&other, &ada()).await;
+    let user = app.account_of(&acme, &in_acme).await;
+    assert_eq!(app.account_of(&other, &in_other).await, user, "one account");
+    let res = app.delete(&acme, &format!("/Users/{in_acme}")).await;
+    assert_eq!(res.status().as_u16(), 204);
+
+    let stored = offboard::store::outbox::for_user(&app.db, &user, 1000)
+        .await
+        .unwrap();
+    let (acme_events, other_events): (Vec<_>, Vec<_>) = stored
+        .into_iter()
+        .partition(|e| e.organization_id == acme.id);
+    let texts = |events: Vec<entity::events::Model>| -> Vec<String> {
+        events.into_iter().map(|e| e.payload.to_string()).collect()
+    };
+    assert_no_personal_data(&texts(acme_events));
+    assert!(
+        texts(other_events)
+            .iter()
+            .any(|t| t.contains("ada@example.com")),
+        "the organization the account still belongs to keeps its own events"
+    );
+}
