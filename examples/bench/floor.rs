@@ -118,66 +118,10 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
     let started = Instant::now();
     let mut i = 0usize;
     while started.elapsed() < duration {
-        let (mid, scim_id, uid, user_name) = &members[(i * 7919) % members.len()];
         let t = Instant::now();
-        let now = chrono::Utc::now();
         let mut conn = pool.acquire().await.unwrap();
-        let c = &mut *conn;
         clock.start();
-        guarded_start(
-            c,
-            &mut clock,
-            &org.id,
-            scim_id,
-            uid,
-            users,
-            "membership.deactivated",
-            now,
-        )
-        .await;
-        let status = if i.is_multiple_of(2) {
-            "INACTIVE"
-        } else {
-            "ACTIVE"
-        };
-        sqlx::query(UPDATE_MEMBERSHIP)
-            .bind(status)
-            .bind("[]")
-            .bind("ext-1")
-            .bind(user_name)
-            .bind(user_name)
-            .bind(scim_record(user_name))
-            .bind("user")
-            .bind("bench")
-            .bind(Option::<String>::None)
-            .bind(i as i64 + 2)
-            .bind(now)
-            .bind(now)
-            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
-            .bind(mid)
-            .fetch_optional(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("update membership");
-        sqlx::query(SELECT_GROUPS)
-            .bind(&org.id)
-            .bind(scim_id)
-            .fetch_all(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("select groups");
-        let event_id = offboard::ids::new_id(offboard::ids::EVENT);
-        let payload = event_payload(&event_id, &org.id, uid, user_name);
-        finish(
-            c,
-            &mut clock,
-            &org.id,
-            uid,
-            mid,
-            &[("membership.deactivated", event_id, payload)],
-            now,
-        )
-        .await;
+        patch(&mut conn, &mut clock, &org.id, &members, i, users, ONE).await;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         i += 1;
     }
@@ -187,6 +131,65 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         started.elapsed(),
     );
     clock.print(latencies.len());
+
+    // The same PATCH transactions, GROUP at a time in one commit, each in its savepoint:
+    // what a writer committing concurrent requests together would do through this driver.
+    let mut clock = Clock::default();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    let mut i = 0usize;
+    while started.elapsed() < duration {
+        let t = Instant::now();
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        for _ in 0..GROUP {
+            clock.start();
+            patch(&mut conn, &mut clock, &org.id, &members, i, users, IN_GROUP).await;
+            i += 1;
+        }
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+        let each = t.elapsed().as_secs_f64() * 1e3;
+        latencies.extend(std::iter::repeat_n(each, GROUP));
+    }
+    report(
+        &format!("PATCH active, {GROUP} per commit"),
+        &mut latencies,
+        started.elapsed(),
+    );
+
+    // The same statements through a synchronous driver (rusqlite on the same file and
+    // settings): no hand-off to a connection thread per statement. Alone, then grouped.
+    let sync = synchronous(&target.url);
+    for group in [1, GROUP] {
+        let mut latencies = Vec::new();
+        let started = Instant::now();
+        let mut i = 0usize;
+        while started.elapsed() < duration {
+            let t = Instant::now();
+            if group == 1 {
+                patch_sync(&sync, &org.id, &members, i, users, ONE);
+                i += 1;
+            } else {
+                sync.execute_batch("BEGIN IMMEDIATE").unwrap();
+                for _ in 0..group {
+                    patch_sync(&sync, &org.id, &members, i, users, IN_GROUP);
+                    i += 1;
+                }
+                sync.execute_batch("COMMIT").unwrap();
+            }
+            let each = t.elapsed().as_secs_f64() * 1e3;
+            latencies.extend(std::iter::repeat_n(each, group));
+        }
+        report(
+            &format!("PATCH active, synchronous, {group} per commit"),
+            &mut latencies,
+            started.elapsed(),
+        );
+    }
+    drop(sync);
 
     // DELETE /Users/{id}: removal, account deletion and erasure at once.
     let mut clock = Clock::default();
@@ -209,6 +212,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
             users,
             "membership.deleted",
             now,
+            ONE.0,
         )
         .await;
         sqlx::query(SELECT_GROUPS)
@@ -307,7 +311,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
                 (kind, id, payload)
             })
             .collect();
-        finish(c, &mut clock, &org.id, uid, mid, &events, now).await;
+        finish(c, &mut clock, &org.id, uid, mid, &events, now, ONE.1).await;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         deleted += 1;
     }
@@ -341,6 +345,199 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         &mut latencies,
         started.elapsed(),
     );
+}
+
+/// How many requests' transactions the grouped floors commit together (as many as the
+/// SCIM scenario's connections).
+const GROUP: usize = 16;
+
+/// How a transaction is opened and closed: on its own, or as one request of a group that
+/// commits together (a savepoint each, as a group-committing writer would isolate them).
+type Bounds = (&'static str, &'static str);
+const ONE: Bounds = ("BEGIN IMMEDIATE", "COMMIT");
+const IN_GROUP: Bounds = ("SAVEPOINT request", "RELEASE request");
+
+/// One PATCH `active` deprovisioning (or reactivation, every other `i`): its statements.
+#[allow(clippy::too_many_arguments)]
+async fn patch(
+    c: &mut Conn,
+    clock: &mut Clock,
+    org: &str,
+    members: &[(String, String, String, String)],
+    i: usize,
+    users: usize,
+    bounds: Bounds,
+) {
+    let (mid, scim_id, uid, user_name) = &members[(i * 7919) % members.len()];
+    let now = chrono::Utc::now();
+    guarded_start(
+        c,
+        clock,
+        org,
+        scim_id,
+        uid,
+        users,
+        "membership.deactivated",
+        now,
+        bounds.0,
+    )
+    .await;
+    let status = if i.is_multiple_of(2) {
+        "INACTIVE"
+    } else {
+        "ACTIVE"
+    };
+    sqlx::query(UPDATE_MEMBERSHIP)
+        .bind(status)
+        .bind("[]")
+        .bind("ext-1")
+        .bind(user_name)
+        .bind(user_name)
+        .bind(scim_record(user_name))
+        .bind("user")
+        .bind("bench")
+        .bind(Option::<String>::None)
+        .bind(i as i64 + 2)
+        .bind(now)
+        .bind(now)
+        .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+        .bind(mid)
+        .fetch_optional(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("update membership");
+    sqlx::query(SELECT_GROUPS)
+        .bind(org)
+        .bind(scim_id)
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("select groups");
+    let event_id = offboard::ids::new_id(offboard::ids::EVENT);
+    let payload = event_payload(&event_id, org, uid, user_name);
+    finish(
+        c,
+        clock,
+        org,
+        uid,
+        mid,
+        &[("membership.deactivated", event_id, payload)],
+        now,
+        bounds.1,
+    )
+    .await;
+}
+
+/// A synchronous connection to the floor's database, set up as offboard's writer is.
+fn synchronous(url: &str) -> rusqlite::Connection {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA secure_delete = ON; PRAGMA busy_timeout = 30000;",
+    )
+    .unwrap();
+    conn
+}
+
+/// `patch`'s statements through rusqlite, in the same order with the same values.
+fn patch_sync(
+    c: &rusqlite::Connection,
+    org: &str,
+    members: &[(String, String, String, String)],
+    i: usize,
+    users: usize,
+    bounds: Bounds,
+) {
+    use rusqlite::params;
+    let (mid, scim_id, uid, user_name) = &members[(i * 7919) % members.len()];
+    let now = chrono::Utc::now().to_rfc3339();
+    let none: Option<String> = None;
+    c.execute_batch(bounds.0).unwrap();
+    let select = |sql: &str, values: &[&dyn rusqlite::ToSql]| {
+        let mut statement = c.prepare_cached(sql).unwrap();
+        let mut rows = statement.query(values).unwrap();
+        while rows.next().unwrap().is_some() {}
+    };
+    select(SELECT_MEMBERSHIP, params![org, scim_id, 1]);
+    select(SELECT_GUARD, params![org, 1]);
+    select(
+        UPDATE_GUARD,
+        params![now, 1, users as i64, false, none, now, org],
+    );
+    c.prepare_cached(REVOKE_SESSIONS)
+        .unwrap()
+        .execute(params![now, "membership.deactivated", org, uid])
+        .unwrap();
+    let status = if i.is_multiple_of(2) {
+        "INACTIVE"
+    } else {
+        "ACTIVE"
+    };
+    select(
+        UPDATE_MEMBERSHIP,
+        params![
+            status,
+            "[]",
+            "ext-1",
+            user_name,
+            user_name,
+            scim_record(user_name),
+            "user",
+            "bench",
+            none,
+            i as i64 + 2,
+            now,
+            now,
+            none,
+            mid
+        ],
+    );
+    select(SELECT_GROUPS, params![org, scim_id]);
+    let mut last: i64 = 0;
+    {
+        let mut statement = c.prepare_cached(RESERVE_SEQUENCE).unwrap();
+        let mut rows = statement.query(params![1, org]).unwrap();
+        if let Some(row) = rows.next().unwrap() {
+            last = row.get(3).unwrap();
+        }
+    }
+    let event_id = offboard::ids::new_id(offboard::ids::EVENT);
+    let payload = event_payload(&event_id, org, uid, user_name);
+    c.prepare_cached(INSERT_EVENT)
+        .unwrap()
+        .execute(params![
+            event_id,
+            org,
+            last,
+            "membership.deactivated",
+            uid,
+            payload,
+            now,
+            false
+        ])
+        .unwrap();
+    c.prepare_cached(INSERT_AUDIT)
+        .unwrap()
+        .execute(params![
+            offboard::ids::new_id(offboard::ids::AUDIT),
+            org,
+            "scim_token",
+            "tok_01JBENCH",
+            "membership.change",
+            "membership",
+            mid,
+            r#"{"from":"ACTIVE","to":"INACTIVE","sessions_revoked":0,"scim_id":"mem_01JBENCH"}"#,
+            "req_01JBENCH",
+            "success",
+            now
+        ])
+        .unwrap();
+    c.execute_batch(bounds.1).unwrap();
 }
 
 /// Time spent in each statement of a transaction, summed over the run, in order.
@@ -390,11 +587,9 @@ async fn guarded_start(
     users: usize,
     reason: &str,
     now: chrono::DateTime<chrono::Utc>,
+    open: &'static str,
 ) {
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *c)
-        .await
-        .unwrap();
+    sqlx::query(open).execute(&mut *c).await.unwrap();
     clock.tick("BEGIN IMMEDIATE");
     sqlx::query(SELECT_MEMBERSHIP)
         .bind(org)
@@ -436,6 +631,7 @@ async fn guarded_start(
 
 /// What every change ends with: the events' sequence numbers, the events, the audit row,
 /// the commit.
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     c: &mut Conn,
     clock: &mut Clock,
@@ -444,6 +640,7 @@ async fn finish(
     mid: &str,
     events: &[(&str, String, String)],
     now: chrono::DateTime<chrono::Utc>,
+    close: &'static str,
 ) {
     let last: i64 = sqlx::query(RESERVE_SEQUENCE)
         .bind(events.len() as i64)
@@ -485,7 +682,7 @@ async fn finish(
         .await
         .unwrap();
     clock.tick("insert audit");
-    sqlx::query("COMMIT").execute(&mut *c).await.unwrap();
+    sqlx::query(close).execute(&mut *c).await.unwrap();
     clock.tick("COMMIT");
 }
 
