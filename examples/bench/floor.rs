@@ -51,10 +51,6 @@ fn event_payload(id: &str, org: &str, user: &str, name: &str) -> String {
 }
 
 pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
-    assert!(
-        matches!(db_kind, Db::Sqlite),
-        "the floor is measured on SQLite"
-    );
     let target = fresh_database(db_kind).await;
     let db = offboard::db::connect(&target.url, 2).await.unwrap();
     offboard::db::migrate(&db).await.unwrap();
@@ -85,6 +81,9 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
     .unwrap();
     seed(&db, &org.id, &other.id, users).await;
     db.close().await.unwrap();
+    if db_kind == Db::Postgres {
+        return floor_postgres(&target.url, &org.id, users, duration).await;
+    }
 
     let options = SqliteConnectOptions::from_str(&target.url)
         .unwrap()
@@ -426,6 +425,204 @@ async fn patch(
         bounds.1,
     )
     .await;
+}
+
+/// How many PATCH transactions run at once on PostgreSQL (as the SCIM scenario's
+/// connections).
+const CONNECTIONS: usize = 16;
+
+/// The floor on PostgreSQL: offboard's PATCH statements (the SQLite floor's SQL with
+/// PostgreSQL's placeholders, row locks and casts, as offboard sends them), on
+/// `CONNECTIONS` connections at once, each looping over its own members of one
+/// organization, for `duration`.
+async fn floor_postgres(url: &str, org: &str, users: usize, duration: Duration) {
+    use sea_orm::sqlx::postgres::PgPoolOptions;
+    let pool = PgPoolOptions::new()
+        .max_connections(CONNECTIONS as u32)
+        .connect(url)
+        .await
+        .unwrap();
+    let members: Vec<(String, String, String, String)> = sqlx::query(
+        "SELECT id, scim_id, user_id, user_name FROM memberships WHERE organization_id = $1 ORDER BY id",
+    )
+    .bind(org)
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect();
+    println!(
+        "== floor: offboard's PATCH statements on PostgreSQL, {CONNECTIONS} connections at once, {users} members, {duration:?}"
+    );
+    let members = std::sync::Arc::new(members);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in 0..CONNECTIONS {
+        let (pool, members, org) = (pool.clone(), members.clone(), org.to_string());
+        tasks.spawn(async move {
+            let mut conn = pool.acquire().await.unwrap();
+            let mut latencies = Vec::new();
+            let mut i = k;
+            while started.elapsed() < duration {
+                let t = Instant::now();
+                patch_postgres(&mut conn, &org, &members, i, users).await;
+                latencies.push(t.elapsed().as_secs_f64() * 1e3);
+                i += CONNECTIONS;
+            }
+            latencies
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        latencies.extend(done.unwrap());
+    }
+    report(
+        &format!("PATCH active, {CONNECTIONS} at once"),
+        &mut latencies,
+        started.elapsed(),
+    );
+}
+
+/// SQLite's `?` placeholders as PostgreSQL's `$1`, `$2`, ...
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for ch in sql.chars() {
+        if ch == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// `patch`'s statements as offboard sends them to PostgreSQL.
+async fn patch_postgres(
+    c: &mut sqlx::PgConnection,
+    org: &str,
+    members: &[(String, String, String, String)],
+    i: usize,
+    users: usize,
+) {
+    use serde_json::Value;
+    let (mid, scim_id, uid, user_name) = &members[(i * 7919) % members.len()];
+    let now = chrono::Utc::now();
+    let no_time = Option::<chrono::DateTime<chrono::Utc>>::None;
+    sqlx::query("BEGIN").execute(&mut *c).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{} FOR UPDATE",
+        numbered(SELECT_MEMBERSHIP)
+    )))
+    .bind(org)
+    .bind(scim_id)
+    .bind(1i64)
+    .fetch_optional(&mut *c)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{} FOR UPDATE",
+        numbered(SELECT_GUARD)
+    )))
+    .bind(org)
+    .bind(1i64)
+    .fetch_optional(&mut *c)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(numbered(UPDATE_GUARD)))
+        .bind(now)
+        .bind(1i64)
+        .bind(users as i64)
+        .bind(false)
+        .bind(no_time)
+        .bind(now)
+        .bind(org)
+        .fetch_optional(&mut *c)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(numbered(REVOKE_SESSIONS)))
+        .bind(now)
+        .bind("membership.deactivated")
+        .bind(org)
+        .bind(uid)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    let status = if i.is_multiple_of(2) {
+        "INACTIVE"
+    } else {
+        "ACTIVE"
+    };
+    let record: Value = serde_json::from_str(&scim_record(user_name)).unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(numbered(UPDATE_MEMBERSHIP)))
+        .bind(status)
+        .bind(serde_json::json!([]))
+        .bind("ext-1")
+        .bind(user_name)
+        .bind(user_name)
+        .bind(record)
+        .bind("user")
+        .bind("bench")
+        .bind(Option::<String>::None)
+        .bind(i as i64 + 2)
+        .bind(now)
+        .bind(now)
+        .bind(no_time)
+        .bind(mid)
+        .fetch_optional(&mut *c)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(numbered(SELECT_GROUPS)))
+        .bind(org)
+        .bind(scim_id)
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+    let last: i64 = sqlx::query(sqlx::AssertSqlSafe(numbered(RESERVE_SEQUENCE)))
+        .bind(1i64)
+        .bind(org)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap()
+        .get(3);
+    let event_id = offboard::ids::new_id(offboard::ids::EVENT);
+    let payload = event_payload(&event_id, org, uid, user_name);
+    sqlx::query(sqlx::AssertSqlSafe(
+        numbered(INSERT_EVENT).replace("$6", "CAST($6 AS json)"),
+    ))
+    .bind(event_id)
+    .bind(org)
+    .bind(last)
+    .bind("membership.deactivated")
+    .bind(uid)
+    .bind(payload)
+    .bind(now)
+    .bind(false)
+    .execute(&mut *c)
+    .await
+    .unwrap();
+    let details: Value = serde_json::from_str(
+        r#"{"from":"ACTIVE","to":"INACTIVE","sessions_revoked":0,"scim_id":"mem_01JBENCH"}"#,
+    )
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(numbered(INSERT_AUDIT)))
+        .bind(offboard::ids::new_id(offboard::ids::AUDIT))
+        .bind(org)
+        .bind("scim_token")
+        .bind("tok_01JBENCH")
+        .bind("membership.change")
+        .bind("membership")
+        .bind(mid)
+        .bind(details)
+        .bind("req_01JBENCH")
+        .bind("success")
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    sqlx::query("COMMIT").execute(&mut *c).await.unwrap();
 }
 
 /// A synchronous connection to the floor's database, set up as offboard's writer is.

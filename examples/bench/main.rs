@@ -142,7 +142,8 @@ enum Scenario {
         db: Db,
     },
     /// The floor: offboard's PATCH and DELETE statements in a loop directly against
-    /// SQLite (no HTTP, no ORM), one writer, as transactions per second.
+    /// the database (no HTTP, no ORM), as transactions per second: on SQLite one writer,
+    /// alone, grouped and through a synchronous driver; on PostgreSQL the PATCH, 16 at once.
     Floor {
         #[arg(long, default_value_t = 2000)]
         users: usize,
