@@ -167,6 +167,20 @@ async fn removal_without_confirmation_answers_the_exact_422_envelope_and_changes
         )
         .await;
     assert_confirmation_required(res, json!({"organization_id": org.id})).await;
+    // A JSON content type with nothing after it is no body: unconfirmed, not malformed.
+    for path in [path.clone(), format!("/organizations/{}", org.id)] {
+        let res = app
+            .client
+            .delete(app.admin(&path))
+            .bearer_auth(&app.admin_token)
+            .header("Content-Type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 422, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "CONFIRMATION_REQUIRED", "{path}");
+    }
 
     app.get_json(&org, &format!("/Users/{id}")).await;
     assert_eq!(

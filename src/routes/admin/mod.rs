@@ -276,19 +276,22 @@ pub fn deletion_body(
     Ok(content)
 }
 
+/// A body that could not be read (type, size, deadline, syntax), with the reader's status.
+fn unreadable(e: crate::scim::error::ScimError) -> AdminApiError {
+    AdminApiError::new(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        "VALIDATION_ERROR",
+        &e.detail,
+    )
+}
+
 /// Reads and deserializes a JSON body into the request type.
 async fn body<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
 ) -> Result<T, AdminApiError> {
-    let value = read_json(req, payload, limit).await.map_err(|e| {
-        AdminApiError::new(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            "VALIDATION_ERROR",
-            &e.detail,
-        )
-    })?;
+    let value = read_json(req, payload, limit).await.map_err(unreadable)?;
     // serde reads a struct from an array too (`[]` as every field absent): refuse that.
     if !value.is_object() {
         return Err(AdminApiError::validation("the body must be a JSON object"));
@@ -312,7 +315,16 @@ async fn optional_body(
     if no_type && no_length && !headers.contains_key(actix_web::http::header::TRANSFER_ENCODING) {
         return Ok(json!({}));
     }
-    body(req, payload, limit).await
+    // A content type with no bytes after it is no body too: `{}`, refused as unconfirmed
+    // where confirmation is needed rather than as malformed JSON.
+    let value = crate::routes::scim::read_optional_json(req, payload, limit)
+        .await
+        .map_err(unreadable)?
+        .unwrap_or_else(|| json!({}));
+    if !value.is_object() {
+        return Err(AdminApiError::validation("the body must be a JSON object"));
+    }
+    Ok(value)
 }
 
 /// Destructive calls need `{"confirm": true}`; anything else answers 422

@@ -140,6 +140,26 @@ where
     .map_err(|_| ScimError::new(500, None, "internal error"))?
 }
 
+/// Reads a JSON body that may be absent: `None` when it has no bytes but whitespace (a
+/// DELETE sent with a content type and nothing after it), else as `read_json` does.
+pub async fn read_optional_json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Option<Value>, ScimError> {
+    let bytes = read_bytes(req, payload, limit).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    crate::cpu::run(bytes.len(), move || {
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+    })
+    .await
+    .map_err(|_| ScimError::new(500, None, "internal error"))?
+}
+
 async fn read_bytes(
     req: &HttpRequest,
     mut payload: web::Payload,
