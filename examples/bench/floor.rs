@@ -26,13 +26,11 @@ const RESERVE_SEQUENCE: &str = r#"UPDATE "organizations" SET "event_seq" = "even
 const INSERT_EVENT: &str = r#"INSERT INTO "events" ("id", "organization_id", "sequence", "event_type", "user_id", "payload", "created_at", "fanned_out") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#;
 const INSERT_AUDIT: &str = r#"INSERT INTO "audit_log" ("id", "organization_id", "actor_type", "actor_id", "action", "target_type", "target_id", "details", "request_id", "outcome", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
 // DELETE's own statements (besides those above).
-const MARK_REMOVED: &str = r#"UPDATE "memberships" SET "status" = ?, "removed_at" = ?, "updated_at" = ?, "version" = "version" + ?, "purge_after" = ?, "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ? WHERE "memberships"."id" IN (?) AND "memberships"."removed_at" IS NULL"#;
+const MARK_REMOVED: &str = r#"UPDATE "memberships" SET "status_changed_at" = (CASE WHEN ("status" <> ?) THEN ? ELSE "status_changed_at" END), "status" = ?, "removed_at" = ?, "updated_at" = ?, "version" = "version" + ?, "purge_after" = ?, "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ?, "roles" = ? WHERE "memberships"."id" IN (?)"#;
 const STILL_MEMBER: &str = r#"SELECT "memberships"."user_id" FROM "memberships" WHERE "memberships"."user_id" IN (?) AND "memberships"."removed_at" IS NULL"#;
 const DELETE_ACCOUNT: &str = r#"UPDATE "users" SET "deleted_at" = ?, "updated_at" = ?, "identity_key" = ?, "held_identity_key" = ?, "email" = ?, "display_name" = ?, "purge_after" = ? WHERE "users"."id" IN (?) AND "users"."deleted_at" IS NULL"#;
-const STATUS_CHANGED: &str = r#"UPDATE "memberships" SET "status_changed_at" = ? WHERE "memberships"."id" IN (?) AND "memberships"."status" <> ?"#;
-const ERASE_RECORDS: &str = r#"UPDATE "memberships" SET "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ?, "roles" = ?, "updated_at" = ?, "purge_after" = ? WHERE "memberships"."user_id" IN (?)"#;
+const ERASE_RECORDS: &str = r#"UPDATE "memberships" SET "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ?, "roles" = ?, "updated_at" = ?, "purge_after" = ? WHERE "memberships"."user_id" IN (?) AND "memberships"."id" NOT IN (?)"#;
 const ERASE_EVENTS_EVERYWHERE: &str = "UPDATE events INDEXED BY idx_events_user SET payload = json_set(payload, '$.data.user', json_object('id', json_extract(payload, '$.data.user.id'), 'external_id', NULL)) WHERE user_id IN (?) AND (json_type(payload, '$.data.user.status') IS NOT NULL OR json_type(payload, '$.data.user.external_id') = 'text')";
-const ERASE_EVENTS: &str = "UPDATE events INDEXED BY idx_events_user SET payload = json_set(payload, '$.data.user', json_object('id', json_extract(payload, '$.data.user.id'), 'external_id', NULL)) WHERE user_id IN (?) AND organization_id = ? AND (json_type(payload, '$.data.user.status') IS NOT NULL OR json_type(payload, '$.data.user.external_id') = 'text')";
 
 /// A membership's stored SCIM record and an event payload of the sizes offboard writes.
 fn scim_record(name: &str) -> String {
@@ -221,16 +219,10 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
             .await
             .unwrap();
         clock.tick("select groups");
-        sqlx::query(STATUS_CHANGED)
-            .bind(now)
-            .bind(mid)
-            .bind("INACTIVE")
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("status changed");
         let none = Option::<String>::None;
         sqlx::query(MARK_REMOVED)
+            .bind("INACTIVE")
+            .bind(now)
             .bind("INACTIVE")
             .bind(now)
             .bind(now)
@@ -243,6 +235,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
             .bind(&none)
             .bind(&none)
             .bind(&none)
+            .bind("[]")
             .bind(mid)
             .execute(&mut *c)
             .await
@@ -285,17 +278,11 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
             .bind(now)
             .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
             .bind(uid)
+            .bind(mid)
             .execute(&mut *c)
             .await
             .unwrap();
         clock.tick("erase records");
-        sqlx::query(ERASE_EVENTS)
-            .bind(uid)
-            .bind(&org.id)
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("erase events");
         sqlx::query(ERASE_EVENTS_EVERYWHERE)
             .bind(uid)
             .execute(&mut *c)
