@@ -193,111 +193,20 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
     let mut latencies = Vec::new();
     let started = Instant::now();
     let mut deleted = 0usize;
-    while started.elapsed() < duration && deleted < members.len() {
-        let (mid, scim_id, uid, _) = &members[deleted];
+    let half = members.len() / 2;
+    while started.elapsed() < duration && deleted < half {
         let t = Instant::now();
-        let now = chrono::Utc::now();
         let mut conn = pool.acquire().await.unwrap();
-        let c = &mut *conn;
         clock.start();
-        guarded_start(
-            c,
+        delete(
+            &mut conn,
             &mut clock,
             &org.id,
-            scim_id,
-            uid,
+            &members[deleted],
             users,
-            "membership.deleted",
-            now,
-            ONE.0,
+            ONE,
         )
         .await;
-        sqlx::query(SELECT_GROUPS)
-            .bind(&org.id)
-            .bind(scim_id)
-            .fetch_all(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("select groups");
-        let none = Option::<String>::None;
-        sqlx::query(MARK_REMOVED)
-            .bind("INACTIVE")
-            .bind(now)
-            .bind("INACTIVE")
-            .bind(now)
-            .bind(now)
-            .bind(1i64)
-            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind("[]")
-            .bind(mid)
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("mark removed");
-        sqlx::query(STILL_MEMBER)
-            .bind(uid)
-            .fetch_all(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("still a member");
-        sqlx::query(DELETE_ACCOUNT)
-            .bind(now)
-            .bind(now)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind("deleted user")
-            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
-            .bind(uid)
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("delete account");
-        sqlx::query("DELETE FROM \"suspensions\" WHERE \"suspensions\".\"user_id\" IN (?)")
-            .bind(uid)
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("end suspensions");
-        sqlx::query(ERASE_RECORDS)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind(&none)
-            .bind("[]")
-            .bind(now)
-            .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
-            .bind(uid)
-            .bind(mid)
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("erase records");
-        sqlx::query(ERASE_EVENTS_EVERYWHERE)
-            .bind(uid)
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        clock.tick("erase events (all)");
-        let events: Vec<(&str, String, String)> = ["membership.deleted", "user.deleted"]
-            .into_iter()
-            .map(|kind| {
-                let id = offboard::ids::new_id(offboard::ids::EVENT);
-                let payload = format!(r#"{{"id":"{id}","type":"{kind}","organization_id":"{}","data":{{"user":{{"id":"{uid}","external_id":null}}}}}}"#, org.id);
-                (kind, id, payload)
-            })
-            .collect();
-        finish(c, &mut clock, &org.id, uid, mid, &events, now, ONE.1).await;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         deleted += 1;
     }
@@ -307,6 +216,33 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         started.elapsed(),
     );
     clock.print(latencies.len());
+    // The other half of the members, GROUP deletions per commit.
+    let mut clock = Clock::default();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    for group in members[half..].chunks(GROUP) {
+        if started.elapsed() >= duration {
+            break;
+        }
+        let t = Instant::now();
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        for member in group {
+            clock.start();
+            delete(&mut conn, &mut clock, &org.id, member, users, IN_GROUP).await;
+        }
+        sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+        let each = t.elapsed().as_secs_f64() * 1e3;
+        latencies.extend(std::iter::repeat_n(each, group.len()));
+    }
+    report(
+        &format!("DELETE /Users, {GROUP} per commit"),
+        &mut latencies,
+        started.elapsed(),
+    );
     // The smallest write transaction, for scale.
     let mut latencies = Vec::new();
     let started = Instant::now();
@@ -342,6 +278,118 @@ const GROUP: usize = 16;
 type Bounds = (&'static str, &'static str);
 const ONE: Bounds = ("BEGIN IMMEDIATE", "COMMIT");
 const IN_GROUP: Bounds = ("SAVEPOINT request", "RELEASE request");
+
+/// One `DELETE /Users/{id}` of a member of one organization only: removal, account
+/// deletion and erasure at once.
+async fn delete(
+    c: &mut Conn,
+    clock: &mut Clock,
+    org: &str,
+    member: &(String, String, String, String),
+    users: usize,
+    bounds: Bounds,
+) {
+    let (mid, scim_id, uid, _) = member;
+    let now = chrono::Utc::now();
+    guarded_start(
+        c,
+        clock,
+        org,
+        scim_id,
+        uid,
+        users,
+        "membership.deleted",
+        now,
+        bounds.0,
+    )
+    .await;
+    sqlx::query(SELECT_GROUPS)
+        .bind(org)
+        .bind(scim_id)
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("select groups");
+    let none = Option::<String>::None;
+    sqlx::query(MARK_REMOVED)
+        .bind("INACTIVE")
+        .bind(now)
+        .bind("INACTIVE")
+        .bind(now)
+        .bind(now)
+        .bind(1i64)
+        .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind("[]")
+        .bind(mid)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("mark removed");
+    sqlx::query(STILL_MEMBER)
+        .bind(uid)
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("still a member");
+    sqlx::query(DELETE_ACCOUNT)
+        .bind(now)
+        .bind(now)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind("deleted user")
+        .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+        .bind(uid)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("delete account");
+    sqlx::query("DELETE FROM \"suspensions\" WHERE \"suspensions\".\"user_id\" IN (?)")
+        .bind(uid)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("end suspensions");
+    sqlx::query(ERASE_RECORDS)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind(&none)
+        .bind("[]")
+        .bind(now)
+        .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
+        .bind(uid)
+        .bind(mid)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("erase records");
+    sqlx::query(ERASE_EVENTS_EVERYWHERE)
+        .bind(uid)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    clock.tick("erase events (all)");
+    let events: Vec<(&str, String, String)> = ["membership.deleted", "user.deleted"]
+        .into_iter()
+        .map(|kind| {
+            let id = offboard::ids::new_id(offboard::ids::EVENT);
+            let payload = format!(r#"{{"id":"{id}","type":"{kind}","organization_id":"{}","data":{{"user":{{"id":"{uid}","external_id":null}}}}}}"#, org);
+            (kind, id, payload)
+        })
+        .collect();
+    finish(c, clock, org, uid, mid, &events, now, bounds.1).await;
+}
 
 /// One PATCH `active` deprovisioning (or reactivation, every other `i`): its statements.
 #[allow(clippy::too_many_arguments)]
