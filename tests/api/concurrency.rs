@@ -51,10 +51,7 @@ async fn concurrent_deactivations_and_a_delete_serialize(app: TestApp) {
 
 db_test!(two_organizations_deleting_a_shared_user_at_once_delete_the_account_once);
 async fn two_organizations_deleting_a_shared_user_at_once_delete_the_account_once(app: TestApp) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let id_a = app.create_user(&a, &user_body("both@example.com")).await;
     let id_b = app.create_user(&b, &user_body("both@example.com")).await;
     let user = app.account_of(&a, &id_a).await;

@@ -14,10 +14,7 @@ db_test!(deleting_an_organization_keeps_members_of_other_organizations_and_delet
 async fn deleting_an_organization_keeps_members_of_other_organizations_and_deletes_the_rest(
     app: TestApp,
 ) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let shared_a = app.create_user(&a, &user_body("shared@example.com")).await;
     let shared_b = app.create_user(&b, &user_body("shared@example.com")).await;
     let shared = app.account_of(&a, &shared_a).await;
@@ -191,10 +188,7 @@ async fn removal_without_confirmation_answers_the_exact_422_envelope_and_changes
 
 db_test!(removing_a_user_from_an_organization_carries_the_transfer_target);
 async fn removing_a_user_from_an_organization_carries_the_transfer_target(app: TestApp) {
-    let org = app.create_org("Acme").await;
-    let other = app.create_org("Other").await;
-    app.verify_domain(&org, "example.com").await;
-    app.verify_domain(&other, "example.com").await;
+    let (org, other) = app.orgs_sharing_a_domain("Acme", "Other").await;
     let id = app.create_user(&org, &user_body("kim@example.com")).await;
     app.create_user(&other, &user_body("kim@example.com")).await;
     let user = app.account_of(&org, &id).await;
@@ -267,10 +261,7 @@ async fn removing_a_user_from_an_organization_carries_the_transfer_target(app: T
 
 db_test!(deleting_a_user_everywhere_removes_every_membership_and_erases_the_account);
 async fn deleting_a_user_everywhere_removes_every_membership_and_erases_the_account(app: TestApp) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let id_a = app.create_user(&a, &user_body("lee@example.com")).await;
     let id_b = app.create_user(&b, &user_body("lee@example.com")).await;
     let id = app.account_of(&a, &id_a).await;
@@ -636,10 +627,7 @@ async fn deleting_an_organization_removes_every_member_across_pages(app: TestApp
 db_test!(what_a_deletion_reports_counts_what_it_did);
 async fn what_a_deletion_reports_counts_what_it_did(app: TestApp) {
     // One account in two organizations (linked by a verified domain), with sessions in both.
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let in_a = app.create_user(&a, &user_body("kim@example.com")).await;
     app.create_user(&b, &user_body("kim@example.com")).await;
     let kim = app.account_of(&a, &in_a).await;
@@ -701,10 +689,7 @@ async fn what_a_deletion_reports_counts_what_it_did(app: TestApp) {
 
 db_test!(a_removal_keeps_the_instant_an_inactive_membership_was_deactivated);
 async fn a_removal_keeps_the_instant_an_inactive_membership_was_deactivated(app: TestApp) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let ana_a = app.create_user(&a, &user_body("ana@example.com")).await;
     app.create_user(&b, &user_body("ana@example.com")).await;
     let bo_a = app.create_user(&a, &user_body("bo@example.com")).await;

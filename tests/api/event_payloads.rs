@@ -279,9 +279,7 @@ async fn a_removal_erases_the_organizations_events_of_an_account_that_lives_on_e
     // One account in two organizations that both verified example.com. The first deletes
     // it: the account lives on in the second, but what the first organization's events
     // said of its member is erased with its record, at once (no grace period).
-    let (acme, other) = (app.create_org("Acme").await, app.create_org("Other").await);
-    app.verify_domain(&acme, "example.com").await;
-    app.verify_domain(&other, "example.com").await;
+    let (acme, other) = app.orgs_sharing_a_domain("Acme", "Other").await;
     let in_acme = app.create_user(&acme, &ada()).await;
     let in_other = app.create_user(&other, &ada()).await;
     let user = app.account_of(&acme, &in_acme).await;

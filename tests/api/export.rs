@@ -31,10 +31,7 @@ async fn group_with(app: &TestApp, org: &Org, name: &str, members: &[&str]) {
 
 db_test!(an_export_holds_each_organizations_record_and_nothing_of_another_person);
 async fn an_export_holds_each_organizations_record_and_nothing_of_another_person(app: TestApp) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let sam_a = app
         .create_user(&a, &with_title("sam@example.com", "Engineer at A"))
         .await;

@@ -346,6 +346,15 @@ impl TestApp {
             .user_id
     }
 
+    /// Two organizations that both verified example.com: the same `…@example.com` userName
+    /// in both is one account with a membership in each.
+    pub async fn orgs_sharing_a_domain(&self, first: &str, second: &str) -> (Org, Org) {
+        let (a, b) = (self.create_org(first).await, self.create_org(second).await);
+        self.verify_domain(&a, "example.com").await;
+        self.verify_domain(&b, "example.com").await;
+        (a, b)
+    }
+
     /// Verifies an email domain for the organization through the admin API.
     pub async fn verify_domain(&self, org: &Org, domain: &str) -> Value {
         let res = self

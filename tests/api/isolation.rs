@@ -196,10 +196,7 @@ async fn a_user_name_that_is_not_an_email_never_links_two_people(app: TestApp) {
 
 db_test!(each_organization_keeps_its_own_record_of_a_linked_account);
 async fn each_organization_keeps_its_own_record_of_a_linked_account(app: TestApp) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let id_a = app.create_user(&a, &user_body("shared@example.com")).await;
     let mut body_b = user_body("shared@example.com");
     body_b["displayName"] = json!("Name in B");

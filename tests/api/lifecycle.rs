@@ -274,10 +274,7 @@ async fn if_match_with_a_stale_version_is_refused_with_412(app: TestApp) {
 
 db_test!(deactivating_in_one_organization_revokes_only_that_organizations_sessions);
 async fn deactivating_in_one_organization_revokes_only_that_organizations_sessions(app: TestApp) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let id_a = app.create_user(&a, &user_body("both@example.com")).await;
     let id_b = app.create_user(&b, &user_body("both@example.com")).await;
     let user = app.account_of(&a, &id_a).await;

@@ -13,10 +13,7 @@ db_test!(
     [("OFFBOARD_DELETION_GRACE", "7d")]
 );
 async fn a_deleted_account_is_invisible_but_restorable_within_the_grace_period(app: TestApp) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let id_a = app.create_user(&a, &user_body("ana@example.com")).await;
     let id_b = app.create_user(&b, &user_body("ana@example.com")).await;
     let id = app.account_of(&a, &id_a).await;
@@ -286,10 +283,7 @@ db_test!(
     [("OFFBOARD_DELETION_GRACE", "1h")]
 );
 async fn a_removed_membership_keeps_its_record_until_the_purge(app: TestApp) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let id_a = app.create_user(&a, &user_body("dee@example.com")).await;
     let id_b = app.create_user(&b, &user_body("dee@example.com")).await;
     let id = app.account_of(&a, &id_a).await;
@@ -472,10 +466,7 @@ db_test!(
 async fn an_account_erased_at_once_erases_the_records_an_earlier_grace_period_kept(app: TestApp) {
     use entity::memberships::{Column, Entity};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let id_a = app.create_user(&a, &user_body("ana@example.com")).await;
     let id_b = app.create_user(&b, &user_body("ana@example.com")).await;
     // A's IdP removes her while a grace period applies: A's record is kept.

@@ -12,10 +12,7 @@ use crate::helpers::{Org, TestApp, expect_json, user_body};
 /// One account in two organizations (linked through a verified domain), with a session
 /// in each: (org a, org b, account id, session in a, session in b).
 async fn shared_account(app: &TestApp) -> (Org, Org, String, String, String) {
-    let a = app.create_org("A").await;
-    let b = app.create_org("B").await;
-    app.verify_domain(&a, "example.com").await;
-    app.verify_domain(&b, "example.com").await;
+    let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let in_a = app.create_user(&a, &user_body("sam@example.com")).await;
     let in_b = app.create_user(&b, &user_body("sam@example.com")).await;
     let user = app.account_of(&a, &in_a).await;
