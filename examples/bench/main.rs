@@ -174,6 +174,36 @@ enum Scenario {
 struct Target {
     url: String,
     _dir: Option<tempfile::TempDir>,
+    /// A PostgreSQL database made for this run: the server's URL to drop it from, and its
+    /// name. Dropped with the target unless `OFFBOARD_BENCH_KEEP` is set.
+    made: Option<(String, String)>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.made.take() else {
+            return;
+        };
+        // Drop runs inside the bench's runtime: the statement gets a thread and runtime
+        // of its own.
+        let shown = name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let admin = sea_orm::Database::connect(&base).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("the bench's database {shown} could not be dropped; drop it by hand");
+        }
+    }
 }
 
 async fn fresh_database(db: Db) -> Target {
@@ -184,11 +214,16 @@ async fn fresh_database(db: Db) -> Target {
             if std::env::var("OFFBOARD_BENCH_KEEP").is_ok() {
                 // Keep the database for inspection after the run.
                 eprintln!("database kept at {}", dir.keep().display());
-                return Target { url, _dir: None };
+                return Target {
+                    url,
+                    _dir: None,
+                    made: None,
+                };
             }
             Target {
                 url,
                 _dir: Some(dir),
+                made: None,
             }
         }
         Db::Postgres => {
@@ -204,9 +239,19 @@ async fn fresh_database(db: Db) -> Target {
                 .await
                 .unwrap();
             let (prefix, _) = base.rsplit_once('/').unwrap();
+            let url = format!("{prefix}/{name}");
+            if std::env::var("OFFBOARD_BENCH_KEEP").is_ok() {
+                eprintln!("database kept: {name}");
+                return Target {
+                    url,
+                    _dir: None,
+                    made: None,
+                };
+            }
             Target {
-                url: format!("{prefix}/{name}"),
+                url,
                 _dir: None,
+                made: Some((base, name)),
             }
         }
     }
