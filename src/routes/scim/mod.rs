@@ -131,13 +131,9 @@ where
     req.extensions_mut()
         .insert(crate::inspector::Captured(bytes.clone()));
     let len = bytes.len();
-    crate::cpu::run(len, move || {
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))?;
-        convert(value, len)
-    })
-    .await
-    .map_err(|_| ScimError::new(500, None, "internal error"))?
+    crate::cpu::run(len, move || convert(parse_json(&bytes)?, len))
+        .await
+        .map_err(|_| ScimError::new(500, None, "internal error"))?
 }
 
 /// Reads a JSON body that may be absent: `None` when it has no bytes but whitespace (a
@@ -151,13 +147,14 @@ pub async fn read_optional_json(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    crate::cpu::run(bytes.len(), move || {
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
-    })
-    .await
-    .map_err(|_| ScimError::new(500, None, "internal error"))?
+    crate::cpu::run(bytes.len(), move || parse_json(&bytes).map(Some))
+        .await
+        .map_err(|_| ScimError::new(500, None, "internal error"))?
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ScimError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
 async fn read_bytes(
