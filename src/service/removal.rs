@@ -75,11 +75,11 @@ pub async fn remove_memberships(
         HashSet::new()
     };
     let to_delete = accounts_left_behind(&members, &still_member, removal.cascade);
-    let deleted: Vec<String> = user_ids
+    // The accounts deleted with their last membership, and those that live on elsewhere.
+    let (deleted, kept): (Vec<String>, Vec<String>) = user_ids
         .iter()
-        .filter(|u| to_delete.contains(*u))
         .cloned()
-        .collect();
+        .partition(|u| to_delete.contains(u));
     let removed_with: Vec<String> = members
         .iter()
         .filter(|m| to_delete.contains(m.user_id.as_str()))
@@ -94,11 +94,6 @@ pub async fn remove_memberships(
         }
         // A kept account's events are erased in this organization; a deleted one's in
         // every organization, this one included (one statement, not two).
-        let kept: Vec<String> = user_ids
-            .iter()
-            .filter(|u| !to_delete.contains(*u))
-            .cloned()
-            .collect();
         outbox::erase_personal(work.tx(), &kept, Some(org)).await?;
         outbox::erase_personal(work.tx(), &deleted, None).await?;
     }

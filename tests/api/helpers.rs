@@ -334,6 +334,12 @@ impl TestApp {
 
     /// The account (`usr_…`) behind the SCIM id an organization's IdP knows a user by.
     pub async fn account_of(&self, org: &Org, scim_id: &str) -> String {
+        self.membership_row(org, scim_id).await.user_id
+    }
+
+    /// The stored membership row behind the SCIM id an organization's IdP knows a user by
+    /// (removed or not).
+    pub async fn membership_row(&self, org: &Org, scim_id: &str) -> entity::memberships::Model {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
         entity::memberships::Entity::find()
             .filter(entity::memberships::Column::OrganizationId.eq(org.id.as_str()))
@@ -343,7 +349,6 @@ impl TestApp {
             .await
             .expect("membership lookup")
             .unwrap_or_else(|| panic!("no membership {scim_id} in {}", org.id))
-            .user_id
     }
 
     /// Two organizations that both verified example.com: the same `…@example.com` userName
@@ -499,7 +504,6 @@ pub fn check_schema(payload: &Value) {
     }
 }
 
-/// Asserts the status and returns the JSON body.
 /// The membership in organization `org` of a user view (the admin API's or the export's
 /// `memberships`).
 pub fn membership_in(view: &Value, org: &str) -> Value {
@@ -512,6 +516,7 @@ pub fn membership_in(view: &Value, org: &str) -> Value {
         .unwrap_or_else(|| panic!("no membership in {org}: {view}"))
 }
 
+/// Asserts the status and returns the JSON body.
 pub async fn expect_json(res: Response, status: u16) -> Value {
     assert_eq!(res.status().as_u16(), status, "status of {}", res.url());
     res.json().await.expect("JSON body")

@@ -464,27 +464,14 @@ db_test!(
     [("OFFBOARD_DELETION_GRACE", "7d")]
 );
 async fn an_account_erased_at_once_erases_the_records_an_earlier_grace_period_kept(app: TestApp) {
-    use entity::memberships::{Column, Entity};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let (a, b) = app.orgs_sharing_a_domain("A", "B").await;
     let id_a = app.create_user(&a, &user_body("ana@example.com")).await;
     let id_b = app.create_user(&b, &user_body("ana@example.com")).await;
     // A's IdP removes her while a grace period applies: A's record is kept.
     let res = app.delete(&a, &format!("/Users/{id_a}")).await;
     assert_eq!(res.status().as_u16(), 204);
-    let record = |scim_id: String| {
-        let db = app.db.clone();
-        async move {
-            Entity::find()
-                .filter(Column::ScimId.eq(scim_id))
-                .one(&db)
-                .await
-                .unwrap()
-                .unwrap()
-        }
-    };
     assert!(
-        record(id_a.clone()).await.scim.is_some(),
+        app.membership_row(&a, &id_a).await.scim.is_some(),
         "kept in the grace period"
     );
     // The grace period is dropped; B's IdP removes her last membership, so the account
@@ -492,8 +479,8 @@ async fn an_account_erased_at_once_erases_the_records_an_earlier_grace_period_ke
     let at_once = crate::helpers::spawn_app_at(app.database_url.clone(), None, &[]).await;
     let res = at_once.delete(&b, &format!("/Users/{id_b}")).await;
     assert_eq!(res.status().as_u16(), 204);
-    for id in [id_a, id_b] {
-        let m = record(id.clone()).await;
+    for (org, id) in [(&a, id_a), (&b, id_b)] {
+        let m = app.membership_row(org, &id).await;
         assert_eq!(
             (m.scim, m.user_name, m.external_id),
             (None, None, None),

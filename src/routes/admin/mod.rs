@@ -291,11 +291,7 @@ async fn body<T: DeserializeOwned>(
     payload: web::Payload,
     limit: usize,
 ) -> Result<T, AdminApiError> {
-    let value = read_json(req, payload, limit).await.map_err(unreadable)?;
-    // serde reads a struct from an array too (`[]` as every field absent): refuse that.
-    if !value.is_object() {
-        return Err(AdminApiError::validation("the body must be a JSON object"));
-    }
+    let value = an_object(read_json(req, payload, limit).await.map_err(unreadable)?)?;
     serde_json::from_value(value)
         .map_err(|e| AdminApiError::validation(&format!("Invalid request body: {e}")))
 }
@@ -319,12 +315,18 @@ async fn optional_body(
     // where confirmation is needed rather than as malformed JSON.
     let value = crate::routes::scim::read_optional_json(req, payload, limit)
         .await
-        .map_err(unreadable)?
-        .unwrap_or_else(|| json!({}));
-    if !value.is_object() {
-        return Err(AdminApiError::validation("the body must be a JSON object"));
+        .map_err(unreadable)?;
+    an_object(value.unwrap_or_else(|| json!({})))
+}
+
+/// Only a JSON object is a body: serde reads a struct from an array too (`[]` as every
+/// field absent), so anything else is refused here.
+fn an_object(value: Value) -> Result<Value, AdminApiError> {
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(AdminApiError::validation("the body must be a JSON object"))
     }
-    Ok(value)
 }
 
 /// Destructive calls need `{"confirm": true}`; anything else answers 422
