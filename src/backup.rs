@@ -10,12 +10,11 @@
 //! takes it exclusively, so it refuses while any `serve` runs on that file, and a `serve`
 //! started during a restore refuses to start.
 
+use sea_orm::{ConnectionTrait, Database, DbBackend, DbErr, Statement};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use sea_orm::sqlx::sqlite::SqliteConnectOptions;
-use sea_orm::{ConnectionTrait, Database, DbBackend, DbErr, Statement};
+use crate::db::sqlite_file;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -35,23 +34,17 @@ pub enum BackupError {
     Restoring(PathBuf),
     #[error("{path} is not a sound offboard database: {why}")]
     Unsound { path: PathBuf, why: String },
+    #[error(
+        "the folder {} does not exist: create it first (mkdir -p {})",
+        .0.display(), .0.display()
+    )]
+    NoFolder(PathBuf),
+    #[error(transparent)]
+    Open(#[from] crate::db::OpenError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("database: {0}")]
     Db(#[from] DbErr),
-}
-
-/// The database file a SQLite URL names; `None` for PostgreSQL or an in-memory database.
-pub fn sqlite_file(database_url: &str) -> Option<PathBuf> {
-    if !database_url.starts_with("sqlite:") {
-        return None;
-    }
-    if database_url.contains(":memory:") || database_url.contains("mode=memory") {
-        return None;
-    }
-    let options = SqliteConnectOptions::from_str(database_url).ok()?;
-    let file = options.get_filename();
-    (!file.as_os_str().is_empty()).then(|| file.to_path_buf())
 }
 
 fn lock_path(db_file: &Path) -> PathBuf {
@@ -116,6 +109,12 @@ pub async fn backup(database_url: &str, dest: &Path) -> Result<Report, BackupErr
     if dest.exists() {
         return Err(BackupError::Exists(dest.to_path_buf()));
     }
+    let dest = &std::path::absolute(dest)?;
+    if let Some(folder) = dest.parent()
+        && !folder.is_dir()
+    {
+        return Err(BackupError::NoFolder(folder.to_path_buf()));
+    }
     let dest_text = dest
         .to_str()
         .ok_or_else(|| BackupError::Unsound {
@@ -123,7 +122,13 @@ pub async fn backup(database_url: &str, dest: &Path) -> Result<Report, BackupErr
             why: "the path is not valid UTF-8".into(),
         })?
         .to_string();
-    let db = crate::db::connect(database_url, 1).await?;
+    let db = crate::db::open(
+        database_url,
+        1,
+        crate::db::DEFAULT_ACQUIRE_TIMEOUT,
+        crate::db::Opening::MustExist,
+    )
+    .await?;
     // The copy is one read transaction's snapshot: writers go on meanwhile.
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Sqlite,
@@ -200,6 +205,8 @@ pub async fn restore(database_url: &str, src: &Path) -> Result<Report, BackupErr
     let Some(target) = sqlite_file(database_url) else {
         return Err(BackupError::NotSqlite);
     };
+    // A restore may make the database (a new machine), never its folder.
+    crate::db::preflight(database_url, crate::db::Opening::MayCreate)?;
     let lock = open_lock(&target)?;
     match lock.try_lock() {
         Ok(()) => {}
@@ -224,27 +231,4 @@ pub async fn restore(database_url: &str, src: &Path) -> Result<Report, BackupErr
     std::fs::rename(&staging, &target)?;
     drop(lock);
     check(&target).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_sqlite_files_are_backed_up_here() {
-        assert_eq!(
-            sqlite_file("sqlite:///var/lib/offboard/offboard.db?mode=rwc"),
-            Some(PathBuf::from("/var/lib/offboard/offboard.db"))
-        );
-        assert_eq!(
-            sqlite_file("sqlite://offboard.db?mode=rwc"),
-            Some(PathBuf::from("offboard.db"))
-        );
-        assert_eq!(sqlite_file("postgres://u@localhost/db"), None);
-        assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(
-            sqlite_file("sqlite://shared?mode=memory&cache=shared"),
-            None
-        );
-    }
 }

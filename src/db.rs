@@ -5,10 +5,12 @@
 //! what deadlocks or fails with SQLITE_BUSY). On PostgreSQL, writers lock the rows they
 //! change with `SELECT … FOR UPDATE`.
 
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, SqliteTransactionMode,
@@ -54,6 +56,182 @@ pub async fn connect_with(
     Database::connect(opts).await
 }
 
+/// Whether a command may make the database it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// `serve` and `migrate`: a SQLite file or a PostgreSQL database that does not exist
+    /// is made (PostgreSQL's when the role may), then migrated.
+    MayCreate,
+    /// Every other command works on the database `serve` made: one that does not exist
+    /// is an error that says where offboard looked, never a new, empty database (the
+    /// default SQLite path is relative to the current directory, so a command run from
+    /// another folder would otherwise work on a database of its own).
+    MustExist,
+}
+
+/// Why a database could not be opened, in words that say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "there is no offboard database at {}: run this command where `offboard serve` runs, or set OFFBOARD_DATABASE_URL to the database it uses (`offboard migrate` makes a new one here)",
+        .0.display()
+    )]
+    NoSqliteFile(PathBuf),
+    #[error(
+        "the folder {} for the database does not exist: create it (mkdir -p {}) or set OFFBOARD_DATABASE_URL to another path",
+        .0.display(), .0.display()
+    )]
+    NoFolder(PathBuf),
+    #[error(
+        "the PostgreSQL database \"{0}\" does not exist: `offboard migrate` (or `offboard serve`) creates it"
+    )]
+    NoPostgresDatabase(String),
+    #[error(
+        "the PostgreSQL database \"{name}\" does not exist and this role could not create it ({why}): have it created (createdb --owner=<role> {name}, or CREATE DATABASE \"{name}\" OWNER <role>) and start again"
+    )]
+    CannotCreate { name: String, why: String },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The database file a SQLite URL names, as the URL says it (relative to the current
+/// directory when it is relative); `None` for PostgreSQL or an in-memory database.
+pub fn sqlite_file(database_url: &str) -> Option<PathBuf> {
+    if !database_url.starts_with("sqlite:") {
+        return None;
+    }
+    if database_url.contains(":memory:") || database_url.contains("mode=memory") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(database_url).ok()?;
+    let file = options.get_filename();
+    (!file.as_os_str().is_empty()).then(|| file.to_path_buf())
+}
+
+/// Where a database lives, for people: a SQLite file's absolute path, else the URL
+/// without its password.
+pub fn describe(database_url: &str) -> String {
+    match sqlite_file(database_url) {
+        Some(file) => std::path::absolute(&file)
+            .unwrap_or(file)
+            .display()
+            .to_string(),
+        None => crate::configuration::redact_url(database_url),
+    }
+}
+
+/// What can be said before connecting: the SQLite file's folder exists, and so does the
+/// file when it must. Runs before a command claims the database (which makes a lock file
+/// beside it), so a refused command leaves nothing behind.
+pub fn preflight(database_url: &str, opening: Opening) -> Result<(), OpenError> {
+    let Some(file) = sqlite_file(database_url) else {
+        return Ok(());
+    };
+    let file = std::path::absolute(&file).unwrap_or(file);
+    if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        return Err(OpenError::NoFolder(folder.to_path_buf()));
+    }
+    if opening == Opening::MustExist && !file.exists() {
+        return Err(OpenError::NoSqliteFile(file));
+    }
+    Ok(())
+}
+
+/// Connects as `connect_with` does, after `preflight`; with `MayCreate` a PostgreSQL
+/// database that does not exist is created first.
+pub async fn open(
+    database_url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    opening: Opening,
+) -> Result<DatabaseConnection, OpenError> {
+    preflight(database_url, opening)?;
+    match connect_with(database_url, max_connections, acquire_timeout).await {
+        Err(e) if sqlstate(&e).as_deref() == Some("3D000") => {
+            let name = postgres_database(database_url).unwrap_or_default();
+            if opening == Opening::MustExist {
+                return Err(OpenError::NoPostgresDatabase(name));
+            }
+            create_postgres_database(database_url, &name, acquire_timeout).await?;
+            tracing::info!(database = %name, "created the PostgreSQL database");
+            Ok(connect_with(database_url, max_connections, acquire_timeout).await?)
+        }
+        r => Ok(r?),
+    }
+}
+
+/// The database a PostgreSQL URL names (the user's name when it names none, as
+/// PostgreSQL does).
+fn postgres_database(database_url: &str) -> Option<String> {
+    let opts = sea_orm::sqlx::postgres::PgConnectOptions::from_str(database_url).ok()?;
+    Some(
+        opts.get_database()
+            .unwrap_or(opts.get_username())
+            .to_string(),
+    )
+}
+
+/// `CREATE DATABASE` through the server's maintenance database (`postgres`, else
+/// `template1`). Another process creating it meanwhile is success.
+async fn create_postgres_database(
+    database_url: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), OpenError> {
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+    use sea_orm::sqlx::{Connection, Executor};
+    let cannot = |why: String| OpenError::CannotCreate {
+        name: name.to_string(),
+        why,
+    };
+    let opts = PgConnectOptions::from_str(database_url).map_err(|e| cannot(e.to_string()))?;
+    let mut last = String::new();
+    for maintenance in ["postgres", "template1"] {
+        let server = opts.clone().database(maintenance);
+        let mut conn =
+            match tokio::time::timeout(timeout, PgConnection::connect_with(&server)).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => {
+                    last = e.to_string();
+                    continue;
+                }
+                Err(_) => {
+                    last = "timed out connecting to the server".into();
+                    continue;
+                }
+            };
+        let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        // The name is quoted as an identifier above; it cannot end the statement.
+        let created = conn.execute(sea_orm::sqlx::AssertSqlSafe(sql)).await;
+        let _ = conn.close().await;
+        return match created {
+            Ok(_) => Ok(()),
+            Err(sea_orm::sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {
+                Ok(())
+            }
+            Err(e) => Err(cannot(e.to_string())),
+        };
+    }
+    Err(cannot(last))
+}
+
+/// The SQLSTATE (PostgreSQL) or result code (SQLite) of a database's own error.
+fn sqlstate(err: &DbErr) -> Option<String> {
+    Some(sqlx_error(err)?.as_database_error()?.code()?.into_owned())
+}
+
+fn sqlx_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => Some(e.as_ref()),
+        _ => None,
+    }
+}
+
 /// Why the database cannot serve a request right now, when that is the failure: it is
 /// unreachable, closed the connection, or cannot write (full disk, read-only file). The
 /// request is answered 503 with `Retry-After`; anything else is a bug (500).
@@ -77,17 +255,15 @@ impl Unavailable {
 /// Classifies a database error: `Some` when the database is unavailable (as opposed to a
 /// query that is wrong).
 pub fn unavailable(err: &DbErr) -> Option<Unavailable> {
-    use sea_orm::RuntimeErr;
-    let sqlx = match err {
-        DbErr::ConnectionAcquire(_) => return Some(Unavailable::Unreachable),
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
-        DbErr::Conn(_) => return Some(Unavailable::Unreachable),
+    let sqlx = match (err, sqlx_error(err)) {
+        (_, Some(e)) => e,
+        (DbErr::ConnectionAcquire(_) | DbErr::Conn(_), None) => {
+            return Some(Unavailable::Unreachable);
+        }
         _ => return None,
     };
     use sea_orm::sqlx::Error as E;
-    match sqlx.as_ref() {
+    match sqlx {
         E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
             Some(Unavailable::Unreachable)
         }
@@ -358,4 +534,52 @@ pub fn for_update<E: sea_orm::EntityTrait>(
 /// transaction already holds the database's write lock.
 pub fn supports_row_locks(backend: DatabaseBackend) -> bool {
     backend == DatabaseBackend::Postgres
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sqlite_files_name_a_file() {
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/offboard/offboard.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/offboard/offboard.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite://offboard.db?mode=rwc"),
+            Some(PathBuf::from("offboard.db"))
+        );
+        assert_eq!(sqlite_file("postgres://u@localhost/db"), None);
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(
+            sqlite_file("sqlite://shared?mode=memory&cache=shared"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_postgres_url_names_its_database_or_the_users() {
+        assert_eq!(
+            postgres_database("postgres://ops@db.internal:5432/offboard").as_deref(),
+            Some("offboard")
+        );
+        assert_eq!(
+            postgres_database("postgres://ops@db.internal:5432").as_deref(),
+            Some("ops")
+        );
+    }
+
+    #[test]
+    fn a_relative_sqlite_file_is_described_by_its_absolute_path() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            describe("sqlite://offboard.db?mode=rwc"),
+            cwd.join("offboard.db").display().to_string()
+        );
+        assert_eq!(
+            describe("postgres://u:pw@localhost/db"),
+            "postgres://***@localhost/db"
+        );
+    }
 }

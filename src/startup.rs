@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 use crate::metrics::Metrics;
 use crate::webhook::dispatcher::Dispatcher;
 
-use crate::configuration::{Settings, redact_url};
+use crate::configuration::Settings;
 use crate::routes;
 pub use crate::state::{Admission, AppState};
 
@@ -37,11 +37,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::db::preflight(&settings.database_url, crate::db::Opening::MayCreate)?;
         let in_use = crate::backup::InUse::claim(&settings.database_url)?;
-        let db = crate::db::connect_with(
+        let db = crate::db::open(
             &settings.database_url,
             settings.db_max_connections,
             settings.db_acquire_timeout,
+            crate::db::Opening::MayCreate,
         )
         .await?;
         crate::db::migrate(&db).await?;
@@ -51,7 +53,14 @@ impl Application {
     }
 
     pub async fn build_with(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&settings.listen)?;
+        let listener = TcpListener::bind(&settings.listen).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                ": another process (another offboard serve?) listens there; stop it, or set OFFBOARD_LISTEN to another address"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("cannot listen on {} (OFFBOARD_LISTEN): {e}{hint}", settings.listen)
+        })?;
         let port = listener.local_addr()?.port();
         let admin_verifier = crate::auth::AdminVerifier::from_settings(&settings)?;
         if !admin_verifier.enabled() {
@@ -59,7 +68,7 @@ impl Application {
                 "neither OFFBOARD_ADMIN_JWT_SECRET nor OFFBOARD_ADMIN_JWT_PUBLIC_KEYS is set: the admin API will refuse every request"
             );
         }
-        tracing::info!(listen = %listener.local_addr()?, database = %redact_url(&settings.database_url), "offboard listening");
+        tracing::info!(listen = %listener.local_addr()?, database = %crate::db::describe(&settings.database_url), "offboard listening");
         let purge = tokio::spawn(purge_periodically(
             db.clone(),
             settings.purge_interval,

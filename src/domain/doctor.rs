@@ -125,7 +125,7 @@ pub fn deletion_grace(grace: Duration, purge_interval: Duration) -> Check {
             NAME,
             format!(
                 "{}: deleted accounts' personal data stays more than 90 days; is that what your erasure promise says?",
-                humantime::format_duration(grace)
+                crate::domain::text::human_duration(grace)
             ),
         )
     } else if purge_interval > grace {
@@ -133,8 +133,8 @@ pub fn deletion_grace(grace: Duration, purge_interval: Duration) -> Check {
             NAME,
             format!(
                 "{} but the purge runs every {} (OFFBOARD_PURGE_INTERVAL): erasure comes late",
-                humantime::format_duration(grace),
-                humantime::format_duration(purge_interval)
+                crate::domain::text::human_duration(grace),
+                crate::domain::text::human_duration(purge_interval)
             ),
         )
     } else {
@@ -142,7 +142,7 @@ pub fn deletion_grace(grace: Duration, purge_interval: Duration) -> Check {
             NAME,
             format!(
                 "{}: deleted accounts can be restored until then",
-                humantime::format_duration(grace)
+                crate::domain::text::human_duration(grace)
             ),
         )
     }
@@ -157,7 +157,7 @@ pub fn event_retention(retention: Duration) -> Check {
             NAME,
             format!(
                 "{}: events (which name users) are kept more than a year after delivery",
-                humantime::format_duration(retention)
+                crate::domain::text::human_duration(retention)
             ),
         )
     } else {
@@ -165,7 +165,7 @@ pub fn event_retention(retention: Duration) -> Check {
             NAME,
             format!(
                 "{} after every delivery is final",
-                humantime::format_duration(retention)
+                crate::domain::text::human_duration(retention)
             ),
         )
     }
@@ -250,6 +250,19 @@ mod tests {
         assert_eq!(deletion_grace(day, 2 * day).status, Level::Warn);
         assert_eq!(event_retention(30 * day).status, Level::Ok);
         assert_eq!(event_retention(400 * day).status, Level::Warn);
+    }
+
+    #[test]
+    fn durations_are_written_for_people() {
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(
+            event_retention(30 * day).message,
+            "30 days after every delivery is final"
+        );
+        assert_eq!(
+            deletion_grace(day, Duration::from_secs(3600)).message,
+            "1 day: deleted accounts can be restored until then"
+        );
     }
 
     #[test]

@@ -5,6 +5,39 @@
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
+/// A duration as people write it: `30 days`, `1 hour 30 minutes`, `0 seconds` (whole
+/// seconds; under a second, milliseconds).
+pub fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        let ms = d.subsec_millis();
+        return if ms == 0 {
+            "0 seconds".into()
+        } else {
+            plural(u64::from(ms), "millisecond")
+        };
+    }
+    let parts: Vec<String> = [
+        (secs / 86_400, "day"),
+        (secs % 86_400 / 3600, "hour"),
+        (secs % 3600 / 60, "minute"),
+        (secs % 60, "second"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, unit)| plural(n, unit))
+    .collect();
+    parts.join(" ")
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 /// The comparison form of a userName.
 pub fn normalize_key(s: &str) -> String {
     s.trim().nfc().collect::<String>().to_lowercase()
@@ -39,6 +72,27 @@ impl SearchKeys {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_read_as_people_write_them() {
+        use std::time::Duration;
+        assert_eq!(human_duration(Duration::from_secs(30 * 86_400)), "30 days");
+        assert_eq!(human_duration(Duration::from_secs(86_400)), "1 day");
+        assert_eq!(
+            human_duration(Duration::from_secs(5400)),
+            "1 hour 30 minutes"
+        );
+        assert_eq!(
+            human_duration(Duration::from_secs(86_400 + 3600 + 61)),
+            "1 day 1 hour 1 minute 1 second"
+        );
+        assert_eq!(human_duration(Duration::from_secs(59)), "59 seconds");
+        assert_eq!(
+            human_duration(Duration::from_millis(250)),
+            "250 milliseconds"
+        );
+        assert_eq!(human_duration(Duration::ZERO), "0 seconds");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -155,6 +155,18 @@ pub async fn revoke_scim_token(
     Ok(())
 }
 
+/// Revokes a SCIM token known by its id alone (the command line's `token revoke`).
+pub async fn revoke_scim_token_by_id(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    token_id: &str,
+) -> Result<()> {
+    let organization_id = tokens::organization_of(db, token_id)
+        .await?
+        .ok_or_else(|| Error::not_found("scim token", Some(token_id)))?;
+    revoke_scim_token(db, actor, &organization_id, token_id).await
+}
+
 /// An account with all its memberships, removed ones included.
 pub struct UserView {
     pub account: account_model::Model,

@@ -28,20 +28,19 @@ pub async fn run(settings: &Settings, send_test: bool) -> Vec<Check> {
         rules::deletion_grace(settings.deletion_grace, settings.purge_interval),
         rules::event_retention(settings.webhook.event_retention),
     ];
-    if let Some(file) = crate::backup::sqlite_file(&settings.database_url)
-        && !file.exists()
-    {
-        // Connecting would create it: the doctor changes nothing.
-        checks.push(Check::fail(
-            "database.reachable",
-            format!(
-                "{} does not exist (offboard serve creates it and applies the migrations)",
-                file.display()
-            ),
-        ));
+    // A database that does not exist is reported, never made: the doctor changes nothing.
+    if let Err(e) = crate::db::preflight(&settings.database_url, crate::db::Opening::MustExist) {
+        checks.push(Check::fail("database.reachable", e.to_string()));
         return checks;
     }
-    let db = match crate::db::connect_with(&settings.database_url, 2, CONNECT_TIMEOUT).await {
+    let db = match crate::db::open(
+        &settings.database_url,
+        2,
+        CONNECT_TIMEOUT,
+        crate::db::Opening::MustExist,
+    )
+    .await
+    {
         Ok(db) => {
             checks.push(Check::ok(
                 "database.reachable",

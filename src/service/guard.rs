@@ -154,7 +154,7 @@ fn held_error(settings: &GuardSettings) -> Error {
              within {}); an operator must approve or reject the held deprovisionings",
             settings.max_count,
             settings.max_percent,
-            humantime::format_duration(settings.window)
+            crate::domain::text::human_duration(settings.window)
         ),
         // The IdP's retry finds the outcome once an operator resolved it; retrying much
         // sooner only repeats the answer.

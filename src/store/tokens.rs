@@ -61,6 +61,18 @@ pub async fn find_live(
         .await
 }
 
+/// The organization of the live token with this id, if any.
+pub async fn organization_of(
+    db: &impl ConnectionTrait,
+    token_id: &str,
+) -> Result<Option<String>, DbErr> {
+    Ok(scim_tokens::Entity::find_by_id(token_id)
+        .filter(scim_tokens::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+        .map(|t| t.organization_id))
+}
+
 /// Deletes every token of the organization (organization deletion).
 pub async fn delete_for_organization(
     db: &impl ConnectionTrait,

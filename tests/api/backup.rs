@@ -160,6 +160,23 @@ async fn a_restore_is_refused_while_serve_runs_and_brings_a_backup_back_otherwis
     assert_eq!(report["rows"]["organizations"], 1);
     assert_eq!(report["integrity"], "ok");
     app.create_user(&org, &user_body("after@example.com")).await;
+    // A backup into a folder that does not exist says so, once, and writes nothing.
+    let missing = dir.path().join("no-such-folder");
+    let (ok, stdout, stderr) = offboard(
+        &db_url(&app),
+        &["backup", missing.join("x.db").to_str().unwrap()],
+    )
+    .await;
+    assert!(!ok && stdout.is_empty());
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "error: the folder {} does not exist: create it first (mkdir -p {})",
+            missing.display(),
+            missing.display()
+        )
+    );
+    assert!(!missing.exists());
 
     // The running app's database is not replaced under it.
     let (ok, _, stderr) = offboard(&db_url(&app), &["restore", copy.to_str().unwrap()]).await;
@@ -224,6 +241,8 @@ fn serve_refuses_to_start_while_a_restore_holds_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("offboard.db");
     let url = format!("sqlite://{}?mode=rwc", db.display());
+    // The database being restored over exists (a command refuses a missing one first).
+    std::fs::write(&db, b"").unwrap();
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -112,7 +112,8 @@ async fn every_command_prints_what_it_made_and_refuses_what_it_cannot() {
     // webhook add: refused on a loopback address unless private targets are allowed.
     let err = cli.fails(&["webhook", "add", "http://127.0.0.1:9/hook"], &[]);
     assert!(err.contains("OFFBOARD_WEBHOOK_ALLOW_PRIVATE"), "{err}");
-    let secret = cli.ok_with(
+    // webhook add: the id and the secret, the two things the next steps need.
+    let added = cli.ok_with(
         &[
             "webhook",
             "add",
@@ -124,7 +125,12 @@ async fn every_command_prints_what_it_made_and_refuses_what_it_cannot() {
         ],
         &[("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true")],
     );
-    assert!(secret.starts_with("whsec_"), "{secret}");
+    let (endpoint, secret) = added.split_once(' ').expect("ep_… whsec_…");
+    assert!(endpoint.starts_with("ep_"), "{added}");
+    assert!(
+        secret.starts_with("whsec_") && !secret.contains(char::is_whitespace),
+        "{added}"
+    );
     cli.fails(
         &[
             "webhook",
@@ -190,4 +196,317 @@ async fn every_command_prints_what_it_made_and_refuses_what_it_cannot() {
         &[("OFFBOARD_ADMIN_JWT_SECRET", "short")],
     );
     assert!(err.contains("at least 32"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_tasks_list_and_revoke_from_the_command_line() {
+    let cli = Cli::new();
+    assert!(cli.run_with(&["migrate"], &[]).status.success());
+    let acme = cli.ok(&["org", "create", "Acme"]);
+    let globex = cli.ok(&["org", "create", "Globex"]);
+
+    // org list: one line per organization, id and name first; --name narrows it.
+    let lines: Vec<Vec<String>> = cli
+        .ok(&["org", "list"])
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    let names: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l[0].as_str(), l[1].as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [(acme.as_str(), "Acme"), (globex.as_str(), "Globex")]
+    );
+    assert_eq!(
+        cli.ok(&["org", "list", "--name", "glob"])
+            .split('\t')
+            .next(),
+        Some(globex.as_str())
+    );
+    let json: Value = serde_json::from_str(&cli.ok(&["org", "list", "--json"])).unwrap();
+    assert_eq!(json["data"][1]["name"], "Globex");
+
+    // token list: ids and times, never the token; revoke ends it at once.
+    let token = cli.ok(&["token", "create", &acme]);
+    let listed = cli.ok(&["token", "list", &acme]);
+    assert!(!listed.contains(&token), "a listing shows a token");
+    let token_id = listed.split('\t').next().unwrap().to_string();
+    assert!(token_id.starts_with("tok_"), "{listed}");
+    assert_eq!(listed.split('\t').nth(2), Some("-"), "never used: {listed}");
+    assert_eq!(cli.ok(&["token", "list", &globex]), "");
+    assert!(
+        cli.fails(&["token", "list", "org_missing"], &[])
+            .contains("org_missing")
+    );
+    assert_eq!(cli.ok(&["token", "revoke", &token_id]), "");
+    let db = offboard::db::connect(&cli.db_url, 1).await.unwrap();
+    assert!(
+        offboard::store::tokens::find_live(&db, &token)
+            .await
+            .unwrap()
+            .is_none(),
+        "a revoked token still authenticates"
+    );
+    assert_eq!(cli.ok(&["token", "list", &acme]), "");
+    assert!(
+        cli.fails(&["token", "revoke", &token_id], &[])
+            .contains("not found")
+    );
+
+    // webhook list and delete.
+    let private = [("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let added = cli.ok_with(
+        &["webhook", "add", "http://127.0.0.1:9/hook", "--org", &acme],
+        &private,
+    );
+    let (endpoint, secret) = added.split_once(' ').unwrap();
+    let listed = cli.ok(&["webhook", "list"]);
+    let columns: Vec<&str> = listed.split('\t').collect();
+    assert_eq!(
+        columns,
+        [
+            endpoint,
+            "http://127.0.0.1:9/hook",
+            "enabled",
+            acme.as_str(),
+            "*"
+        ]
+    );
+    assert!(!listed.contains(secret), "a listing shows a secret");
+    let json: Value = serde_json::from_str(&cli.ok(&["webhook", "list", "--json"])).unwrap();
+    assert_eq!(json["data"][0]["id"], endpoint);
+    assert!(json["data"][0].get("secret").is_none());
+    assert_eq!(cli.ok(&["webhook", "delete", endpoint]), "");
+    assert_eq!(cli.ok(&["webhook", "list"]), "");
+    assert!(
+        cli.fails(&["webhook", "delete", endpoint], &[])
+            .contains(endpoint)
+    );
+}
+
+/// A command run from a folder where `serve` never ran, with the default (relative)
+/// database path, refuses and says where it looked, instead of working on a new, empty
+/// database of its own; `migrate` and `serve` make one.
+#[test]
+fn a_command_run_where_there_is_no_database_refuses_and_makes_none() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+            .args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("OFFBOARD_DATABASE_URL")
+            .env("OFFBOARD_ADMIN_JWT_SECRET", ADMIN_SECRET)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["org", "create", "Acme"][..],
+        &["org", "list"],
+        &["token", "create", "org_x"],
+        &["webhook", "list"],
+        &["purge"],
+        &["backup", "copy.db"],
+    ] {
+        let out = run(args);
+        assert!(
+            !out.status.success(),
+            "{args:?} succeeded without a database"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        let expected = elsewhere.path().canonicalize().unwrap().join("offboard.db");
+        assert!(
+            err.contains("there is no offboard database at")
+                && (err.contains(&expected.display().to_string())
+                    || err.contains(&elsewhere.path().join("offboard.db").display().to_string())),
+            "{args:?}: {err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(elsewhere.path()).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+    // migrate makes it, and then the same command works there.
+    assert!(run(&["migrate"]).status.success());
+    assert!(elsewhere.path().join("offboard.db").is_file());
+    let out = run(&["org", "create", "Acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A database URL whose folder does not exist is refused with the folder named, by
+/// `serve` and `migrate` too (they make the file, not the folder).
+#[test]
+fn a_database_in_a_missing_folder_is_refused_with_the_folder_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("no-such-folder");
+    let url = format!("sqlite://{}/offboard.db?mode=rwc", folder.display());
+    for args in [&["migrate"][..], &["org", "list"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+            .args(args)
+            .env("OFFBOARD_DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "the folder {} for the database does not exist",
+                folder.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(!folder.exists());
+    }
+}
+
+/// On PostgreSQL, `migrate` (as `serve`) creates a database that does not exist, where
+/// the role may; other commands name it and say what creates it; a role that may not
+/// create databases is told what to have run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(offboard_postgres_tests),
+    ignore = "PostgreSQL: set OFFBOARD_TEST_DATABASE_URL to run it"
+)]
+async fn a_missing_postgres_database_is_created_by_migrate_and_named_by_the_rest() {
+    use sea_orm::ConnectionTrait;
+    let base = std::env::var("OFFBOARD_TEST_DATABASE_URL").unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let name = format!("offboard_test_{suffix}");
+    let url = format!("{server}/{name}");
+    let run = |url: &str, args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+            .args(args)
+            .env("OFFBOARD_DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let admin = sea_orm::Database::connect(&base).await.unwrap();
+    let exists = async |name: &str| {
+        admin
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+            ))
+            .await
+            .unwrap()
+            .is_some()
+    };
+
+    let (ok, err) = run(&url, &["org", "list"]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "the PostgreSQL database \"{name}\" does not exist: `offboard migrate`"
+        )),
+        "{err}"
+    );
+    assert!(!exists(&name).await, "a command other than migrate made it");
+
+    let (ok, err) = run(&url, &["migrate"]);
+    assert!(ok, "{err}");
+    assert!(exists(&name).await);
+    let (ok, err) = run(&url, &["org", "create", "Acme"]);
+    assert!(ok, "{err}");
+    // Running it again finds it there.
+    assert!(run(&url, &["migrate"]).0);
+
+    // A role that may not create databases is told what to have run.
+    let role = format!("offboard_test_role_{suffix}");
+    admin
+        .execute_unprepared(&format!("CREATE ROLE \"{role}\" LOGIN NOCREATEDB"))
+        .await
+        .unwrap();
+    let other = format!("offboard_test_{suffix}_b");
+    let host = server.rsplit_once('@').map_or(server, |(_, h)| h);
+    let as_role = format!("postgres://{role}@{host}/{other}");
+    let (ok, err) = run(&as_role, &["migrate"]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "the PostgreSQL database \"{other}\" does not exist and this role could not create it"
+        )) && err.contains("createdb"),
+        "{err}"
+    );
+    assert!(!exists(&other).await);
+
+    admin
+        .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("DROP ROLE \"{role}\""))
+        .await
+        .unwrap();
+}
+
+/// `serve` writing its log to a file (not a terminal) writes plain text, saying where its
+/// database is; a second `serve` on the same address stops at once and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_plain_text_off_a_terminal_and_names_a_taken_address() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("offboard.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let port = crate::processes::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let serve = |stderr: Stdio| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+            .arg("serve")
+            .env("OFFBOARD_DATABASE_URL", &url)
+            .env("OFFBOARD_LISTEN", &listen)
+            .env("OFFBOARD_METRICS_LISTEN", "off")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut first = serve(Stdio::from(log));
+    offboard::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client
+        .get(format!("http://{listen}/readyz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let second = serve(Stdio::piped()).wait_with_output().await.unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on {listen} (OFFBOARD_LISTEN)"))
+            && err.contains("another offboard serve?"),
+        "{err}"
+    );
+
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    let text = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(text.contains("offboard listening"), "{text}");
+    assert!(
+        text.contains(&db.display().to_string()),
+        "the log names the database file: {text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log file: {text:?}"
+    );
 }

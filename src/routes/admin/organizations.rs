@@ -390,17 +390,17 @@ async fn scim_tokens(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let rows = admin::scim_tokens(&state.db, &id).await?;
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|t| {
-            json!({
-                "id": t.id,
-                "created_at": format_time(t.created_at),
-                "last_used_at": t.last_used_at.map(format_time),
-            })
-        })
-        .collect();
+    let data: Vec<Value> = rows.iter().map(token_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// A live SCIM token as listed: metadata, never the token.
+pub fn token_json(t: &entity::scim_tokens::Model) -> Value {
+    json!({
+        "id": t.id,
+        "created_at": format_time(t.created_at),
+        "last_used_at": t.last_used_at.map(format_time),
+    })
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -581,7 +581,7 @@ async fn delete_user(
         } else {
             format!(
                 "Its {live} membership(s) are removed and every session ends; it can be restored for {} before its personal data is erased.",
-                humantime::format_duration(grace)
+                crate::domain::text::human_duration(grace)
             )
         };
         let confirm = Confirm {

@@ -1,0 +1,149 @@
+//! `offboard org …`: organizations and their verified domains.
+
+use clap::Subcommand;
+use offboard::domain::EmailDomain;
+use offboard::domain::guard::GuardSettings;
+use offboard::domain::organization::{OrganizationName, retention_secs};
+use offboard::routes::admin::guard::guard_json;
+use offboard::routes::admin::organizations::organization_json;
+use offboard::scim::user::format_time;
+use offboard::service::{admin, domains};
+use serde_json::json;
+
+use super::{Context, Output, actor};
+
+#[derive(Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization and print its id.
+    Create {
+        name: String,
+        /// Remove memberships that stay INACTIVE this long (e.g. 30d).
+        #[arg(long)]
+        deactivated_retention: Option<String>,
+        /// What the deprovisioning guard does when it trips: hold (the default),
+        /// dry_run or off.
+        #[arg(long)]
+        guard_mode: Option<String>,
+        /// The guard trips above this many SCIM deprovisionings within the window…
+        #[arg(long)]
+        guard_max_count: Option<u64>,
+        /// …that are also above this share (percent) of the active members.
+        #[arg(long)]
+        guard_max_percent: Option<u64>,
+        /// The guard's window (e.g. 1h).
+        #[arg(long)]
+        guard_window: Option<String>,
+    },
+    /// List the organizations, one per line: id, name, created.
+    List {
+        /// Only those whose name contains this (case-insensitive).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Manage the email domains verified for an organization (account linking).
+    #[command(subcommand)]
+    Domain(DomainCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DomainCommand {
+    /// Verify a domain for an organization: its SCIM users with an email userName in it
+    /// share one account with other organizations that verified it.
+    Add { org_id: String, domain: String },
+    /// List the organization's verified domains, one per line.
+    List { org_id: String },
+    /// Remove a verification (accounts already linked stay linked).
+    Remove { org_id: String, domain: String },
+}
+
+/// Organizations read per page by `org list`.
+const PAGE: u64 = 500;
+
+impl OrgCommand {
+    pub async fn exec(self, ctx: &Context) -> anyhow::Result<Output> {
+        match self {
+            OrgCommand::Create {
+                name,
+                deactivated_retention,
+                guard_mode,
+                guard_max_count,
+                guard_max_percent,
+                guard_window,
+            } => {
+                let name = OrganizationName::parse(&name)?;
+                let retention = deactivated_retention
+                    .as_deref()
+                    .map(retention_secs)
+                    .transpose()?;
+                let changes: serde_json::Map<String, serde_json::Value> = [
+                    ("mode", guard_mode.map(|v| json!(v))),
+                    ("max_count", guard_max_count.map(|v| json!(v))),
+                    ("max_percent", guard_max_percent.map(|v| json!(v))),
+                    ("window", guard_window.map(|v| json!(v))),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v?)))
+                .collect();
+                let guard = GuardSettings::default().with_changes(&changes.into())?;
+                let db = ctx.db().await?;
+                let org =
+                    admin::create_organization(&db, &actor(), &name, retention, guard).await?;
+                let mut out = organization_json(&org);
+                out["deprovision_guard"] = guard_json(&guard, None);
+                Ok(Output::new(org.id, out))
+            }
+            OrgCommand::List { name } => {
+                let db = ctx.db().await?;
+                let mut rows = Vec::new();
+                let mut after: Option<String> = None;
+                loop {
+                    let page =
+                        admin::organizations(&db, name.as_deref(), after.as_deref(), PAGE).await?;
+                    let full = page.len() as u64 == PAGE;
+                    after = page.last().map(|o| o.id.clone());
+                    rows.extend(page.iter().map(|o| {
+                        (
+                            vec![o.id.clone(), o.name.clone(), format_time(o.created_at)],
+                            organization_json(o),
+                        )
+                    }));
+                    if !full {
+                        break;
+                    }
+                }
+                Ok(Output::rows(rows))
+            }
+            OrgCommand::Domain(c) => c.exec(ctx).await,
+        }
+    }
+}
+
+impl DomainCommand {
+    async fn exec(self, ctx: &Context) -> anyhow::Result<Output> {
+        let parse =
+            |raw: &str| EmailDomain::parse(raw).map_err(|e| anyhow::anyhow!("'{raw}': {e}"));
+        match self {
+            DomainCommand::Add { org_id, domain } => {
+                let domain = parse(&domain)?;
+                let db = ctx.db().await?;
+                let v = domains::verify(&db, &actor(), &org_id, &domain).await?;
+                let mut out = domains::domain_json(&v.domain);
+                out["accounts_linked"] = json!(v.accounts_linked);
+                Ok(Output::new(v.domain.domain, out))
+            }
+            DomainCommand::List { org_id } => {
+                let db = ctx.db().await?;
+                let rows = domains::list(&db, &org_id).await?;
+                Ok(Output::rows(rows.iter().map(|d| {
+                    (vec![d.domain.clone()], domains::domain_json(d))
+                })))
+            }
+            DomainCommand::Remove { org_id, domain } => {
+                let domain = parse(&domain)?;
+                let db = ctx.db().await?;
+                domains::remove(&db, &actor(), &org_id, &domain).await?;
+                Ok(Output::nothing())
+            }
+        }
+    }
+}
