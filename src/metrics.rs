@@ -310,13 +310,13 @@ impl Metrics {
         let now = Utc::now();
         let quiet = chrono::Duration::from_std(self.quiet_after).unwrap_or(chrono::Duration::MAX);
         let mut by_state: std::collections::HashMap<&str, i64> = Default::default();
-        for (last, recent) in crate::store::connections::summaries(
+        for c in crate::store::connections::summaries(
             db,
             crate::connection::hour_of(now - chrono::Duration::hours(1)),
         )
         .await?
         {
-            let s = crate::domain::connection::state(last, recent, now, quiet);
+            let s = crate::domain::connection::state(c.last_used, c.last_hour, c.held, now, quiet);
             *by_state.entry(s.as_str()).or_default() += 1;
         }
         for s in crate::domain::connection::ConnectionState::ALL {

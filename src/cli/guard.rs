@@ -5,7 +5,13 @@ use offboard::routes::admin::guard::{held_json, resolution_json};
 use offboard::service::guard::{self, Resolution, Selection};
 use sea_orm::DatabaseConnection;
 
-use super::{Context, Output, actor, or_dash};
+use super::{Context, Output, actor, every_page, or_dash};
+
+/// A held action with the membership it is about (gone when removed since).
+type HeldRow = (
+    entity::held_actions::Model,
+    Option<entity::memberships::Model>,
+);
 
 #[derive(Subcommand)]
 pub enum GuardCommand {
@@ -36,29 +42,24 @@ impl GuardCommand {
         let grace = ctx.settings()?.deletion_grace;
         match self {
             GuardCommand::List { org_id } => {
-                let mut rows = Vec::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let page = guard::held(&db, &org_id, after.as_deref(), PAGE).await?;
-                    let full = page.len() as u64 == PAGE;
-                    after = page.last().map(|(h, _)| h.id.clone());
-                    rows.extend(page.iter().map(|(h, m)| {
-                        (
-                            vec![
-                                h.id.clone(),
-                                h.action.clone(),
-                                or_dash(m.as_ref().and_then(|m| m.user_name.as_deref())),
-                                h.source.clone(),
-                                h.requested_at.to_rfc3339(),
-                            ],
-                            held_json(h, m.as_ref()),
-                        )
-                    }));
-                    if !full {
-                        break;
-                    }
-                }
-                Ok(Output::rows(rows))
+                let held = every_page(
+                    PAGE,
+                    |(h, _): &HeldRow| h.id.clone(),
+                    async |after| Ok(guard::held(&db, &org_id, after.as_deref(), PAGE).await?),
+                )
+                .await?;
+                Ok(Output::rows(held.iter().map(|(h, m)| {
+                    (
+                        vec![
+                            h.id.clone(),
+                            h.action.clone(),
+                            or_dash(m.as_ref().and_then(|m| m.user_name.as_deref())),
+                            h.source.clone(),
+                            h.requested_at.to_rfc3339(),
+                        ],
+                        held_json(h, m.as_ref()),
+                    )
+                })))
             }
             GuardCommand::Approve { org_id, ids } => resolve(&db, &org_id, ids, Some(grace)).await,
             GuardCommand::Reject { org_id, ids } => resolve(&db, &org_id, ids, None).await,

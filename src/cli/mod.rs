@@ -156,6 +156,26 @@ impl Output {
     }
 }
 
+/// Every row of a listing paged by id: `page(after)` answers up to `size` rows after the
+/// one whose id is `after`; a page that is not full is the last.
+pub async fn every_page<T>(
+    size: u64,
+    id: impl Fn(&T) -> String,
+    mut page: impl AsyncFnMut(Option<String>) -> anyhow::Result<Vec<T>>,
+) -> anyhow::Result<Vec<T>> {
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let next = page(after).await?;
+        let full = next.len() as u64 == size;
+        after = next.last().map(&id);
+        rows.extend(next);
+        if !full {
+            return Ok(rows);
+        }
+    }
+}
+
 /// A column for an optional value: `-` when absent.
 pub fn or_dash(v: Option<impl ToString>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())

@@ -1,16 +1,19 @@
 //! `offboard org …`: organizations and their verified domains.
 
+use anyhow::Context as _;
 use clap::Subcommand;
+use entity::{memberships, organizations};
 use offboard::domain::EmailDomain;
 use offboard::domain::guard::GuardSettings;
 use offboard::domain::organization::{OrganizationName, retention_secs};
 use offboard::routes::admin::guard::guard_json;
-use offboard::routes::admin::organizations::organization_json;
+use offboard::routes::admin::organizations::{member_json, organization_json};
 use offboard::scim::user::format_time;
 use offboard::service::{admin, domains};
+use offboard::store::memberships::{MemberFilter, shown_status};
 use serde_json::json;
 
-use super::{Context, Output, actor};
+use super::{Context, Output, actor, every_page, or_dash};
 
 #[derive(Subcommand)]
 pub enum OrgCommand {
@@ -39,6 +42,17 @@ pub enum OrgCommand {
         /// Only those whose name contains this (case-insensitive).
         #[arg(long)]
         name: Option<String>,
+    },
+    /// List an organization's members, one per line: account id (usr_…, what the admin
+    /// API and sessions take), SCIM id (mem_…, what the IdP holds), userName, status.
+    Members {
+        org_id: String,
+        /// ACTIVE, INACTIVE, removed or all (default: every live member).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only those whose userName or display name contains this.
+        #[arg(long)]
+        q: Option<String>,
     },
     /// Manage the email domains verified for an organization (account linking).
     #[command(subcommand)]
@@ -94,24 +108,55 @@ impl OrgCommand {
             }
             OrgCommand::List { name } => {
                 let db = ctx.db().await?;
-                let mut rows = Vec::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let page =
-                        admin::organizations(&db, name.as_deref(), after.as_deref(), PAGE).await?;
-                    let full = page.len() as u64 == PAGE;
-                    after = page.last().map(|o| o.id.clone());
-                    rows.extend(page.iter().map(|o| {
-                        (
-                            vec![o.id.clone(), o.name.clone(), format_time(o.created_at)],
-                            organization_json(o),
+                let orgs = every_page(
+                    PAGE,
+                    |o: &organizations::Model| o.id.clone(),
+                    async |after| {
+                        Ok(
+                            admin::organizations(&db, name.as_deref(), after.as_deref(), PAGE)
+                                .await?,
                         )
-                    }));
-                    if !full {
-                        break;
-                    }
-                }
-                Ok(Output::rows(rows))
+                    },
+                )
+                .await?;
+                Ok(Output::rows(orgs.iter().map(|o| {
+                    (
+                        vec![o.id.clone(), o.name.clone(), format_time(o.created_at)],
+                        organization_json(o),
+                    )
+                })))
+            }
+            OrgCommand::Members { org_id, status, q } => {
+                let filter = status
+                    .as_deref()
+                    .map(|s| {
+                        MemberFilter::parse(s).ok_or_else(|| {
+                            anyhow::anyhow!("--status must be {}", MemberFilter::EXPECTED)
+                        })
+                    })
+                    .transpose()?;
+                let db = ctx.db().await?;
+                let members = every_page(
+                    PAGE,
+                    |m: &memberships::Model| m.id.clone(),
+                    async |after| {
+                        admin::members(&db, &org_id, filter, q.as_deref(), after.as_deref(), PAGE)
+                            .await
+                            .with_context(|| format!("organization {org_id}"))
+                    },
+                )
+                .await?;
+                Ok(Output::rows(members.iter().map(|m| {
+                    (
+                        vec![
+                            m.user_id.clone(),
+                            m.scim_id.clone(),
+                            or_dash(m.user_name.as_deref()),
+                            shown_status(m).to_string(),
+                        ],
+                        member_json(m),
+                    )
+                })))
             }
             OrgCommand::Domain(c) => c.exec(ctx).await,
         }

@@ -14,14 +14,18 @@ pub enum ConnectionState {
     Failing,
     /// No request for longer than `quiet_after`.
     Quiet,
+    /// The deprovisioning guard holds deprovisionings this IdP asked for (it was
+    /// answered 429): an operator must approve or reject them.
+    Held,
 }
 
 impl ConnectionState {
-    pub const ALL: [ConnectionState; 4] = [
+    pub const ALL: [ConnectionState; 5] = [
         ConnectionState::NeverConnected,
         ConnectionState::Healthy,
         ConnectionState::Failing,
         ConnectionState::Quiet,
+        ConnectionState::Held,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -30,6 +34,7 @@ impl ConnectionState {
             ConnectionState::Healthy => "healthy",
             ConnectionState::Failing => "failing",
             ConnectionState::Quiet => "quiet",
+            ConnectionState::Held => "held",
         }
     }
 }
@@ -76,16 +81,20 @@ impl Counts {
 /// request is not an outage).
 pub const FAILING_MIN_ERRORS: i64 = 5;
 
-/// The state from the last request of any of the organization's tokens and the last
-/// hour's counts.
+/// The state from the last request of any of the organization's tokens, the last
+/// hour's counts, and whether the guard holds deprovisionings the IdP asked for (the
+/// operator's move comes first: the IdP sees only 429s until then, and Entra quarantines
+/// an application that gets bursts of them).
 pub fn state(
     last_used: Option<DateTime<Utc>>,
     last_hour: Counts,
+    held: bool,
     now: DateTime<Utc>,
     quiet_after: Duration,
 ) -> ConnectionState {
     match last_used {
         None => ConnectionState::NeverConnected,
+        Some(_) if held => ConnectionState::Held,
         Some(at) if now - at > quiet_after => ConnectionState::Quiet,
         Some(_)
             if last_hour.errors() >= FAILING_MIN_ERRORS
@@ -133,35 +142,65 @@ mod tests {
         let now = Utc::now();
         let week = Duration::days(7);
         assert_eq!(
-            state(None, counts(0, 0, 0), now, week),
+            state(None, counts(0, 0, 0), false, now, week),
             ConnectionState::NeverConnected
         );
         let recent = Some(now - Duration::minutes(1));
         assert_eq!(
-            state(recent, counts(10, 2, 0), now, week),
+            state(recent, counts(10, 2, 0), false, now, week),
             ConnectionState::Healthy
         );
         assert_eq!(
-            state(recent, counts(3, 4, 1), now, week),
+            state(recent, counts(3, 4, 1), false, now, week),
             ConnectionState::Failing
         );
         // A few errors are not an outage; as many errors as successes is not dominating.
         assert_eq!(
-            state(recent, counts(0, 4, 0), now, week),
+            state(recent, counts(0, 4, 0), false, now, week),
             ConnectionState::Healthy
         );
         assert_eq!(
-            state(recent, counts(5, 5, 0), now, week),
+            state(recent, counts(5, 5, 0), false, now, week),
             ConnectionState::Healthy
         );
         let old = Some(now - Duration::days(8));
         assert_eq!(
-            state(old, counts(0, 0, 0), now, week),
+            state(old, counts(0, 0, 0), false, now, week),
             ConnectionState::Quiet
         );
         assert_eq!(
-            state(Some(now - week), counts(0, 0, 0), now, week),
+            state(Some(now - week), counts(0, 0, 0), false, now, week),
             ConnectionState::Healthy
+        );
+    }
+
+    #[test]
+    fn held_deprovisionings_put_the_connection_in_the_operators_hands() {
+        let now = Utc::now();
+        let week = Duration::days(7);
+        let recent = Some(now - Duration::minutes(1));
+        // Two 429s among many successes would read as healthy; held says what to do.
+        assert_eq!(
+            state(recent, counts(50, 2, 0), true, now, week),
+            ConnectionState::Held
+        );
+        assert_eq!(
+            state(recent, counts(0, 9, 0), true, now, week),
+            ConnectionState::Held
+        );
+        assert_eq!(
+            state(
+                Some(now - Duration::days(8)),
+                counts(0, 0, 0),
+                true,
+                now,
+                week
+            ),
+            ConnectionState::Held
+        );
+        assert_eq!(
+            state(None, counts(0, 0, 0), true, now, week),
+            ConnectionState::NeverConnected
         );
     }
 

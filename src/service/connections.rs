@@ -105,8 +105,9 @@ pub async fn connection(
         recent.add(t.last_hour);
     }
     let quiet = chrono::Duration::from_std(quiet_after).unwrap_or(chrono::Duration::MAX);
+    let held = crate::store::guard::count(db, organization_id).await? > 0;
     Ok(Connection {
-        state: state(last_used_at, recent, now, quiet),
+        state: state(last_used_at, recent, held, now, quiet),
         last_used_at,
         tokens: out,
     })

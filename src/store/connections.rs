@@ -117,12 +117,13 @@ pub async fn prune(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u
 }
 
 /// For the metrics: each live organization's last request (any live token) and its
-/// counts since `since`.
+/// counts since `since`, and whether the guard holds some of its deprovisionings.
 pub async fn summaries(
     db: &impl ConnectionTrait,
     since: DateTime<Utc>,
-) -> Result<Vec<(Option<DateTime<Utc>>, Counts)>, DbErr> {
+) -> Result<Vec<Summary>, DbErr> {
     use entity::organizations;
+    use sea_orm::QuerySelect;
     use std::collections::HashMap;
     let orgs: Vec<String> = organizations::Entity::find()
         .filter(organizations::Column::DeletedAt.is_null())
@@ -157,11 +158,29 @@ pub async fn summaries(
             server_errors: r.server_errors,
         });
     }
+    let held: std::collections::HashSet<String> = entity::held_actions::Entity::find()
+        .select_only()
+        .column(entity::held_actions::Column::OrganizationId)
+        .distinct()
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
     Ok(orgs
         .into_iter()
-        .map(|o| {
-            let c = counts.remove(&o).unwrap_or_default();
-            (last.remove(&o), c)
+        .map(|o| Summary {
+            last_used: last.remove(&o),
+            last_hour: counts.remove(&o).unwrap_or_default(),
+            held: held.contains(&o),
         })
         .collect())
+}
+
+/// One organization's connection, as counted for `/metrics`.
+pub struct Summary {
+    pub last_used: Option<DateTime<Utc>>,
+    pub last_hour: Counts,
+    /// The guard holds some of its deprovisionings.
+    pub held: bool,
 }

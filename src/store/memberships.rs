@@ -557,22 +557,38 @@ pub enum MemberFilter {
     Inactive,
     /// Soft-deleted memberships (their records may be erased).
     Removed,
+    /// Every membership, removed ones included.
+    All,
 }
 
 impl MemberFilter {
-    /// `ACTIVE`, `INACTIVE` or `removed`, as the admin API and the console take it.
+    /// `ACTIVE`, `INACTIVE`, `removed` or `all`, as the admin API, the console and the
+    /// command line take it.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "ACTIVE" => Some(Self::Active),
             "INACTIVE" => Some(Self::Inactive),
             "removed" => Some(Self::Removed),
+            "all" => Some(Self::All),
             _ => None,
         }
     }
+
+    /// What `parse` refuses, in words.
+    pub const EXPECTED: &str = "ACTIVE, INACTIVE, removed or all";
 }
 
-/// A page of the organization's memberships in id order after `after`: live ones by
-/// status, or removed ones; `q` matches the userName or display name (case-insensitive).
+/// A membership's state as operators read it: its status, or `removed` once removed.
+pub fn shown_status(m: &memberships::Model) -> &'static str {
+    if m.removed_at.is_some() {
+        "removed"
+    } else {
+        status_of(m.status).as_str()
+    }
+}
+
+/// A page of the organization's memberships in id order after `after`: live ones (by
+/// status), removed ones, or all; `q` matches the userName or display name (case-insensitive).
 pub async fn admin_page(
     db: &impl ConnectionTrait,
     organization_id: &str,
@@ -593,6 +609,7 @@ pub async fn admin_page(
             .filter(memberships::Column::RemovedAt.is_null())
             .filter(memberships::Column::Status.ne(Status::Active)),
         Some(MemberFilter::Removed) => query.filter(memberships::Column::RemovedAt.is_not_null()),
+        Some(MemberFilter::All) => query,
     };
     if let Some(q) = q {
         let pattern = format!(

@@ -81,6 +81,10 @@ async fn operators_list_organizations_members_and_tokens(app: TestApp) {
         [c.as_str()]
     );
     assert_eq!(
+        names(&get(&app, &format!("{base}?status=all")).await, "scim_id"),
+        [a.as_str(), b.as_str(), c.as_str()]
+    );
+    assert_eq!(
         names(&get(&app, &format!("{base}?q=BOB")).await, "user_name"),
         ["bob@example.com"]
     );

@@ -9,7 +9,7 @@ use crate::helpers::ADMIN_SECRET;
 
 struct Cli {
     db_url: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Cli {
@@ -17,7 +17,15 @@ impl Cli {
         let dir = tempfile::tempdir().unwrap();
         Cli {
             db_url: format!("sqlite://{}/cli.db?mode=rwc", dir.path().display()),
-            _dir: dir,
+            _dir: Some(dir),
+        }
+    }
+
+    /// The command line on a running app's database.
+    fn on(app: &crate::helpers::TestApp) -> Cli {
+        Cli {
+            db_url: app.database_url.clone(),
+            _dir: None,
         }
     }
 
@@ -510,3 +518,50 @@ async fn serve_logs_plain_text_off_a_terminal_and_names_a_taken_address() {
         "colour codes in a log file: {text:?}"
     );
 }
+
+/// `org members` names each member by the account id sessions and the admin API take
+/// and by the SCIM id the IdP holds, so an operator (or the README's first steps) can go
+/// from one to the other.
+async fn members_are_listed_with_both_ids(app: crate::helpers::TestApp) {
+    let cli = Cli::on(&app);
+    let org = app.create_org("Acme").await;
+    let ada = app
+        .create_user(&org, &crate::helpers::user_body("ada@example.com"))
+        .await;
+    let bob = app
+        .create_user(&org, &crate::helpers::user_body("bob@example.com"))
+        .await;
+    assert_eq!(
+        app.delete(&org, &format!("/Users/{bob}")).await.status(),
+        204
+    );
+    let account = app.account_of(&org, &ada).await;
+
+    let line = cli.ok(&["org", "members", &org.id]);
+    assert_eq!(
+        line.split('\t').collect::<Vec<_>>(),
+        [account.as_str(), ada.as_str(), "ada@example.com", "ACTIVE"]
+    );
+    assert_eq!(cli.ok(&["org", "members", &org.id, "--q", "ADA"]), line);
+    assert_eq!(cli.ok(&["org", "members", &org.id, "--q", "nobody"]), "");
+    let all = cli.ok(&["org", "members", &org.id, "--status", "all"]);
+    assert_eq!(all.lines().count(), 2, "{all}");
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("usr_") && l.ends_with("\tremoved")),
+        "{all}"
+    );
+    let json: Value =
+        serde_json::from_str(&cli.ok(&["org", "members", &org.id, "--json"])).unwrap();
+    assert_eq!(json["data"][0]["user_id"], account.as_str());
+    assert_eq!(json["data"][0]["scim_id"], ada.as_str());
+    assert!(
+        cli.fails(&["org", "members", &org.id, "--status", "gone"], &[])
+            .contains("ACTIVE, INACTIVE, removed or all")
+    );
+    assert!(
+        cli.fails(&["org", "members", "org_missing"], &[])
+            .contains("org_missing")
+    );
+}
+crate::db_test!(members_are_listed_with_both_ids);

@@ -300,6 +300,9 @@ async fn an_operator_follows_a_connection_and_acts_on_what_needs_them_in_a_real_
     assert_eq!(deactivate(&app, &org, &lee).await, 429, "held by the guard");
     c.refresh().await.unwrap();
     wait_text(c, "#held", "lee@example.com").await;
+    // The IdP got a 429 among many successes: the connection is the operator's to look
+    // at, not healthy.
+    wait_text(c, "#connection-state", "held").await;
     if std::env::var_os("OFFBOARD_WRITE_SCREENSHOT").is_some() {
         let png = c.screenshot().await.unwrap();
         std::fs::write(
@@ -310,10 +313,30 @@ async fn an_operator_follows_a_connection_and_acts_on_what_needs_them_in_a_real_
     }
     click(c, "#held button.primary").await;
     wait_text(c, "#held-empty", "Nothing is held").await;
+    wait_text(c, "#connection-state", "healthy").await;
     let user = app.get_json(&org, &format!("/Users/{lee}")).await;
     assert_eq!(
         user["active"], false,
         "the approval applied the deactivation"
+    );
+
+    // "All" members means all: a removed member is listed, marked removed.
+    assert_eq!(
+        app.delete(&org, &format!("/Users/{kim}")).await.status(),
+        204
+    );
+    c.refresh().await.unwrap();
+    wait_text(c, "#org-name", "Acme").await;
+    let removed = text(c, "#members tr.removed").await;
+    assert!(removed.contains("removed"), "{removed}");
+    let rows = c
+        .find_all(Locator::Css("#members tbody tr"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        rows, 2,
+        "All lists the removed member beside the inactive one"
     );
 
     // Signing out forgets the token: the console asks for one again.

@@ -190,7 +190,8 @@ struct TokenHealth {
 #[derive(JsonSchema)]
 struct Connection {
     organization_id: String,
-    /// `never_connected`, `healthy`, `failing` or `quiet`.
+    /// `never_connected`, `healthy`, `failing`, `quiet` or `held` (the deprovisioning
+    /// guard holds some of its deprovisionings).
     state: String,
     last_used_at: Option<Time>,
     quiet_after_secs: u64,

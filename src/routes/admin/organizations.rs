@@ -327,7 +327,8 @@ async fn list(
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MembersQuery {
-    /// `ACTIVE`, `INACTIVE` or `removed`; absent: every live member.
+    /// `ACTIVE`, `INACTIVE`, `removed` or `all` (removed ones included); absent: every
+    /// live member.
     status: Option<String>,
     q: Option<String>,
     after: Option<String>,
@@ -349,7 +350,7 @@ async fn members(
         .as_deref()
         .map(|s| {
             MemberFilter::parse(s).ok_or_else(|| {
-                AdminApiError::validation("status must be ACTIVE, INACTIVE or removed")
+                AdminApiError::validation(&format!("status must be {}", MemberFilter::EXPECTED))
             })
         })
         .transpose()?;
@@ -364,23 +365,23 @@ async fn members(
     .await?;
     let last = rows.last().map(|m| m.id.clone());
     let full = rows.len() as u64 == n;
-    let data = rows
-        .iter()
-        .map(|m| {
-            json!({
-                "id": m.id,
-                "scim_id": m.scim_id,
-                "user_id": m.user_id,
-                "status": m.status,
-                "user_name": m.user_name,
-                "external_id": m.external_id,
-                "created_at": format_time(m.created_at),
-                "updated_at": format_time(m.updated_at),
-                "removed_at": m.removed_at.map(format_time),
-            })
-        })
-        .collect();
+    let data = rows.iter().map(member_json).collect();
     Ok(HttpResponse::Ok().json(super::audit::page(data, last, full)))
+}
+
+/// A member as the organization's member list shows it.
+pub fn member_json(m: &entity::memberships::Model) -> Value {
+    json!({
+        "id": m.id,
+        "scim_id": m.scim_id,
+        "user_id": m.user_id,
+        "status": m.status,
+        "user_name": m.user_name,
+        "external_id": m.external_id,
+        "created_at": format_time(m.created_at),
+        "updated_at": format_time(m.updated_at),
+        "removed_at": m.removed_at.map(format_time),
+    })
 }
 
 /// The organization's live SCIM tokens: metadata, never the token.

@@ -122,7 +122,7 @@ struct HeldRow {
 struct MemberRow {
     user_id: String,
     user_name: String,
-    status: String,
+    status: &'static str,
     external_id: String,
     updated_at: String,
 }
@@ -264,21 +264,18 @@ async fn render_organization(
         })
         .collect();
 
-    let filter = q
-        .members
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            MemberFilter::parse(s).ok_or_else(|| {
-                AdminApiError::validation("members must be ACTIVE, INACTIVE or removed")
-            })
-        })
-        .transpose()?;
-    let members = admin::members(db, id, filter, None, None, ROWS)
+    // "All" is all: removed members too, marked as such.
+    let filter = match q.members.as_deref().filter(|s| !s.is_empty()) {
+        None => MemberFilter::All,
+        Some(s) => MemberFilter::parse(s).ok_or_else(|| {
+            AdminApiError::validation(&format!("members must be {}", MemberFilter::EXPECTED))
+        })?,
+    };
+    let members = admin::members(db, id, Some(filter), None, None, ROWS)
         .await?
         .into_iter()
         .map(|m| MemberRow {
-            status: status_of(&m),
+            status: crate::store::memberships::shown_status(&m),
             user_id: m.user_id,
             user_name: m.user_name.unwrap_or_default(),
             external_id: m.external_id.unwrap_or_default(),
@@ -387,7 +384,7 @@ async fn render_organization(
         guard_tripped: tripped_at.map(format_time),
         held,
         member_filters: vec![
-            ("All", ""),
+            ("All", "all"),
             ("Active", "ACTIVE"),
             ("Inactive", "INACTIVE"),
             ("Removed", "removed"),
@@ -404,17 +401,6 @@ async fn render_organization(
         dead,
     };
     Ok(html(page.render()?))
-}
-
-/// A membership's status as the admin API names it, `removed` once removed.
-fn status_of(m: &entity::memberships::Model) -> String {
-    if m.removed_at.is_some() {
-        "removed".into()
-    } else {
-        crate::store::memberships::status_of(m.status)
-            .as_str()
-            .to_string()
-    }
 }
 
 /// Stored JSON text, indented for reading (as it is when it is not JSON).
@@ -479,7 +465,7 @@ struct Account {
 struct MembershipRow {
     organization_id: String,
     user_name: String,
-    status: String,
+    status: &'static str,
     scim_id: String,
     removed_at: String,
 }
@@ -538,7 +524,7 @@ async fn render_user(
         .map(|m| MembershipRow {
             organization_id: m.organization_id.clone(),
             user_name: m.user_name.clone().unwrap_or_default(),
-            status: status_of(m),
+            status: crate::store::memberships::shown_status(m),
             scim_id: m.scim_id.clone(),
             removed_at: m.removed_at.map(format_time).unwrap_or_default(),
         })
