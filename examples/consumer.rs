@@ -3,17 +3,21 @@
 //! applies each organization's events in `sequence` order (so every user's events apply
 //! in order), and, when it sees a gap (an event whose predecessors have not arrived, say
 //! after downtime), catches up from offboard's pull feed (`GET /v1/events`) with an API
-//! key.
+//! key. It prints each event it applies.
+//!
+//! The endpoint comes first (its URL is where this consumer will listen; its secret is
+//! what the consumer verifies with), then a key for the feed, then the consumer:
 //!
 //! ```sh
-//! OFFBOARD_URL=http://127.0.0.1:8080 CONSUMER_API_KEY=obk_… CONSUMER_SECRET=whsec_… \
-//!   CONSUMER_DATABASE_URL='sqlite:///tmp/consumer.db?mode=rwc' CONSUMER_LISTEN=127.0.0.1:8090 \
-//!   cargo run --example consumer
+//! read -r EP SECRET <<< "$(offboard webhook add http://127.0.0.1:8090/webhook)"
+//! KEY=$(offboard api-key create --name consumer --scope events:read)
+//! CONSUMER_SECRET=$SECRET CONSUMER_API_KEY=$KEY cargo run --release --example consumer
 //! ```
-//! then add `http://127.0.0.1:8090/webhook` as an endpoint (its secret is
-//! CONSUMER_SECRET). Its state: `members(organization_id, user_id, status, user_name)`.
-
-#![allow(dead_code)]
+//!
+//! Settings: `CONSUMER_SECRET` and `CONSUMER_API_KEY` (required), `OFFBOARD_URL`
+//! (`http://127.0.0.1:8080`), `CONSUMER_LISTEN` (`127.0.0.1:8090`),
+//! `CONSUMER_DATABASE_URL` (`sqlite://consumer.db?mode=rwc`). Its state:
+//! `members(organization_id, user_id, status, user_name)`.
 
 use std::sync::Arc;
 
@@ -24,15 +28,15 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Transac
 use serde_json::Value;
 use sha2::Sha256;
 
-pub struct Config {
+struct Config {
     /// offboard's base URL (for the feed).
-    pub offboard_url: String,
+    offboard_url: String,
     /// An API key with `events:read`.
-    pub api_key: String,
+    api_key: String,
     /// The endpoint's signing secret (`whsec_…`).
-    pub secret: String,
-    pub database_url: String,
-    pub listen: String,
+    secret: String,
+    database_url: String,
+    listen: String,
 }
 
 struct Consumer {
@@ -44,9 +48,7 @@ struct Consumer {
 }
 
 /// Starts the consumer; returns the address it listens on and the server to await.
-pub async fn start(
-    config: Config,
-) -> anyhow::Result<(std::net::SocketAddr, actix_web::dev::Server)> {
+async fn start(config: Config) -> anyhow::Result<(std::net::SocketAddr, actix_web::dev::Server)> {
     let db = sea_orm::Database::connect(&config.database_url).await?;
     for sql in [
         "CREATE TABLE IF NOT EXISTS processed (webhook_id TEXT PRIMARY KEY)",
@@ -168,8 +170,10 @@ impl Consumer {
             tx.commit().await?;
             return Ok(false);
         }
-        let gap = keep_and_apply(&tx, event).await?;
+        let mut applied = Vec::new();
+        let gap = keep_and_apply(&tx, event, &mut applied).await?;
         tx.commit().await?;
+        print_applied(&applied);
         Ok(gap)
     }
 
@@ -206,6 +210,7 @@ impl Consumer {
                 return Ok(());
             }
             let tx = self.db.begin().await?;
+            let mut applied = Vec::new();
             for e in &events {
                 // The feed's events are the webhooks' events: the same id de-duplicates.
                 let id = e["id"].as_str().unwrap_or_default();
@@ -214,15 +219,28 @@ impl Consumer {
                     vec![id.into()],
                 ))
                 .await?;
-                keep_and_apply(&tx, e).await?;
+                keep_and_apply(&tx, e, &mut applied).await?;
             }
             tx.commit().await?;
+            print_applied(&applied);
         }
     }
 }
 
-/// Keeps the event (unless already applied) and applies what is next in sequence.
-async fn keep_and_apply(tx: &impl ConnectionTrait, event: &Value) -> anyhow::Result<bool> {
+/// What was applied, once it is committed.
+fn print_applied(applied: &[String]) {
+    for line in applied {
+        println!("applied {line}");
+    }
+}
+
+/// Keeps the event (unless already applied) and applies what is next in sequence, adding
+/// a line for each to `done`.
+async fn keep_and_apply(
+    tx: &impl ConnectionTrait,
+    event: &Value,
+    done: &mut Vec<String>,
+) -> anyhow::Result<bool> {
     let org = event["organization_id"]
         .as_str()
         .unwrap_or_default()
@@ -249,6 +267,13 @@ async fn keep_and_apply(tx: &impl ConnectionTrait, event: &Value) -> anyhow::Res
         };
         let e: Value = serde_json::from_str(&row.try_get::<String>("", "event")?)?;
         apply(tx, &e).await?;
+        done.push(format!(
+            "{} #{} {} user {}",
+            e["type"].as_str().unwrap_or_default(),
+            next,
+            e["organization_id"].as_str().unwrap_or_default(),
+            e["data"]["user"]["id"].as_str().unwrap_or("-"),
+        ));
         tx.execute_raw(stmt(
             "DELETE FROM waiting WHERE organization_id = ? AND sequence = ?",
             vec![org.clone().into(), next.into()],
@@ -323,13 +348,17 @@ async fn apply(tx: &impl ConnectionTrait, e: &Value) -> anyhow::Result<()> {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    let env = |k: &str| std::env::var(k).map_err(|_| anyhow::anyhow!("{k} is not set"));
+    // reqwest (the feed) uses rustls and leaves the choice of its crypto provider to the
+    // program: without one it panics at the first request.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let required = |k: &str| std::env::var(k).map_err(|_| anyhow::anyhow!("{k} is not set"));
+    let or = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
     let config = Config {
-        offboard_url: env("OFFBOARD_URL")?,
-        api_key: env("CONSUMER_API_KEY")?,
-        secret: env("CONSUMER_SECRET")?,
-        database_url: env("CONSUMER_DATABASE_URL")?,
-        listen: std::env::var("CONSUMER_LISTEN").unwrap_or_else(|_| "127.0.0.1:8090".into()),
+        offboard_url: or("OFFBOARD_URL", "http://127.0.0.1:8080"),
+        api_key: required("CONSUMER_API_KEY")?,
+        secret: required("CONSUMER_SECRET")?,
+        database_url: or("CONSUMER_DATABASE_URL", "sqlite://consumer.db?mode=rwc"),
+        listen: or("CONSUMER_LISTEN", "127.0.0.1:8090"),
     };
     let (addr, server) = start(config).await?;
     println!("listening on http://{addr}/webhook");

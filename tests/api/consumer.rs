@@ -1,18 +1,36 @@
-//! `examples/consumer.rs` against the real app: signed webhooks verified, redeliveries
-//! applied once, and a consumer that sees only part of the stream (its endpoint filters
-//! types, as after downtime it would miss events) catching up from the pull feed and
-//! applying everything in order.
+//! `examples/consumer.rs` as an application team runs it (a process of its own, started
+//! with its documented settings) against the real app: signed webhooks verified,
+//! redeliveries applied once, and a consumer that sees only part of the stream (its
+//! endpoint filters types, as after downtime it would miss events) catching up from the
+//! pull feed and applying everything in order.
 
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::helpers::{Backend, expect_json, fixture, spawn_app_with, user_body};
 
-#[path = "../../examples/consumer.rs"]
-mod example;
+/// An example program as `cargo test` builds it (examples are built, not run, beside
+/// the test binary's folder). A run of the test binary alone (`cargo test --test api`)
+/// may find none, or one older than its source: it says so rather than run it.
+fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let folder = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = folder.join("examples").join(name);
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    assert!(
+        modified(&path) >= modified(&source),
+        "{} is missing or older than its source: run `cargo test` (which builds the examples) or `cargo build --example {name}`",
+        path.display()
+    );
+    path
+}
 
 /// The consumer's members as (user name, status), sorted.
 async fn members(db: &sea_orm::DatabaseConnection) -> Vec<(String, String)> {
@@ -94,18 +112,35 @@ async fn the_example_consumer_applies_every_event_once_and_in_order() {
         201,
     )
     .await;
+    // Started as its header says, with its own defaults for what it does not need set.
     let dir = tempfile::tempdir().unwrap();
+    let mut consumer = tokio::process::Command::new(example_binary("consumer"))
+        .current_dir(dir.path())
+        .env("OFFBOARD_URL", &app.address)
+        .env("CONSUMER_API_KEY", &key)
+        .env("CONSUMER_SECRET", ep["secret"].as_str().unwrap())
+        .env("CONSUMER_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(consumer.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the consumer starts")
+        .unwrap();
+    assert_eq!(
+        first.as_deref(),
+        Some(format!("listening on http://127.0.0.1:{port}/webhook").as_str())
+    );
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = printed.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            sink.lock().unwrap().push(line);
+        }
+    });
     let consumer_db = format!("sqlite://{}/consumer.db?mode=rwc", dir.path().display());
-    let (_, server) = example::start(example::Config {
-        offboard_url: app.address.clone(),
-        api_key: key,
-        secret: ep["secret"].as_str().unwrap().to_string(),
-        database_url: consumer_db.clone(),
-        listen: format!("127.0.0.1:{port}"),
-    })
-    .await
-    .unwrap();
-    tokio::spawn(server);
     let db = sea_orm::Database::connect(&consumer_db).await.unwrap();
 
     let mut ids = Vec::new();
@@ -144,6 +179,34 @@ async fn the_example_consumer_applies_every_event_once_and_in_order() {
         ],
     )
     .await;
+    // It says what it applied, each organization's events in sequence order, each once
+    // (the feed's and the webhooks' alike).
+    let applied: Vec<String> = printed.lock().unwrap().clone();
+    let sequences: Vec<i64> = applied
+        .iter()
+        .map(|l| {
+            assert!(l.starts_with("applied "), "{l}");
+            l.split(" #")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        sequences,
+        (1..=sequences.len() as i64).collect::<Vec<_>>(),
+        "{applied:?}"
+    );
+    assert!(
+        applied
+            .iter()
+            .any(|l| l.starts_with("applied membership.deactivated ")),
+        "{applied:?}"
+    );
 
     // A redelivery (the operator's replay) is recognised by its webhook-id.
     let processed = |db: sea_orm::DatabaseConnection| async move {
@@ -207,4 +270,5 @@ async fn the_example_consumer_applies_every_event_once_and_in_order() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 401);
     assert_eq!(processed(db).await, before);
+    consumer.start_kill().unwrap();
 }
