@@ -409,8 +409,8 @@ pub async fn migration_state(db: &impl ConnectionTrait) -> Result<MigrationState
 /// PostgreSQL: `VACUUM` of the tables that hold personal data reclaims the dead row
 /// versions erasures left (those made at DELETE time included), so they are no longer
 /// readable through the database; bytes on disk go only when the space is reused (or
-/// with `VACUUM FULL`), see the README. Cheap when nothing changed: pages that are all
-/// visible are skipped.
+/// with `VACUUM FULL`), see docs/admin-api.md ("Erased means erased"). Cheap when
+/// nothing changed: pages that are all visible are skipped.
 pub async fn scrub(db: &DatabaseConnection) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Sqlite => {

@@ -40,6 +40,7 @@ mod openapi;
 mod outage;
 mod processes;
 mod purge;
+mod readme;
 mod receiver;
 mod sql_filters;
 mod suspension;
