@@ -53,8 +53,17 @@ pub struct Settings {
     /// only accepts them, and another process runs them.
     pub job_worker: bool,
     pub webhook: WebhookSettings,
-    /// Build `meta.location` from `X-Forwarded-Proto/Host` (set behind a trusted proxy).
-    pub trust_forwarded_headers: bool,
+    /// HTTPS on `OFFBOARD_LISTEN` (`OFFBOARD_TLS_CERT`, `OFFBOARD_TLS_KEY`); plain HTTP
+    /// without it.
+    pub tls: Option<TlsFiles>,
+    /// Whether the metrics listener serves HTTPS with the same pair (`OFFBOARD_METRICS_TLS`;
+    /// plain by default: it is for a scraper on the same machine or network).
+    pub metrics_tls: bool,
+    /// The address IdPs and browsers reach offboard at (`OFFBOARD_PUBLIC_URL`): every link
+    /// offboard serves or prints is built on it. Without it, links follow the request.
+    pub public_url: Option<PublicUrl>,
+    /// Peers whose forwarded headers are believed (`OFFBOARD_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
     /// Where `/metrics` is served, apart from the port the IdPs call; `None` when off.
     pub metrics_listen: Option<String>,
     pub limits: Limits,
@@ -75,6 +84,45 @@ pub struct Limits {
 }
 
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+/// The certificate chain and private key `serve` answers HTTPS with (PEM files; the chain
+/// is the certificate file's blocks, leaf first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// `https://scim.example.com` (or with a path prefix): a base URL with no query, fragment
+/// or credentials, kept without its trailing slash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        let url = url::Url::parse(raw.trim())
+            .with_context(|| format!("'{raw}' is not a URL (e.g. https://scim.example.com)"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            anyhow::bail!("'{raw}' must start with https:// (or http://)");
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            anyhow::bail!("'{raw}' has no host");
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            anyhow::bail!("'{raw}' must be a base URL: no query, fragment or credentials");
+        }
+        Ok(PublicUrl(url.as_str().trim_end_matches('/').to_string()))
+    }
+
+    /// The URL, without a trailing slash: append `/scim/v2`, `/console`, ….
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+}
 
 /// How events are delivered.
 #[derive(Clone, Debug)]
@@ -133,6 +181,10 @@ impl std::fmt::Debug for Settings {
             .field("job_worker", &self.job_worker)
             .field("webhook", &self.webhook)
             .field("metrics_listen", &self.metrics_listen)
+            .field("tls", &self.tls)
+            .field("metrics_tls", &self.metrics_tls)
+            .field("public_url", &self.public_url)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("limits", &self.limits)
             .finish()
     }
@@ -289,6 +341,11 @@ impl Settings {
                 "OFFBOARD_WEBHOOK_TIMEOUT and OFFBOARD_WEBHOOK_POLL_INTERVAL must be greater than zero"
             );
         }
+        if flag("OFFBOARD_TRUST_FORWARDED_HEADERS", false)? {
+            anyhow::bail!(
+                "OFFBOARD_TRUST_FORWARDED_HEADERS is replaced: set OFFBOARD_TRUSTED_PROXIES to your proxies' addresses (e.g. 10.0.0.0/8), whose forwarded headers are then believed and no one else's, and OFFBOARD_PUBLIC_URL to the address IdPs call (e.g. https://scim.example.com)"
+            );
+        }
         let admin_jwt_secret = get("OFFBOARD_ADMIN_JWT_SECRET");
         if let Some(secret) = &admin_jwt_secret
             && secret.len() < MIN_SECRET_BYTES
@@ -346,7 +403,25 @@ impl Settings {
             )?,
             job_worker: flag("OFFBOARD_JOB_WORKER", true)?,
             webhook,
-            trust_forwarded_headers: flag("OFFBOARD_TRUST_FORWARDED_HEADERS", false)?,
+            tls: match (get("OFFBOARD_TLS_CERT"), get("OFFBOARD_TLS_KEY")) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.trim().into(),
+                    key: key.trim().into(),
+                }),
+                _ => anyhow::bail!(
+                    "OFFBOARD_TLS_CERT and OFFBOARD_TLS_KEY go together: set both (HTTPS) or neither (HTTP)"
+                ),
+            },
+            metrics_tls: flag("OFFBOARD_METRICS_TLS", false)?,
+            public_url: get("OFFBOARD_PUBLIC_URL")
+                .map(|v| PublicUrl::parse(&v))
+                .transpose()
+                .context("OFFBOARD_PUBLIC_URL is not valid")?,
+            trusted_proxies: crate::forwarded::TrustedProxies::parse(
+                get("OFFBOARD_TRUSTED_PROXIES").as_deref().unwrap_or(""),
+            )
+            .map_err(|e| anyhow::anyhow!("OFFBOARD_TRUSTED_PROXIES: {e}"))?,
             limits: Limits {
                 request_timeout: {
                     let t = duration("OFFBOARD_REQUEST_TIMEOUT", Duration::from_secs(10))?;
@@ -374,6 +449,21 @@ impl Settings {
                 Some(addr) => Some(addr.to_string()),
             },
         })
+    }
+}
+
+impl Settings {
+    /// The base of every link offboard prints: `OFFBOARD_PUBLIC_URL`, else the scheme it
+    /// serves and `OFFBOARD_LISTEN`.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().to_string(),
+            None => format!(
+                "{}://{}",
+                if self.tls.is_some() { "https" } else { "http" },
+                self.listen
+            ),
+        }
     }
 }
 
@@ -458,6 +548,62 @@ mod tests {
         .expect("settings");
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("topsecret") && !dbg.contains("pw@"), "{dbg}");
+    }
+
+    #[test]
+    fn the_all_or_nothing_forwarded_flag_is_refused_with_what_to_set_instead() {
+        let with = |k: &'static str, v: &'static str| {
+            Settings::from_lookup(move |name| (name == k).then(|| v.to_string()))
+        };
+        let err = with("OFFBOARD_TRUST_FORWARDED_HEADERS", "true").expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("OFFBOARD_TRUSTED_PROXIES") && text.contains("OFFBOARD_PUBLIC_URL"),
+            "{text}"
+        );
+        assert!(with("OFFBOARD_TRUST_FORWARDED_HEADERS", "false").is_ok());
+    }
+
+    #[test]
+    fn tls_public_url_and_proxies_are_checked_at_start() {
+        let with = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Settings::from_lookup(move |name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+        };
+        assert!(with(&[("OFFBOARD_TLS_CERT", "/etc/cert.pem")]).is_err());
+        let s = with(&[
+            ("OFFBOARD_TLS_CERT", "/etc/cert.pem"),
+            ("OFFBOARD_TLS_KEY", "/etc/key.pem"),
+        ])
+        .unwrap();
+        assert_eq!(s.public_base(), format!("https://{DEFAULT_LISTEN}"));
+        let s = with(&[("OFFBOARD_PUBLIC_URL", "https://scim.example.com/")]).unwrap();
+        assert_eq!(s.public_base(), "https://scim.example.com");
+        assert_eq!(
+            with(&[("OFFBOARD_PUBLIC_URL", "https://example.com/offboard/")])
+                .unwrap()
+                .public_base(),
+            "https://example.com/offboard"
+        );
+        for bad in [
+            "scim.example.com",
+            "ftp://scim.example.com",
+            "https://scim.example.com/?a=1",
+            "https://user:pw@scim.example.com",
+        ] {
+            assert!(with(&[("OFFBOARD_PUBLIC_URL", bad)]).is_err(), "{bad}");
+        }
+        assert!(with(&[("OFFBOARD_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.1")]).is_ok());
+        let err = with(&[("OFFBOARD_TRUSTED_PROXIES", "proxy.internal")]).expect_err("refused");
+        assert!(err.to_string().contains("proxy.internal"), "{err}");
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Entry {
     pub status: u16,
     pub latency_ms: i64,
     pub request_id: Option<String>,
+    /// The client's address, as far as it can be believed (`forwarded`).
+    pub client_address: Option<String>,
     pub error: Option<Answered>,
     pub body: Option<Bytes>,
 }
@@ -257,6 +259,7 @@ fn to_model(e: Entry, full: bool) -> scim_requests::ActiveModel {
         status: Set(i32::from(e.status)),
         latency_ms: Set(e.latency_ms),
         request_id: Set(e.request_id),
+        client_address: Set(e.client_address),
         scim_type: Set(e.error.as_ref().and_then(|a| a.scim_type.clone())),
         error_detail: Set(e
             .error
@@ -336,6 +339,7 @@ mod tests {
             status: 200,
             latency_ms: 1,
             request_id: None,
+            client_address: None,
             error: None,
             body: Some(Bytes::from(vec![b'x'; 1000])),
         }

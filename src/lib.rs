@@ -14,6 +14,7 @@ pub mod connection;
 pub mod cpu;
 pub mod db;
 pub mod domain;
+pub mod forwarded;
 pub mod ids;
 pub mod inspector;
 pub mod metrics;
@@ -25,6 +26,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod webhook;
 
 /// Installs rustls' ring crypto provider for the process (reqwest's TLS needs one).

@@ -31,6 +31,8 @@ pub struct Application {
     /// Flushes connection health; a last flush when stopped.
     connections_flush: tokio::task::JoinHandle<()>,
     inspector_flush: tokio::task::JoinHandle<()>,
+    /// Reloads the TLS pair on SIGHUP and when its files change.
+    tls_reload: Option<tokio::task::JoinHandle<()>>,
     /// Held while serving: no restore replaces the SQLite file under this process.
     in_use: Option<crate::backup::InUse>,
 }
@@ -62,13 +64,24 @@ impl Application {
             anyhow::anyhow!("cannot listen on {} (OFFBOARD_LISTEN): {e}{hint}", settings.listen)
         })?;
         let port = listener.local_addr()?.port();
+        // A pair that does not load refuses to start, naming the file.
+        let tls = match &settings.tls {
+            Some(files) => Some(crate::tls::Resolver::start(files.clone())?),
+            None => None,
+        };
         let admin_verifier = crate::auth::AdminVerifier::from_settings(&settings)?;
         if !admin_verifier.enabled() {
             tracing::warn!(
                 "neither OFFBOARD_ADMIN_JWT_SECRET nor OFFBOARD_ADMIN_JWT_PUBLIC_KEYS is set: the admin API will refuse every request"
             );
         }
-        tracing::info!(listen = %listener.local_addr()?, database = %crate::db::describe(&settings.database_url), "offboard listening");
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            scheme = if tls.is_some() { "https" } else { "http" },
+            public_url = %settings.public_base(),
+            database = %crate::db::describe(&settings.database_url),
+            "offboard listening"
+        );
         let purge = tokio::spawn(purge_periodically(
             db.clone(),
             settings.purge_interval,
@@ -142,6 +155,14 @@ impl Application {
             connections,
             inspector,
         });
+        let tls_reload = tls.clone().map(|resolver| {
+            tokio::spawn(crate::tls::reload_forever(
+                resolver,
+                crate::tls::RELOAD_EVERY,
+                stopped.clone(),
+            ))
+        });
+        let metrics_tls = tls.clone().filter(|_| state.settings.metrics_tls);
         let metrics_server = match &state.settings.metrics_listen {
             Some(addr) => {
                 let listener = TcpListener::bind(addr).map_err(|e| {
@@ -159,8 +180,14 @@ impl Application {
                         .service(routes::health::healthz)
                 })
                 .workers(1)
-                .disable_signals()
-                .listen(listener)?
+                .disable_signals();
+                let server = match &metrics_tls {
+                    Some(resolver) => server.listen_rustls_0_23(
+                        listener,
+                        crate::tls::server_config(resolver.clone()),
+                    )?,
+                    None => server.listen(listener)?,
+                }
                 .run();
                 Some((port, server))
             }
@@ -183,8 +210,13 @@ impl Application {
         })
         // A client has this long to send a request's head; the body has the same deadline
         // where it is read (`routes::scim::read_bytes`).
-        .client_request_timeout(request_timeout)
-        .listen(listener)?
+        .client_request_timeout(request_timeout);
+        let server = match tls {
+            Some(resolver) => {
+                server.listen_rustls_0_23(listener, crate::tls::server_config(resolver))?
+            }
+            None => server.listen(listener)?,
+        }
         .run();
         Ok(Application {
             port,
@@ -197,6 +229,7 @@ impl Application {
             jobs,
             connections_flush,
             inspector_flush,
+            tls_reload,
             in_use: None,
         })
     }
@@ -237,6 +270,9 @@ impl Application {
         }
         let _ = self.connections_flush.await;
         let _ = self.inspector_flush.await;
+        if let Some(t) = self.tls_reload {
+            let _ = t.await;
+        }
         drop(self.in_use);
         result
     }

@@ -16,6 +16,9 @@ pub struct Model {
     pub request_id: Option<String>,
     pub outcome: String,
     pub created_at: DateTimeUtc,
+    /// The client's address, as far as it can be believed (`OFFBOARD_TRUSTED_PROXIES`);
+    /// none for the command line and the purge.
+    pub client_address: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

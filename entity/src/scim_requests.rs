@@ -26,6 +26,8 @@ pub struct Model {
     pub body: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub full_body: Option<String>,
+    /// The client's address, as far as it can be believed (`OFFBOARD_TRUSTED_PROXIES`).
+    pub client_address: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -56,6 +56,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         kind: "admin",
         id: "bench".into(),
         request_id: None,
+        client_address: None,
     };
     let name = offboard::domain::organization::OrganizationName::parse("Bench").unwrap();
     let org = offboard::service::admin::create_organization(

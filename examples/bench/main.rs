@@ -366,6 +366,7 @@ async fn org_delete(members: usize, db_kind: Db) {
         kind: "cli",
         id: "bench".into(),
         request_id: None,
+        client_address: None,
     };
     let name = |n| offboard::domain::organization::OrganizationName::parse(n).unwrap();
     let org = offboard::service::admin::create_organization(
@@ -462,6 +463,7 @@ async fn jobs(users: usize, members: usize, db_kind: Db) {
         kind: "cli",
         id: "bench".into(),
         request_id: None,
+        client_address: None,
     };
     let create = |n: &'static str| {
         let (db, actor) = (db.clone(), actor.clone());

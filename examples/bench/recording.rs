@@ -23,6 +23,7 @@ fn entry(org: &str, token: &str, body: &'static [u8]) -> Entry {
         status: 200,
         latency_ms: 3,
         request_id: Some("req_01JBENCH".into()),
+        client_address: Some("203.0.113.7".into()),
         error: None,
         body: Some(actix_web::web::Bytes::from_static(body)),
     }

@@ -24,6 +24,7 @@ mod m20261126_000018_create_deprovision_guard;
 mod m20261126_000019_create_api_keys;
 mod m20261126_000020_add_connection_health;
 mod m20261126_000021_create_scim_requests;
+mod m20261204_000022_add_client_addresses;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000019_create_api_keys::Migration),
             Box::new(m20261126_000020_add_connection_health::Migration),
             Box::new(m20261126_000021_create_scim_requests::Migration),
+            Box::new(m20261204_000022_add_client_addresses::Migration),
         ]
     }
 }

@@ -28,8 +28,8 @@ pub struct ConsoleLinkArgs {
     /// The JWT subject, recorded in the audit log.
     #[arg(long, default_value = "console")]
     subject: String,
-    /// The address the browser reaches offboard at (default: http:// and
-    /// OFFBOARD_LISTEN).
+    /// The address the browser reaches offboard at (default: OFFBOARD_PUBLIC_URL, else
+    /// OFFBOARD_LISTEN with the scheme it serves).
     #[arg(long)]
     base_url: Option<String>,
 }
@@ -45,9 +45,7 @@ impl ConsoleLinkArgs {
     pub fn exec(self, ctx: &Context) -> anyhow::Result<Output> {
         let settings = ctx.settings()?;
         let token = admin_token(settings, &self.ttl, &self.subject)?;
-        let base = self
-            .base_url
-            .unwrap_or_else(|| format!("http://{}", settings.listen));
+        let base = self.base_url.unwrap_or_else(|| settings.public_base());
         let url = format!("{}/console#token={token}", base.trim_end_matches('/'));
         Ok(Output::new(url.clone(), json!({"url": url})))
     }

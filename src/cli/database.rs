@@ -106,3 +106,73 @@ pub async fn purge(ctx: &Context) -> anyhow::Result<Output> {
         serde_json::to_value(report)?,
     ))
 }
+
+/// How long the health check waits for an answer.
+const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `GET /readyz` on this machine's `serve`: ready (exit 0) or why not (exit 1).
+pub async fn healthcheck(ctx: &Context) -> anyhow::Result<Output> {
+    let settings = ctx.settings()?;
+    let url = readyz_url(&settings.listen, settings.tls.is_some());
+    // The certificate names the public host, not the address called here; this asks
+    // this machine's own process whether it is ready, so it is not verified.
+    let client = reqwest::Client::builder()
+        .timeout(HEALTHCHECK_TIMEOUT)
+        .no_proxy()
+        .danger_accept_invalid_certs(true)
+        .build()?;
+    let (text, ok) = match client.get(&url).send().await {
+        Ok(res) => {
+            let status = res.status();
+            let body = res.text().await.unwrap_or_default();
+            (
+                format!("{url}: {} {}", status.as_u16(), body.trim()),
+                status.is_success(),
+            )
+        }
+        Err(e) => (format!("{url}: no answer ({e})"), false),
+    };
+    let out = Output::new(text.clone(), json!({"ready": ok, "url": url}));
+    Ok(if ok {
+        out
+    } else {
+        out.failed(format!("not ready: {text}"))
+    })
+}
+
+/// `/readyz` at `OFFBOARD_LISTEN`, an address bound to every interface called on
+/// loopback.
+fn readyz_url(listen: &str, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let host = match listen.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => match a {
+            std::net::SocketAddr::V4(_) => format!("127.0.0.1:{}", a.port()),
+            std::net::SocketAddr::V6(_) => format!("[::1]:{}", a.port()),
+        },
+        _ => listen.to_string(),
+    };
+    format!("{scheme}://{host}/readyz")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_health_check_calls_this_machine() {
+        assert_eq!(
+            super::readyz_url("0.0.0.0:8080", true),
+            "https://127.0.0.1:8080/readyz"
+        );
+        assert_eq!(
+            super::readyz_url("[::]:8080", false),
+            "http://[::1]:8080/readyz"
+        );
+        assert_eq!(
+            super::readyz_url("127.0.0.1:9000", false),
+            "http://127.0.0.1:9000/readyz"
+        );
+        assert_eq!(
+            super::readyz_url("localhost:8080", false),
+            "http://localhost:8080/readyz"
+        );
+    }
+}

@@ -56,6 +56,10 @@ enum Command {
         #[arg(long)]
         send_test: bool,
     },
+    /// Ask the `serve` this configuration describes whether it is ready (`/readyz` on
+    /// OFFBOARD_LISTEN); exit 0 when it is, 1 when it is not or does not answer. For
+    /// container health checks: no shell or curl needed.
+    Healthcheck,
     /// Erase what the grace period kept and apply retention policies, once, then exit
     /// (`serve` also does this every OFFBOARD_PURGE_INTERVAL).
     Purge,
@@ -187,6 +191,7 @@ pub fn actor() -> Actor {
         kind: "cli",
         id: "cli".into(),
         request_id: None,
+        client_address: None,
     }
 }
 
@@ -246,6 +251,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { path } => database::restore(&ctx, &path).await?,
         Command::Doctor { send_test } => database::doctor(&ctx, send_test).await,
         Command::Purge => database::purge(&ctx).await?,
+        Command::Healthcheck => database::healthcheck(&ctx).await?,
         Command::Org(c) => c.exec(&ctx).await?,
         Command::Token(c) => c.exec(&ctx).await?,
         Command::Webhook(c) => c.exec(&ctx).await?,

@@ -114,6 +114,82 @@ pub fn listen(addr: &str) -> Check {
     }
 }
 
+/// How long before a certificate's end the doctor starts warning.
+pub const CERTIFICATE_WARN_BEFORE: chrono::Duration = chrono::Duration::days(14);
+
+/// The TLS certificate `serve` answers with (read and matched with its key by the caller).
+pub fn tls_certificate(not_after: DateTime<Utc>, now: DateTime<Utc>) -> Check {
+    const NAME: &str = "config.tls";
+    let left = not_after - now;
+    if left <= chrono::Duration::zero() {
+        Check::fail(
+            NAME,
+            format!(
+                "the certificate expired at {}: renew it (serve reloads it when the files change)",
+                not_after.to_rfc3339()
+            ),
+        )
+    } else if left < CERTIFICATE_WARN_BEFORE {
+        Check::warn(
+            NAME,
+            format!(
+                "the certificate expires in {} ({}): renew it now",
+                crate::domain::text::human_duration(left.to_std().unwrap_or_default()),
+                not_after.to_rfc3339()
+            ),
+        )
+    } else {
+        Check::ok(
+            NAME,
+            format!(
+                "HTTPS; the certificate is valid until {}",
+                not_after.to_rfc3339()
+            ),
+        )
+    }
+}
+
+/// The address IdPs call: `OFFBOARD_PUBLIC_URL`, or what `serve` answers at. IdPs call
+/// only HTTPS; once an organization has a SCIM token they are expected to.
+pub fn public_url(public_url: Option<&str>, listen: &str, tls: bool, idps_expected: bool) -> Check {
+    const NAME: &str = "config.public_url";
+    let url = match public_url {
+        Some(u) => u.to_string(),
+        None => format!("{}://{listen}", if tls { "https" } else { "http" }),
+    };
+    let host = url::Url::parse(&url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let local = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.starts_with("https://") {
+        Check::ok(NAME, format!("{url}/scim/v2"))
+    } else if !idps_expected {
+        Check::ok(
+            NAME,
+            format!("{url}/scim/v2 (no SCIM token yet; IdPs will need an https:// address)"),
+        )
+    } else if local {
+        Check::warn(
+            NAME,
+            format!(
+                "{url}/scim/v2 is this machine's, over HTTP: enough to try offboard, but IdPs call only HTTPS addresses they can reach (set OFFBOARD_PUBLIC_URL behind a TLS proxy, or OFFBOARD_TLS_CERT and OFFBOARD_TLS_KEY)"
+            ),
+        )
+    } else {
+        Check::fail(
+            NAME,
+            format!(
+                "{url}/scim/v2 is not HTTPS, and SCIM tokens exist: Okta, Entra ID and JumpCloud call only https:// (set OFFBOARD_PUBLIC_URL to the proxy's https:// address, or OFFBOARD_TLS_CERT and OFFBOARD_TLS_KEY)"
+            ),
+        )
+    }
+}
+
 /// How long deleted accounts' personal data stays restorable.
 pub fn deletion_grace(grace: Duration, purge_interval: Duration) -> Check {
     const NAME: &str = "config.deletion_grace";
@@ -250,6 +326,46 @@ mod tests {
         assert_eq!(deletion_grace(day, 2 * day).status, Level::Warn);
         assert_eq!(event_retention(30 * day).status, Level::Ok);
         assert_eq!(event_retention(400 * day).status, Level::Warn);
+    }
+
+    #[test]
+    fn certificates_are_flagged_before_they_expire() {
+        let now = Utc::now();
+        let days = chrono::Duration::days;
+        assert_eq!(tls_certificate(now + days(90), now).status, Level::Ok);
+        assert_eq!(tls_certificate(now + days(13), now).status, Level::Warn);
+        assert!(
+            tls_certificate(now + days(13), now)
+                .message
+                .contains("expires in 13 days")
+        );
+        assert_eq!(tls_certificate(now - days(1), now).status, Level::Fail);
+        assert_eq!(tls_certificate(now, now).status, Level::Fail);
+    }
+
+    #[test]
+    fn idps_need_an_https_address_once_they_have_tokens() {
+        let listen = "0.0.0.0:8080";
+        assert_eq!(
+            public_url(Some("https://scim.example.com"), listen, false, true).status,
+            Level::Ok
+        );
+        assert_eq!(public_url(None, listen, true, true).status, Level::Ok);
+        assert_eq!(
+            public_url(Some("http://scim.example.com"), listen, false, true).status,
+            Level::Fail
+        );
+        assert_eq!(public_url(None, listen, false, true).status, Level::Fail);
+        assert_eq!(
+            public_url(None, "127.0.0.1:8080", false, true).status,
+            Level::Warn,
+            "this machine only: a trial"
+        );
+        assert_eq!(
+            public_url(Some("http://localhost:8080"), listen, false, true).status,
+            Level::Warn
+        );
+        assert_eq!(public_url(None, listen, false, false).status, Level::Ok);
     }
 
     #[test]

@@ -65,6 +65,7 @@ impl FromRequest for Tenant {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let request_id = request_id(req);
+        let client_address = super::client_address(req);
         let seen = SeenSlot(req.clone());
         Box::pin(async move {
             let token =
@@ -100,6 +101,7 @@ impl FromRequest for Tenant {
                     kind: "scim_token",
                     id: row.id,
                     request_id,
+                    client_address,
                 },
             })
         })
@@ -171,6 +173,7 @@ pub(crate) fn authenticate_operator(req: &HttpRequest) -> Result<Operator, Admin
             kind: "admin",
             id: claims.sub,
             request_id: request_id(req),
+            client_address: super::client_address(req),
         },
     })
 }

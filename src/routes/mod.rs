@@ -53,12 +53,18 @@ pub async fn request_id_middleware(
         .map(str::to_string)
         .unwrap_or_else(|| ids::new_id(ids::REQUEST));
     req.extensions_mut().insert(RequestId(id.clone()));
+    let origin = origin_of(&req);
+    let client = origin.as_ref().map(|o| o.client.to_string());
+    if let Some(origin) = origin {
+        req.extensions_mut().insert(origin);
+    }
     // `organization_id` is filled in by the SCIM token extractor once it knows the tenant.
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
         path = %req.path(),
+        client = client.as_deref().unwrap_or("-"),
         organization_id = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
@@ -77,6 +83,35 @@ pub async fn request_id_middleware(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
     }
     Ok(res)
+}
+
+/// Where a request came from: its peer, or what the trusted proxies say (`forwarded`).
+fn origin_of(req: &ServiceRequest) -> Option<crate::forwarded::Origin> {
+    let peer = req.peer_addr()?.ip();
+    let nobody = crate::forwarded::TrustedProxies::default();
+    let state = req.app_data::<actix_web::web::Data<crate::state::AppState>>();
+    let trusted = state.map_or(&nobody, |s| &s.settings.trusted_proxies);
+    let all = |name: &str| -> Vec<&str> {
+        req.headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
+    let headers = crate::forwarded::Headers {
+        forwarded: all("forwarded"),
+        x_forwarded_for: all("x-forwarded-for"),
+        x_forwarded_proto: all("x-forwarded-proto"),
+        x_forwarded_host: all("x-forwarded-host"),
+    };
+    Some(crate::forwarded::origin(peer, &headers, trusted))
+}
+
+/// The client's address as far as it can be believed, for the audit log and the
+/// inspector.
+pub fn client_address(req: &actix_web::HttpRequest) -> Option<String> {
+    req.extensions()
+        .get::<crate::forwarded::Origin>()
+        .map(|o| o.client.to_string())
 }
 
 /// After a successful write, wakes this process's webhook dispatcher so the events it
@@ -119,7 +154,10 @@ pub async fn admission_middleware<B: MessageBody>(
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    let address = req.peer_addr().map(|a| a.ip());
+    let address = req
+        .extensions()
+        .get::<crate::forwarded::Origin>()
+        .map(|o| o.client);
     let token = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -205,6 +243,7 @@ pub async fn metrics_middleware(
                 .extensions()
                 .get::<RequestId>()
                 .map(|r| r.0.clone()),
+            client_address: client_address(res.request()),
             error: res
                 .response()
                 .extensions()

@@ -28,6 +28,12 @@ pub async fn run(settings: &Settings, send_test: bool) -> Vec<Check> {
         rules::deletion_grace(settings.deletion_grace, settings.purge_interval),
         rules::event_retention(settings.webhook.event_retention),
     ];
+    if let Some(files) = &settings.tls {
+        checks.push(match crate::tls::read(files) {
+            Ok(pair) => rules::tls_certificate(pair.not_after, Utc::now()),
+            Err(e) => Check::fail("config.tls", e.to_string()),
+        });
+    }
     // A database that does not exist is reported, never made: the doctor changes nothing.
     if let Err(e) = crate::db::preflight(&settings.database_url, crate::db::Opening::MustExist) {
         checks.push(Check::fail("database.reachable", e.to_string()));
@@ -137,7 +143,15 @@ async fn database_checks(
         Err(e) => checks.push(Check::fail("webhooks", format!("could not read: {e}"))),
     }
     match tokens(db).await {
-        Ok(mut c) => checks.append(&mut c),
+        Ok((mut c, live)) => {
+            checks.append(&mut c);
+            checks.push(rules::public_url(
+                settings.public_url.as_ref().map(|u| u.as_str()),
+                &settings.listen,
+                settings.tls.is_some(),
+                live > 0,
+            ));
+        }
         Err(e) => checks.push(Check::fail("scim_tokens", format!("could not read: {e}"))),
     }
     checks.push(
@@ -201,6 +215,7 @@ async fn endpoints(
         kind: "admin",
         id: "doctor".into(),
         request_id: None,
+        client_address: None,
     };
     let mut checks = Vec::new();
     for ep in eps {
@@ -262,7 +277,9 @@ async fn endpoints(
     Ok(checks)
 }
 
-async fn tokens(db: &DatabaseConnection) -> Result<Vec<Check>, sea_orm::DbErr> {
+/// The tokens' checks, and how many live tokens there are (IdPs are expected to call
+/// once there is one).
+async fn tokens(db: &DatabaseConnection) -> Result<(Vec<Check>, usize), sea_orm::DbErr> {
     let now = Utc::now();
     let live = scim_tokens::Entity::find()
         .filter(scim_tokens::Column::RevokedAt.is_null())
@@ -280,5 +297,5 @@ async fn tokens(db: &DatabaseConnection) -> Result<Vec<Check>, sea_orm::DbErr> {
             format!("{} live, each used within 30 days", live.len()),
         ));
     }
-    Ok(checks)
+    Ok((checks, live.len()))
 }

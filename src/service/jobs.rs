@@ -203,6 +203,7 @@ fn actor_of(job: &model::Model) -> Actor {
         kind,
         id: job.actor_id.clone(),
         request_id: job.request_id.clone(),
+        client_address: None,
     }
 }
 

@@ -59,6 +59,7 @@ pub fn policy_actor() -> Actor {
         kind: "policy",
         id: "policy".into(),
         request_id: None,
+        client_address: None,
     }
 }
 

@@ -18,6 +18,9 @@ pub struct Actor {
     pub kind: &'static str,
     pub id: String,
     pub request_id: Option<String>,
+    /// The client's address, as far as it can be believed (`forwarded`); none for the
+    /// command line, the purge and jobs' steps.
+    pub client_address: Option<String>,
 }
 
 pub struct Entry<'a> {
@@ -46,6 +49,7 @@ pub async fn record(
         request_id: Set(actor.request_id.clone()),
         outcome: Set("success".into()),
         created_at: Set(now),
+        client_address: Set(actor.client_address.clone()),
     };
     audit_log::Entity::insert(row)
         .exec_without_returning(db)

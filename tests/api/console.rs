@@ -265,6 +265,9 @@ async fn an_operator_follows_a_connection_and_acts_on_what_needs_them_in_a_real_
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         c.refresh().await.unwrap();
+        // The page's content arrives as a fragment after the load: look once it is there
+        // (looking at once, on a slow machine, never saw it).
+        wait_text(c, "#org-name", "Acme").await;
         if c.find(Locator::Css("#dead tr[data-id]")).await.is_ok() {
             break;
         }

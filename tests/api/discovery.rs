@@ -127,13 +127,44 @@ async fn forwarded_headers_are_ignored_unless_trusted(app: TestApp) {
 }
 
 db_test!(
-    trusted_forwarded_headers_shape_meta_location,
-    [("OFFBOARD_TRUST_FORWARDED_HEADERS", "true")]
+    forwarded_headers_from_a_peer_that_is_not_a_trusted_proxy_are_ignored,
+    [("OFFBOARD_TRUSTED_PROXIES", "10.0.0.0/8")]
 );
-async fn trusted_forwarded_headers_shape_meta_location(app: TestApp) {
+async fn forwarded_headers_from_a_peer_that_is_not_a_trusted_proxy_are_ignored(app: TestApp) {
+    let location = location_with_forwarded_headers(&app).await;
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+}
+
+db_test!(
+    a_trusted_proxys_forwarded_headers_shape_meta_location,
+    [("OFFBOARD_TRUSTED_PROXIES", "127.0.0.1")]
+);
+async fn a_trusted_proxys_forwarded_headers_shape_meta_location(app: TestApp) {
     let location = location_with_forwarded_headers(&app).await;
     assert!(
         location.starts_with("https://scim.example.com/scim/v2/Users/mem_"),
         "{location}"
+    );
+}
+
+db_test!(
+    the_public_url_shapes_meta_location_whatever_the_request_says,
+    [
+        ("OFFBOARD_PUBLIC_URL", "https://idp-facing.example.org/"),
+        ("OFFBOARD_TRUSTED_PROXIES", "127.0.0.1")
+    ]
+);
+async fn the_public_url_shapes_meta_location_whatever_the_request_says(app: TestApp) {
+    let location = location_with_forwarded_headers(&app).await;
+    assert!(
+        location.starts_with("https://idp-facing.example.org/scim/v2/Users/mem_"),
+        "{location}"
+    );
+    let config = app.public_json("/ServiceProviderConfig").await;
+    assert!(
+        config
+            .to_string()
+            .contains("https://idp-facing.example.org/scim/v2"),
+        "{config}"
     );
 }

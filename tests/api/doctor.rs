@@ -268,3 +268,69 @@ async fn the_doctor_fails_on_what_would_stop_offboard() {
     assert!(!ok);
     assert_eq!(status_of(&report, "database.reachable")[0].0, "fail");
 }
+
+/// HTTPS as the doctor sees it: a certificate about to end warns, an expired one or a key
+/// that is not the certificate's fails; once SCIM tokens exist, an address IdPs would call
+/// over plain HTTP fails, and an https:// one is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_checks_the_certificate_and_the_address_idps_call() {
+    let app = spawn_app_with(Backend::Sqlite, &[]).await;
+    let ca = crate::tls::Ca::new();
+    let dir = tempfile::tempdir().unwrap();
+    let soon = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    use chrono::Datelike;
+    let pair = |serial, end: (i32, u8, u8)| ca.leaf(serial, end);
+    let tls = |cert: &std::path::Path, key: &std::path::Path| {
+        [
+            ("OFFBOARD_TLS_CERT", cert.display().to_string()),
+            ("OFFBOARD_TLS_KEY", key.display().to_string()),
+        ]
+    };
+    let run = async |env: &[(&str, String)]| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        doctor(&db_url(&app), &[], &env).await
+    };
+
+    let (cert, key) = crate::tls::write_pair(
+        dir.path(),
+        &pair(1, (soon.year(), soon.month() as u8, soon.day() as u8)),
+    );
+    let (_, report) = run(&tls(&cert, &key)).await;
+    let c = status_of(&report, "config.tls");
+    assert_eq!(c[0].0, "warn", "{report:#}");
+    assert!(c[0].1.contains("expires in"), "{report:#}");
+
+    crate::tls::write_pair(dir.path(), &pair(2, (2021, 1, 1)));
+    let (ok, report) = run(&tls(&cert, &key)).await;
+    assert!(!ok);
+    assert_eq!(status_of(&report, "config.tls")[0].0, "fail");
+
+    let (other_cert, _) = pair(3, (2099, 1, 1));
+    let (_, other_key) = pair(4, (2099, 1, 1));
+    crate::tls::write_pair(dir.path(), &(other_cert, other_key));
+    let (ok, report) = run(&tls(&cert, &key)).await;
+    assert!(!ok);
+    let c = status_of(&report, "config.tls");
+    assert_eq!(c[0].0, "fail");
+    assert!(
+        c[0].1.contains("is not the key of the certificate"),
+        "{report:#}"
+    );
+
+    // No token yet: no IdP is expected.
+    let http = [("OFFBOARD_PUBLIC_URL", "http://scim.example.com".to_string())];
+    let (_, report) = run(&http).await;
+    assert_eq!(status_of(&report, "config.public_url")[0].0, "ok");
+    app.create_org("Acme").await;
+    let (ok, report) = run(&http).await;
+    assert!(!ok);
+    let c = status_of(&report, "config.public_url");
+    assert_eq!(c[0].0, "fail", "{report:#}");
+    assert!(c[0].1.contains("https://"), "{report:#}");
+    let (_, report) = run(&[(
+        "OFFBOARD_PUBLIC_URL",
+        "https://scim.example.com".to_string(),
+    )])
+    .await;
+    assert_eq!(status_of(&report, "config.public_url")[0].0, "ok");
+}

@@ -158,6 +158,7 @@ async fn a_jobs_lease_fences_its_progress(app: TestApp) {
         kind: "admin",
         id: "test".into(),
         request_id: None,
+        client_address: None,
     };
     // The app runs no job worker: the test holds the only leases.
     let now = Utc::now() + Span::days(365);
@@ -429,6 +430,7 @@ async fn a_job_lists_at_most_its_cap_of_errors_and_counts_them_all(app: TestApp)
         kind: "cli",
         id: "test".into(),
         request_id: None,
+        client_address: None,
     };
     let ids: Vec<String> = (0..=MAX_ERRORS)
         .map(|i| format!("usr_missing{i}"))

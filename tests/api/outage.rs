@@ -397,3 +397,71 @@ async fn a_full_disk_gives_503s_without_a_partial_change_and_recovers_when_space
     no_delivery_left_pending(&url).await;
     drop(serve);
 }
+
+/// `offboard healthcheck` against the `serve` at `base`: its exit code.
+async fn healthcheck(base: &str) -> i32 {
+    let listen = base.trim_start_matches("http://");
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+        .arg("healthcheck")
+        .env("OFFBOARD_LISTEN", listen)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .unwrap()
+        .code()
+        .unwrap_or(-1)
+}
+
+/// Polls `healthcheck` until it exits with `code`.
+async fn healthcheck_becomes(base: &str, code: i32) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = healthcheck(base).await;
+        if got == code {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "healthcheck exits {got}, not {code}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The image's health check, as a container runtime runs it: 0 while `serve` is ready,
+/// 1 while its database is away and again 0 when it is back; 1 when nothing answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(offboard_postgres_tests),
+    ignore = "PostgreSQL: set OFFBOARD_TEST_DATABASE_URL to run it"
+)]
+async fn healthcheck_follows_the_database_postgres() {
+    let (real_url, _) = database_url(Backend::Postgres).await;
+    let (prefix, name) = real_url.rsplit_once('/').unwrap();
+    let (scheme_user, _host) = prefix.rsplit_once('@').unwrap();
+    let mut proxy = Proxy::start(free_port()).await;
+    let url = format!("{scheme_user}@127.0.0.1:{}/{name}", proxy.port);
+    let mut serve = Serve::start_with(&url, &[("OFFBOARD_DB_ACQUIRE_TIMEOUT", ACQUIRE)]).await;
+    assert_eq!(healthcheck(&serve.base).await, 0);
+    proxy.cut();
+    healthcheck_becomes(&serve.base, 1).await;
+    proxy.resume().await;
+    healthcheck_becomes(&serve.base, 0).await;
+    serve.child.start_kill().unwrap();
+    serve.child.wait().await.unwrap();
+    assert_eq!(healthcheck(&serve.base).await, 1);
+}
+
+/// On SQLite the database is a file of the process: ready while `serve` runs, 1 once
+/// nothing answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_follows_the_service_sqlite() {
+    let (url, _dir) = database_url(Backend::Sqlite).await;
+    let mut serve = Serve::start(&url).await;
+    assert_eq!(healthcheck(&serve.base).await, 0);
+    serve.child.start_kill().unwrap();
+    serve.child.wait().await.unwrap();
+    assert_eq!(healthcheck(&serve.base).await, 1);
+}

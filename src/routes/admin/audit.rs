@@ -78,6 +78,7 @@ async fn audit_log(
                 "target": {"type": r.target_type, "id": r.target_id},
                 "details": r.details,
                 "request_id": r.request_id,
+                "client_address": r.client_address,
                 "outcome": r.outcome,
                 "created_at": format_time(r.created_at),
             })

@@ -218,6 +218,8 @@ struct InspectedRequest {
     status: i32,
     latency_ms: i64,
     request_id: Option<String>,
+    /// The client's address: the peer's, or what `OFFBOARD_TRUSTED_PROXIES` forwarded.
+    client_address: Option<String>,
     scim_token_id: String,
     error: Option<ScimErrorAnswered>,
     body: Option<Value>,
@@ -322,6 +324,9 @@ struct AuditEntry {
     target: Named,
     details: Value,
     request_id: Option<String>,
+    /// The client's address (none for the command line and the purge): the peer's, or
+    /// what `OFFBOARD_TRUSTED_PROXIES` forwarded.
+    client_address: Option<String>,
     outcome: String,
     created_at: Time,
 }

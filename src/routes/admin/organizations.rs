@@ -459,6 +459,7 @@ fn request_json(r: &entity::scim_requests::Model) -> Value {
         "status": r.status,
         "latency_ms": r.latency_ms,
         "request_id": r.request_id,
+        "client_address": r.client_address,
         "scim_token_id": r.token_id,
         "error": r.error_detail.as_ref().map(|d| json!({"scim_type": r.scim_type, "detail": d})),
         // Stored as the JSON text it was redacted to.

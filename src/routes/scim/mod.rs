@@ -214,25 +214,32 @@ async fn read_bytes(
         .map_err(|_| ScimError::new(408, None, "the request body did not arrive in time"))?
 }
 
-/// `scheme://host/scim/v2` as the client addressed it. `Forwarded`/`X-Forwarded-Proto`/
-/// `X-Forwarded-Host` are honoured only with OFFBOARD_TRUST_FORWARDED_HEADERS (behind a
-/// proxy that sets them); otherwise a client could put any host into `meta.location`.
+/// `scheme://host/scim/v2`: `OFFBOARD_PUBLIC_URL`'s when set; otherwise as the client
+/// addressed it, with the scheme and host a trusted proxy forwarded
+/// (`OFFBOARD_TRUSTED_PROXIES`; from anyone else those headers are ignored, or a client
+/// could put any host into `meta.location`).
 pub fn base_url(req: &HttpRequest) -> String {
-    let trusted = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.settings.trust_forwarded_headers);
-    if trusted {
-        let info = req.connection_info();
-        return format!("{}://{}{}", info.scheme(), info.host(), BASE_PATH);
+    let state = req.app_data::<web::Data<AppState>>();
+    if let Some(public) = state.and_then(|s| s.settings.public_url.as_ref()) {
+        return format!("{}{BASE_PATH}", public.as_str());
     }
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    let extensions = req.extensions();
+    let forwarded = extensions.get::<crate::forwarded::Origin>();
+    let scheme = match forwarded.and_then(|o| o.scheme.as_deref()) {
+        Some(scheme) => scheme,
+        None if state.is_some_and(|s| s.settings.tls.is_some()) => "https",
+        None => "http",
+    };
+    let host = forwarded
+        .and_then(|o| o.host.clone())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| req.app_config().host().to_string());
-    // offboard itself serves plain HTTP; TLS ends at a proxy, which is then trusted.
-    format!("http://{host}{BASE_PATH}")
+    format!("{scheme}://{host}{BASE_PATH}")
 }
 
 pub fn scope(req: &HttpRequest, tenant: &Tenant) -> Scope {
