@@ -353,8 +353,104 @@ impl Outage {
     }
 }
 
+/// Applies pending migrations, one process at a time: several `serve` processes starting
+/// together on one database (or a command run while `serve` starts) would otherwise both
+/// see a migration pending and both apply it, and the second fails half-way. PostgreSQL:
+/// an advisory lock, held by one connection of the pool for the run (released if the
+/// process dies). SQLite: an exclusive lock on `<database>.migrate.lock`, taken only
+/// when something is pending; the pending list is read again under the lock.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    refuse_newer(db).await?;
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            let mut conn = db
+                .get_postgres_connection_pool()
+                .acquire()
+                .await
+                .map_err(sqlx_conn_err)?;
+            sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await
+                .map_err(sqlx_conn_err)?;
+            let result = Migrator::up(db, None).await;
+            let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await;
+            result
+        }
+        DatabaseBackend::Sqlite => {
+            if Migrator::get_pending_migrations(db).await?.is_empty() {
+                return Ok(());
+            }
+            let _lock = match sqlite_main_file(db).await? {
+                Some(file) => Some(lock_exclusively(&file).await?),
+                None => None,
+            };
+            Migrator::up(db, None).await
+        }
+        _ => Migrator::up(db, None).await,
+    }
+}
+
+/// A database a newer release has migrated is refused, in words (this release would not
+/// know its schema); a database never migrated has no migrations table, and passes.
+async fn refuse_newer(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if let Ok(MigrationState {
+        unknown: Some(version),
+        ..
+    }) = migration_state(db).await
+    {
+        return Err(DbErr::Custom(format!(
+            "this database was migrated by a newer offboard (migration {version}): run that release, or restore the backup taken before the upgrade"
+        )));
+    }
+    Ok(())
+}
+
+/// The advisory lock key migrations take on PostgreSQL ("offboard" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6f66_6662_6f61_7264;
+
+fn sqlx_conn_err(e: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)))
+}
+
+/// The file of a SQLite connection's main database (`None` in memory).
+async fn sqlite_main_file(db: &DatabaseConnection) -> Result<Option<PathBuf>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "PRAGMA database_list",
+        ))
+        .await?;
+    for row in rows {
+        let name: String = row.try_get_by_index(1)?;
+        let file: String = row.try_get_by_index(2)?;
+        if name == "main" && !file.is_empty() {
+            return Ok(Some(PathBuf::from(file)));
+        }
+    }
+    Ok(None)
+}
+
+/// Waits for an exclusive lock on `<file>.migrate.lock`; released when dropped.
+async fn lock_exclusively(file: &std::path::Path) -> Result<std::fs::File, DbErr> {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".migrate.lock");
+    let path = PathBuf::from(name);
+    tokio::task::spawn_blocking(move || {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        lock.lock()?;
+        Ok::<_, std::io::Error>(lock)
+    })
+    .await
+    .map_err(|e| DbErr::Custom(format!("migration lock: {e}")))?
+    .map_err(|e| DbErr::Custom(format!("migration lock: {e}")))
 }
 
 /// A database's migrations against this release's.

@@ -251,6 +251,26 @@ async fn the_doctor_fails_on_what_would_stop_offboard() {
     let m = status_of(&report, "database.migrations");
     assert_eq!(m[0].0, "fail");
     assert!(m[0].1.contains("newer"), "{report:#}");
+    // And `serve` and `migrate` refuse it, saying so.
+    for command in ["migrate", "serve"] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+            .arg(command)
+            .env("OFFBOARD_DATABASE_URL", db_url(&app))
+            .env("OFFBOARD_LISTEN", "127.0.0.1:0")
+            .env("OFFBOARD_METRICS_LISTEN", "off")
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(
+                "migrated by a newer offboard (migration m20991231_000001_from_the_future)"
+            ),
+            "{command}: {err}"
+        );
+    }
     // A database that is not there is not created.
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.db");

@@ -277,3 +277,45 @@ async fn upgrading_a_previous_release_database_on_sqlite() {
 async fn upgrading_a_previous_release_database_on_postgres() {
     upgrading_keeps_every_idp_id_and_splits_linked_accounts(Backend::Postgres).await;
 }
+
+/// Several processes starting at once on a new database (instances of `serve`, or a
+/// command run while `serve` starts) apply each migration once: none fails half-way
+/// because another applied the same migration first.
+async fn processes_starting_together_migrate_once(backend: Backend) {
+    let (url, _dir) = crate::helpers::database_url(backend).await;
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+                .arg("migrate")
+                .env("OFFBOARD_DATABASE_URL", &url)
+                .env("RUST_LOG", "warn")
+                .output()
+        })
+        .collect();
+    for out in futures_util::future::join_all(runs).await {
+        let out = out.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let db = offboard::db::connect(&url, 1).await.unwrap();
+    let state = offboard::db::migration_state(&db).await.unwrap();
+    assert_eq!(state.pending(), 0);
+    assert_eq!(state.applied, state.known);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_starting_together_migrate_once_on_sqlite() {
+    processes_starting_together_migrate_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(offboard_postgres_tests),
+    ignore = "PostgreSQL: set OFFBOARD_TEST_DATABASE_URL to run it"
+)]
+async fn processes_starting_together_migrate_once_on_postgres() {
+    processes_starting_together_migrate_once(Backend::Postgres).await;
+}
