@@ -111,8 +111,8 @@ fn parse(files: &TlsFiles, cert_pem: &[u8], key_pem: &[u8]) -> Result<Pair, TlsE
             why: e.to_string(),
         })?;
     let certified = CertifiedKey::new(chain, signing);
-    // The key's public half must be the certificate's; a key that cannot say (none of
-    // rustls' providers' keys) is compared by signing with it below.
+    // The key's public half must be the certificate's. A key that cannot say which it
+    // is (none of ring's) is accepted, as rustls' own `from_der` does.
     match certified.keys_match() {
         Ok(()) => {}
         Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
@@ -133,7 +133,10 @@ fn parse(files: &TlsFiles, cert_pem: &[u8], key_pem: &[u8]) -> Result<Pair, TlsE
 
 /// Reads the pair for serving: an expired certificate is refused too.
 pub fn load(files: &TlsFiles, now: DateTime<Utc>) -> Result<Pair, TlsError> {
-    let pair = read(files)?;
+    unexpired(files, read(files)?, now)
+}
+
+fn unexpired(files: &TlsFiles, pair: Pair, now: DateTime<Utc>) -> Result<Pair, TlsError> {
     if pair.not_after <= now {
         return Err(TlsError::Expired {
             path: files.cert.clone(),
@@ -197,16 +200,8 @@ impl Resolver {
         if !force && Some(now) == seen.1 {
             return Ok(Reload::StillBad);
         }
-        let loaded = parse(&self.files, &cert_pem, &key_pem).and_then(|pair| {
-            if pair.not_after <= Utc::now() {
-                Err(TlsError::Expired {
-                    path: self.files.cert.clone(),
-                    not_after: pair.not_after,
-                })
-            } else {
-                Ok(pair)
-            }
-        });
+        let loaded = parse(&self.files, &cert_pem, &key_pem)
+            .and_then(|pair| unexpired(&self.files, pair, Utc::now()));
         match loaded {
             Ok(pair) => {
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = pair.key;

@@ -91,6 +91,14 @@ fn origin_of(req: &ServiceRequest) -> Option<crate::forwarded::Origin> {
     let nobody = crate::forwarded::TrustedProxies::default();
     let state = req.app_data::<actix_web::web::Data<crate::state::AppState>>();
     let trusted = state.map_or(&nobody, |s| &s.settings.trusted_proxies);
+    if trusted.is_empty() {
+        // No proxy is believed: the headers are not even read.
+        return Some(crate::forwarded::origin(
+            peer,
+            &crate::forwarded::Headers::default(),
+            trusted,
+        ));
+    }
     let all = |name: &str| -> Vec<&str> {
         req.headers()
             .get_all(name)
