@@ -170,17 +170,32 @@ impl AdminVerifier {
     }
 }
 
+/// Whether a JWKS document's keys carry private members: `d` (RSA, EC, OKP), RSA's
+/// primes and exponents, or a symmetric `k`. Read as members of each key, not as text:
+/// a public key whose `kid` is "d" is a public key.
+fn holds_private_jwk(doc: &serde_json::Value) -> bool {
+    const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+    doc.get("keys")
+        .and_then(|k| k.as_array())
+        .is_some_and(|keys| {
+            keys.iter()
+                .any(|key| PRIVATE_MEMBERS.iter().any(|m| key.get(m).is_some()))
+        })
+}
+
 /// Public keys from a JWKS document or from one or more PEM blocks. The algorithm comes
 /// from the key (`alg` in a JWK, else its type): RSA RS256, P-256 ES256, Ed25519 EdDSA.
 fn parse_public_keys(text: &str) -> anyhow::Result<Vec<PublicKey>> {
     use anyhow::{Context, bail};
     use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
-    if text.contains("PRIVATE KEY") || text.contains("\"d\"") {
-        bail!("the file holds a private key; give offboard only public keys");
-    }
+    const PRIVATE: &str = "the file holds a private key; give offboard only public keys";
     let mut keys = Vec::new();
     if text.trim_start().starts_with('{') {
-        let set: JwkSet = serde_json::from_str(text).context("not a JWKS document")?;
+        let doc: serde_json::Value = serde_json::from_str(text).context("not a JWKS document")?;
+        if holds_private_jwk(&doc) {
+            bail!(PRIVATE);
+        }
+        let set: JwkSet = serde_json::from_value(doc).context("not a JWKS document")?;
         for jwk in &set.keys {
             let algorithm = match (&jwk.common.key_algorithm, &jwk.algorithm) {
                 (Some(KeyAlgorithm::RS256), _) => Algorithm::RS256,
@@ -216,6 +231,13 @@ fn parse_public_keys(text: &str) -> anyhow::Result<Vec<PublicKey>> {
                 .map(|i| end_marker + 9 + i + 5)
                 .context("a PEM block is not closed")?;
             let pem = &block[..end];
+            let label = block["-----BEGIN ".len()..]
+                .split("-----")
+                .next()
+                .unwrap_or_default();
+            if label.contains("PRIVATE KEY") {
+                bail!(PRIVATE);
+            }
             let (algorithm, key) = if let Ok(k) = DecodingKey::from_ec_pem(pem.as_bytes()) {
                 (Algorithm::ES256, k)
             } else if let Ok(k) = DecodingKey::from_ed_pem(pem.as_bytes()) {
@@ -272,4 +294,44 @@ pub fn issue_admin_token_with(
         &claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X: &str = "M_lftNP0Pb42-H3SmnqgQF-M-SJu5mdrHV09nNEdjA8";
+    const Y: &str = "ZReezDvXVgZJ6x3GHxpkh-9_Ieb5C12vARPVxz60OiY";
+
+    fn jwks(extra: &str) -> String {
+        format!(r#"{{"keys":[{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}"{extra}}}]}}"#)
+    }
+
+    #[test]
+    fn a_public_key_named_d_is_a_public_key() {
+        let keys = parse_public_keys(&jwks(r#","kid":"d""#)).expect("accepted");
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kid.as_deref(), Some("d"));
+        assert_eq!(keys[0].algorithm, Algorithm::ES256);
+    }
+
+    #[test]
+    fn private_members_and_private_pem_blocks_are_refused() {
+        let err = parse_public_keys(&jwks(r#","d":"AAAA""#))
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("private key"), "{err}");
+        let err = parse_public_keys(r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("private key"), "{err}");
+        let pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n";
+        let err = parse_public_keys(pem).err().expect("refused");
+        assert!(err.to_string().contains("private key"), "{err}");
+        let public = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEM/lftNP0Pb42+H3SmnqgQF+M+SJu\n5mdrHV09nNEdjA9lF57MO9dWBknrHcYfGmSH738h5vkLXa8BE9XHPrQ6Jg==\n-----END PUBLIC KEY-----\n";
+        assert_eq!(
+            parse_public_keys(public).unwrap()[0].algorithm,
+            Algorithm::ES256
+        );
+    }
 }

@@ -315,7 +315,7 @@ pub async fn send_test(
     })
 }
 
-/// Which deliveries the operator lists, newest first.
+/// Which deliveries the operator lists (oldest first, paged by id).
 pub struct DeliveryFilter<'a> {
     pub status: Option<&'a str>,
     pub endpoint_id: Option<&'a str>,

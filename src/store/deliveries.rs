@@ -623,7 +623,7 @@ pub async fn release_leases(db: &impl ConnectionTrait, owner: &str) -> Result<u6
     Ok(res.rows_affected)
 }
 
-/// Deliveries for the operator, newest first, by status and endpoint.
+/// Deliveries for the operator, oldest first (paged by id), by status and endpoint.
 pub async fn list_deliveries(
     db: &impl ConnectionTrait,
     status: Option<&str>,

@@ -6,7 +6,8 @@
 //! `Superset` when part of it cannot be said in SQL with the same meaning (a number, a
 //! case-insensitive comparison with a non-ASCII literal, `meta.created` compared with
 //! sub-millisecond precision): the database then narrows and the evaluator decides, row
-//! by row. Every leaf is wrapped so it is never NULL, which keeps `not` exact.
+//! by row. A leaf whose value is missing is NULL in SQL; `not` counts NULL as false
+//! before negating it (`COALESCE`), which keeps `not` exact.
 //!
 //! Columns stand in for attributes where they exist (`id`, `userName` through its
 //! normalized key, `externalId`, `active`, `meta.created`, `meta.lastModified`, a
@@ -143,11 +144,6 @@ impl Sql {
         Expr::cust(if b { "(1 = 1)" } else { "(1 = 0)" })
     }
 
-    /// A leaf comparison, as SQL writes it (NULL when the value is missing).
-    fn leaf(&self, cond: Expr) -> Expr {
-        cond
-    }
-
     /// `not`: a missing value (NULL) counts as false before it is negated.
     fn not(&self, e: Option<Expr>) -> Expr {
         match e {
@@ -254,15 +250,15 @@ impl Sql {
             }
             if let Some(col) = self.column(a)? {
                 return Ok(match col {
-                    Column::Text { sql, .. } | Column::Time(sql) => Condition::Exact(Some(
-                        self.leaf(self.cust(&format!("{sql} IS NOT NULL"), vec![])),
-                    )),
+                    Column::Text { sql, .. } | Column::Time(sql) => {
+                        Condition::Exact(Some(self.cust(&format!("{sql} IS NOT NULL"), vec![])))
+                    }
                     Column::Active => Condition::Exact(None),
                     Column::Unsupported => Condition::Superset(None),
                 });
             }
         }
-        let present = |x: Expr| self.leaf(self.cust("? IS NOT NULL", vec![x]));
+        let present = |x: Expr| self.cust("? IS NOT NULL", vec![x]);
         Ok(Condition::Exact(Some(self.values(a, base, present))))
     }
 
@@ -305,7 +301,7 @@ impl Sql {
                 } else {
                     Expr::val(i32::from(*b))
                 };
-                self.leaf(self.cust("? = ?", vec![x, v]))
+                self.cust("? = ?", vec![x, v])
             }
             (AttrType::String | AttrType::Reference | AttrType::Binary, Literal::Str(s)) => {
                 match self.text_cmp(x, leaf.case_exact, op, s) {
@@ -339,7 +335,7 @@ impl Sql {
             }
             (self.cust("lower(?)", vec![x]), lit.to_ascii_lowercase())
         };
-        Some(self.leaf(self.string_op(x, op, lit)))
+        Some(self.string_op(x, op, lit))
     }
 
     fn string_op(&self, x: Expr, op: CompareOp, lit: String) -> Expr {
@@ -540,7 +536,7 @@ impl Sql {
                     (Key::Normalized, CompareOp::Eq | CompareOp::Ne) => normalize_key(s),
                     (Key::Normalized | Key::Folded, _) => fold(s),
                 };
-                Condition::Exact(Some(self.leaf(self.string_op(Expr::cust(sql), op, lit))))
+                Condition::Exact(Some(self.string_op(Expr::cust(sql), op, lit)))
             }
             (Column::Time(sql), Literal::Str(s)) => self.time_cmp(&sql, op, s),
             (Column::Text { .. } | Column::Time(_), _) => Condition::Exact(Some(self.truth(false))),
@@ -572,7 +568,7 @@ impl Sql {
             CompareOp::Le => c("<", next),
             CompareOp::Co | CompareOp::Sw | CompareOp::Ew => return Condition::Superset(None),
         };
-        Condition::Exact(Some(self.leaf(e)))
+        Condition::Exact(Some(e))
     }
 
     /// The sort expression, and whether it is never NULL (so an index can order by it).

@@ -584,7 +584,7 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Op> {
         op("get", "/admin/v1/sessions/{id}", "sessions", "A session", 200, Some(reference::<Session>(g)), READ),
         op("delete", "/admin/v1/sessions/{id}", "sessions", "Revoke a session", 204, None, WRITE),
         // Jobs.
-        op("get", "/admin/v1/jobs", "jobs", "Jobs, newest first", 200, Some(page::<Job>(g)), LIST).query::<jobs::JobQuery>(),
+        op("get", "/admin/v1/jobs", "jobs", "Jobs, oldest first", 200, Some(page::<Job>(g)), LIST).query::<jobs::JobQuery>(),
         op("get", "/admin/v1/jobs/{id}", "jobs", "A job and its progress", 200, Some(reference::<Job>(g)), READ),
         // Audit and events.
         op("get", "/admin/v1/audit-log", "audit", "The audit log, paged by id", 200, Some(page::<AuditEntry>(g)), LIST).query::<audit::AuditQuery>(),
