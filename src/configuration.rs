@@ -159,7 +159,7 @@ impl std::fmt::Debug for Settings {
     // Hand-written so the secret and database credentials never reach a log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
-            .field("database", &redact_url(&self.database_url))
+            .field("database", &crate::db::redact_url(&self.database_url))
             .field("listen", &self.listen)
             .field(
                 "admin_jwt_secret",
@@ -471,16 +471,6 @@ impl Settings {
 pub fn parse_duration(raw: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(raw.trim())
         .with_context(|| format!("'{raw}' is not a duration (e.g. 30s, 5m, 2h, 30d)"))
-}
-
-/// The URL without its password, for logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// Parses `5s,5m,30m,2h`.

@@ -116,7 +116,17 @@ pub fn describe(database_url: &str) -> String {
             .unwrap_or(file)
             .display()
             .to_string(),
-        None => crate::configuration::redact_url(database_url),
+        None => redact_url(database_url),
+    }
+}
+
+/// The URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
     }
 }
 

@@ -47,6 +47,25 @@ impl State {
     }
 }
 
+/// An endpoint's breaker at `now`, and the deliveries it may have in flight when closed
+/// (its own `max_in_flight`, else `default_slots`).
+pub fn of_endpoint(
+    policy: &Policy,
+    consecutive_failures: i32,
+    open_until: Option<DateTime<Utc>>,
+    max_in_flight: Option<i32>,
+    default_slots: u32,
+    now: DateTime<Utc>,
+) -> (State, u32) {
+    let configured = max_in_flight
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(default_slots);
+    (
+        state(policy, consecutive_failures, open_until, now),
+        configured,
+    )
+}
+
 pub fn state(
     policy: &Policy,
     consecutive_failures: i32,

@@ -5,34 +5,7 @@ use super::events::{
 };
 use crate::ids::{MembershipId, OrganizationId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
-#[schemars(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MembershipStatus {
-    Active,
-    Inactive,
-    PendingInvite,
-}
-
-impl MembershipStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MembershipStatus::Active => "ACTIVE",
-            MembershipStatus::Inactive => "INACTIVE",
-            MembershipStatus::PendingInvite => "PENDING_INVITE",
-        }
-    }
-
-    /// SCIM `active` is `status == ACTIVE`.
-    pub fn is_active(self) -> bool {
-        self == MembershipStatus::Active
-    }
-}
-
-impl serde::Serialize for MembershipStatus {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
+pub use super::status::MembershipStatus;
 
 /// A membership as the rules see it: whose, where, and in which state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,16 +39,13 @@ impl Membership {
         }
     }
 
-    /// How events name the user: with the view (in the state `status`) when there is one.
-    pub fn user_ref(&self, status: MembershipStatus) -> UserRef {
+    /// How events name the user: with the view when there is one (the user as the change
+    /// left it).
+    pub fn user_ref(&self) -> UserRef {
         UserRef {
             id: self.user_id.to_string(),
             external_id: self.external_id.clone(),
-            view: self.view.clone().map(|mut v| {
-                v.status = status;
-                v.active = status.is_active();
-                v
-            }),
+            view: self.view.clone(),
         }
     }
 
@@ -85,7 +55,7 @@ impl Membership {
             &self.user_id,
             self.info(status, previous),
         );
-        data.user = self.user_ref(status);
+        data.user = self.user_ref();
         data
     }
 
@@ -94,7 +64,7 @@ impl Membership {
         let mut events = Vec::new();
         if account_created {
             let mut data = UserData::new(&self.organization_id, &self.user_id);
-            data.user = self.user_ref(self.status);
+            data.user = self.user_ref();
             events.push(Event::UserCreated(data));
         }
         events.push(Event::MembershipCreated(self.data(self.status, None)));
@@ -169,6 +139,12 @@ impl UserUpdate {
         self.status.map_or(current, |c| c.to)
     }
 
+    /// Whether the update ends the user's access (what the deprovisioning guard counts).
+    pub fn deprovisions(&self) -> bool {
+        self.status
+            .is_some_and(|c| c.to == MembershipStatus::Inactive)
+    }
+
     /// The events reporting the update, once the sessions it revoked are counted:
     /// the status change (with `sessions.revoked` when any ended), then
     /// `membership.updated` when the record changed.
@@ -239,6 +215,20 @@ mod tests {
         assert_eq!(status_change(Active, Some(true)), None);
         assert_eq!(status_change(Active, None), None);
         assert_eq!(plan_update(Active, Some(true), false), None);
+    }
+
+    #[test]
+    fn only_an_update_that_ends_access_deprovisions() {
+        let deactivate = plan_update(Active, Some(false), false).expect("a change");
+        assert!(deactivate.deprovisions());
+        let deactivate_and_rename = plan_update(Active, Some(false), true).expect("a change");
+        assert!(deactivate_and_rename.deprovisions());
+        let reactivate = plan_update(Inactive, Some(true), false).expect("a change");
+        assert!(!reactivate.deprovisions());
+        let rename = plan_update(Inactive, Some(false), true).expect("a change");
+        assert!(!rename.deprovisions(), "already inactive: nothing is ended");
+        let pending = plan_update(PendingInvite, Some(false), false).expect("a change");
+        assert!(pending.deprovisions());
     }
 
     #[test]

@@ -39,7 +39,7 @@ fn database_scim_error(e: &sea_orm::DbErr) -> ScimError {
         Some(why) => {
             tracing::debug!(error = %e, "{}: answering 503", why.as_str());
             ScimError::service_unavailable(
-                crate::routes::scim::UNAVAILABLE_RETRY_AFTER,
+                crate::routes::body::UNAVAILABLE_RETRY_AFTER,
                 format!("{}; retry later", why.as_str()),
             )
         }

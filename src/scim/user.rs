@@ -114,13 +114,14 @@ pub fn primary_email(record: &Document) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The organization's view of a user as events carry it, from its record (`status`
-/// and `active` are set by the event). Attributes the schema does not declare are its
+/// The organization's view of a user as events carry it, from its record and its
+/// membership's `status`. Attributes the schema does not declare are its
 /// `custom_attributes`; the enterprise extension is `enterprise`.
 pub fn event_view(
     user_name: Option<&str>,
     record: &Document,
     groups: Vec<crate::domain::events::GroupRef>,
+    status: crate::domain::MembershipStatus,
 ) -> crate::domain::events::UserView {
     use super::schema::{ENTERPRISE_USER_SCHEMA, USER};
     let mut custom = Map::new();
@@ -140,8 +141,8 @@ pub fn event_view(
             .get("displayName")
             .and_then(Value::as_str)
             .map(str::to_string),
-        active: false,
-        status: crate::domain::MembershipStatus::Inactive,
+        active: status.is_active(),
+        status,
         groups,
         enterprise,
         custom_attributes: custom,

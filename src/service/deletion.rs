@@ -323,7 +323,7 @@ pub async fn restore_user(db: &DatabaseConnection, actor: &Actor, user_id: &str)
     for back in &restored {
         work.emit(
             &back.organization_id,
-            [super::users::with_view(back, Vec::new()).restored_event()],
+            [super::status::with_view(back, Vec::new()).restored_event()],
         );
     }
     let ids: Vec<&str> = restored.iter().map(|m| m.id.as_str()).collect();

@@ -50,17 +50,14 @@ pub async fn run(settings: &Settings, send_test: bool) -> Vec<Check> {
         Ok(db) => {
             checks.push(Check::ok(
                 "database.reachable",
-                crate::configuration::redact_url(&settings.database_url),
+                crate::db::redact_url(&settings.database_url),
             ));
             db
         }
         Err(e) => {
             checks.push(Check::fail(
                 "database.reachable",
-                format!(
-                    "{}: {e}",
-                    crate::configuration::redact_url(&settings.database_url)
-                ),
+                format!("{}: {e}", crate::db::redact_url(&settings.database_url)),
             ));
             return checks;
         }

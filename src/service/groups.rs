@@ -8,8 +8,8 @@ use entity::groups as group_model;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
+use super::Scope;
 use super::listing::{self};
-use super::users::Scope;
 use super::work::{Audit, Work};
 use super::{Error, Result, check_if_match};
 use crate::domain::IfMatch;

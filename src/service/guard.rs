@@ -303,7 +303,7 @@ pub async fn approve(
         let applied = match (HeldKind::parse(&h.action), live.get(&h.membership_id)) {
             (Some(HeldKind::Deactivate), Some(current)) => {
                 let current = current.clone();
-                match super::users::deactivate_locked(&mut work, &current).await? {
+                match super::status::deactivate_locked(&mut work, &current).await? {
                     Some((saved, _)) => {
                         live.insert(saved.id.clone(), saved);
                         true

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod listing;
 pub mod purge;
 pub mod removal;
+pub mod status;
 pub mod suspension;
 pub mod users;
 pub mod webhooks;
@@ -27,6 +28,17 @@ pub mod work;
 pub use error::{Error, Result, shown_id};
 
 use crate::domain::IfMatch;
+use crate::ids::OrganizationId;
+use crate::store::audit::Actor;
+
+/// The organization and the caller a request acts for.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub organization_id: OrganizationId,
+    pub actor: Actor,
+    /// How long a deleted account stays restorable (`OFFBOARD_DELETION_GRACE`).
+    pub deletion_grace: std::time::Duration,
+}
 
 /// Checks `If-Match` against a resource's version.
 pub fn check_if_match(version: i64, if_match: &IfMatch) -> Result<()> {

@@ -11,33 +11,22 @@ use serde_json::{Value, json};
 use super::guard::{self, Admission, Ask};
 use super::listing::{self};
 use super::removal::{self, Removal};
+use super::status::{self, Applied, map_unique, user_name_taken, with_view};
 use super::work::{Audit, Work};
-use super::{Error, Result, check_if_match};
-use crate::domain::membership::UserUpdate;
+use super::{Error, Result, Scope, check_if_match};
 use crate::domain::plan_update;
 use crate::domain::{AccountLink, EmailIdentity, IfMatch, MembershipStatus, account_link};
-use crate::ids::OrganizationId;
 use crate::scim::error::ScimError;
 use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{Document, canonicalize};
 use crate::scim::schema::USER;
 use crate::scim::user::UserInput;
-use crate::store::audit::Actor;
 use crate::store::audit::actions as act;
 use crate::store::guard::HeldKind;
 use crate::store::memberships::NewMembership;
 use crate::store::scim_query::Resource;
-use crate::store::{accounts, domains, memberships as store, sessions};
-
-/// The organization and the caller a request acts for.
-#[derive(Debug, Clone)]
-pub struct Scope {
-    pub organization_id: OrganizationId,
-    pub actor: Actor,
-    /// How long a deleted account stays restorable (`OFFBOARD_DELETION_GRACE`).
-    pub deletion_grace: std::time::Duration,
-}
+use crate::store::{accounts, domains, memberships as store};
 
 /// A user as the organization sees it: its membership (record, status, version) and the
 /// organization's groups it is in, as `(group id, display name)`.
@@ -63,17 +52,6 @@ fn record_of(m: &memberships::Model) -> Document {
         Some(Value::Object(o)) => o.clone(),
         _ => Document::new(),
     }
-}
-
-fn user_name_taken() -> Error {
-    Error::conflict(
-        "UNIQUENESS",
-        "a user with this userName already exists in this organization",
-    )
-}
-
-fn map_unique(e: sea_orm::DbErr) -> Error {
-    Error::from(e).on_conflict(user_name_taken)
 }
 
 fn not_found(user_id: &str) -> Error {
@@ -415,7 +393,7 @@ async fn modify(
     {
         return Err(user_name_taken());
     }
-    let membership = store::to_domain(&current);
+    let status = store::status_of(current.status);
     let desired_active = input.active;
     // The IdP wants the user active: a deactivation of it the guard holds is withdrawn.
     let withdrawn = if desired_active == Some(true) {
@@ -424,7 +402,7 @@ async fn modify(
         false
     };
     let (next, record_changed) = updated_record(&current, input, now);
-    let Some(plan) = plan_update(membership.status, desired_active, record_changed) else {
+    let Some(plan) = plan_update(status, desired_active, record_changed) else {
         // Idempotent: nothing changes, nothing is written or emitted (but a withdrawn
         // held deactivation is committed).
         if withdrawn {
@@ -434,8 +412,7 @@ async fn modify(
         }
         return with_groups(db, scope, current).await;
     };
-    if plan.next_status(membership.status) == MembershipStatus::Inactive
-        && plan.status.is_some()
+    if plan.deprovisions()
         && let Admission::Held(held) = guard::admit(
             &mut work,
             Ask {
@@ -453,7 +430,7 @@ async fn modify(
         saved,
         sessions_revoked,
         groups,
-    } = apply_update(&mut work, &current, next, &plan).await?;
+    } = status::apply(&mut work, &current, next, &plan).await?;
     work.audit(
         Audit::new(
             action,
@@ -477,90 +454,6 @@ async fn modify(
         membership: saved,
         groups,
     })
-}
-
-/// What [`apply_update`] wrote: the membership, the sessions it revoked, and the groups
-/// the member is in (read in the same transaction, for the events and the answer).
-struct Applied {
-    saved: memberships::Model,
-    sessions_revoked: u64,
-    groups: Vec<(String, String)>,
-}
-
-/// Writes an update `plan` decided for the locked membership `current`: its status (the
-/// user's sessions in the organization revoked on deactivation), its record, and the
-/// events.
-async fn apply_update(
-    work: &mut Work<'_>,
-    current: &memberships::Model,
-    mut next: memberships::Model,
-    plan: &UserUpdate,
-) -> Result<Applied> {
-    let (tx, now) = (work.tx(), work.now);
-    let org = current.organization_id.as_str();
-    let mut sessions_revoked = 0;
-    if let Some(c) = plan.status {
-        next.status = store::stored(c.to);
-        next.status_changed_at = now;
-        if c.revoke_sessions {
-            sessions_revoked = sessions::revoke_for_membership(
-                tx,
-                org,
-                &current.user_id,
-                "membership.deactivated",
-                now,
-            )
-            .await?;
-        }
-    }
-    let saved = store::save(tx, current, next).await.map_err(map_unique)?;
-    // The events describe the user as it is now, in the groups it is in.
-    let groups =
-        crate::store::groups::groups_of_members(tx, org, std::slice::from_ref(&saved.scim_id))
-            .await?
-            .remove(&saved.scim_id)
-            .unwrap_or_default();
-    let mut before = store::to_domain(current);
-    before.view = with_view(&saved, groups.clone()).view;
-    work.emit(org, plan.events(&before, sessions_revoked));
-    Ok(Applied {
-        saved,
-        sessions_revoked,
-        groups,
-    })
-}
-
-/// The membership as the rules see it, with the organization's view of the user (its
-/// record and `groups`, as `(id, display name)`) for the events that describe the user.
-pub(super) fn with_view(
-    m: &memberships::Model,
-    groups: Vec<(String, String)>,
-) -> crate::domain::Membership {
-    let mut d = store::to_domain(m);
-    d.view = m.scim.as_ref().and_then(Value::as_object).map(|record| {
-        let groups = groups
-            .into_iter()
-            .map(|(id, display_name)| crate::domain::events::GroupRef { id, display_name })
-            .collect();
-        crate::scim::user::event_view(m.user_name.as_deref(), record, groups)
-    });
-    d
-}
-
-/// Deactivates the locked membership `current` as a PATCH `active: false` does (for an
-/// approved held deactivation); `None` when it is not active any more.
-pub(super) async fn deactivate_locked(
-    work: &mut Work<'_>,
-    current: &memberships::Model,
-) -> Result<Option<(memberships::Model, u64)>> {
-    let status = store::status_of(current.status);
-    let Some(plan) = plan_update(status, Some(false), false) else {
-        return Ok(None);
-    };
-    let mut next = current.clone();
-    next.updated_at = work.now;
-    let applied = apply_update(work, current, next, &plan).await?;
-    Ok(Some((applied.saved, applied.sessions_revoked)))
 }
 
 /// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the

@@ -286,8 +286,14 @@ async fn free_slots(
     Ok(eps
         .into_iter()
         .filter_map(|ep| {
-            let (state, configured) =
-                super::endpoints::breaker_of(&ep, &fairness.breaker, fairness.default_slots, now);
+            let (state, configured) = breaker::of_endpoint(
+                &fairness.breaker,
+                ep.consecutive_failures,
+                ep.breaker_open_until,
+                ep.max_in_flight,
+                fairness.default_slots,
+                now,
+            );
             let in_flight = busy.get(&ep.id).copied().unwrap_or(0);
             let free = i64::from(breaker::slots(state, configured)) - in_flight;
             (free > 0).then(|| (ep, u32::try_from(free).unwrap_or(0)))

@@ -223,20 +223,3 @@ pub async fn record_endpoint_health(
     am.update(db).await?;
     Ok(failing_since)
 }
-
-/// The endpoint's circuit breaker at `now`, and the deliveries it may have in flight when
-/// closed (its own `max_in_flight`, else `default_slots`).
-pub fn breaker_of(
-    ep: &endpoints::Model,
-    policy: &crate::domain::breaker::Policy,
-    default_slots: u32,
-    now: DateTime<Utc>,
-) -> (crate::domain::breaker::State, u32) {
-    let state =
-        crate::domain::breaker::state(policy, ep.consecutive_failures, ep.breaker_open_until, now);
-    let configured = ep
-        .max_in_flight
-        .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(default_slots);
-    (state, configured)
-}

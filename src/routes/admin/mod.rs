@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::domain::ContentDirectives;
-use crate::routes::scim::read_json;
+use crate::routes::body::read_json;
 use crate::service::Error;
 
 pub const BASE_PATH: &str = "/admin/v1";
@@ -111,7 +111,7 @@ impl From<Error> for AdminApiError {
             Error::Unavailable { why, source } => {
                 tracing::debug!(error = %source, "{}: answering 503", why.as_str());
                 AdminApiError {
-                    retry_after: Some(crate::routes::scim::UNAVAILABLE_RETRY_AFTER),
+                    retry_after: Some(crate::routes::body::UNAVAILABLE_RETRY_AFTER),
                     ..AdminApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "DATABASE_UNAVAILABLE",
@@ -176,7 +176,7 @@ impl ResponseError for AdminApiError {
         let mut res = res.json(body);
         if self.code == "DATABASE_UNAVAILABLE" {
             res.extensions_mut()
-                .insert(crate::routes::scim::RefusedUnavailable);
+                .insert(crate::routes::body::RefusedUnavailable);
         }
         res
     }
@@ -313,7 +313,7 @@ async fn optional_body(
     }
     // A content type with no bytes after it is no body too: `{}`, refused as unconfirmed
     // where confirmation is needed rather than as malformed JSON.
-    let value = crate::routes::scim::read_optional_json(req, payload, limit)
+    let value = crate::routes::body::read_optional_json(req, payload, limit)
         .await
         .map_err(unreadable)?;
     an_object(value.unwrap_or_else(|| json!({})))

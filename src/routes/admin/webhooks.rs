@@ -17,9 +17,11 @@ pub fn endpoint_json(
     settings: &crate::configuration::WebhookSettings,
 ) -> Value {
     use crate::domain::breaker;
-    let (state, configured) = crate::store::endpoints::breaker_of(
-        ep,
+    let (state, configured) = breaker::of_endpoint(
         &settings.breaker,
+        ep.consecutive_failures,
+        ep.breaker_open_until,
+        ep.max_in_flight,
         settings.endpoint_concurrency,
         Utc::now(),
     );

@@ -14,8 +14,8 @@ use crate::scim::patch::PatchRequest;
 use crate::scim::schema::{GROUP, ResourceSchema};
 use crate::scim::user::etag;
 use crate::service::Error;
+use crate::service::Scope;
 use crate::service::groups::{self, Group};
-use crate::service::users::Scope;
 use crate::state::AppState;
 
 type Result = std::result::Result<HttpResponse, Error>;

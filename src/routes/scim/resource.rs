@@ -12,7 +12,7 @@ use crate::routes::extract::Tenant;
 use crate::scim::list::{ListQuery, RawQuery, list_response};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::user::etag;
-use crate::service::users::Scope;
+use crate::service::Scope;
 use crate::service::{Error, Result};
 use crate::state::AppState;
 

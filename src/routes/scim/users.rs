@@ -11,7 +11,8 @@ use crate::scim::list::ListQuery;
 use crate::scim::schema::{ResourceSchema, USER};
 use crate::scim::user::UserView;
 use crate::service::Error;
-use crate::service::users::{self, Scope, User};
+use crate::service::Scope;
+use crate::service::users::{self, User};
 use crate::state::AppState;
 
 type Result = std::result::Result<HttpResponse, Error>;
