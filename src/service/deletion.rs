@@ -60,14 +60,9 @@ pub async fn delete_user_in(
     }
     let mut sessions_revoked = 0;
     for m in &live {
-        let removal = Removal {
-            organization_id: &m.organization_id,
-            reason: "user.deleted",
-            cascade: false,
-            grace,
-            transfer_to: None,
-            content,
-        };
+        let removal = Removal::new(&m.organization_id, "user.deleted", grace)
+            .without_cascade()
+            .with_content(content);
         let removed = removal::remove_memberships(work, &removal, std::slice::from_ref(m)).await?;
         sessions_revoked += removed.sessions_revoked;
     }
@@ -172,14 +167,7 @@ pub async fn remove_member_page(
     let Some(last) = page.last().map(|m| m.id.clone()) else {
         return Ok(None);
     };
-    let removal = Removal {
-        organization_id,
-        reason: "organization.deleted",
-        cascade: true,
-        grace,
-        transfer_to: None,
-        content: None,
-    };
+    let removal = Removal::new(organization_id, "organization.deleted", grace);
     let removed = removal::remove_memberships(work, &removal, &page).await?;
     summary.memberships_removed += page.len() as u64;
     summary.accounts_deleted += removed.accounts_deleted.len() as u64;
@@ -248,14 +236,9 @@ pub async fn remove_from_organization(
     let Some(m) = memberships::find_live(work.tx(), organization_id, user_id, true).await? else {
         return Err(Error::not_found("membership", None));
     };
-    let removal = Removal {
-        organization_id,
-        reason: "membership.deleted",
-        cascade: true,
-        grace,
-        transfer_to,
-        content,
-    };
+    let removal = Removal::new(organization_id, "membership.deleted", grace)
+        .transferring_to(transfer_to)
+        .with_content(content);
     let removed =
         removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&m)).await?;
     work.audit(

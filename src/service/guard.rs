@@ -313,14 +313,7 @@ pub async fn approve(
             }
             (Some(HeldKind::Delete), Some(current)) => {
                 let current = current.clone();
-                let removal = Removal {
-                    organization_id: org,
-                    reason: "membership.deleted",
-                    cascade: true,
-                    grace,
-                    transfer_to: None,
-                    content: None,
-                };
+                let removal = Removal::new(org, "membership.deleted", grace);
                 removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&current))
                     .await?;
                 live.remove(&current.id);

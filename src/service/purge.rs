@@ -166,14 +166,7 @@ async fn apply_retention(
             if page.is_empty() {
                 break;
             }
-            let removal = Removal {
-                organization_id: &org.id,
-                reason: "policy",
-                cascade: true,
-                grace,
-                transfer_to: None,
-                content: None,
-            };
+            let removal = Removal::new(&org.id, "policy", grace);
             let removed = removal::remove_memberships(&mut work, &removal, &page).await?;
             for m in &page {
                 work.audit(

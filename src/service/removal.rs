@@ -32,6 +32,42 @@ pub struct Removal<'a> {
     pub content: Option<ContentDirectives>,
 }
 
+impl<'a> Removal<'a> {
+    /// A removal as a SCIM DELETE, a policy or an organization's deletion makes it:
+    /// accounts left without a live membership are deleted, nothing travels in the events.
+    pub fn new(organization_id: &'a str, reason: &'a str, grace: Duration) -> Self {
+        Removal {
+            organization_id,
+            reason,
+            cascade: true,
+            grace,
+            transfer_to: None,
+            content: None,
+        }
+    }
+
+    /// The admin's deletion of a whole account deletes the account itself: no cascade.
+    pub fn without_cascade(self) -> Self {
+        Removal {
+            cascade: false,
+            ..self
+        }
+    }
+
+    /// Where the application should move the user's resources (in the events).
+    pub fn transferring_to(self, transfer_to: Option<&'a str>) -> Self {
+        Removal {
+            transfer_to,
+            ..self
+        }
+    }
+
+    /// What the application should do with the user's content (in the events).
+    pub fn with_content(self, content: Option<ContentDirectives>) -> Self {
+        Removal { content, ..self }
+    }
+}
+
 /// What a removal did, for the caller's answer and audit row.
 #[derive(Debug, Default)]
 pub struct Outcome {

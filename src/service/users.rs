@@ -135,23 +135,25 @@ pub async fn create(db: &DatabaseConnection, scope: &Scope, input: UserInput) ->
     .await
     .map_err(map_unique)?;
     work.emit(org, with_view(&m, Vec::new()).created_events(created));
-    work.audit(
-        Audit::new(
-            act::SCIM_USER_CREATE,
-            "user",
-            &account.id,
-            json!({"membership_id": m.id, "account_created": created}),
-        )
-        .in_organization(org)
-        .listing_events(),
-    );
+    let details = json!({"membership_id": m.id, "account_created": created});
+    let audit = Audit::new(act::SCIM_USER_CREATE, "user", &account.id, details);
+    commit(work, audit, m, Vec::new()).await
+}
+
+/// Commits a write of a user with its audit row (in the organization, naming the
+/// events), and answers with the user as written: no second read.
+async fn commit(
+    mut work: Work<'_>,
+    audit: Audit,
+    membership: memberships::Model,
+    groups: Vec<(String, String)>,
+) -> Result<User> {
+    let org = membership.organization_id.clone();
+    work.audit(audit.in_organization(&org).listing_events());
     work.commit()
         .await
         .map_err(|e| e.on_conflict(user_name_taken))?;
-    Ok(User {
-        membership: m,
-        groups: Vec::new(),
-    })
+    Ok(User { membership, groups })
 }
 
 /// `scim_id` is the id the organization's IdP knows the user by.
@@ -258,15 +260,7 @@ pub async fn replace(
     input: UserInput,
     if_match: &IfMatch,
 ) -> Result<User> {
-    modify(
-        db,
-        scope,
-        scim_id,
-        if_match,
-        act::SCIM_USER_REPLACE,
-        Change::Replace(input),
-    )
-    .await
+    modify(db, scope, scim_id, if_match, Change::Replace(input)).await
 }
 
 /// A parsed User PATCH and the size of the body it came from (how much work applying it
@@ -306,21 +300,23 @@ pub async fn patch(
     patch: UserPatch,
     if_match: &IfMatch,
 ) -> Result<User> {
-    modify(
-        db,
-        scope,
-        scim_id,
-        if_match,
-        act::SCIM_USER_PATCH,
-        Change::Patch(patch),
-    )
-    .await
+    modify(db, scope, scim_id, if_match, Change::Patch(patch)).await
 }
 
 /// What a PUT or PATCH asks for.
 enum Change {
     Replace(UserInput),
     Patch(UserPatch),
+}
+
+impl Change {
+    /// The audit log's name for it.
+    fn action(&self) -> &'static str {
+        match self {
+            Change::Replace(_) => act::SCIM_USER_REPLACE,
+            Change::Patch(_) => act::SCIM_USER_PATCH,
+        }
+    }
 }
 
 /// The membership's record with the PATCH applied (on a copy: all or nothing).
@@ -367,9 +363,9 @@ async fn modify(
     scope: &Scope,
     scim_id: &str,
     if_match: &IfMatch,
-    action: &'static str,
     change: Change,
 ) -> Result<User> {
+    let action = change.action();
     let org = scope.organization_id.as_str();
     let prepared = prepare(db, org, scim_id, &change).await?;
     let mut work = Work::begin(db, &scope.actor)
@@ -431,29 +427,15 @@ async fn modify(
         sessions_revoked,
         groups,
     } = status::apply(&mut work, &current, next, &plan).await?;
-    work.audit(
-        Audit::new(
-            action,
-            "user",
-            &current.user_id,
-            json!({
-                "membership_id": current.id,
-                "status": saved.status,
-                "previous_status": current.status,
-                "sessions_revoked": sessions_revoked,
-            }),
-        )
-        .in_organization(org)
-        .listing_events(),
-    );
-    work.commit()
-        .await
-        .map_err(|e| e.on_conflict(user_name_taken))?;
-    // The groups the events were written with are the answer's: no second read.
-    Ok(User {
-        membership: saved,
-        groups,
-    })
+    let details = json!({
+        "membership_id": current.id,
+        "status": saved.status,
+        "previous_status": current.status,
+        "sessions_revoked": sessions_revoked,
+    });
+    let audit = Audit::new(action, "user", &current.user_id, details);
+    // The groups the events were written with are the answer's.
+    commit(work, audit, saved, groups).await
 }
 
 /// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the
@@ -484,14 +466,7 @@ pub async fn delete(
         work.commit().await?;
         return Err(held);
     }
-    let removal = Removal {
-        organization_id: org,
-        reason: "membership.deleted",
-        cascade: true,
-        grace: scope.deletion_grace,
-        transfer_to: None,
-        content: None,
-    };
+    let removal = Removal::new(org, "membership.deleted", scope.deletion_grace);
     let removed =
         removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&current)).await?;
     work.audit(

@@ -67,24 +67,24 @@ async fn audit_log(
     .await?;
     let full = rows.len() as u64 == n;
     let last = rows.last().map(|r| r.id.clone());
-    let data = rows
-        .into_iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "organization_id": r.organization_id,
-                "actor": {"type": r.actor_type, "id": r.actor_id},
-                "action": r.action,
-                "target": {"type": r.target_type, "id": r.target_id},
-                "details": r.details,
-                "request_id": r.request_id,
-                "client_address": r.client_address,
-                "outcome": r.outcome,
-                "created_at": format_time(r.created_at),
-            })
-        })
-        .collect();
+    let data = rows.iter().map(audit_json).collect();
     Ok(HttpResponse::Ok().json(page(data, last, full)))
+}
+
+/// An audit row as the audit log lists it.
+pub fn audit_json(r: &entity::audit_log::Model) -> Value {
+    json!({
+        "id": r.id,
+        "organization_id": r.organization_id,
+        "actor": {"type": r.actor_type, "id": r.actor_id},
+        "action": r.action,
+        "target": {"type": r.target_type, "id": r.target_id},
+        "details": r.details,
+        "request_id": r.request_id,
+        "client_address": r.client_address,
+        "outcome": r.outcome,
+        "created_at": format_time(r.created_at),
+    })
 }
 
 async fn events(

@@ -147,16 +147,13 @@ pub fn export_json(e: &Export) -> Value {
         .audit
         .iter()
         .map(|r| {
-            json!({
-                "id": r.id,
-                "organization_id": r.organization_id,
-                "actor": {"type": r.actor_type, "id": r.actor_id},
-                "action": r.action,
-                "details": r.details,
-                "request_id": r.request_id,
-                "outcome": r.outcome,
-                "created_at": format_time(r.created_at),
-            })
+            // The person is every row's target; the caller's address is not the person's.
+            let mut row = super::audit::audit_json(r);
+            if let Some(o) = row.as_object_mut() {
+                o.remove("target");
+                o.remove("client_address");
+            }
+            row
         })
         .collect();
     let events: Vec<&Value> = e.events.iter().map(|ev| &ev.payload).collect();

@@ -5,20 +5,21 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::resource::{Kind, list, projection_of, respond, search};
+use super::resource::{self, Kind, respond};
 use super::{if_match, raw_query, read_as, scope};
+use crate::domain::IfMatch;
 use crate::routes::extract::Tenant;
-use crate::scim::group::{GroupView, Member};
+use crate::scim::error::ScimError;
+use crate::scim::group::{GroupInput, GroupView, Member};
 use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
 use crate::scim::schema::{GROUP, ResourceSchema};
 use crate::scim::user::etag;
-use crate::service::Error;
-use crate::service::Scope;
 use crate::service::groups::{self, Group};
+use crate::service::{Error, Result, Scope};
 use crate::state::AppState;
 
-type Result = std::result::Result<HttpResponse, Error>;
+type Db = sea_orm::DatabaseConnection;
 
 /// The Group resource (RFC 7643 §4.2), with `members` when they were loaded. `base` is
 /// `…/scim/v2`.
@@ -49,8 +50,34 @@ pub struct Groups;
 
 impl Kind for Groups {
     type Item = Group;
+    type Input = GroupInput;
+    const PATH: &'static str = "/Groups";
     fn schema() -> &'static ResourceSchema {
         &GROUP
+    }
+    fn parse_input(body: &Value) -> std::result::Result<GroupInput, ScimError> {
+        groups::parse_input(body)
+    }
+    // Members are loaded only when the answer returns them.
+    async fn create(db: &Db, scope: &Scope, input: GroupInput, q: &ListQuery) -> Result<Group> {
+        groups::create(db, scope, input, q.projection.returns("members")).await
+    }
+    async fn get(db: &Db, scope: &Scope, id: &str, q: &ListQuery) -> Result<Group> {
+        groups::get(db, scope, id, q.projection.returns("members")).await
+    }
+    async fn replace(
+        db: &Db,
+        scope: &Scope,
+        id: &str,
+        input: GroupInput,
+        if_match: &IfMatch,
+        q: &ListQuery,
+    ) -> Result<Group> {
+        let members = q.projection.returns("members");
+        groups::replace(db, scope, id, input, if_match, members).await
+    }
+    async fn delete(db: &Db, scope: &Scope, id: &str, if_match: &IfMatch) -> Result<()> {
+        groups::delete(db, scope, id, if_match).await
     }
     fn document(base: &str, g: &Group) -> Value {
         document(base, g)
@@ -59,70 +86,13 @@ impl Kind for Groups {
         g.group.version
     }
     async fn list(
-        db: &sea_orm::DatabaseConnection,
+        db: &Db,
         scope: &Scope,
         query: &ListQuery,
         as_document: &dyn Fn(&Group) -> Value,
-    ) -> crate::service::Result<(usize, Vec<Group>)> {
+    ) -> Result<(usize, Vec<Group>)> {
         groups::list(db, scope, query, as_document).await
     }
-}
-
-fn resource(req: &HttpRequest, status: StatusCode, g: &Group, q: &ListQuery) -> HttpResponse {
-    respond::<Groups>(req, status, g, q)
-}
-
-async fn create(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    body: web::Payload,
-) -> Result {
-    let q = projection_of::<Groups>(&req)?;
-    let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
-        groups::parse_input(&v)
-    })
-    .await?;
-    let scope = scope(&req, &tenant);
-    let g = groups::create(&state.db, &scope, input, q.projection.returns("members")).await?;
-    Ok(resource(&req, StatusCode::CREATED, &g, &q))
-}
-
-async fn get(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result {
-    let q = projection_of::<Groups>(&req)?;
-    let scope = scope(&req, &tenant);
-    let g = groups::get(&state.db, &scope, &id, q.projection.returns("members")).await?;
-    Ok(resource(&req, StatusCode::OK, &g, &q))
-}
-
-async fn replace(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    body: web::Payload,
-) -> Result {
-    let q = projection_of::<Groups>(&req)?;
-    let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
-        groups::parse_input(&v)
-    })
-    .await?;
-    let scope = scope(&req, &tenant);
-    let g = groups::replace(
-        &state.db,
-        &scope,
-        &id,
-        input,
-        &if_match(&req),
-        q.projection.returns("members"),
-    )
-    .await?;
-    Ok(resource(&req, StatusCode::OK, &g, &q))
 }
 
 /// PATCH answers 204 (RFC 7644 §3.5.2 allows it) so a one-member change never renders a
@@ -133,7 +103,7 @@ async fn patch(
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Payload,
-) -> Result {
+) -> std::result::Result<HttpResponse, Error> {
     let raw = raw_query(&req)?;
     let wants_body = raw.attributes.is_some() || raw.excluded_attributes.is_some();
     let q = ListQuery::parse(&raw, &GROUP)?;
@@ -159,26 +129,9 @@ async fn patch(
         }
         return Ok(res);
     }
-    Ok(resource(&req, StatusCode::OK, &g, &q))
-}
-
-async fn delete(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result {
-    groups::delete(&state.db, &scope(&req, &tenant), &id, &if_match(&req)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(respond::<Groups>(&req, StatusCode::OK, &g, &q))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/Groups", web::get().to(list::<Groups>))
-        .route("/Groups", web::post().to(create))
-        .route("/Groups/.search", web::post().to(search::<Groups>))
-        .route("/Groups/{id}", web::get().to(get))
-        .route("/Groups/{id}", web::put().to(replace))
-        .route("/Groups/{id}", web::patch().to(patch))
-        .route("/Groups/{id}", web::delete().to(delete));
-    super::refuse_other_methods(cfg, &["/Groups", "/Groups/.search", "/Groups/{id}"]);
+    resource::configure::<Groups, _, _>(cfg, patch);
 }

@@ -4,18 +4,20 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::resource::{Kind, list, projection_of, respond, search};
+use super::resource::{self, Kind, projection_of, respond};
 use super::{if_match, read_as, scope};
+use crate::domain::IfMatch;
 use crate::routes::extract::Tenant;
+use crate::scim::error::ScimError;
 use crate::scim::list::ListQuery;
 use crate::scim::schema::{ResourceSchema, USER};
+use crate::scim::user::UserInput;
 use crate::scim::user::UserView;
-use crate::service::Error;
-use crate::service::Scope;
 use crate::service::users::{self, User};
+use crate::service::{Error, Result, Scope};
 use crate::state::AppState;
 
-type Result = std::result::Result<HttpResponse, Error>;
+type Db = sea_orm::DatabaseConnection;
 
 /// The User resource (RFC 7643 §4.1): the organization's record of the user, its
 /// `active` status and its read-only `groups`. `base` is `…/scim/v2`.
@@ -54,8 +56,32 @@ pub struct Users;
 
 impl Kind for Users {
     type Item = User;
+    type Input = UserInput;
+    const PATH: &'static str = "/Users";
     fn schema() -> &'static ResourceSchema {
         &USER
+    }
+    fn parse_input(body: &Value) -> std::result::Result<UserInput, ScimError> {
+        users::parse_input(body)
+    }
+    async fn create(db: &Db, scope: &Scope, input: UserInput, _: &ListQuery) -> Result<User> {
+        users::create(db, scope, input).await
+    }
+    async fn get(db: &Db, scope: &Scope, id: &str, _: &ListQuery) -> Result<User> {
+        users::get(db, scope, id).await
+    }
+    async fn replace(
+        db: &Db,
+        scope: &Scope,
+        id: &str,
+        input: UserInput,
+        if_match: &IfMatch,
+        _: &ListQuery,
+    ) -> Result<User> {
+        users::replace(db, scope, id, input, if_match).await
+    }
+    async fn delete(db: &Db, scope: &Scope, id: &str, if_match: &IfMatch) -> Result<()> {
+        users::delete(db, scope, id, if_match).await
     }
     fn document(base: &str, u: &User) -> Value {
         document(base, u)
@@ -64,69 +90,23 @@ impl Kind for Users {
         u.membership.version
     }
     async fn list(
-        db: &sea_orm::DatabaseConnection,
+        db: &Db,
         scope: &Scope,
         query: &ListQuery,
         as_document: &dyn Fn(&User) -> Value,
-    ) -> crate::service::Result<(usize, Vec<User>)> {
+    ) -> Result<(usize, Vec<User>)> {
         users::list(db, scope, query, as_document).await
     }
 }
 
-fn resource(req: &HttpRequest, status: StatusCode, u: &User, q: &ListQuery) -> HttpResponse {
-    respond::<Users>(req, status, u, q)
-}
-
-async fn create(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    body: web::Payload,
-) -> Result {
-    let projection = projection_of::<Users>(&req)?;
-    let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
-        users::parse_input(&v)
-    })
-    .await?;
-    let u = users::create(&state.db, &scope(&req, &tenant), input).await?;
-    Ok(resource(&req, StatusCode::CREATED, &u, &projection))
-}
-
-async fn get(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result {
-    let projection = projection_of::<Users>(&req)?;
-    let u = users::get(&state.db, &scope(&req, &tenant), &id).await?;
-    Ok(resource(&req, StatusCode::OK, &u, &projection))
-}
-
-async fn replace(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    body: web::Payload,
-) -> Result {
-    let projection = projection_of::<Users>(&req)?;
-    let input = read_as(&req, body, state.settings.max_body_bytes, |v, _| {
-        users::parse_input(&v)
-    })
-    .await?;
-    let scope = scope(&req, &tenant);
-    let u = users::replace(&state.db, &scope, &id, input, &if_match(&req)).await?;
-    Ok(resource(&req, StatusCode::OK, &u, &projection))
-}
-
+/// PATCH answers with the user (Okta and Entra read it).
 async fn patch(
     req: HttpRequest,
     tenant: Tenant,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Payload,
-) -> Result {
+) -> std::result::Result<HttpResponse, Error> {
     let projection = projection_of::<Users>(&req)?;
     let patch = read_as(&req, body, state.settings.max_body_bytes, |v, len| {
         users::parse_patch(&v, len)
@@ -134,26 +114,9 @@ async fn patch(
     .await?;
     let scope = scope(&req, &tenant);
     let u = users::patch(&state.db, &scope, &id, patch, &if_match(&req)).await?;
-    Ok(resource(&req, StatusCode::OK, &u, &projection))
-}
-
-async fn delete(
-    req: HttpRequest,
-    tenant: Tenant,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result {
-    users::delete(&state.db, &scope(&req, &tenant), &id, &if_match(&req)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(respond::<Users>(&req, StatusCode::OK, &u, &projection))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/Users", web::get().to(list::<Users>))
-        .route("/Users", web::post().to(create))
-        .route("/Users/.search", web::post().to(search::<Users>))
-        .route("/Users/{id}", web::get().to(get))
-        .route("/Users/{id}", web::put().to(replace))
-        .route("/Users/{id}", web::patch().to(patch))
-        .route("/Users/{id}", web::delete().to(delete));
-    super::refuse_other_methods(cfg, &["/Users", "/Users/.search", "/Users/{id}"]);
+    resource::configure::<Users, _, _>(cfg, patch);
 }
