@@ -27,6 +27,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod views;
 pub mod webhook;
 
 /// Installs rustls' ring crypto provider for the process (reqwest's TLS needs one).

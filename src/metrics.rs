@@ -274,10 +274,10 @@ impl Metrics {
         {
             self.outbox_depth.set(row.try_get("", "n")?);
         }
-        for status in ["pending", "succeeded", "dead", "cancelled"] {
+        for status in <entity::deliveries::DeliveryStatus as sea_orm::Iterable>::iter() {
             self.deliveries
                 .get_or_create(&StatusLabels {
-                    status: status.into(),
+                    status: status.as_str().into(),
                 })
                 .set(0);
         }
@@ -329,7 +329,10 @@ impl Metrics {
         let oldest = {
             use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
             entity::deliveries::Entity::find()
-                .filter(entity::deliveries::Column::Status.eq("pending"))
+                .filter(
+                    entity::deliveries::Column::Status
+                        .eq(entity::deliveries::DeliveryStatus::Pending),
+                )
                 .order_by_asc(entity::deliveries::Column::CreatedAt)
                 .one(db)
                 .await?

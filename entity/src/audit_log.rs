@@ -6,8 +6,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub organization_id: Option<String>,
-    /// `scim_token` | `admin` | `policy` | `cli`
-    pub actor_type: String,
+    pub actor_type: ActorKind,
     pub actor_id: String,
     pub action: String,
     pub target_type: String,
@@ -19,6 +18,37 @@ pub struct Model {
     /// The client's address, as far as it can be believed (`OFFBOARD_TRUSTED_PROXIES`);
     /// none for the command line and the purge.
     pub client_address: Option<String>,
+}
+
+/// Who acted: an IdP through a SCIM token, an operator (admin JWT), a retention or
+/// suspension policy, the command line, a job's own steps, or offboard itself (an
+/// upgrade's migration).
+#[derive(
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    #[sea_orm(string_value = "scim_token")]
+    ScimToken,
+    #[sea_orm(string_value = "admin")]
+    Admin,
+    #[sea_orm(string_value = "policy")]
+    Policy,
+    #[sea_orm(string_value = "cli")]
+    Cli,
+    #[sea_orm(string_value = "job")]
+    Job,
+    #[sea_orm(string_value = "system")]
+    System,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

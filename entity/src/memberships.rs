@@ -36,7 +36,17 @@ pub struct Model {
 
 /// A membership's state as stored. `Removed` is not a state: a removed membership keeps
 /// its last status and has `removed_at` set.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize)]
+#[derive(
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 pub enum Status {
     #[sea_orm(string_value = "ACTIVE")]

@@ -53,7 +53,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
     let db = offboard::db::connect(&target.url, 2).await.unwrap();
     offboard::db::migrate(&db).await.unwrap();
     let actor = offboard::store::audit::Actor {
-        kind: "admin",
+        kind: offboard::store::audit::ActorKind::Admin,
         id: "bench".into(),
         request_id: None,
         client_address: None,

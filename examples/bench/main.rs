@@ -363,7 +363,7 @@ async fn org_delete(members: usize, db_kind: Db) {
     tokio::spawn(app.run_until_stopped());
     let db = offboard::db::connect(&target.url, 2).await.unwrap();
     let actor = Actor {
-        kind: "cli",
+        kind: offboard::store::audit::ActorKind::Cli,
         id: "bench".into(),
         request_id: None,
         client_address: None,
@@ -441,7 +441,7 @@ async fn follow(db: &DatabaseConnection, id: &str) -> (f64, usize) {
     loop {
         let job = offboard::service::jobs::get(db, id).await.unwrap();
         readings += 1;
-        if job.status == "finished" {
+        if job.status == entity::jobs::JobStatus::Finished {
             assert_eq!(job.failed, 0, "{:?}", job.errors);
             return (t.elapsed().as_secs_f64(), readings);
         }
@@ -460,7 +460,7 @@ async fn jobs(users: usize, members: usize, db_kind: Db) {
     tokio::spawn(app.run_until_stopped());
     let db = offboard::db::connect(&target.url, 2).await.unwrap();
     let actor = Actor {
-        kind: "cli",
+        kind: offboard::store::audit::ActorKind::Cli,
         id: "bench".into(),
         request_id: None,
         client_address: None,

@@ -1,9 +1,8 @@
 //! `offboard api-key …`: the keys applications read the event feed with.
 
 use clap::Subcommand;
-use offboard::routes::admin::api_keys::key_json;
 use offboard::service::feed;
-use serde_json::json;
+use offboard::views::ApiKey;
 
 use super::{Context, Output, actor, or_dash};
 
@@ -35,8 +34,7 @@ impl ApiKeyCommand {
             ApiKeyCommand::Create { name, scopes, org } => {
                 let (row, key) =
                     feed::create_key(&db, &actor(), &name, &scopes, org.as_deref()).await?;
-                let mut out = key_json(&row);
-                out["key"] = json!(key);
+                let out = ApiKey::created(&row, key.clone());
                 Ok(Output::new(key, out))
             }
             ApiKeyCommand::List => {
@@ -49,7 +47,7 @@ impl ApiKeyCommand {
                             k.scopes.replace(' ', ","),
                             or_dash(k.organization_id.as_deref()),
                         ],
-                        key_json(k),
+                        ApiKey::of(k),
                     )
                 })))
             }

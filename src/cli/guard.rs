@@ -1,8 +1,8 @@
 //! `offboard guard …`: what the deprovisioning guard holds for an organization.
 
 use clap::Subcommand;
-use offboard::routes::admin::guard::{held_json, resolution_json};
 use offboard::service::guard::{self, Resolution, Selection};
+use offboard::views::{self, HeldAction};
 use sea_orm::DatabaseConnection;
 
 use super::{Context, Output, actor, every_page, or_dash};
@@ -52,12 +52,12 @@ impl GuardCommand {
                     (
                         vec![
                             h.id.clone(),
-                            h.action.clone(),
+                            h.action.as_str().to_string(),
                             or_dash(m.as_ref().and_then(|m| m.user_name.as_deref())),
                             h.source.clone(),
                             h.requested_at.to_rfc3339(),
                         ],
-                        held_json(h, m.as_ref()),
+                        HeldAction::of(h, m.as_ref()),
                     )
                 })))
             }
@@ -96,6 +96,6 @@ async fn resolve(
     } else {
         once(Selection::Ids(ids)).await?
     };
-    let out = resolution_json(&total);
-    Ok(Output::new(out.to_string(), out))
+    let out = views::Resolution::of(&total);
+    Ok(Output::new(serde_json::to_string(&out)?, out))
 }

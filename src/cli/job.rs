@@ -83,7 +83,7 @@ async fn watch(db: &DatabaseConnection, job_id: &str) -> anyhow::Result<()> {
         bar.set_length(u64::try_from(job.total).unwrap_or(0));
         bar.set_position(u64::try_from(job.done + job.failed).unwrap_or(0));
         bar.set_message(format!("{} failed", job.failed));
-        if job.status == offboard::store::jobs::FINISHED {
+        if job.status == offboard::store::jobs::JobStatus::Finished {
             bar.finish();
             eprintln!("{job_id}: {} done, {} failed", job.done, job.failed);
             if let Some(errors) = job.errors.as_array() {

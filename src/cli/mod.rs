@@ -131,10 +131,13 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn new(text: impl Into<String>, json: Value) -> Output {
+    /// `json` is what `--json` prints: a view of `offboard::views`, as the admin API
+    /// answers it, or a value of the command's own.
+    pub fn new(text: impl Into<String>, json: impl serde::Serialize) -> Output {
         Output {
             text: text.into(),
-            json,
+            // Views serialize to JSON without fail (string keys, no custom failures).
+            json: serde_json::to_value(json).unwrap_or_default(),
             failure: None,
         }
     }
@@ -145,12 +148,12 @@ impl Output {
     }
 
     /// A listing: one line per row (tab-separated columns), `{"data": [...]}` as JSON.
-    pub fn rows(rows: impl IntoIterator<Item = (Vec<String>, Value)>) -> Output {
-        let (lines, data): (Vec<String>, Vec<Value>) = rows
+    pub fn rows<T: serde::Serialize>(rows: impl IntoIterator<Item = (Vec<String>, T)>) -> Output {
+        let (lines, data): (Vec<String>, Vec<T>) = rows
             .into_iter()
             .map(|(columns, json)| (columns.join("\t"), json))
             .unzip();
-        Output::new(lines.join("\n"), serde_json::json!({ "data": data }))
+        Output::new(lines.join("\n"), offboard::views::List::of(data))
     }
 
     /// The same text and JSON, then a failing exit status with `why`.
@@ -188,7 +191,7 @@ pub fn or_dash(v: Option<impl ToString>) -> String {
 /// Who the audit log says acted: the command line.
 pub fn actor() -> Actor {
     Actor {
-        kind: "cli",
+        kind: offboard::store::audit::ActorKind::Cli,
         id: "cli".into(),
         request_id: None,
         client_address: None,

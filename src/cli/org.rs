@@ -6,11 +6,10 @@ use entity::{memberships, organizations};
 use offboard::domain::EmailDomain;
 use offboard::domain::guard::GuardSettings;
 use offboard::domain::organization::{OrganizationName, retention_secs};
-use offboard::routes::admin::guard::guard_json;
-use offboard::routes::admin::organizations::{member_json, organization_json};
 use offboard::scim::user::format_time;
 use offboard::service::{admin, domains};
 use offboard::store::memberships::{MemberFilter, shown_status};
+use offboard::views::{DeprovisionGuard, Domain, Member, Organization};
 use serde_json::json;
 
 use super::{Context, Output, actor, every_page, or_dash};
@@ -102,8 +101,7 @@ impl OrgCommand {
                 let db = ctx.db().await?;
                 let org =
                     admin::create_organization(&db, &actor(), &name, retention, guard).await?;
-                let mut out = organization_json(&org);
-                out["deprovision_guard"] = guard_json(&guard, None);
+                let out = Organization::of(&org).with_guard(DeprovisionGuard::of(&guard, None));
                 Ok(Output::new(org.id, out))
             }
             OrgCommand::List { name } => {
@@ -122,7 +120,7 @@ impl OrgCommand {
                 Ok(Output::rows(orgs.iter().map(|o| {
                     (
                         vec![o.id.clone(), o.name.clone(), format_time(o.created_at)],
-                        organization_json(o),
+                        Organization::of(o),
                     )
                 })))
             }
@@ -154,7 +152,7 @@ impl OrgCommand {
                             or_dash(m.user_name.as_deref()),
                             shown_status(m).to_string(),
                         ],
-                        member_json(m),
+                        Member::of(m),
                     )
                 })))
             }
@@ -172,16 +170,14 @@ impl DomainCommand {
                 let domain = parse(&domain)?;
                 let db = ctx.db().await?;
                 let v = domains::verify(&db, &actor(), &org_id, &domain).await?;
-                let mut out = domains::domain_json(&v.domain);
-                out["accounts_linked"] = json!(v.accounts_linked);
-                Ok(Output::new(v.domain.domain, out))
+                Ok(Output::new(v.domain.domain.clone(), Domain::verified(&v)))
             }
             DomainCommand::List { org_id } => {
                 let db = ctx.db().await?;
                 let rows = domains::list(&db, &org_id).await?;
-                Ok(Output::rows(rows.iter().map(|d| {
-                    (vec![d.domain.clone()], domains::domain_json(d))
-                })))
+                Ok(Output::rows(
+                    rows.iter().map(|d| (vec![d.domain.clone()], Domain::of(d))),
+                ))
             }
             DomainCommand::Remove { org_id, domain } => {
                 let domain = parse(&domain)?;

@@ -2,9 +2,9 @@
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use offboard::routes::admin::organizations::token_json;
 use offboard::scim::user::format_time;
 use offboard::service::admin;
+use offboard::views::ScimToken;
 use serde_json::json;
 
 use super::{Context, Output, actor, or_dash};
@@ -43,7 +43,7 @@ impl TokenCommand {
                             format_time(t.created_at),
                             or_dash(t.last_used_at.map(format_time)),
                         ],
-                        token_json(t),
+                        ScimToken::of(t),
                     )
                 })))
             }

@@ -40,7 +40,7 @@ impl UserCommand {
                 let export = offboard::service::export::export(&db, &actor(), &user_id)
                     .await
                     .with_context(|| format!("user {user_id}"))?;
-                let doc = offboard::routes::admin::users::export_json(&export);
+                let doc = offboard::views::UserExport::of(&export, chrono::Utc::now());
                 // One document either way, indented for reading.
                 Ok(Output::new(serde_json::to_string_pretty(&doc)?, doc))
             }

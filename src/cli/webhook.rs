@@ -2,9 +2,8 @@
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use offboard::routes::admin::webhooks::{endpoint_json, test_json};
 use offboard::service::webhooks::{self, EndpointInput};
-use serde_json::json;
+use offboard::views::{Endpoint, EndpointWithSecret};
 
 use super::{Context, Output, actor, or_dash};
 
@@ -45,9 +44,12 @@ impl WebhookCommand {
                 };
                 let (ep, secret) =
                     webhooks::add_endpoint(&db, &actor(), input, settings.allow_private).await?;
-                let mut out = endpoint_json(&ep, settings);
-                out["secret"] = json!(secret);
-                Ok(Output::new(format!("{} {secret}", ep.id), out))
+                let endpoint = Endpoint::of(&ep, settings, chrono::Utc::now());
+                let text = format!("{} {secret}", ep.id);
+                Ok(Output::new(
+                    text,
+                    EndpointWithSecret::of(endpoint, &ep, secret),
+                ))
             }
             WebhookCommand::List => {
                 let rows = webhooks::endpoints(&db).await?;
@@ -69,7 +71,7 @@ impl WebhookCommand {
                                 types.join(",")
                             },
                         ],
-                        endpoint_json(ep, settings),
+                        Endpoint::of(ep, settings, chrono::Utc::now()),
                     )
                 })))
             }
@@ -90,7 +92,7 @@ impl WebhookCommand {
                 if let Some(body) = &t.response_body {
                     text = format!("{text}\n{body}");
                 }
-                let out = Output::new(text, test_json(&t));
+                let out = Output::new(text, &t);
                 Ok(if t.succeeded {
                     out
                 } else {

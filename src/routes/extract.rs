@@ -98,7 +98,7 @@ impl FromRequest for Tenant {
             Ok(Tenant {
                 organization_id: OrganizationId::from_stored(row.organization_id),
                 actor: Actor {
-                    kind: "scim_token",
+                    kind: crate::store::audit::ActorKind::ScimToken,
                     id: row.id,
                     request_id,
                     client_address,
@@ -170,7 +170,7 @@ pub(crate) fn authenticate_operator(req: &HttpRequest) -> Result<Operator, Admin
     })?;
     Ok(Operator {
         actor: Actor {
-            kind: "admin",
+            kind: crate::store::audit::ActorKind::Admin,
             id: claims.sub,
             request_id: request_id(req),
             client_address: super::client_address(req),

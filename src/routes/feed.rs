@@ -4,7 +4,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::routes::admin::AdminApiError;
 use crate::routes::extract::Application;
@@ -68,12 +67,15 @@ async fn events(
     )
     .await?;
     let next_after = page.events.last().map(|e| e.id.clone()).or(q.after.clone());
-    let data: Vec<&serde_json::Value> = page.events.iter().map(|e| &e.payload).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "organization_id": page.organization_id,
-        "data": data,
-        "next_after": next_after,
-    })))
+    Ok(HttpResponse::Ok().json(crate::views::FeedPage {
+        organization_id: page.organization_id,
+        data: page
+            .events
+            .into_iter()
+            .map(|e| crate::views::Event(e.payload))
+            .collect(),
+        next_after,
+    }))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

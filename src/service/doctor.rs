@@ -153,7 +153,7 @@ async fn database_checks(
     }
     checks.push(
         match deliveries::Entity::find()
-            .filter(deliveries::Column::Status.eq(crate::store::deliveries::DEAD))
+            .filter(deliveries::Column::Status.eq(crate::store::deliveries::DeliveryStatus::Dead))
             .count(db)
             .await
         {
@@ -209,7 +209,7 @@ async fn endpoints(
         )]);
     }
     let actor = Actor {
-        kind: "admin",
+        kind: crate::store::audit::ActorKind::Admin,
         id: "doctor".into(),
         request_id: None,
         client_address: None,

@@ -4,25 +4,16 @@
 
 use entity::organization_domains;
 use sea_orm::DatabaseConnection;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::work::{Audit, Work};
 use super::{Error, Result};
 use crate::domain::{EmailDomain, EmailIdentity};
-use crate::scim::user::format_time;
 use crate::store::audit::{Actor, actions};
 use crate::store::{accounts, domains, memberships, organizations as orgs};
 
 /// Members are examined in pages of this many when a domain is verified.
 const PAGE: u64 = 1000;
-
-pub fn domain_json(d: &organization_domains::Model) -> Value {
-    json!({
-        "organization_id": d.organization_id,
-        "domain": d.domain,
-        "created_at": format_time(d.created_at),
-    })
-}
 
 /// What verifying a domain did.
 pub struct Verified {

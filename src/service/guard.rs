@@ -19,12 +19,10 @@ use crate::domain::events::{
     Event, GuardResolvedData, GuardThreshold, GuardTripData, Id as EventId,
 };
 use crate::domain::guard::{Decision, GuardMode, GuardSettings};
+use crate::store::audit::ActorKind;
 use crate::store::audit::{Actor, actions as act};
 use crate::store::guard::{self as store, HeldKind, NewHeld};
 use crate::store::{memberships as members, organizations as orgs};
-
-/// The actor kind of SCIM requests: only their deprovisionings are guarded.
-const SCIM_ACTOR: &str = "scim_token";
 
 /// The most held actions one approval or rejection resolves (one transaction); the rest
 /// stay held, and the answer says how many.
@@ -50,7 +48,8 @@ pub enum Admission {
 /// Counts a SCIM deprovisioning against the organization's guard, in the caller's unit
 /// of work (after the membership's lock: memberships, then the guard, then accounts).
 pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
-    if work.actor().kind != SCIM_ACTOR {
+    // Only SCIM requests' deprovisionings are guarded.
+    if work.actor().kind != ActorKind::ScimToken {
         return Ok(Admission::Go);
     }
     let org = ask.membership.organization_id.as_str();
@@ -300,8 +299,8 @@ pub async fn approve(
     store::lock(work.tx(), org, work.now).await?;
     let mut r = Resolution::default();
     for h in &held {
-        let applied = match (HeldKind::parse(&h.action), live.get(&h.membership_id)) {
-            (Some(HeldKind::Deactivate), Some(current)) => {
+        let applied = match (h.action, live.get(&h.membership_id)) {
+            (HeldKind::Deactivate, Some(current)) => {
                 let current = current.clone();
                 match super::status::deactivate_locked(&mut work, &current).await? {
                     Some((saved, _)) => {
@@ -311,7 +310,7 @@ pub async fn approve(
                     None => false,
                 }
             }
-            (Some(HeldKind::Delete), Some(current)) => {
+            (HeldKind::Delete, Some(current)) => {
                 let current = current.clone();
                 let removal = Removal::new(org, "membership.deleted", grace);
                 removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&current))
@@ -319,7 +318,8 @@ pub async fn approve(
                 live.remove(&current.id);
                 true
             }
-            _ => false,
+            // Removed meanwhile: nothing to apply.
+            (_, None) => false,
         };
         if applied {
             r.approved += 1;

@@ -17,6 +17,7 @@ use super::work::{Audit, Work};
 use super::{Error, Result};
 use crate::domain::ContentDirectives;
 use crate::domain::events::OrganizationDeletedData;
+use crate::store::audit::ActorKind;
 use crate::store::audit::{Actor, actions};
 use crate::store::jobs::{self, NewJob, Progress};
 
@@ -193,11 +194,9 @@ fn code_of(e: &Error) -> Option<String> {
 
 /// The actor a job's steps are recorded under: whoever made the job.
 fn actor_of(job: &model::Model) -> Actor {
-    let kind = match job.actor_type.as_str() {
-        "admin" => "admin",
-        "cli" => "cli",
-        "policy" => "policy",
-        _ => "job",
+    let kind = match job.actor_type {
+        k @ (ActorKind::Admin | ActorKind::Cli | ActorKind::Policy) => k,
+        _ => ActorKind::Job,
     };
     Actor {
         kind,
@@ -300,7 +299,7 @@ impl Runner {
                     Some(next) => job = next,
                     None => return Ok(RunEnd::LeaseLost),
                 }
-                if job.status == jobs::FINISHED {
+                if job.status == jobs::JobStatus::Finished {
                     return Ok(RunEnd::Finished);
                 }
             }
@@ -473,7 +472,7 @@ impl Runner {
         next.result = progress.result.clone();
         next.updated_at = now;
         if finished {
-            next.status = jobs::FINISHED.to_string();
+            next.status = jobs::JobStatus::Finished;
             next.finished_at = Some(now);
         }
         let held = jobs::advance(

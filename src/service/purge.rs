@@ -56,7 +56,7 @@ pub struct PurgeReport {
 
 pub fn policy_actor() -> Actor {
     Actor {
-        kind: "policy",
+        kind: crate::store::audit::ActorKind::Policy,
         id: "policy".into(),
         request_id: None,
         client_address: None,

@@ -243,6 +243,7 @@ pub async fn endpoint(db: &DatabaseConnection, id: &str) -> Result<endpoints::Mo
 }
 
 /// What a test send did: the event sent, its delivery, and the receiver's answer.
+#[derive(serde::Serialize, schemars::JsonSchema)]
 pub struct TestSend {
     pub event_id: String,
     pub delivery_id: String,
@@ -324,26 +325,20 @@ pub struct DeliveryFilter<'a> {
     pub limit: u64,
 }
 
-pub const DELIVERY_STATES: [&str; 4] = [
-    deliveries::PENDING,
-    deliveries::SUCCEEDED,
-    deliveries::DEAD,
-    deliveries::CANCELLED,
-];
-
 pub async fn deliveries(
     db: &DatabaseConnection,
     f: DeliveryFilter<'_>,
 ) -> Result<Vec<delivery_model::Model>> {
-    if let Some(s) = f.status
-        && !DELIVERY_STATES.contains(&s)
-    {
-        return Err(Error::invalid(
-            "status must be pending, succeeded, dead or cancelled",
-        ));
-    }
+    let status = f
+        .status
+        .map(|s| {
+            deliveries::DeliveryStatus::parse(s).ok_or_else(|| {
+                Error::invalid("status must be pending, succeeded, dead or cancelled")
+            })
+        })
+        .transpose()?;
     Ok(
-        deliveries::list_deliveries(db, f.status, f.endpoint_id, f.event_id, f.after, f.limit)
+        deliveries::list_deliveries(db, status, f.endpoint_id, f.event_id, f.after, f.limit)
             .await?,
     )
 }

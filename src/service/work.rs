@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::Result;
 use crate::db::{self, WriteTxn};
 use crate::domain::events::{Event, Provenance};
+use crate::store::audit::ActorKind;
 use crate::store::audit::{self, Actor, Entry};
 use crate::store::outbox;
 
@@ -80,8 +81,8 @@ impl Audit {
 /// What an actor's changes are, unless the use case names them.
 fn default_source(actor: &Actor) -> &'static str {
     match actor.kind {
-        "scim_token" => "scim",
-        "policy" => "policy",
+        ActorKind::ScimToken => "scim",
+        ActorKind::Policy => "policy",
         _ => "admin",
     }
 }
@@ -119,7 +120,7 @@ impl<'a> Work<'a> {
     fn provenance(&self) -> Provenance {
         Provenance {
             source: self.source,
-            scim_token_id: (self.actor.kind == "scim_token").then(|| self.actor.id.clone()),
+            scim_token_id: (self.actor.kind == ActorKind::ScimToken).then(|| self.actor.id.clone()),
             request_id: self.actor.request_id.clone(),
         }
     }

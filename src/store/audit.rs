@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::audit_log;
+pub use entity::audit_log::ActorKind;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -14,8 +15,7 @@ use crate::ids;
 /// Who acted.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// `scim_token` | `admin` | `policy` | `cli`
-    pub kind: &'static str,
+    pub kind: ActorKind,
     pub id: String,
     pub request_id: Option<String>,
     /// The client's address, as far as it can be believed (`forwarded`); none for the
@@ -40,7 +40,7 @@ pub async fn record(
     let row = audit_log::ActiveModel {
         id: Set(ids::new_id(ids::AUDIT)),
         organization_id: Set(entry.organization_id.map(str::to_string)),
-        actor_type: Set(actor.kind.to_string()),
+        actor_type: Set(actor.kind),
         actor_id: Set(actor.id.clone()),
         action: Set(entry.action.to_string()),
         target_type: Set(entry.target_type.to_string()),

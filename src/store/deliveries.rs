@@ -13,13 +13,8 @@ use serde_json::Value;
 
 use crate::{db, ids};
 
-pub const PENDING: &str = "pending";
-
-pub const SUCCEEDED: &str = "succeeded";
-
-pub const DEAD: &str = "dead";
-
-pub const CANCELLED: &str = "cancelled";
+use DeliveryStatus::{Dead, Pending, Succeeded};
+pub use entity::deliveries::DeliveryStatus;
 
 /// Clears a delivery's lease (owner, lease id, expiry).
 pub(super) fn without_lease(
@@ -40,7 +35,7 @@ pub(super) fn without_lease(
 pub(super) async fn finish_pending(
     db: &impl ConnectionTrait,
     endpoint_id: &str,
-    status: &str,
+    status: DeliveryStatus,
     why: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
@@ -50,7 +45,7 @@ pub(super) async fn finish_pending(
         .col_expr(deliveries::Column::CompletedAt, Some(now).into())
         .col_expr(deliveries::Column::UpdatedAt, now.into())
         .filter(deliveries::Column::EndpointId.eq(endpoint_id))
-        .filter(deliveries::Column::Status.eq(PENDING))
+        .filter(deliveries::Column::Status.eq(Pending))
         .exec(db)
         .await?;
     Ok(res.rows_affected)
@@ -60,7 +55,7 @@ pub(super) fn replay_filter(
     q: sea_orm::UpdateMany<deliveries::Entity>,
     now: DateTime<Utc>,
 ) -> sea_orm::UpdateMany<deliveries::Entity> {
-    q.col_expr(deliveries::Column::Status, PENDING.into())
+    q.col_expr(deliveries::Column::Status, Pending.into())
         .col_expr(deliveries::Column::Attempts, 0.into())
         .col_expr(deliveries::Column::NextAttemptAt, now.into())
         .col_expr(
@@ -80,7 +75,7 @@ pub async fn replay_event(
 ) -> Result<u64, DbErr> {
     let mut q = replay_filter(deliveries::Entity::update_many(), now)
         .filter(deliveries::Column::EventId.eq(event_id))
-        .filter(deliveries::Column::Status.ne(PENDING))
+        .filter(deliveries::Column::Status.ne(Pending))
         .filter(
             deliveries::Column::EndpointId.in_subquery(
                 sea_orm::sea_query::Query::select()
@@ -165,9 +160,9 @@ pub async fn fan_out(
         for ep in targets.iter().filter(|ep| matches(ep, e)) {
             // A disabled endpoint's deliveries are dead at once, so a recover replays them.
             let (status, completed, error) = if ep.enabled {
-                (PENDING, None, None)
+                (Pending, None, None)
             } else {
-                (DEAD, Some(now), Some("endpoint disabled".to_string()))
+                (Dead, Some(now), Some("endpoint disabled".to_string()))
             };
             rows.push(deliveries::ActiveModel {
                 id: Set(ids::new_id(ids::DELIVERY)),
@@ -176,7 +171,7 @@ pub async fn fan_out(
                 organization_id: Set(e.organization_id.clone()),
                 order_key: Set(e.user_id.clone().unwrap_or_default()),
                 sequence: Set(e.sequence),
-                status: Set(status.to_string()),
+                status: Set(status),
                 attempts: Set(0),
                 next_attempt_at: Set(now),
                 lease_owner: Set(None),
@@ -227,7 +222,7 @@ pub async fn has_due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bo
     Ok(deliveries::Entity::find()
         .select_only()
         .column(deliveries::Column::Id)
-        .filter(deliveries::Column::Status.eq(PENDING))
+        .filter(deliveries::Column::Status.eq(Pending))
         .filter(deliveries::Column::NextAttemptAt.lte(now))
         .filter(
             sea_orm::Condition::any()
@@ -275,7 +270,7 @@ async fn free_slots(
         .select_only()
         .column(deliveries::Column::EndpointId)
         .column_as(deliveries::Column::Id.count(), "n")
-        .filter(deliveries::Column::Status.eq(PENDING))
+        .filter(deliveries::Column::Status.eq(Pending))
         .filter(deliveries::Column::LeaseExpiresAt.gte(now))
         .group_by(deliveries::Column::EndpointId)
         .into_tuple::<(String, i64)>()
@@ -311,6 +306,8 @@ async fn due_for_endpoint(
     limit: u64,
 ) -> Result<Vec<(String, String)>, DbErr> {
     let backend = db.get_database_backend();
+    // `'pending'` is `DeliveryStatus::Pending` written out, as the partial indexes'
+    // predicate is (a bound value would keep the planner from using them).
     let sql = "SELECT d.id, d.organization_id FROM deliveries d \
          WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2 \
            AND (d.lease_expires_at IS NULL OR d.lease_expires_at < $2) \
@@ -427,7 +424,7 @@ pub async fn claim(
             .col_expr(deliveries::Column::LeaseExpiresAt, Some(lease_until).into())
             .col_expr(deliveries::Column::UpdatedAt, now.into())
             .filter(deliveries::Column::Id.is_in(chunk.iter().map(String::as_str)))
-            .filter(deliveries::Column::Status.eq(PENDING))
+            .filter(deliveries::Column::Status.eq(Pending))
             .filter(
                 sea_orm::Condition::any()
                     .add(deliveries::Column::LeaseExpiresAt.is_null())
@@ -510,9 +507,9 @@ pub async fn complete_all(
         let claimed = c.delivery;
         let attempt = claimed.attempts + 1;
         let (status, next_at, completed) = match c.next {
-            Next::Succeeded => (SUCCEEDED, claimed.next_attempt_at, Some(now)),
-            Next::Retry(at) => (PENDING, *at, None),
-            Next::Dead => (DEAD, claimed.next_attempt_at, Some(now)),
+            Next::Succeeded => (Succeeded, claimed.next_attempt_at, Some(now)),
+            Next::Retry(at) => (Pending, *at, None),
+            Next::Dead => (Dead, claimed.next_attempt_at, Some(now)),
         };
         let res = without_lease(deliveries::Entity::update_many())
             .col_expr(deliveries::Column::Status, status.into())
@@ -581,7 +578,7 @@ pub async fn prune_final_events(
                         Expr::col((deliveries::Entity, deliveries::Column::EventId))
                             .equals((events::Entity, events::Column::Id)),
                     )
-                    .and_where(deliveries::Column::Status.eq(PENDING))
+                    .and_where(deliveries::Column::Status.eq(Pending))
                     .to_owned(),
             )
             .not(),
@@ -623,7 +620,7 @@ pub async fn prune_final_events(
 pub async fn release_leases(db: &impl ConnectionTrait, owner: &str) -> Result<u64, DbErr> {
     let res = without_lease(deliveries::Entity::update_many())
         .filter(deliveries::Column::LeaseOwner.eq(owner))
-        .filter(deliveries::Column::Status.eq(PENDING))
+        .filter(deliveries::Column::Status.eq(Pending))
         .exec(db)
         .await?;
     Ok(res.rows_affected)
@@ -632,7 +629,7 @@ pub async fn release_leases(db: &impl ConnectionTrait, owner: &str) -> Result<u6
 /// Deliveries for the operator, oldest first (paged by id), by status and endpoint.
 pub async fn list_deliveries(
     db: &impl ConnectionTrait,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     endpoint_id: Option<&str>,
     event_id: Option<&str>,
     after: Option<&str>,
@@ -671,7 +668,7 @@ pub async fn record_test(
         organization_id: Set(endpoint.organization_id.clone().unwrap_or_default()),
         order_key: Set(String::new()),
         sequence: Set(0),
-        status: Set(if succeeded { SUCCEEDED } else { DEAD }.to_string()),
+        status: Set(if succeeded { Succeeded } else { Dead }),
         attempts: Set(1),
         next_attempt_at: Set(now),
         lease_owner: Set(None),
@@ -733,7 +730,7 @@ pub async fn dead_for(
     deliveries::Entity::find()
         .filter(deliveries::Column::EndpointId.is_in(endpoint_ids.iter().map(String::as_str)))
         .filter(deliveries::Column::OrganizationId.eq(organization_id))
-        .filter(deliveries::Column::Status.eq(DEAD))
+        .filter(deliveries::Column::Status.eq(Dead))
         .order_by_desc(deliveries::Column::Id)
         .limit(limit)
         .all(db)

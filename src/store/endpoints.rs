@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::{db, ids};
 
-use super::deliveries::{CANCELLED, DEAD, finish_pending, replay_filter};
+use super::deliveries::{DeliveryStatus, finish_pending, replay_filter};
 
 pub struct NewEndpoint {
     pub url: String,
@@ -83,7 +83,7 @@ pub async fn delete_endpoint(
         .filter(endpoints::Column::DeletedAt.is_null())
         .exec(db)
         .await?;
-    finish_pending(db, id, CANCELLED, "endpoint deleted", now).await?;
+    finish_pending(db, id, DeliveryStatus::Cancelled, "endpoint deleted", now).await?;
     Ok(())
 }
 
@@ -105,7 +105,7 @@ pub async fn disable_endpoint(
         .filter(endpoints::Column::Id.eq(id))
         .exec(db)
         .await?;
-    finish_pending(db, id, DEAD, "endpoint disabled", now).await?;
+    finish_pending(db, id, DeliveryStatus::Dead, "endpoint disabled", now).await?;
     Ok(())
 }
 
@@ -128,7 +128,7 @@ pub async fn recover_endpoint(
     am.update(db).await?;
     let res = replay_filter(deliveries::Entity::update_many(), now)
         .filter(deliveries::Column::EndpointId.eq(endpoint.id.as_str()))
-        .filter(deliveries::Column::Status.eq(DEAD))
+        .filter(deliveries::Column::Status.eq(DeliveryStatus::Dead))
         .filter(deliveries::Column::CompletedAt.gte(since))
         .exec(db)
         .await?;

@@ -128,29 +128,7 @@ pub async fn set_settings(
     am.update(db).await
 }
 
-/// What kind of deprovisioning is held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeldKind {
-    Deactivate,
-    Delete,
-}
-
-impl HeldKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HeldKind::Deactivate => "deactivate",
-            HeldKind::Delete => "delete",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "deactivate" => Some(HeldKind::Deactivate),
-            "delete" => Some(HeldKind::Delete),
-            _ => None,
-        }
-    }
-}
+pub use entity::held_actions::HeldKind;
 
 pub struct NewHeld<'a> {
     pub organization_id: &'a str,
@@ -174,7 +152,7 @@ pub async fn hold(
         organization_id: Set(h.organization_id.to_string()),
         membership_id: Set(h.membership_id.to_string()),
         user_id: Set(h.user_id.to_string()),
-        action: Set(h.kind.as_str().to_string()),
+        action: Set(h.kind),
         source: Set(h.source.to_string()),
         token_id: Set(h.token_id.to_string()),
         request_id: Set(h.request_id.map(str::to_string)),
@@ -189,7 +167,7 @@ pub async fn hold(
     .await?;
     let id = held::Entity::find()
         .filter(held::Column::MembershipId.eq(h.membership_id))
-        .filter(held::Column::Action.eq(h.kind.as_str()))
+        .filter(held::Column::Action.eq(h.kind))
         .one(db)
         .await?
         .map(|r| r.id)
@@ -273,7 +251,7 @@ pub async fn withdraw(
 ) -> Result<bool, DbErr> {
     let res = held::Entity::delete_many()
         .filter(held::Column::MembershipId.eq(membership_id))
-        .filter(held::Column::Action.eq(kind.as_str()))
+        .filter(held::Column::Action.eq(kind))
         .exec(db)
         .await?;
     Ok(res.rows_affected > 0)

@@ -14,9 +14,8 @@ use serde_json::Value;
 use super::audit::Actor;
 use crate::ids;
 
-pub const QUEUED: &str = "queued";
-pub const RUNNING: &str = "running";
-pub const FINISHED: &str = "finished";
+use JobStatus::{Finished, Queued, Running};
+pub use entity::jobs::JobStatus;
 
 pub struct NewJob<'a> {
     pub kind: &'a str,
@@ -33,7 +32,7 @@ pub async fn insert(
     jobs::Entity::insert(jobs::ActiveModel {
         id: Set(ids::new_id(ids::JOB)),
         kind: Set(job.kind.to_string()),
-        status: Set(QUEUED.to_string()),
+        status: Set(Queued),
         params: Set(job.params),
         position: Set(0),
         total: Set(job.total),
@@ -41,7 +40,7 @@ pub async fn insert(
         failed: Set(0),
         errors: Set(Value::Array(Vec::new())),
         result: Set(Value::Object(Default::default())),
-        actor_type: Set(job.actor.kind.to_string()),
+        actor_type: Set(job.actor.kind),
         actor_id: Set(job.actor.id.clone()),
         request_id: Set(job.actor.request_id.clone()),
         lease_owner: Set(None),
@@ -80,7 +79,7 @@ pub async fn claim(
     let candidates: Vec<String> = jobs::Entity::find()
         .select_only()
         .column(jobs::Column::Id)
-        .filter(jobs::Column::Status.ne(FINISHED))
+        .filter(jobs::Column::Status.ne(Finished))
         .filter(free(now))
         .order_by_asc(jobs::Column::Id)
         .limit(8)
@@ -106,14 +105,14 @@ pub async fn claim_id(
     let res = jobs::Entity::update_many()
         .col_expr(jobs::Column::LeaseOwner, Some(owner.to_string()).into())
         .col_expr(jobs::Column::LeaseExpiresAt, Some(lease_until).into())
-        .col_expr(jobs::Column::Status, RUNNING.into())
+        .col_expr(jobs::Column::Status, Running.into())
         .col_expr(
             jobs::Column::StartedAt,
             Expr::col(jobs::Column::StartedAt).if_null(now),
         )
         .col_expr(jobs::Column::UpdatedAt, now.into())
         .filter(jobs::Column::Id.eq(id))
-        .filter(jobs::Column::Status.ne(FINISHED))
+        .filter(jobs::Column::Status.ne(Finished))
         .filter(free(now))
         .exec(db)
         .await?;
@@ -161,7 +160,7 @@ pub async fn advance(
         .col_expr(jobs::Column::Result, p.result.into())
         .col_expr(jobs::Column::UpdatedAt, now.into());
     q = if p.finished {
-        q.col_expr(jobs::Column::Status, FINISHED.into())
+        q.col_expr(jobs::Column::Status, Finished.into())
             .col_expr(jobs::Column::FinishedAt, Some(now).into())
             .col_expr(jobs::Column::LeaseOwner, Option::<String>::None.into())
             .col_expr(
@@ -174,7 +173,7 @@ pub async fn advance(
     let res = q
         .filter(jobs::Column::Id.eq(id))
         .filter(jobs::Column::LeaseOwner.eq(owner))
-        .filter(jobs::Column::Status.ne(FINISHED))
+        .filter(jobs::Column::Status.ne(Finished))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -188,10 +187,10 @@ pub async fn release(db: &impl ConnectionTrait, id: &str, owner: &str) -> Result
             jobs::Column::LeaseExpiresAt,
             Option::<DateTime<Utc>>::None.into(),
         )
-        .col_expr(jobs::Column::Status, QUEUED.into())
+        .col_expr(jobs::Column::Status, Queued.into())
         .filter(jobs::Column::Id.eq(id))
         .filter(jobs::Column::LeaseOwner.eq(owner))
-        .filter(jobs::Column::Status.ne(FINISHED))
+        .filter(jobs::Column::Status.ne(Finished))
         .exec(db)
         .await?;
     Ok(())
@@ -200,7 +199,7 @@ pub async fn release(db: &impl ConnectionTrait, id: &str, owner: &str) -> Result
 /// Every job not finished yet (few at any time).
 pub async fn unfinished(db: &impl ConnectionTrait) -> Result<Vec<jobs::Model>, DbErr> {
     jobs::Entity::find()
-        .filter(jobs::Column::Status.ne(FINISHED))
+        .filter(jobs::Column::Status.ne(Finished))
         .order_by_asc(jobs::Column::Id)
         .all(db)
         .await

@@ -27,7 +27,11 @@ use sea_orm::{
 
 /// Narrows `q` to rows whose `column` equals `value`, when a value is given (the
 /// optional filters of the operator's lists).
-pub fn when_eq<E: EntityTrait>(q: Select<E>, column: E::Column, value: Option<&str>) -> Select<E> {
+pub fn when_eq<E: EntityTrait, V: Into<sea_orm::Value>>(
+    q: Select<E>,
+    column: E::Column,
+    value: Option<V>,
+) -> Select<E> {
     match value {
         Some(v) => q.filter(column.eq(v)),
         None => q,

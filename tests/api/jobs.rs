@@ -155,7 +155,7 @@ async fn a_jobs_lease_fences_its_progress(app: TestApp) {
     use chrono::{Duration as Span, Utc};
     use offboard::store::jobs::{self, NewJob, Progress};
     let actor = offboard::store::audit::Actor {
-        kind: "admin",
+        kind: offboard::store::audit::ActorKind::Admin,
         id: "test".into(),
         request_id: None,
         client_address: None,
@@ -179,7 +179,7 @@ async fn a_jobs_lease_fences_its_progress(app: TestApp) {
         .unwrap()
         .expect("a free job is claimed");
     assert_eq!(a.id, job.id);
-    assert_eq!(a.status, "running");
+    assert_eq!(a.status, entity::jobs::JobStatus::Running);
     assert!(
         jobs::claim(&app.db, "dsp_b", now + Span::seconds(30), now)
             .await
@@ -372,7 +372,7 @@ async fn an_organization_deleted_as_a_job_goes_page_by_page_with_its_progress_re
         "the organization stays until its members are gone"
     );
     let end = runner.run_steps(&id, 10).await.unwrap().expect("claimed");
-    assert_eq!(end.status, "finished");
+    assert_eq!(end.status, entity::jobs::JobStatus::Finished);
     let done = job(&app, &id).await;
     assert_eq!(done["done"], json!(n));
     assert_eq!(done["failed"], json!(0));
@@ -407,7 +407,7 @@ async fn an_organization_deleted_meanwhile_ends_its_job_without_a_second_tombsto
         Duration::ZERO,
     );
     let end = runner.run_steps(&id, 10).await.unwrap().expect("claimed");
-    assert_eq!(end.status, "finished");
+    assert_eq!(end.status, entity::jobs::JobStatus::Finished);
     let j = job(&app, &id).await;
     assert_eq!(j["failed"], json!(1));
     assert_eq!(j["errors"][0]["code"], json!("NOT_FOUND"));
@@ -427,7 +427,7 @@ db_test!(
 async fn a_job_lists_at_most_its_cap_of_errors_and_counts_them_all(app: TestApp) {
     use offboard::service::jobs::{self, MAX_ERRORS, MAX_FILE_BATCH, Runner};
     let actor = offboard::store::audit::Actor {
-        kind: "cli",
+        kind: offboard::store::audit::ActorKind::Cli,
         id: "test".into(),
         request_id: None,
         client_address: None,
@@ -444,7 +444,7 @@ async fn a_job_lists_at_most_its_cap_of_errors_and_counts_them_all(app: TestApp)
         .await
         .unwrap()
         .expect("claimed");
-    assert_eq!(end.status, "finished");
+    assert_eq!(end.status, entity::jobs::JobStatus::Finished);
     assert_eq!(end.failed as usize, MAX_ERRORS + 1, "every failure counted");
     let listed = end.errors.as_array().expect("errors").len();
     assert_eq!(listed, MAX_ERRORS, "the list stops at its cap");

@@ -177,7 +177,7 @@ async fn split_target(app: &TestApp, org: &Org, from: &str) -> String {
         .iter()
         .find(|r| r.action == "account.split" && r.target_id == from)
         .unwrap_or_else(|| panic!("no split of {from} in {}", org.id));
-    assert_eq!(split.actor_type, "system");
+    assert_eq!(split.actor_type, entity::audit_log::ActorKind::System);
     split.details["to_user_id"].as_str().unwrap().to_string()
 }
 

@@ -175,19 +175,51 @@ type Write = (
     u16,
 );
 
-/// What the admin API answers matches what the document says it answers.
+/// Sends each request and keeps its answer under the documented operation.
+async fn answer_all(
+    app: &crate::helpers::TestApp,
+    writes: Vec<Write>,
+    answers: &mut Vec<(String, String, Value)>,
+) {
+    for (path, method, m, url, body, status) in writes {
+        let res = app.admin_send(m, &url, body.as_ref()).await;
+        let answer = crate::helpers::expect_json(res, status).await;
+        answers.push((path.to_string(), method.to_string(), answer));
+    }
+}
+
+/// What the admin API and the feed answer matches what the document says they answer,
+/// for every operation that answers a body, each with its lists non-empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_match_the_documented_responses() {
     use crate::helpers::{expect_json, user_body};
     let app = spawn_app_with(
         Backend::Sqlite,
-        &[("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true")],
+        &[
+            ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+            // A deleted user can be restored.
+            ("OFFBOARD_DELETION_GRACE", "1h"),
+        ],
     )
     .await;
     let doc = openapi::document();
     let org = app.create_org("Acme").await;
     let scim_id = app.create_user(&org, &user_body("kim@example.com")).await;
     let user = app.account_of(&org, &scim_id).await;
+    let other = app.create_org("Other").await;
+    let other_user = app
+        .account_of(
+            &other,
+            &app.create_user(&other, &user_body("lee@example.com")).await,
+        )
+        .await;
+    let leaver = app
+        .account_of(
+            &other,
+            &app.create_user(&other, &user_body("max@example.com")).await,
+        )
+        .await;
+    let mut answers: Vec<(String, String, Value)> = Vec::new();
     let res = app
         .admin_send(
             Method::POST,
@@ -197,78 +229,39 @@ async fn answers_match_the_documented_responses() {
         .await;
     let created_endpoint = expect_json(res, 201).await;
     let ep = created_endpoint["id"].as_str().unwrap().to_string();
-    let checked = [
+    answers.push((
+        "/admin/v1/webhook-endpoints".into(),
+        "post".into(),
+        created_endpoint,
+    ));
+    let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let res = app
+        .admin_send(
+            Method::DELETE,
+            &format!("/users/{leaver}"),
+            Some(&serde_json::json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    // Writes, with what they answer.
+    let writes: Vec<Write> = vec![
         (
             "/admin/v1/organizations",
-            "get",
-            "/organizations".to_string(),
+            "post",
+            Method::POST,
+            "/organizations".into(),
+            Some(serde_json::json!({"name": "Third"})),
+            201,
         ),
         (
             "/admin/v1/organizations/{id}",
-            "get",
+            "patch",
+            Method::PATCH,
             format!("/organizations/{}", org.id),
+            Some(serde_json::json!({"rate_limit": {"per_second": 50, "burst": 100}})),
+            200,
         ),
-        (
-            "/admin/v1/organizations/{id}/users",
-            "get",
-            format!("/organizations/{}/users", org.id),
-        ),
-        (
-            "/admin/v1/organizations/{id}/scim-tokens",
-            "get",
-            format!("/organizations/{}/scim-tokens", org.id),
-        ),
-        (
-            "/admin/v1/organizations/{id}/connection",
-            "get",
-            format!("/organizations/{}/connection", org.id),
-        ),
-        (
-            "/admin/v1/organizations/{id}/requests",
-            "get",
-            format!("/organizations/{}/requests", org.id),
-        ),
-        (
-            "/admin/v1/organizations/{id}/held-actions",
-            "get",
-            format!("/organizations/{}/held-actions", org.id),
-        ),
-        ("/admin/v1/users/{id}", "get", format!("/users/{user}")),
-        ("/admin/v1/audit-log", "get", "/audit-log".to_string()),
-        ("/admin/v1/events", "get", "/events".to_string()),
-        ("/admin/v1/event-types", "get", "/event-types".to_string()),
-        (
-            "/admin/v1/webhook-endpoints",
-            "get",
-            "/webhook-endpoints".to_string(),
-        ),
-        (
-            "/admin/v1/webhook-endpoints/{id}",
-            "get",
-            format!("/webhook-endpoints/{ep}"),
-        ),
-        ("/admin/v1/deliveries", "get", "/deliveries".to_string()),
-        ("/admin/v1/jobs", "get", "/jobs".to_string()),
-    ];
-    let mut answers: Vec<(&str, &str, Value)> = vec![(
-        "/admin/v1/webhook-endpoints",
-        "post",
-        created_endpoint.clone(),
-    )];
-    for (path, method, url) in &checked {
-        let res = app.admin_send(Method::GET, url, None).await;
-        answers.push((path, method, expect_json(res, 200).await));
-    }
-    // Writes, with what they answer.
-    let other = app.create_org("Other").await;
-    let other_user = app
-        .account_of(
-            &other,
-            &app.create_user(&other, &user_body("lee@example.com")).await,
-        )
-        .await;
-    let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let writes: Vec<Write> = vec![
         (
             "/admin/v1/organizations/{id}/scim-tokens",
             "post",
@@ -296,14 +289,6 @@ async fn answers_match_the_documented_responses() {
             201,
         ),
         (
-            "/admin/v1/api-keys",
-            "get",
-            Method::GET,
-            "/api-keys".into(),
-            None,
-            200,
-        ),
-        (
             "/admin/v1/organizations/{id}/domains",
             "post",
             Method::POST,
@@ -312,19 +297,19 @@ async fn answers_match_the_documented_responses() {
             201,
         ),
         (
-            "/admin/v1/organizations/{id}/domains",
-            "get",
-            Method::GET,
-            format!("/organizations/{}/domains", org.id),
-            None,
-            200,
-        ),
-        (
             "/admin/v1/webhook-endpoints/{id}/test",
             "post",
             Method::POST,
             format!("/webhook-endpoints/{ep}/test"),
             None,
+            200,
+        ),
+        (
+            "/admin/v1/webhook-endpoints/{id}",
+            "patch",
+            Method::PATCH,
+            format!("/webhook-endpoints/{ep}"),
+            Some(serde_json::json!({"max_in_flight": 2})),
             200,
         ),
         (
@@ -336,11 +321,38 @@ async fn answers_match_the_documented_responses() {
             200,
         ),
         (
+            "/admin/v1/webhook-endpoints/{id}/recover",
+            "post",
+            Method::POST,
+            format!(
+                "/webhook-endpoints/{ep}/recover?since={}",
+                urlencode(&an_hour_ago)
+            ),
+            None,
+            202,
+        ),
+        (
             "/admin/v1/users/{id}/suspend",
             "post",
             Method::POST,
             format!("/users/{user}/suspend"),
             Some(serde_json::json!({"reason": "leave"})),
+            200,
+        ),
+        (
+            "/admin/v1/users/{id}/unsuspend",
+            "post",
+            Method::POST,
+            format!("/users/{user}/unsuspend"),
+            None,
+            200,
+        ),
+        (
+            "/admin/v1/users/{id}/restore",
+            "post",
+            Method::POST,
+            format!("/users/{leaver}/restore"),
+            None,
             200,
         ),
         (
@@ -367,32 +379,189 @@ async fn answers_match_the_documented_responses() {
             None,
             200,
         ),
+        (
+            "/admin/v1/organizations/{id}/deprovision-guard/reject",
+            "post",
+            Method::POST,
+            format!("/organizations/{}/deprovision-guard/reject", org.id),
+            None,
+            200,
+        ),
     ];
-    for (path, method, m, url, body, status) in writes {
-        let res = app.admin_send(m, &url, body.as_ref()).await;
-        answers.push((path, method, expect_json(res, status).await));
-    }
+    answer_all(&app, writes, &mut answers).await;
+    let answered = |path: &str, method: &str| -> Value {
+        answers
+            .iter()
+            .find(|(p, m, _)| p == path && m == method)
+            .map(|(_, _, a)| a.clone())
+            .unwrap()
+    };
+    let session = answered("/admin/v1/sessions", "post")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = answered("/admin/v1/users/batch-delete", "post")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = answered("/admin/v1/api-keys", "post")["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = expect_json(app.admin_send(Method::GET, "/events", None).await, 200).await;
+    let event = events["data"][0]["id"].as_str().unwrap().to_string();
+    // Reads, after the writes gave each list something to show; then what takes an id.
+    let mut reads: Vec<Write> = [
+        ("/admin/v1/organizations", "/organizations".to_string()),
+        (
+            "/admin/v1/organizations/{id}",
+            format!("/organizations/{}", org.id),
+        ),
+        (
+            "/admin/v1/organizations/{id}/users",
+            format!("/organizations/{}/users", org.id),
+        ),
+        (
+            "/admin/v1/organizations/{id}/scim-tokens",
+            format!("/organizations/{}/scim-tokens", org.id),
+        ),
+        (
+            "/admin/v1/organizations/{id}/connection",
+            format!("/organizations/{}/connection", org.id),
+        ),
+        (
+            "/admin/v1/organizations/{id}/requests",
+            format!("/organizations/{}/requests", org.id),
+        ),
+        (
+            "/admin/v1/organizations/{id}/held-actions",
+            format!("/organizations/{}/held-actions", org.id),
+        ),
+        (
+            "/admin/v1/organizations/{id}/domains",
+            format!("/organizations/{}/domains", org.id),
+        ),
+        ("/admin/v1/users/{id}", format!("/users/{user}")),
+        ("/admin/v1/sessions/{id}", format!("/sessions/{session}")),
+        ("/admin/v1/audit-log", "/audit-log".to_string()),
+        ("/admin/v1/events", "/events".to_string()),
+        ("/admin/v1/event-types", "/event-types".to_string()),
+        (
+            "/admin/v1/webhook-endpoints",
+            "/webhook-endpoints".to_string(),
+        ),
+        (
+            "/admin/v1/webhook-endpoints/{id}",
+            format!("/webhook-endpoints/{ep}"),
+        ),
+        ("/admin/v1/deliveries", "/deliveries".to_string()),
+        ("/admin/v1/jobs", "/jobs".to_string()),
+        ("/admin/v1/jobs/{id}", format!("/jobs/{job}")),
+        ("/admin/v1/api-keys", "/api-keys".to_string()),
+    ]
+    .into_iter()
+    .map(|(path, url)| (path, "get", Method::GET, url, None, 200))
+    .collect();
+    reads.push((
+        "/admin/v1/events/{id}/replay",
+        "post",
+        Method::POST,
+        format!("/events/{event}/replay"),
+        None,
+        202,
+    ));
+    reads.push((
+        "/admin/v1/sessions/{id}",
+        "delete",
+        Method::DELETE,
+        format!("/sessions/{session}"),
+        None,
+        200,
+    ));
+    answer_all(&app, reads, &mut answers).await;
+    // The application's feed, with the API key, and the public document.
+    let res = app
+        .client
+        .get(format!(
+            "{}/v1/events?organization_id={}",
+            app.address, org.id
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    answers.push((
+        "/v1/events".into(),
+        "get".into(),
+        expect_json(res, 200).await,
+    ));
+    let res = app
+        .client
+        .get(app.admin("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    answers.push((
+        "/admin/v1/openapi.json".into(),
+        "get".into(),
+        expect_json(res, 200).await,
+    ));
+
     let mut wrong = Vec::new();
-    for (path, method, answer) in answers {
-        let op = &doc["paths"][path][method];
+    for (path, method, answer) in &answers {
+        let op = &doc["paths"][path.as_str()][method.as_str()];
         let ok = op["responses"]
             .as_object()
-            .unwrap()
+            .unwrap_or_else(|| panic!("{method} {path} is not described"))
             .iter()
             .find(|(s, _)| s.starts_with('2'))
             .map(|(_, r)| r.clone())
             .unwrap();
         let mut schema = ok["content"]["application/json"]["schema"].clone();
+        assert!(
+            !schema.is_null(),
+            "{method} {path} answers a body it does not describe"
+        );
         schema["components"] = doc["components"].clone();
         let validator =
             jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let errors: Vec<String> = validator
-            .iter_errors(&answer)
+            .iter_errors(answer)
             .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
         if !errors.is_empty() {
             wrong.push(format!("{method} {path}: {errors:?}"));
         }
+        // Each list had an item to check against its schema.
+        let empty = answer
+            .get("data")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty);
+        if empty && path != "/admin/v1/organizations/{id}/held-actions" {
+            wrong.push(format!("{method} {path}: an empty list checks nothing"));
+        }
     }
+    // Every operation that answers a body was checked.
+    let mut unchecked = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let answers_body =
+                op["responses"].as_object().unwrap().iter().any(|(s, r)| {
+                    s.starts_with('2') && !r["content"]["application/json"].is_null()
+                });
+            let checked = answers.iter().any(|(p, m, _)| p == path && m == method);
+            if answers_body && !checked {
+                unchecked.push(format!("{method} {path}"));
+            }
+        }
+    }
+    assert!(
+        unchecked.is_empty(),
+        "operations no test checks: {unchecked:?}"
+    );
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
 }

@@ -403,7 +403,9 @@ async fn sigterm_gives_back_the_leases_of_abandoned_deliveries(backend: Backend)
     let rows = entity::deliveries::Entity::find().all(&db).await.unwrap();
     assert_eq!(rows.len(), all.len());
     assert_eq!(
-        rows.iter().filter(|d| d.status == "succeeded").count(),
+        rows.iter()
+            .filter(|d| d.status == entity::deliveries::DeliveryStatus::Succeeded)
+            .count(),
         0,
         "nothing finished within the shutdown timeout"
     );
@@ -495,7 +497,7 @@ async fn sigkill_mid_job_finishes_after_restart_deleting_each_user_once(backend:
     serve.kill().await;
     let at_kill = progress().await;
     assert!(
-        (at_kill.done as usize) < USERS && at_kill.status != "finished",
+        (at_kill.done as usize) < USERS && at_kill.status != entity::jobs::JobStatus::Finished,
         "the kill came too late to test anything: {} done",
         at_kill.done
     );
@@ -504,7 +506,7 @@ async fn sigkill_mid_job_finishes_after_restart_deleting_each_user_once(backend:
     let deadline = Instant::now() + Duration::from_secs(120);
     let end = loop {
         let j = progress().await;
-        if j.status == "finished" {
+        if j.status == entity::jobs::JobStatus::Finished {
             break j;
         }
         assert!(Instant::now() < deadline, "the job never finished: {j:?}");

@@ -232,7 +232,7 @@ async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: Tes
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| r.actor_type == "policy")
+        .filter(|r| r.actor_type == entity::audit_log::ActorKind::Policy)
         .collect();
     assert_eq!(policy_rows.len(), 2);
     assert!(

@@ -543,10 +543,16 @@ async fn an_endpoint_that_turns_internal_after_it_was_added_is_never_reached(app
         receiver.received().is_empty(),
         "nothing reached the loopback receiver"
     );
-    let attempts =
-        offboard::store::deliveries::list_deliveries(&app.db, Some("dead"), None, None, None, 100)
-            .await
-            .unwrap();
+    let attempts = offboard::store::deliveries::list_deliveries(
+        &app.db,
+        Some(offboard::store::deliveries::DeliveryStatus::Dead),
+        None,
+        None,
+        None,
+        100,
+    )
+    .await
+    .unwrap();
     assert!(
         attempts.iter().all(|d| d
             .last_error

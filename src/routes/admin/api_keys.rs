@@ -1,15 +1,13 @@
 //! Applications' API keys: created (the key shown once), listed (never the key), deleted.
 
 use actix_web::{HttpResponse, web};
-use entity::api_keys;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{AdminApiError, Body};
 use crate::routes::extract::Operator;
-use crate::scim::user::format_time;
 use crate::service::feed;
 use crate::state::AppState;
+use crate::views::{ApiKey, List};
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,16 +17,6 @@ pub(crate) struct CreateKey {
     /// `null` or absent: every organization.
     #[serde(default)]
     organization_id: Option<String>,
-}
-
-pub fn key_json(k: &api_keys::Model) -> Value {
-    json!({
-        "id": k.id,
-        "name": k.name,
-        "scopes": k.scopes.split(' ').collect::<Vec<_>>(),
-        "organization_id": k.organization_id,
-        "created_at": format_time(k.created_at),
-    })
 }
 
 async fn create(
@@ -44,15 +32,12 @@ async fn create(
         input.organization_id.as_deref(),
     )
     .await?;
-    let mut body = key_json(&row);
-    body["key"] = json!(key);
-    Ok(HttpResponse::Created().json(body))
+    Ok(HttpResponse::Created().json(ApiKey::created(&row, key)))
 }
 
 async fn list(_op: Operator, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
     let rows = feed::list_keys(&state.db).await?;
-    let data: Vec<Value> = rows.iter().map(key_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(List::of(rows.iter().map(ApiKey::of).collect())))
 }
 
 async fn delete(

@@ -11,6 +11,7 @@ use crate::domain::EmailDomain;
 use crate::routes::extract::Operator;
 use crate::service::domains;
 use crate::state::AppState;
+use crate::views::{Domain, List};
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,14 +38,12 @@ async fn add(
 ) -> Result<HttpResponse, AdminApiError> {
     let domain = parse(&input.domain)?;
     let v = domains::verify(&state.db, &op.actor, &id, &domain).await?;
-    let mut body = domains::domain_json(&v.domain);
-    body["accounts_linked"] = json!(v.accounts_linked);
     let status = if v.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(HttpResponse::build(status).json(body))
+    Ok(HttpResponse::build(status).json(Domain::verified(&v)))
 }
 
 async fn list(
@@ -53,8 +52,7 @@ async fn list(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let rows = domains::list(&state.db, &id).await?;
-    let data: Vec<_> = rows.iter().map(domains::domain_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data})))
+    Ok(HttpResponse::Ok().json(List::of(rows.iter().map(Domain::of).collect())))
 }
 
 async fn remove(

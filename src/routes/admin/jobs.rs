@@ -2,41 +2,18 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::audit::{limit, page, query};
+use super::paging::{PageQuery, limit, query};
 use super::{AdminApiError, OptionalBody, deletion_body};
 use crate::routes::extract::Operator;
-use crate::scim::user::format_time;
 use crate::service::jobs;
 use crate::state::AppState;
+use crate::views::{Job, Page};
 
 /// The longest user id a batch may name (ids are `usr_` and a ULID; anything much longer
 /// is not one).
 const MAX_ID_LEN: usize = 100;
-
-/// A job as the admin API and the CLI show it.
-pub fn job_json(job: &entity::jobs::Model) -> Value {
-    let errors = if job.errors.is_array() {
-        job.errors.clone()
-    } else {
-        json!([])
-    };
-    json!({
-        "id": job.id,
-        "kind": job.kind,
-        "status": job.status,
-        "total": job.total,
-        "done": job.done,
-        "failed": job.failed,
-        "errors": errors,
-        "result": job.result,
-        "created_at": format_time(job.created_at),
-        "started_at": job.started_at.map(format_time),
-        "finished_at": job.finished_at.map(format_time),
-    })
-}
 
 /// `user_ids`: a non-empty list of ids, each a string.
 fn user_ids(input: &Value) -> Result<Vec<String>, AdminApiError> {
@@ -71,7 +48,7 @@ async fn batch_delete(
     let job =
         jobs::create_users_delete(&state.db, &op.actor, ids, content, jobs::MAX_BATCH).await?;
     state.jobs_wake.notify_one();
-    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(job_json(&job)))
+    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Job::of(&job)))
 }
 
 async fn get(
@@ -80,14 +57,7 @@ async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let job = jobs::get(&state.db, &id).await?;
-    Ok(HttpResponse::Ok().json(job_json(&job)))
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct JobQuery {
-    after: Option<String>,
-    limit: Option<u64>,
+    Ok(HttpResponse::Ok().json(Job::of(&job)))
 }
 
 async fn list(
@@ -95,13 +65,13 @@ async fn list(
     _op: Operator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let q: JobQuery = query(&req)?;
+    let q: PageQuery = query(&req)?;
     let n = limit(q.limit)?;
     let rows = jobs::list(&state.db, q.after.as_deref(), n).await?;
     let full = rows.len() as u64 == n;
     let last = rows.last().map(|j| j.id.clone());
-    let data = rows.iter().map(job_json).collect();
-    Ok(HttpResponse::Ok().json(page(data, last, full)))
+    let data = rows.iter().map(Job::of).collect();
+    Ok(HttpResponse::Ok().json(Page::of(data, last, full)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

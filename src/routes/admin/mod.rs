@@ -8,6 +8,7 @@ pub mod guard;
 pub mod jobs;
 pub mod openapi;
 pub mod organizations;
+pub mod paging;
 pub mod sessions;
 pub mod users;
 pub mod webhooks;

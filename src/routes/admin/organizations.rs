@@ -3,16 +3,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::guard::guard_json;
 use super::{AdminApiError, Body, OptionalBody, confirmed, deletion_body};
 use crate::domain::DepartmentId;
 use crate::domain::guard::GuardSettings;
 use crate::domain::organization::{OrganizationName, RateLimit, full_bodies_until, retention_secs};
 use crate::routes::extract::Operator;
-use crate::scim::user::format_time;
 use crate::service::admin::{self, OrganizationChanges};
 use crate::service::deletion;
 use crate::state::AppState;
+use crate::views::{self, DeprovisionGuard, Organization, Page};
 use entity::organizations;
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -25,31 +24,14 @@ pub(crate) struct CreateOrganization {
     deprovision_guard: Option<Value>,
 }
 
-pub fn organization_json(org: &organizations::Model) -> Value {
-    json!({
-        "id": org.id,
-        "name": org.name,
-        "deactivated_retention_secs": org.deactivated_retention_secs,
-        // null: the server's default (OFFBOARD_RATE_LIMIT_PER_SECOND / _BURST).
-        "rate_limit": match (org.rate_limit_per_second, org.rate_limit_burst) {
-            (Some(per_second), Some(burst)) => json!({"per_second": per_second, "burst": burst}),
-            _ => Value::Null,
-        },
-        "inspect_full_bodies_until": org.inspect_full_bodies_until.map(format_time),
-        "created_at": format_time(org.created_at),
-        "updated_at": format_time(org.updated_at),
-    })
-}
-
 /// The organization with its deprovisioning guard.
 async fn with_guard(
     state: &AppState,
     org: &organizations::Model,
 ) -> Result<HttpResponse, AdminApiError> {
     let (settings, tripped_at) = crate::service::guard::status(&state.db, &org.id).await?;
-    let mut body = organization_json(org);
-    body["deprovision_guard"] = guard_json(&settings, tripped_at);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok()
+        .json(Organization::of(org).with_guard(DeprovisionGuard::of(&settings, tripped_at))))
 }
 
 async fn create(
@@ -70,9 +52,8 @@ async fn create(
         None => GuardSettings::default(),
     };
     let org = admin::create_organization(&state.db, &op.actor, &name, retention, guard).await?;
-    let mut body = organization_json(&org);
-    body["deprovision_guard"] = guard_json(&guard, None);
-    Ok(HttpResponse::Created().json(body))
+    Ok(HttpResponse::Created()
+        .json(Organization::of(&org).with_guard(DeprovisionGuard::of(&guard, None))))
 }
 
 async fn get(
@@ -90,12 +71,7 @@ async fn create_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (row, token) = admin::create_scim_token(&state.db, &op.actor, &id).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": row.id,
-        "organization_id": row.organization_id,
-        "token": token,
-        "created_at": format_time(row.created_at),
-    })))
+    Ok(HttpResponse::Created().json(views::ScimTokenCreated::of(&row, token)))
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -188,7 +164,7 @@ async fn delete(
     id: web::Path<String>,
     OptionalBody(input): OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
-    let q: DeleteQuery = super::audit::query(&req)?;
+    let q: DeleteQuery = super::paging::query(&req)?;
     confirmed(
         &input,
         &["confirm"],
@@ -198,7 +174,7 @@ async fn delete(
         let job =
             crate::service::jobs::create_organization_delete(&state.db, &op.actor, &id).await?;
         state.jobs_wake.notify_one();
-        return Ok(HttpResponse::Accepted().json(super::jobs::job_json(&job)));
+        return Ok(HttpResponse::Accepted().json(views::Job::of(&job)));
     }
     deletion::delete_organization(&state.db, &op.actor, &id, state.settings.deletion_grace).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -268,31 +244,11 @@ async fn connection(
         chrono::Utc::now(),
     )
     .await?;
-    let tokens: Vec<Value> = c
-        .tokens
-        .iter()
-        .map(|t| {
-            json!({
-                "id": t.token.id,
-                "created_at": format_time(t.token.created_at),
-                "last_used_at": t.last.as_ref().map(|l| format_time(l.at)),
-                "last_request": t.last.as_ref().map(|l| json!({
-                    "method": l.method, "route": l.route, "status": l.status, "at": format_time(l.at),
-                })),
-                "client": crate::domain::connection::client_of(t.last.as_ref().and_then(|l| l.user_agent.as_deref())),
-                "user_agent": t.last.as_ref().and_then(|l| l.user_agent.clone()),
-                "last_24h": t.last_24h,
-                "last_hour": t.last_hour,
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "organization_id": id.as_str(),
-        "state": c.state.as_str(),
-        "last_used_at": c.last_used_at.map(format_time),
-        "quiet_after_secs": state.settings.connection_quiet_after.as_secs(),
-        "scim_tokens": tokens,
-    })))
+    Ok(HttpResponse::Ok().json(views::Connection::of(
+        &id,
+        &c,
+        state.settings.connection_quiet_after,
+    )))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -309,8 +265,8 @@ async fn list(
     _op: Operator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let q: ListQuery = super::audit::query(&req)?;
-    let n = super::audit::limit(q.limit)?;
+    let q: ListQuery = super::paging::query(&req)?;
+    let n = super::paging::limit(q.limit)?;
     let rows = admin::organizations(
         &state.db,
         q.q.as_deref().filter(|s| !s.trim().is_empty()),
@@ -320,8 +276,8 @@ async fn list(
     .await?;
     let last = rows.last().map(|o| o.id.clone());
     let full = rows.len() as u64 == n;
-    let data = rows.iter().map(organization_json).collect();
-    Ok(HttpResponse::Ok().json(super::audit::page(data, last, full)))
+    let data = rows.iter().map(Organization::of).collect();
+    Ok(HttpResponse::Ok().json(Page::of(data, last, full)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -343,8 +299,8 @@ async fn members(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     use crate::store::memberships::MemberFilter;
-    let q: MembersQuery = super::audit::query(&req)?;
-    let n = super::audit::limit(q.limit)?;
+    let q: MembersQuery = super::paging::query(&req)?;
+    let n = super::paging::limit(q.limit)?;
     let filter = q
         .status
         .as_deref()
@@ -365,23 +321,8 @@ async fn members(
     .await?;
     let last = rows.last().map(|m| m.id.clone());
     let full = rows.len() as u64 == n;
-    let data = rows.iter().map(member_json).collect();
-    Ok(HttpResponse::Ok().json(super::audit::page(data, last, full)))
-}
-
-/// A member as the organization's member list shows it.
-pub fn member_json(m: &entity::memberships::Model) -> Value {
-    json!({
-        "id": m.id,
-        "scim_id": m.scim_id,
-        "user_id": m.user_id,
-        "status": m.status,
-        "user_name": m.user_name,
-        "external_id": m.external_id,
-        "created_at": format_time(m.created_at),
-        "updated_at": format_time(m.updated_at),
-        "removed_at": m.removed_at.map(format_time),
-    })
+    let data = rows.iter().map(views::Member::of).collect();
+    Ok(HttpResponse::Ok().json(Page::of(data, last, full)))
 }
 
 /// The organization's live SCIM tokens: metadata, never the token.
@@ -391,17 +332,8 @@ async fn scim_tokens(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let rows = admin::scim_tokens(&state.db, &id).await?;
-    let data: Vec<Value> = rows.iter().map(token_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
-}
-
-/// A live SCIM token as listed: metadata, never the token.
-pub fn token_json(t: &entity::scim_tokens::Model) -> Value {
-    json!({
-        "id": t.id,
-        "created_at": format_time(t.created_at),
-        "last_used_at": t.last_used_at.map(format_time),
-    })
+    let data = rows.iter().map(views::ScimToken::of).collect();
+    Ok(HttpResponse::Ok().json(views::List::of(data)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -422,8 +354,8 @@ async fn requests(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     use crate::store::requests::StatusFilter;
-    let q: RequestsQuery = super::audit::query(&req)?;
-    let n = super::audit::limit(q.limit)?;
+    let q: RequestsQuery = super::paging::query(&req)?;
+    let n = super::paging::limit(q.limit)?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(StatusFilter::parse(s).ok_or_else(|| {
@@ -444,28 +376,8 @@ async fn requests(
     .await?;
     let last = rows.last().map(|r| r.id.clone());
     let full = rows.len() as u64 == n;
-    let data = rows.iter().map(request_json).collect();
-    Ok(HttpResponse::Ok().json(super::audit::page(data, last, full)))
-}
-
-fn request_json(r: &entity::scim_requests::Model) -> Value {
-    json!({
-        "id": r.id,
-        "at": format_time(r.at),
-        "method": r.method,
-        "route": r.route,
-        "path": r.path,
-        "query": r.query,
-        "status": r.status,
-        "latency_ms": r.latency_ms,
-        "request_id": r.request_id,
-        "client_address": r.client_address,
-        "scim_token_id": r.token_id,
-        "error": r.error_detail.as_ref().map(|d| json!({"scim_type": r.scim_type, "detail": d})),
-        // Stored as the JSON text it was redacted to.
-        "body": r.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or(Value::Null)),
-        "full_body": r.full_body,
-    })
+    let data = rows.iter().map(views::InspectedRequest::of).collect();
+    Ok(HttpResponse::Ok().json(Page::of(data, last, full)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -1,27 +1,12 @@
+use crate::views::Session;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use entity::sessions;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{AdminApiError, Body};
 use crate::routes::extract::Operator;
-use crate::scim::user::format_time;
 use crate::service::admin;
 use crate::state::AppState;
-
-fn session_json(s: &sessions::Model, now: DateTime<Utc>) -> Value {
-    json!({
-        "id": s.id,
-        "active": s.revoked_at.is_none() && s.expires_at > now,
-        "user_id": s.user_id,
-        "organization_id": s.organization_id,
-        "created_at": format_time(s.created_at),
-        "expires_at": format_time(s.expires_at),
-        "revoked_at": s.revoked_at.map(format_time),
-        "revoked_reason": s.revoked_reason,
-    })
-}
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +29,7 @@ async fn create(
         input.expires_at,
     )
     .await?;
-    Ok(HttpResponse::Created().json(session_json(&s, Utc::now())))
+    Ok(HttpResponse::Created().json(Session::of(&s, Utc::now())))
 }
 
 /// Introspection: `{"active": bool, …}`.
@@ -54,7 +39,7 @@ async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let s = admin::session(&state.db, &id).await?;
-    Ok(HttpResponse::Ok().json(session_json(&s, Utc::now())))
+    Ok(HttpResponse::Ok().json(Session::of(&s, Utc::now())))
 }
 
 async fn revoke(
@@ -63,7 +48,7 @@ async fn revoke(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let s = admin::revoke_session(&state.db, &op.actor, &id).await?;
-    Ok(HttpResponse::Ok().json(session_json(&s, Utc::now())))
+    Ok(HttpResponse::Ok().json(Session::of(&s, Utc::now())))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -3,66 +3,16 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::audit::{limit, page, query};
+use super::paging::{limit, query};
 use super::{AdminApiError, Body, OptionalBody, reject_unknown_fields};
 use crate::routes::extract::Operator;
-use crate::scim::user::format_time;
 use crate::service::webhooks::{self as service, DeliveryFilter, EndpointInput};
 use crate::state::AppState;
+use crate::views::{Delivery, Endpoint, EndpointWithSecret, List, Page, Replayed};
 
-pub fn endpoint_json(
-    ep: &entity::webhook_endpoints::Model,
-    settings: &crate::configuration::WebhookSettings,
-) -> Value {
-    use crate::domain::breaker;
-    let (state, configured) = breaker::of_endpoint(
-        &settings.breaker,
-        ep.consecutive_failures,
-        ep.breaker_open_until,
-        ep.max_in_flight,
-        settings.endpoint_concurrency,
-        Utc::now(),
-    );
-    json!({
-        "id": ep.id,
-        "url": ep.url,
-        "event_types": ep.event_types,
-        "organization_id": ep.organization_id,
-        "enabled": ep.enabled,
-        "disabled_reason": ep.disabled_reason,
-        "failing_since": ep.failing_since.map(format_time),
-        "max_in_flight": ep.max_in_flight,
-        "breaker": {
-            "state": state.as_str(),
-            "consecutive_failures": ep.consecutive_failures,
-            "open_until": match state {
-                breaker::State::Open { until } => Some(format_time(until)),
-                _ => None,
-            },
-            // Deliveries it may have in flight now.
-            "slots": breaker::slots(state, configured),
-        },
-        "created_at": format_time(ep.created_at),
-        "updated_at": format_time(ep.updated_at),
-    })
-}
-
-fn delivery_json(d: &entity::deliveries::Model) -> Value {
-    json!({
-        "id": d.id,
-        "event_id": d.event_id,
-        "endpoint_id": d.endpoint_id,
-        "organization_id": d.organization_id,
-        "status": d.status,
-        "attempts": d.attempts,
-        "next_attempt_at": (d.status == service::DELIVERY_STATES[0]).then(|| format_time(d.next_attempt_at)),
-        "last_status_code": d.last_status_code,
-        "last_error": d.last_error,
-        "created_at": format_time(d.created_at),
-        "completed_at": d.completed_at.map(format_time),
-    })
+fn endpoint_of(ep: &entity::webhook_endpoints::Model, state: &AppState) -> Endpoint {
+    Endpoint::of(ep, &state.settings.webhook, Utc::now())
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -90,7 +40,7 @@ async fn update(
     Body(input): Body<UpdateEndpoint>,
 ) -> Result<HttpResponse, AdminApiError> {
     let ep = service::set_max_in_flight(&state.db, &op.actor, &id, input.max_in_flight).await?;
-    Ok(HttpResponse::Ok().json(endpoint_json(&ep, &state.settings.webhook)))
+    Ok(HttpResponse::Ok().json(endpoint_of(&ep, &state)))
 }
 
 async fn create(
@@ -110,18 +60,14 @@ async fn create(
         state.settings.webhook.allow_private,
     )
     .await?;
-    let mut v = endpoint_json(&ep, &state.settings.webhook);
-    v["secret"] = json!(secret);
-    Ok(HttpResponse::Created().json(v))
+    let body = EndpointWithSecret::of(endpoint_of(&ep, &state), &ep, secret);
+    Ok(HttpResponse::Created().json(body))
 }
 
 async fn list(_op: Operator, state: web::Data<AppState>) -> Result<HttpResponse, AdminApiError> {
     let eps = service::endpoints(&state.db).await?;
-    let data: Vec<_> = eps
-        .iter()
-        .map(|ep| endpoint_json(ep, &state.settings.webhook))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({"data": data})))
+    let data = eps.iter().map(|ep| endpoint_of(ep, &state)).collect();
+    Ok(HttpResponse::Ok().json(List::of(data)))
 }
 
 async fn get(
@@ -130,7 +76,7 @@ async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let ep = service::endpoint(&state.db, &id).await?;
-    Ok(HttpResponse::Ok().json(endpoint_json(&ep, &state.settings.webhook)))
+    Ok(HttpResponse::Ok().json(endpoint_of(&ep, &state)))
 }
 
 async fn delete(
@@ -148,10 +94,8 @@ async fn rotate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (ep, secret) = service::rotate_secret(&state.db, &op.actor, &id).await?;
-    let mut v = endpoint_json(&ep, &state.settings.webhook);
-    v["secret"] = json!(secret);
-    v["previous_secret_expires_at"] = json!(ep.previous_secret_expires_at.map(format_time));
-    Ok(HttpResponse::Ok().json(v))
+    let body = EndpointWithSecret::of(endpoint_of(&ep, &state), &ep, secret);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -169,7 +113,7 @@ async fn recover(
     let q = web::Query::<RecoverQuery>::from_query(req.query_string())
         .map_err(|e| AdminApiError::validation(&format!("since must be an RFC 3339 time: {e}")))?;
     let n = service::recover_endpoint(&state.db, &op.actor, &id, q.since).await?;
-    Ok(HttpResponse::Accepted().json(json!({"replayed": n})))
+    Ok(HttpResponse::Accepted().json(Replayed { replayed: n }))
 }
 
 /// Sends a signed `webhook.test` event now; answers with the receiver's status and the
@@ -180,19 +124,7 @@ async fn test(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let t = service::send_test(&state.db, &op.actor, &state.settings.webhook, &id).await?;
-    Ok(HttpResponse::Ok().json(test_json(&t)))
-}
-
-pub fn test_json(t: &service::TestSend) -> serde_json::Value {
-    json!({
-        "event_id": t.event_id,
-        "delivery_id": t.delivery_id,
-        "succeeded": t.succeeded,
-        "status_code": t.status_code,
-        "error": t.error,
-        "response_body": t.response_body,
-        "duration_ms": t.duration_ms,
-    })
+    Ok(HttpResponse::Ok().json(&t))
 }
 
 async fn replay(
@@ -211,7 +143,7 @@ async fn replay(
         ),
     };
     let n = service::replay_event(&state.db, &op.actor, &id, endpoint.as_deref()).await?;
-    Ok(HttpResponse::Accepted().json(json!({"replayed": n})))
+    Ok(HttpResponse::Accepted().json(Replayed { replayed: n }))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -244,8 +176,8 @@ async fn deliveries(
     .await?;
     let full = rows.len() as u64 == limit;
     let last = rows.last().map(|d| d.id.clone());
-    let data = rows.iter().map(delivery_json).collect();
-    Ok(HttpResponse::Ok().json(page(data, last, full)))
+    let data = rows.iter().map(Delivery::of).collect();
+    Ok(HttpResponse::Ok().json(Page::of(data, last, full)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

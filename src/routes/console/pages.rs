@@ -71,7 +71,7 @@ async fn organizations(
     _op: Operator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let q: OrganizationsQuery = crate::routes::admin::audit::query(&req)?;
+    let q: OrganizationsQuery = crate::routes::admin::paging::query(&req)?;
     let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let rows = admin::organizations(&state.db, search, q.after.as_deref(), ROWS).await?;
     let next_after = (rows.len() as u64 == ROWS)
@@ -115,7 +115,7 @@ struct TokenRow {
 struct HeldRow {
     id: String,
     member: String,
-    action: String,
+    action: &'static str,
     since: String,
 }
 
@@ -203,7 +203,7 @@ async fn organization(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let q: OrganizationQuery = crate::routes::admin::audit::query(&req)?;
+    let q: OrganizationQuery = crate::routes::admin::paging::query(&req)?;
     render_organization(&state, &id, q).await
 }
 
@@ -259,7 +259,7 @@ async fn render_organization(
                 || "(no longer a member)".into(),
                 |m| m.user_name.unwrap_or(m.scim_id),
             ),
-            action: h.action,
+            action: h.action.as_str(),
             since: format_time(h.requested_at),
         })
         .collect();
@@ -329,9 +329,9 @@ async fn render_organization(
         .map(|e| {
             let n = |s: &str| e.counts.get(s).copied().unwrap_or(0);
             EndpointRow {
-                pending: n(crate::store::deliveries::PENDING),
-                succeeded: n(crate::store::deliveries::SUCCEEDED),
-                dead: n(crate::store::deliveries::DEAD),
+                pending: n(crate::store::deliveries::DeliveryStatus::Pending.as_str()),
+                succeeded: n(crate::store::deliveries::DeliveryStatus::Succeeded.as_str()),
+                dead: n(crate::store::deliveries::DeliveryStatus::Dead.as_str()),
                 scope: if e.endpoint.organization_id.is_some() {
                     "this organization"
                 } else {
@@ -551,7 +551,7 @@ async fn delete_user(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let q: Confirmed = crate::routes::admin::audit::query(&req)?;
+    let q: Confirmed = crate::routes::admin::paging::query(&req)?;
     if !q.confirm {
         let view = admin::user_view(&state.db, &id).await?;
         let live = view
@@ -590,7 +590,7 @@ async fn restore_user(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let q: Confirmed = crate::routes::admin::audit::query(&req)?;
+    let q: Confirmed = crate::routes::admin::paging::query(&req)?;
     if !q.confirm {
         let confirm = Confirm {
             action: "restore",
