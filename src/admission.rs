@@ -11,6 +11,7 @@
 //! The bucket arithmetic is a pure function; the maps hold only live keys (a key's entry
 //! goes when its last request ends) or one entry per organization.
 
+use ids::OrganizationId;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -62,12 +63,12 @@ pub fn take(bucket: Option<Bucket>, quota: Quota, now: Instant) -> (Bucket, Resu
 /// Per-organization token buckets.
 #[derive(Default)]
 pub struct RateLimiter {
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<HashMap<OrganizationId, Bucket>>,
 }
 
 impl RateLimiter {
     /// Admits one request of the organization, or says how long to wait.
-    pub fn check(&self, organization_id: &str, quota: Quota) -> Result<(), Duration> {
+    pub fn check(&self, organization_id: &OrganizationId, quota: Quota) -> Result<(), Duration> {
         let now = Instant::now();
         let Ok(mut buckets) = self.buckets.lock() else {
             // A poisoned lock means a panic elsewhere; admitting is the safe failure.
@@ -75,7 +76,7 @@ impl RateLimiter {
         };
         let current = buckets.get(organization_id).copied();
         let (next, verdict) = take(current, quota, now);
-        buckets.insert(organization_id.to_string(), next);
+        buckets.insert(organization_id.clone(), next);
         verdict
     }
 }

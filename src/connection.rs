@@ -3,6 +3,7 @@
 //! the database every `OFFBOARD_CONNECTION_FLUSH_INTERVAL` and at shutdown, in one short
 //! transaction.
 
+use ids::OrganizationId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,12 +18,12 @@ use crate::store::connections::{self as store, LastRequest};
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub token_id: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
 }
 
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub last: LastRequest,
     pub hours: BTreeMap<DateTime<Utc>, Counts>,
 }
@@ -67,12 +68,12 @@ impl Recorder {
     }
 
     /// What this process has not flushed yet for the organization's tokens.
-    pub fn unflushed(&self, organization_id: &str) -> HashMap<String, Pending> {
+    pub fn unflushed(&self, organization_id: &OrganizationId) -> HashMap<String, Pending> {
         self.pending
             .lock()
             .map(|p| {
                 p.iter()
-                    .filter(|(_, v)| v.organization_id == organization_id)
+                    .filter(|(_, v)| &v.organization_id == organization_id)
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect()
             })

@@ -6,6 +6,7 @@
 //! kept only inside a window an operator opened for one organization (at most 24 hours,
 //! audited), and dropped a day after they were captured.
 
+use ids::OrganizationId;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ pub struct Answered {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub token_id: String,
     pub at: DateTime<Utc>,
     pub method: String,
@@ -70,7 +71,7 @@ pub const MAX_FULL_BODY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 #[derive(Default)]
 struct Pending {
-    by_org: HashMap<String, Queue>,
+    by_org: HashMap<OrganizationId, Queue>,
     entries: usize,
     body_bytes: usize,
 }
@@ -84,7 +85,7 @@ struct Queue {
 
 impl Pending {
     /// Drops the organization's oldest pending request.
-    fn pop_oldest(&mut self, org: &str) {
+    fn pop_oldest(&mut self, org: &OrganizationId) {
         if let Some(q) = self.by_org.get_mut(org)
             && let Some(old) = q.entries.pop_front()
         {
@@ -181,12 +182,12 @@ impl Inspector {
             Err(_) => return Ok(()),
         };
         let now = Utc::now();
-        let orgs: BTreeSet<String> = taken.iter().map(|e| e.organization_id.clone()).collect();
-        let org_refs: Vec<&str> = orgs.iter().map(String::as_str).collect();
+        let orgs: BTreeSet<OrganizationId> =
+            taken.iter().map(|e| e.organization_id.clone()).collect();
         let windows = if taken.is_empty() {
             HashMap::new()
         } else {
-            crate::store::requests::full_body_windows(db, &org_refs).await?
+            crate::store::requests::full_body_windows(db, &orgs).await?
         };
         // Redaction parses every body: off the async workers.
         let models = tokio::task::spawn_blocking(move || {
@@ -204,7 +205,7 @@ impl Inspector {
         .map_err(|e| DbErr::Custom(format!("inspector redaction failed: {e}")))?;
         let tx = crate::db::begin_write(db).await?;
         crate::store::requests::insert_many(&tx, models).await?;
-        for org in &org_refs {
+        for org in &orgs {
             crate::store::requests::keep_newest(&tx, org, self.keep).await?;
         }
         let max_age = chrono::Duration::from_std(self.max_age).unwrap_or(chrono::Duration::MAX);
@@ -329,7 +330,7 @@ mod tests {
     fn request(org: &str, n: usize) -> Entry {
         Entry {
             id: format!("srq_{n:05}"),
-            organization_id: org.into(),
+            organization_id: OrganizationId::from_stored(org),
             token_id: "tok".into(),
             at: Utc::now(),
             method: "GET".into(),
@@ -348,7 +349,7 @@ mod tests {
     fn pending_ids(i: &Inspector, org: &str) -> Vec<String> {
         let p = i.pending.lock().unwrap();
         p.by_org
-            .get(org)
+            .get(&OrganizationId::from_stored(org))
             .map(|q| q.entries.iter().map(|e| e.id.clone()).collect())
             .unwrap_or_default()
     }
@@ -385,7 +386,12 @@ mod tests {
         let p = i.pending.lock().unwrap();
         assert!(p.entries <= MAX_PENDING, "{}", p.entries);
         assert!(p.body_bytes <= MAX_PENDING_BODY_BYTES);
-        assert_eq!(p.by_org.get("org_quiet").map(|q| q.entries.len()), Some(1));
+        assert_eq!(
+            p.by_org
+                .get(&OrganizationId::from_stored("org_quiet"))
+                .map(|q| q.entries.len()),
+            Some(1)
+        );
     }
 
     #[test]

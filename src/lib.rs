@@ -15,7 +15,6 @@ pub mod cpu;
 pub mod db;
 pub mod domain;
 pub mod forwarded;
-pub mod ids;
 pub mod inspector;
 pub mod metrics;
 pub mod readiness;

@@ -2,6 +2,7 @@
 //! JWT verifier, admission control and readiness. Built by `startup`, read by `routes`;
 //! it depends on nothing above it.
 
+use ids::OrganizationId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ pub struct Admission {
     pub rates: crate::admission::RateLimiter,
     /// Each organization's quota, read from the database at most every `QUOTA_TTL`.
     quotas: std::sync::Mutex<
-        std::collections::HashMap<String, (crate::admission::Quota, std::time::Instant)>,
+        std::collections::HashMap<OrganizationId, (crate::admission::Quota, std::time::Instant)>,
     >,
     default_quota: crate::admission::Quota,
 }
@@ -62,7 +63,7 @@ impl Admission {
     pub async fn quota(
         &self,
         db: &DatabaseConnection,
-        organization_id: &str,
+        organization_id: &OrganizationId,
     ) -> Result<crate::admission::Quota, sea_orm::DbErr> {
         if let Ok(q) = self.quotas.lock()
             && let Some((quota, at)) = q.get(organization_id)
@@ -84,16 +85,13 @@ impl Admission {
                 .unwrap_or(self.default_quota.burst),
         };
         if let Ok(mut q) = self.quotas.lock() {
-            q.insert(
-                organization_id.to_string(),
-                (quota, std::time::Instant::now()),
-            );
+            q.insert(organization_id.clone(), (quota, std::time::Instant::now()));
         }
         Ok(quota)
     }
 
     /// Forgets a cached quota (the operator changed it in this process).
-    pub fn forget_quota(&self, organization_id: &str) {
+    pub fn forget_quota(&self, organization_id: &OrganizationId) {
         if let Ok(mut q) = self.quotas.lock() {
             q.remove(organization_id);
         }

@@ -7,6 +7,7 @@
 //! carry (`key` on creation, `accounts_linked` on verification, an organization's
 //! `deprovision_guard` outside the list) is left out rather than `null` elsewhere.
 
+use ids::{GroupId, MembershipId, OrganizationId, UserId};
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
@@ -60,10 +61,10 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// `full`: the page holds as many rows as were asked for, so more may follow `last`.
-    pub fn of(data: Vec<T>, last: Option<String>, full: bool) -> Self {
+    pub fn of(data: Vec<T>, last: Option<impl Into<String>>, full: bool) -> Self {
         Page {
             data,
-            next_after: if full { last } else { None },
+            next_after: if full { last.map(Into::into) } else { None },
         }
     }
 }
@@ -130,7 +131,7 @@ impl DeprovisionGuard {
 
 #[derive(Serialize, JsonSchema)]
 pub struct Organization {
-    pub id: String,
+    pub id: OrganizationId,
     pub name: String,
     pub deactivated_retention_secs: Option<i64>,
     /// `null`: the server's default (`OFFBOARD_RATE_LIMIT_PER_SECOND` / `_BURST`).
@@ -169,7 +170,7 @@ impl Organization {
 /// What every view of a membership shows.
 #[derive(Serialize, JsonSchema)]
 pub struct MembershipCore {
-    pub id: String,
+    pub id: MembershipId,
     pub scim_id: String,
     pub status: entity::memberships::Status,
     pub user_name: Option<String>,
@@ -199,7 +200,7 @@ impl MembershipCore {
 pub struct Member {
     #[serde(flatten)]
     pub membership: MembershipCore,
-    pub user_id: String,
+    pub user_id: UserId,
 }
 
 impl Member {
@@ -233,7 +234,7 @@ impl ScimToken {
 #[derive(Serialize, JsonSchema)]
 pub struct ScimTokenCreated {
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub token: String,
     pub created_at: Time,
 }
@@ -292,7 +293,7 @@ pub struct TokenHealth {
 /// last 24 hours (never the token itself).
 #[derive(Serialize, JsonSchema)]
 pub struct Connection {
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// `never_connected`, `healthy`, `failing`, `quiet` or `held` (the deprovisioning
     /// guard holds some of its deprovisionings).
     pub state: &'static str,
@@ -303,7 +304,7 @@ pub struct Connection {
 
 impl Connection {
     pub fn of(
-        organization_id: &str,
+        organization_id: &OrganizationId,
         c: &crate::service::connections::Connection,
         quiet_after: std::time::Duration,
     ) -> Self {
@@ -332,7 +333,7 @@ impl Connection {
             })
             .collect();
         Connection {
-            organization_id: organization_id.to_string(),
+            organization_id: organization_id.clone(),
             state: c.state.as_str(),
             last_used_at: at_opt(c.last_used_at),
             quiet_after_secs: quiet_after.as_secs(),
@@ -398,7 +399,7 @@ impl InspectedRequest {
 
 #[derive(Serialize, JsonSchema)]
 pub struct Domain {
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub domain: String,
     /// When the operator verified it.
     pub created_at: Time,
@@ -434,8 +435,8 @@ pub struct HeldAction {
     pub id: String,
     pub action: entity::held_actions::HeldKind,
     pub source: String,
-    pub membership_id: String,
-    pub user_id: String,
+    pub membership_id: MembershipId,
+    pub user_id: UserId,
     pub scim_id: Option<String>,
     pub user_name: Option<String>,
     pub external_id: Option<String>,
@@ -518,7 +519,7 @@ impl Suspension {
 pub struct Membership {
     #[serde(flatten)]
     pub membership: MembershipCore,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub roles: Value,
 }
 
@@ -543,7 +544,7 @@ pub enum AccountStatus {
 /// What every view of an account shows.
 #[derive(Serialize, JsonSchema)]
 pub struct AccountCore {
-    pub id: String,
+    pub id: UserId,
     pub email: Option<String>,
     pub display_name: Option<String>,
     /// Linked through a verified domain (shared by the organizations that verified it),
@@ -603,7 +604,7 @@ impl User {
 #[derive(Serialize, JsonSchema)]
 pub struct SessionRecord {
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub created_at: Time,
     pub expires_at: Time,
     pub revoked_at: Option<Time>,
@@ -627,7 +628,7 @@ impl SessionRecord {
 #[derive(Serialize, JsonSchema)]
 pub struct Session {
     pub active: bool,
-    pub user_id: String,
+    pub user_id: UserId,
     #[serde(flatten)]
     pub session: SessionRecord,
 }
@@ -653,7 +654,7 @@ pub struct ExportedAccount {
 
 #[derive(Serialize, JsonSchema)]
 pub struct GroupOf {
-    pub id: String,
+    pub id: GroupId,
     pub display_name: String,
 }
 
@@ -673,7 +674,7 @@ pub struct ExportedMembership {
 #[derive(Serialize, JsonSchema)]
 pub struct AuditRecord {
     pub id: String,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// Who: `admin` (the JWT's subject), `scim_token`, `policy`, …
     pub actor: Actor,
     pub action: String,
@@ -837,7 +838,7 @@ impl EventType {
 /// A page of one organization's feed.
 #[derive(Serialize, JsonSchema)]
 pub struct FeedPage {
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub data: Vec<Event>,
     /// Pass as `after` to continue.
     pub next_after: Option<String>,
@@ -893,7 +894,7 @@ pub struct Endpoint {
     pub id: String,
     pub url: String,
     pub event_types: Value,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     pub failing_since: Option<Time>,
@@ -1011,7 +1012,7 @@ pub struct ApiKey {
     pub name: String,
     pub scopes: Vec<String>,
     /// `null`: every organization.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub created_at: Time,
     /// Shown on creation only.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,3 +1,4 @@
+use ids::OrganizationId;
 use sea_orm::entity::prelude::*;
 
 /// An application's API key: a hash of it, what it may do, and for which organization.
@@ -12,7 +13,7 @@ pub struct Model {
     /// Space-separated scopes (`events:read`).
     pub scopes: String,
     /// `None`: every organization.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub created_at: DateTimeUtc,
 }
 

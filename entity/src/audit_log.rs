@@ -1,3 +1,4 @@
+use ids::OrganizationId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -5,7 +6,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub actor_type: ActorKind,
     pub actor_id: String,
     pub action: String,

@@ -1,3 +1,4 @@
+use ids::OrganizationId;
 use sea_orm::entity::prelude::*;
 
 /// A SCIM token's requests in one hour, by status class.
@@ -8,7 +9,7 @@ pub struct Model {
     pub token_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub hour: DateTimeUtc,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// 2xx (and 1xx/3xx, which SCIM does not answer).
     pub succeeded: i64,
     pub client_errors: i64,

@@ -9,6 +9,8 @@ pub struct Model {
     pub id: String,
     pub event_id: String,
     pub endpoint_id: String,
+    /// The event's organization, by which deliveries take turns; empty for a test send
+    /// to an endpoint of every organization, which belongs to none.
     pub organization_id: String,
     /// The user the event is about, `""` for organization events.
     pub order_key: String,

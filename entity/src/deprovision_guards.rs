@@ -1,3 +1,4 @@
+use ids::OrganizationId;
 use sea_orm::entity::prelude::*;
 
 /// An organization's deprovisioning guard: its settings and its current window.
@@ -5,7 +6,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "deprovision_guards")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// `hold` | `dry_run` | `off`
     pub mode: String,
     pub max_count: i32,

@@ -1,3 +1,4 @@
+use ids::{GroupId, OrganizationId};
 use sea_orm::entity::prelude::*;
 
 /// A SCIM group of one organization. Its members are rows of `group_members`.
@@ -5,8 +6,8 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "groups")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub organization_id: String,
+    pub id: GroupId,
+    pub organization_id: OrganizationId,
     pub display_name: String,
     /// `display_name` trimmed, NFC, lower case: what `displayName eq` matches.
     pub display_name_key: String,

@@ -1,3 +1,4 @@
+use ids::{MembershipId, OrganizationId, UserId};
 use sea_orm::entity::prelude::*;
 
 /// A SCIM deprovisioning the guard did not apply, waiting for an operator. Ids only.
@@ -6,9 +7,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub organization_id: String,
-    pub membership_id: String,
-    pub user_id: String,
+    pub organization_id: OrganizationId,
+    pub membership_id: MembershipId,
+    pub user_id: UserId,
     pub action: HeldKind,
     /// `scim.patch` | `scim.put` | `scim.delete`
     pub source: String,

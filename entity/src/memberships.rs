@@ -1,12 +1,13 @@
+use ids::{MembershipId, OrganizationId, UserId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "memberships")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub organization_id: String,
-    pub user_id: String,
+    pub id: MembershipId,
+    pub organization_id: OrganizationId,
+    pub user_id: UserId,
     /// The id the organization's IdP knows this user by (`/Users/{id}`): never the
     /// account id, so accounts can be linked or split without any IdP noticing.
     pub scim_id: String,

@@ -1,3 +1,4 @@
+use ids::OrganizationId;
 use sea_orm::entity::prelude::*;
 
 /// An email domain the operator verified for an organization: SCIM users whose userName
@@ -6,7 +7,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "organization_domains")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// Lower case, IDNA ASCII form.
     #[sea_orm(primary_key, auto_increment = false)]
     pub domain: String,

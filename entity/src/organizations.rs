@@ -1,10 +1,11 @@
+use ids::OrganizationId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "organizations")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: OrganizationId,
     pub name: String,
     pub deactivated_retention_secs: Option<i64>,
     pub event_seq: i64,

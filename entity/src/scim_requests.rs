@@ -1,3 +1,4 @@
+use ids::OrganizationId;
 use sea_orm::entity::prelude::*;
 
 /// One SCIM request as the inspector keeps it: personal values in `body` redacted;
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub token_id: String,
     pub at: DateTimeUtc,
     pub method: String,

@@ -1,3 +1,4 @@
+use ids::UserId;
 use sea_orm::entity::prelude::*;
 
 /// A suspended account: sessions refused in every organization until the operator lifts
@@ -6,7 +7,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "suspensions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub user_id: String,
+    pub user_id: UserId,
     /// The operator's words; erased with the account's personal data.
     pub reason: Option<String>,
     pub suspended_at: DateTimeUtc,

@@ -1,3 +1,4 @@
+use ids::UserId;
 use sea_orm::entity::prelude::*;
 
 /// An account. Holds only what links memberships: the normalized identity and, for the
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: UserId,
     /// Set only on accounts linked through a verified domain: the normalized email
     /// (`local@ascii-domain`) every organization that verified the domain links to.
     /// Organization-private accounts have none.

@@ -1,3 +1,4 @@
+use ids::OrganizationId;
 use sea_orm::entity::prelude::*;
 
 /// Where events are sent, and how they are signed.
@@ -15,7 +16,7 @@ pub struct Model {
     /// Event types to send; empty means all.
     pub event_types: Json,
     /// Only this organization's events; `None` means every organization.
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     /// Start of the current run of failures; `None` after a success.

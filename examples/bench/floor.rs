@@ -81,7 +81,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
     seed(&db, &org.id, &other.id, users).await;
     db.close().await.unwrap();
     if db_kind == Db::Postgres {
-        return floor_postgres(&target.url, &org.id, users, duration).await;
+        return floor_postgres(&target.url, org.id.as_str(), users, duration).await;
     }
 
     let options = SqliteConnectOptions::from_str(&target.url)
@@ -99,7 +99,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
     let members: Vec<(String, String, String, String)> = sqlx::query(
         r#"SELECT id, scim_id, user_id, user_name FROM memberships WHERE organization_id = ? ORDER BY id"#,
     )
-    .bind(&org.id)
+    .bind(org.id.as_str())
     .fetch_all(&pool)
     .await
     .unwrap()
@@ -119,7 +119,16 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         let t = Instant::now();
         let mut conn = pool.acquire().await.unwrap();
         clock.start();
-        patch(&mut conn, &mut clock, &org.id, &members, i, users, ONE).await;
+        patch(
+            &mut conn,
+            &mut clock,
+            org.id.as_str(),
+            &members,
+            i,
+            users,
+            ONE,
+        )
+        .await;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         i += 1;
     }
@@ -145,7 +154,16 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
             .unwrap();
         for _ in 0..GROUP {
             clock.start();
-            patch(&mut conn, &mut clock, &org.id, &members, i, users, IN_GROUP).await;
+            patch(
+                &mut conn,
+                &mut clock,
+                org.id.as_str(),
+                &members,
+                i,
+                users,
+                IN_GROUP,
+            )
+            .await;
             i += 1;
         }
         sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
@@ -168,12 +186,12 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         while started.elapsed() < duration {
             let t = Instant::now();
             if group == 1 {
-                patch_sync(&sync, &org.id, &members, i, users, ONE);
+                patch_sync(&sync, org.id.as_str(), &members, i, users, ONE);
                 i += 1;
             } else {
                 sync.execute_batch("BEGIN IMMEDIATE").unwrap();
                 for _ in 0..group {
-                    patch_sync(&sync, &org.id, &members, i, users, IN_GROUP);
+                    patch_sync(&sync, org.id.as_str(), &members, i, users, IN_GROUP);
                     i += 1;
                 }
                 sync.execute_batch("COMMIT").unwrap();
@@ -202,7 +220,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
         delete(
             &mut conn,
             &mut clock,
-            &org.id,
+            org.id.as_str(),
             &members[deleted],
             users,
             ONE,
@@ -233,7 +251,15 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
             .unwrap();
         for member in group {
             clock.start();
-            delete(&mut conn, &mut clock, &org.id, member, users, IN_GROUP).await;
+            delete(
+                &mut conn,
+                &mut clock,
+                org.id.as_str(),
+                member,
+                users,
+                IN_GROUP,
+            )
+            .await;
         }
         sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
         let each = t.elapsed().as_secs_f64() * 1e3;
@@ -256,7 +282,7 @@ pub async fn floor(users: usize, duration: Duration, db_kind: Db) {
             .unwrap();
         sqlx::query(RESERVE_SEQUENCE)
             .bind(1i64)
-            .bind(&other.id)
+            .bind(other.id.as_str())
             .fetch_one(&mut *conn)
             .await
             .unwrap();
@@ -384,7 +410,7 @@ async fn delete(
     let events: Vec<(&str, String, String)> = ["membership.deleted", "user.deleted"]
         .into_iter()
         .map(|kind| {
-            let id = offboard::ids::new_id(offboard::ids::EVENT);
+            let id = ids::new_id(ids::EVENT);
             let payload = format!(r#"{{"id":"{id}","type":"{kind}","organization_id":"{}","data":{{"user":{{"id":"{uid}","external_id":null}}}}}}"#, org);
             (kind, id, payload)
         })
@@ -448,7 +474,7 @@ async fn patch(
         .await
         .unwrap();
     clock.tick("select groups");
-    let event_id = offboard::ids::new_id(offboard::ids::EVENT);
+    let event_id = ids::new_id(ids::EVENT);
     let payload = event_payload(&event_id, org, uid, user_name);
     finish(
         c,
@@ -623,7 +649,7 @@ async fn patch_postgres(
         .await
         .unwrap()
         .get(3);
-    let event_id = offboard::ids::new_id(offboard::ids::EVENT);
+    let event_id = ids::new_id(ids::EVENT);
     let payload = event_payload(&event_id, org, uid, user_name);
     sqlx::query(sqlx::AssertSqlSafe(
         numbered(INSERT_EVENT).replace("$6", "CAST($6 AS json)"),
@@ -644,7 +670,7 @@ async fn patch_postgres(
     )
     .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(numbered(INSERT_AUDIT)))
-        .bind(offboard::ids::new_id(offboard::ids::AUDIT))
+        .bind(ids::new_id(ids::AUDIT))
         .bind(org)
         .bind("scim_token")
         .bind("tok_01JBENCH")
@@ -739,7 +765,7 @@ fn patch_sync(
             last = row.get(3).unwrap();
         }
     }
-    let event_id = offboard::ids::new_id(offboard::ids::EVENT);
+    let event_id = ids::new_id(ids::EVENT);
     let payload = event_payload(&event_id, org, uid, user_name);
     c.prepare_cached(INSERT_EVENT)
         .unwrap()
@@ -757,7 +783,7 @@ fn patch_sync(
     c.prepare_cached(INSERT_AUDIT)
         .unwrap()
         .execute(params![
-            offboard::ids::new_id(offboard::ids::AUDIT),
+            ids::new_id(ids::AUDIT),
             org,
             "scim_token",
             "tok_01JBENCH",
@@ -900,7 +926,7 @@ async fn finish(
     }
     clock.tick("insert events");
     sqlx::query(INSERT_AUDIT)
-        .bind(offboard::ids::new_id(offboard::ids::AUDIT))
+        .bind(ids::new_id(ids::AUDIT))
         .bind(org)
         .bind("scim_token")
         .bind("tok_01JBENCH")

@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use ids::{MembershipId, OrganizationId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -275,13 +276,19 @@ fn settings(url: &str) -> Settings {
 }
 
 /// Inserts `n` members into `org` (and every tenth also into `other`) in bulk.
-async fn seed(db: &DatabaseConnection, org: &str, other: &str, n: usize) {
+async fn seed(db: &DatabaseConnection, org: &OrganizationId, other: &OrganizationId, n: usize) {
     seed_tagged(db, org, other, n, "bench").await
 }
 
 /// [`seed`] with emails at `{tag}.example`, so two seeded organizations hold different
 /// people.
-async fn seed_tagged(db: &DatabaseConnection, org: &str, other: &str, n: usize, tag: &str) {
+async fn seed_tagged(
+    db: &DatabaseConnection,
+    org: &OrganizationId,
+    other: &OrganizationId,
+    n: usize,
+    tag: &str,
+) {
     let now = Utc::now();
     let txn = db.begin().await.unwrap();
     for start in (0..n).step_by(1000) {
@@ -290,7 +297,7 @@ async fn seed_tagged(db: &DatabaseConnection, org: &str, other: &str, n: usize, 
         let mut ms = Vec::new();
         let mut ss = Vec::new();
         for i in start..end {
-            let uid = offboard::ids::new_id(offboard::ids::USER);
+            let uid = UserId::new();
             let name = format!("user{i}@{tag}.example");
             us.push(users::ActiveModel {
                 id: Set(uid.clone()),
@@ -303,13 +310,13 @@ async fn seed_tagged(db: &DatabaseConnection, org: &str, other: &str, n: usize, 
                 purge_after: Set(None),
                 held_identity_key: Set(None),
             });
-            let orgs: &[&str] = if i % 10 == 0 { &[org, other] } else { &[org] };
+            let orgs: &[&OrganizationId] = if i % 10 == 0 { &[org, other] } else { &[org] };
             for o in orgs {
-                let mid = offboard::ids::new_id(offboard::ids::MEMBERSHIP);
+                let mid = MembershipId::new();
                 ms.push(memberships::ActiveModel {
-                    id: Set(mid.clone()),
-                    scim_id: Set(mid),
-                    organization_id: Set(o.to_string()),
+                    scim_id: Set(mid.to_string()),
+                    id: Set(mid),
+                    organization_id: Set((*o).clone()),
                     user_id: Set(uid.clone()),
                     status: Set(entity::memberships::Status::Active),
                     roles: Set(json!([])),
@@ -330,8 +337,8 @@ async fn seed_tagged(db: &DatabaseConnection, org: &str, other: &str, n: usize, 
                 });
             }
             ss.push(sessions::ActiveModel {
-                id: Set(offboard::ids::new_id(offboard::ids::SESSION)),
-                organization_id: Set(org.to_string()),
+                id: Set(ids::new_id(ids::SESSION)),
+                organization_id: Set(org.clone()),
                 user_id: Set(uid),
                 created_at: Set(now),
                 expires_at: Set(now + chrono::Duration::days(1)),
@@ -490,12 +497,12 @@ async fn jobs(users: usize, members: usize, db_kind: Db) {
     eprintln!("seeded {users} + {members} members");
 
     let ids: Vec<String> = memberships::Entity::find()
-        .filter(memberships::Column::OrganizationId.eq(org.id.as_str()))
+        .filter(memberships::Column::OrganizationId.eq(&org.id))
         .all(&db)
         .await
         .unwrap()
         .into_iter()
-        .map(|m| m.user_id)
+        .map(|m| m.user_id.into())
         .collect();
     let job = offboard::service::jobs::create_users_delete(
         &db,

@@ -2,6 +2,7 @@
 //! the server's memory as the organization grows, the heaviest PATCH the caps allow
 //! beside another organization's light PATCHes, and `/metrics` at a million events.
 
+use ids::{GroupId, MembershipId, OrganizationId, UserId};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ const FAMILY: &[&str] = &[
     "Young",
 ];
 
-async fn the_org(db: &DatabaseConnection) -> String {
+async fn the_org(db: &DatabaseConnection) -> OrganizationId {
     organizations::Entity::find()
         .one(db)
         .await
@@ -44,15 +45,15 @@ async fn the_org(db: &DatabaseConnection) -> String {
 
 /// Inserts users `from..to` of the organization (one membership each) and groups of ten
 /// members for every hundred users, in bulk.
-async fn seed(db: &DatabaseConnection, org: &str, from: usize, to: usize) {
+async fn seed(db: &DatabaseConnection, org: &OrganizationId, from: usize, to: usize) {
     let now = Utc::now();
     let txn = db.begin().await.unwrap();
     for start in (from..to).step_by(1000) {
         let end = (start + 1000).min(to);
         let (mut us, mut ms, mut scim_ids) = (Vec::new(), Vec::new(), Vec::new());
         for i in start..end {
-            let uid = offboard::ids::new_id(offboard::ids::USER);
-            let mid = offboard::ids::new_id(offboard::ids::MEMBERSHIP);
+            let uid = UserId::new();
+            let mid = MembershipId::new();
             let name = format!("user{i}@reads.example");
             let family = FAMILY[(i * 7 + i / 3) % FAMILY.len()];
             us.push(users::ActiveModel {
@@ -68,8 +69,8 @@ async fn seed(db: &DatabaseConnection, org: &str, from: usize, to: usize) {
             });
             ms.push(memberships::ActiveModel {
                 id: Set(mid.clone()),
-                scim_id: Set(mid.clone()),
-                organization_id: Set(org.to_string()),
+                scim_id: Set(mid.to_string()),
+                organization_id: Set(org.clone()),
                 user_id: Set(uid),
                 status: Set(entity::memberships::Status::Active),
                 roles: Set(json!([])),
@@ -92,7 +93,7 @@ async fn seed(db: &DatabaseConnection, org: &str, from: usize, to: usize) {
                 purge_after: Set(None),
                 removed_with_account: Set(false),
             });
-            scim_ids.push(mid);
+            scim_ids.push(mid.to_string());
         }
         users::Entity::insert_many(us)
             .exec_without_returning(&txn)
@@ -104,11 +105,11 @@ async fn seed(db: &DatabaseConnection, org: &str, from: usize, to: usize) {
             .unwrap();
         let (mut gs, mut gms) = (Vec::new(), Vec::new());
         for (k, members) in scim_ids.chunks(10).enumerate() {
-            let gid = offboard::ids::new_id(offboard::ids::GROUP);
+            let gid = GroupId::new();
             let name = format!("Group {} {k}", start / 10);
             gs.push(groups::ActiveModel {
                 id: Set(gid.clone()),
-                organization_id: Set(org.to_string()),
+                organization_id: Set(org.clone()),
                 display_name_key: Set(name.to_lowercase()),
                 display_name: Set(name.clone()),
                 external_id: Set(None),
@@ -121,7 +122,7 @@ async fn seed(db: &DatabaseConnection, org: &str, from: usize, to: usize) {
                 gms.push(group_members::ActiveModel {
                     group_id: Set(gid.clone()),
                     member_id: Set(m.clone()),
-                    organization_id: Set(org.to_string()),
+                    organization_id: Set(org.clone()),
                     created_at: Set(now),
                 });
             }
@@ -377,11 +378,11 @@ pub async fn metrics_scenario(events_n: usize, db_kind: Db) {
         let end = (start + 2000).min(events_n);
         let rows: Vec<events::ActiveModel> = (start..end)
             .map(|i| events::ActiveModel {
-                id: Set(offboard::ids::new_id(offboard::ids::EVENT)),
+                id: Set(ids::new_id(ids::EVENT)),
                 organization_id: Set(org.clone()),
                 sequence: Set(i as i64 + 1),
                 event_type: Set(types[i % types.len()].to_string()),
-                user_id: Set(Some(format!("usr_{i}"))),
+                user_id: Set(Some(UserId::from_stored(format!("usr_{i}")))),
                 payload: Set(json!({"type": types[i % types.len()]})),
                 created_at: Set(now),
                 fanned_out: Set(true),

@@ -10,10 +10,10 @@ use offboard::store::connections::LastRequest;
 
 use crate::{Db, fresh_database};
 
-fn entry(org: &str, token: &str, body: &'static [u8]) -> Entry {
+fn entry(org: &ids::OrganizationId, token: &str, body: &'static [u8]) -> Entry {
     Entry {
-        id: offboard::ids::new_id(offboard::ids::INSPECTED_REQUEST),
-        organization_id: org.to_string(),
+        id: ids::new_id(ids::INSPECTED_REQUEST),
+        organization_id: org.clone(),
         token_id: token.to_string(),
         at: chrono::Utc::now(),
         method: "PATCH".into(),

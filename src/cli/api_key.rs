@@ -1,6 +1,7 @@
 //! `offboard api-key …`: the keys applications read the event feed with.
 
 use clap::Subcommand;
+use ids::OrganizationId;
 use offboard::service::feed;
 use offboard::views::ApiKey;
 
@@ -18,7 +19,7 @@ pub enum ApiKeyCommand {
         scopes: Vec<String>,
         /// Limit the key to one organization.
         #[arg(long)]
-        org: Option<String>,
+        org: Option<OrganizationId>,
     },
     /// List the keys, one per line: id, name, scopes, organization (never the keys
     /// themselves).
@@ -33,7 +34,7 @@ impl ApiKeyCommand {
         match self {
             ApiKeyCommand::Create { name, scopes, org } => {
                 let (row, key) =
-                    feed::create_key(&db, &actor(), &name, &scopes, org.as_deref()).await?;
+                    feed::create_key(&db, &actor(), &name, &scopes, org.as_ref()).await?;
                 let out = ApiKey::created(&row, key.clone());
                 Ok(Output::new(key, out))
             }
@@ -45,7 +46,7 @@ impl ApiKeyCommand {
                             k.id.clone(),
                             k.name.clone(),
                             k.scopes.replace(' ', ","),
-                            or_dash(k.organization_id.as_deref()),
+                            or_dash(k.organization_id.as_ref().map(|o| o.as_str())),
                         ],
                         ApiKey::of(k),
                     )

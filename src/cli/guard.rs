@@ -1,6 +1,7 @@
 //! `offboard guard …`: what the deprovisioning guard holds for an organization.
 
 use clap::Subcommand;
+use ids::OrganizationId;
 use offboard::service::guard::{self, Resolution, Selection};
 use offboard::views::{self, HeldAction};
 use sea_orm::DatabaseConnection;
@@ -17,17 +18,17 @@ type HeldRow = (
 pub enum GuardCommand {
     /// List the held deprovisionings, oldest first, one per line: id, action,
     /// userName, source, time.
-    List { org_id: String },
+    List { org_id: OrganizationId },
     /// Apply held deprovisionings in arrival order (all, or those given with --id).
     Approve {
-        org_id: String,
+        org_id: OrganizationId,
         /// A held action's id; repeat for several.
         #[arg(long = "id")]
         ids: Vec<String>,
     },
     /// Discard held deprovisionings (all, or those given with --id).
     Reject {
-        org_id: String,
+        org_id: OrganizationId,
         #[arg(long = "id")]
         ids: Vec<String>,
     },
@@ -71,7 +72,7 @@ impl GuardCommand {
 /// of them, a batch at a time, oldest first, until nothing is held.
 async fn resolve(
     db: &DatabaseConnection,
-    org_id: &str,
+    org_id: &OrganizationId,
     ids: Vec<String>,
     approve_with_grace: Option<std::time::Duration>,
 ) -> anyhow::Result<Output> {

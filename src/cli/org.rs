@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 use clap::Subcommand;
 use entity::{memberships, organizations};
+use ids::OrganizationId;
 use offboard::domain::EmailDomain;
 use offboard::domain::guard::GuardSettings;
 use offboard::domain::organization::{OrganizationName, retention_secs};
@@ -45,7 +46,7 @@ pub enum OrgCommand {
     /// List an organization's members, one per line: account id (usr_…, what the admin
     /// API and sessions take), SCIM id (mem_…, what the IdP holds), userName, status.
     Members {
-        org_id: String,
+        org_id: OrganizationId,
         /// ACTIVE, INACTIVE, removed or all (default: every live member).
         #[arg(long)]
         status: Option<String>,
@@ -62,11 +63,17 @@ pub enum OrgCommand {
 pub enum DomainCommand {
     /// Verify a domain for an organization: its SCIM users with an email userName in it
     /// share one account with other organizations that verified it.
-    Add { org_id: String, domain: String },
+    Add {
+        org_id: OrganizationId,
+        domain: String,
+    },
     /// List the organization's verified domains, one per line.
-    List { org_id: String },
+    List { org_id: OrganizationId },
     /// Remove a verification (accounts already linked stay linked).
-    Remove { org_id: String, domain: String },
+    Remove {
+        org_id: OrganizationId,
+        domain: String,
+    },
 }
 
 /// Organizations read per page by `org list`.
@@ -102,13 +109,13 @@ impl OrgCommand {
                 let org =
                     admin::create_organization(&db, &actor(), &name, retention, guard).await?;
                 let out = Organization::of(&org).with_guard(DeprovisionGuard::of(&guard, None));
-                Ok(Output::new(org.id, out))
+                Ok(Output::new(org.id.to_string(), out))
             }
             OrgCommand::List { name } => {
                 let db = ctx.db().await?;
                 let orgs = every_page(
                     PAGE,
-                    |o: &organizations::Model| o.id.clone(),
+                    |o: &organizations::Model| o.id.to_string(),
                     async |after| {
                         Ok(
                             admin::organizations(&db, name.as_deref(), after.as_deref(), PAGE)
@@ -119,7 +126,7 @@ impl OrgCommand {
                 .await?;
                 Ok(Output::rows(orgs.iter().map(|o| {
                     (
-                        vec![o.id.clone(), o.name.clone(), format_time(o.created_at)],
+                        vec![o.id.to_string(), o.name.clone(), format_time(o.created_at)],
                         Organization::of(o),
                     )
                 })))
@@ -136,7 +143,7 @@ impl OrgCommand {
                 let db = ctx.db().await?;
                 let members = every_page(
                     PAGE,
-                    |m: &memberships::Model| m.id.clone(),
+                    |m: &memberships::Model| m.id.to_string(),
                     async |after| {
                         admin::members(&db, &org_id, filter, q.as_deref(), after.as_deref(), PAGE)
                             .await
@@ -147,7 +154,7 @@ impl OrgCommand {
                 Ok(Output::rows(members.iter().map(|m| {
                     (
                         vec![
-                            m.user_id.clone(),
+                            m.user_id.to_string(),
                             m.scim_id.clone(),
                             or_dash(m.user_name.as_deref()),
                             shown_status(m).to_string(),

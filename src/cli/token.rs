@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Subcommand;
+use ids::OrganizationId;
 use offboard::scim::user::format_time;
 use offboard::service::admin;
 use offboard::views::ScimToken;
@@ -12,10 +13,10 @@ use super::{Context, Output, actor, or_dash};
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create a SCIM token for an organization and print it (shown only once).
-    Create { org_id: String },
+    Create { org_id: OrganizationId },
     /// List an organization's live tokens, one per line: id, created, last used (never
     /// the token itself).
-    List { org_id: String },
+    List { org_id: OrganizationId },
     /// Revoke a token: the IdP using it is refused at once.
     Revoke { token_id: String },
 }

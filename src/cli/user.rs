@@ -2,6 +2,7 @@
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
+use ids::UserId;
 use offboard::domain::ContentDirectives;
 use offboard::service::jobs;
 use serde_json::json;
@@ -12,7 +13,7 @@ use super::{Context, Output, actor};
 pub enum UserCommand {
     /// Print everything offboard holds about the user as one JSON document (audited;
     /// until the purge erases the data).
-    Export { user_id: String },
+    Export { user_id: UserId },
     /// Delete the users named in FILE (one id per line; `-` reads standard input) as one
     /// job, run here (or by a `serve` that takes it), with a progress bar; prints the
     /// job id first.

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Subcommand;
+use ids::OrganizationId;
 use offboard::service::webhooks::{self, EndpointInput};
 use offboard::views::{Endpoint, EndpointWithSecret};
 
@@ -18,7 +19,7 @@ pub enum WebhookCommand {
         events: Vec<String>,
         /// Only this organization's events; all organizations when absent.
         #[arg(long)]
-        org: Option<String>,
+        org: Option<OrganizationId>,
     },
     /// List the endpoints, one per line: id, URL, enabled or disabled, organization,
     /// event types (never a secret).
@@ -64,7 +65,7 @@ impl WebhookCommand {
                             ep.id.clone(),
                             ep.url.clone(),
                             if ep.enabled { "enabled" } else { "disabled" }.to_string(),
-                            or_dash(ep.organization_id.as_deref()),
+                            or_dash(ep.organization_id.as_ref().map(|o| o.as_str())),
                             if types.is_empty() {
                                 "*".to_string()
                             } else {

@@ -4,6 +4,7 @@
 
 use super::content::ContentDirectives;
 use chrono::{DateTime, Utc};
+use ids::{GroupId, OrganizationId, UserId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -209,8 +210,10 @@ pub struct Id {
 }
 
 impl Id {
-    pub fn of(id: &str) -> Self {
-        Id { id: id.to_string() }
+    pub fn of(id: impl AsRef<str>) -> Self {
+        Id {
+            id: id.as_ref().to_string(),
+        }
     }
 }
 
@@ -254,7 +257,7 @@ pub struct UserRef {
 }
 
 impl UserRef {
-    pub fn of(id: &str) -> Self {
+    pub fn of(id: &UserId) -> Self {
         UserRef {
             id: id.to_string(),
             external_id: None,
@@ -298,7 +301,11 @@ pub struct MembershipData {
 }
 
 impl MembershipData {
-    pub fn new(organization_id: &str, user_id: &str, membership: MembershipInfo) -> Self {
+    pub fn new(
+        organization_id: &OrganizationId,
+        user_id: &UserId,
+        membership: MembershipInfo,
+    ) -> Self {
         MembershipData {
             organization: Id::of(organization_id),
             user: UserRef::of(user_id),
@@ -325,7 +332,7 @@ pub struct UserData {
 }
 
 impl UserData {
-    pub fn new(organization_id: &str, user_id: &str) -> Self {
+    pub fn new(organization_id: &OrganizationId, user_id: &UserId) -> Self {
         UserData {
             organization: Id::of(organization_id),
             user: UserRef::of(user_id),
@@ -367,7 +374,7 @@ pub struct OrganizationDeletedData {
 
 impl OrganizationDeletedData {
     /// Nothing removed yet.
-    pub fn new(organization_id: &str) -> Self {
+    pub fn new(organization_id: &OrganizationId) -> Self {
         OrganizationDeletedData {
             organization: Id::of(organization_id),
             memberships_removed: 0,
@@ -397,7 +404,7 @@ pub struct GroupData {
 }
 
 impl GroupData {
-    pub fn new(organization_id: &str, group_id: &str) -> Self {
+    pub fn new(organization_id: &OrganizationId, group_id: &GroupId) -> Self {
         GroupData {
             organization: Id::of(organization_id),
             group: Id::of(group_id),
@@ -407,7 +414,12 @@ impl GroupData {
     }
 
     /// For `group.member_*`: the member's account and SCIM id.
-    pub fn member(organization_id: &str, group_id: &str, user_id: &str, scim_id: &str) -> Self {
+    pub fn member(
+        organization_id: &OrganizationId,
+        group_id: &GroupId,
+        user_id: &UserId,
+        scim_id: &str,
+    ) -> Self {
         GroupData {
             user: Some(Id::of(user_id)),
             membership: Some(ScimIdRef {
@@ -659,8 +671,8 @@ mod tests {
     #[test]
     fn membership_payloads_carry_ids_statuses_and_only_the_facts_that_apply() {
         let mut d = MembershipData::new(
-            "org_1",
-            "usr_1",
+            &OrganizationId::from_stored("org_1"),
+            &UserId::from_stored("usr_1"),
             MembershipInfo {
                 id: "mem_1".into(),
                 scim_id: "mem_1".into(),
@@ -682,8 +694,8 @@ mod tests {
             })
         );
         let created = MembershipData::new(
-            "org_1",
-            "usr_1",
+            &OrganizationId::from_stored("org_1"),
+            &UserId::from_stored("usr_1"),
             MembershipInfo {
                 id: "mem_1".into(),
                 scim_id: "mem_1".into(),
@@ -699,13 +711,21 @@ mod tests {
 
     #[test]
     fn group_events_name_the_member_only_for_member_changes() {
-        let whole = Event::GroupUpdated(GroupData::new("org_1", "grp_1"));
+        let whole = Event::GroupUpdated(GroupData::new(
+            &OrganizationId::from_stored("org_1"),
+            &GroupId::from_stored("grp_1"),
+        ));
         assert_eq!(whole.user_id(), None);
         assert_eq!(
             whole.data(),
             json!({"organization": {"id": "org_1"}, "group": {"id": "grp_1"}})
         );
-        let member = Event::GroupMemberAdded(GroupData::member("org_1", "grp_1", "usr_1", "mem_1"));
+        let member = Event::GroupMemberAdded(GroupData::member(
+            &OrganizationId::from_stored("org_1"),
+            &GroupId::from_stored("grp_1"),
+            &UserId::from_stored("usr_1"),
+            "mem_1",
+        ));
         assert_eq!(member.user_id(), Some("usr_1"));
         assert_eq!(member.data()["membership"], json!({"scim_id": "mem_1"}));
     }
@@ -713,7 +733,10 @@ mod tests {
     #[test]
     fn the_body_is_the_envelope_around_the_data_and_its_provenance() {
         let at: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
-        let event = Event::UserDeleted(UserData::new("org_1", "usr_1"));
+        let event = Event::UserDeleted(UserData::new(
+            &OrganizationId::from_stored("org_1"),
+            &UserId::from_stored("usr_1"),
+        ));
         let provenance = Provenance {
             source: "scim.delete",
             scim_token_id: Some("tok_1".into()),

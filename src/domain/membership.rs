@@ -3,7 +3,7 @@
 use super::events::{
     Event, Id, MembershipData, MembershipInfo, SessionsRevokedData, UserData, UserRef, UserView,
 };
-use crate::ids::{MembershipId, OrganizationId, UserId};
+use ids::{MembershipId, OrganizationId, UserId};
 
 pub use super::status::MembershipStatus;
 
@@ -182,8 +182,8 @@ pub(crate) fn sessions_revoked_event(m: &Membership, count: u64) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{MembershipId, OrganizationId, UserId};
     use MembershipStatus::*;
+    use ids::{MembershipId, OrganizationId, UserId};
 
     fn member(status: MembershipStatus) -> Membership {
         Membership {

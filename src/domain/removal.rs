@@ -2,6 +2,7 @@
 //! Every removal takes this path (SCIM DELETE, the admin API, an organization's
 //! deletion, the retention policy), so they all cascade and report alike.
 
+use ids::{GroupId, OrganizationId, UserId};
 use std::collections::HashSet;
 
 use super::content::ContentDirectives;
@@ -13,17 +14,17 @@ use super::membership::{Membership, MembershipStatus, sessions_revoked_event};
 /// (the operator deletes the account itself), none here.
 pub fn accounts_left_behind(
     removed: &[Membership],
-    still_member: &HashSet<String>,
+    still_member: &HashSet<UserId>,
     cascade: bool,
-) -> HashSet<String> {
+) -> HashSet<UserId> {
     if !cascade {
         return HashSet::new();
     }
     removed
         .iter()
-        .map(|m| m.user_id.as_str())
+        .map(|m| &m.user_id)
         .filter(|u| !still_member.contains(*u))
-        .map(str::to_string)
+        .cloned()
         .collect()
 }
 
@@ -33,7 +34,7 @@ pub struct Removed<'a> {
     pub sessions_revoked: u64,
     pub account_deleted: bool,
     /// The organization's groups the member left.
-    pub groups_left: &'a [String],
+    pub groups_left: &'a [GroupId],
     /// Where the application should move the user's resources.
     pub transfer_to: Option<&'a str>,
     /// What the application should do with the user's content.
@@ -45,7 +46,7 @@ impl Removed<'_> {
     /// `sessions.revoked` when sessions ended, and `user.deleted` when the account went.
     pub fn events(&self) -> Vec<Event> {
         let m = self.membership;
-        let org = m.organization_id.as_str();
+        let org = &m.organization_id;
         let mut events: Vec<Event> = self
             .groups_left
             .iter()
@@ -81,8 +82,8 @@ impl Removed<'_> {
 /// `user.deleted` for one organization: ids only (the account's data is being erased),
 /// and the operator's content directives when there were any.
 pub fn user_deleted(
-    organization_id: &str,
-    user_id: &str,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
     external_id: Option<&str>,
     content: Option<ContentDirectives>,
 ) -> Event {
@@ -95,7 +96,7 @@ pub fn user_deleted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{MembershipId, OrganizationId, UserId};
+    use ids::MembershipId;
 
     fn member(user: &str, status: MembershipStatus) -> Membership {
         Membership {
@@ -115,16 +116,16 @@ mod tests {
             member("usr_a", MembershipStatus::Active),
             member("usr_b", MembershipStatus::Inactive),
         ];
-        let still: HashSet<String> = ["usr_b".to_string()].into();
+        let still: HashSet<UserId> = [UserId::from_stored("usr_b")].into();
         let gone = accounts_left_behind(&removed, &still, true);
-        assert_eq!(gone, ["usr_a".to_string()].into());
+        assert_eq!(gone, [UserId::from_stored("usr_a")].into());
         assert!(accounts_left_behind(&removed, &HashSet::new(), false).is_empty());
     }
 
     #[test]
     fn a_removal_reports_groups_membership_sessions_and_account_in_that_order() {
         let m = member("usr_a", MembershipStatus::Active);
-        let groups = ["grp_1".to_string(), "grp_2".to_string()];
+        let groups = [GroupId::from_stored("grp_1"), GroupId::from_stored("grp_2")];
         let r = Removed {
             membership: &m,
             sessions_revoked: 3,

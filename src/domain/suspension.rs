@@ -4,6 +4,7 @@
 //! the suspension or its `until` passes.
 
 use chrono::{DateTime, Utc};
+use ids::{OrganizationId, UserId};
 
 use super::events::{Event, Id, SuspensionData};
 
@@ -62,8 +63,8 @@ pub fn in_effect(until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
 /// `user.suspended` for one of the account's organizations (the reason stays out: it may
 /// name the person, and events outlive the account's data).
 pub fn suspended_event(
-    organization_id: &str,
-    user_id: &str,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
     until: Option<DateTime<Utc>>,
 ) -> Event {
     Event::UserSuspended(SuspensionData {
@@ -76,7 +77,11 @@ pub fn suspended_event(
 
 /// `user.unsuspended` for one of the account's organizations; `expired` when its time
 /// ran out rather than the operator lifting it.
-pub fn unsuspended_event(organization_id: &str, user_id: &str, expired: bool) -> Event {
+pub fn unsuspended_event(
+    organization_id: &OrganizationId,
+    user_id: &UserId,
+    expired: bool,
+) -> Event {
     Event::UserUnsuspended(SuspensionData {
         organization: Id::of(organization_id),
         user: Id::of(user_id),
@@ -133,14 +138,22 @@ mod tests {
     #[test]
     fn events_carry_the_end_but_never_the_reason() {
         let until = Utc::now() + Duration::days(1);
-        let e = suspended_event("org_1", "usr_1", Some(until));
+        let e = suspended_event(
+            &OrganizationId::from_stored("org_1"),
+            &UserId::from_stored("usr_1"),
+            Some(until),
+        );
         assert_eq!(e.event_type().as_str(), "user.suspended");
         assert_eq!(e.user_id(), Some("usr_1"));
         let data = e.data();
         assert_eq!(data["organization"]["id"], "org_1");
         assert!(data["until"].is_string());
         assert!(data.get("reason").is_none() && data.get("expired").is_none());
-        let e = unsuspended_event("org_1", "usr_1", true);
+        let e = unsuspended_event(
+            &OrganizationId::from_stored("org_1"),
+            &UserId::from_stored("usr_1"),
+            true,
+        );
         assert_eq!(e.event_type().as_str(), "user.unsuspended");
         assert_eq!(e.data()["expired"], true);
         assert!(e.data().get("until").is_none());

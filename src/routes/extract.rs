@@ -8,13 +8,13 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use crate::auth::AdminAuthError;
-use crate::ids::OrganizationId;
 use crate::routes::RequestId;
 use crate::routes::admin::AdminApiError;
 use crate::scim::error::ScimError;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::tokens;
+use ids::OrganizationId;
 
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req

@@ -3,6 +3,7 @@
 //! 60 s) when there is nothing newer. Errors use the admin API's envelope.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use ids::OrganizationId;
 use serde::Deserialize;
 
 use crate::routes::admin::AdminApiError;
@@ -55,11 +56,20 @@ async fn events(
                 AdminApiError::validation("wait must be a duration of at most 60s (e.g. 30s)")
             })?,
     };
+    // An id that cannot be an organization's names none.
+    let organization_id = q
+        .organization_id
+        .as_deref()
+        .map(|raw| {
+            OrganizationId::named(raw)
+                .ok_or_else(|| crate::service::Error::not_found("organization", None))
+        })
+        .transpose()?;
     let page = feed::read(
         &state.db,
         &app.key,
         FeedRequest {
-            organization_id: q.organization_id.as_deref(),
+            organization_id: organization_id.as_ref(),
             after: q.after.as_deref(),
             limit,
             wait,

@@ -16,8 +16,6 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
 
-use crate::ids;
-
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The request's id: the client's `X-Request-Id` when it is a sane token, else a new one.
@@ -237,7 +235,7 @@ pub async fn metrics_middleware(
             .map(|v| v.chars().take(200).collect());
         let at = chrono::Utc::now();
         state.inspector.record(crate::inspector::Entry {
-            id: crate::ids::new_id(crate::ids::INSPECTED_REQUEST),
+            id: ids::new_id(ids::INSPECTED_REQUEST),
             organization_id: seen.organization_id.clone(),
             token_id: seen.token_id.clone(),
             at,

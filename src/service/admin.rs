@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::memberships::Status;
 use entity::{audit_log, events, organizations, scim_tokens, sessions as session_model};
 use entity::{memberships as membership_model, users as account_model};
+use ids::{OrganizationId, UserId};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
@@ -40,7 +41,10 @@ pub async fn create_organization(
     Ok(org)
 }
 
-pub async fn organization(db: &DatabaseConnection, id: &str) -> Result<organizations::Model> {
+pub async fn organization(
+    db: &DatabaseConnection,
+    id: &OrganizationId,
+) -> Result<organizations::Model> {
     orgs::find(db, id)
         .await?
         .ok_or_else(|| Error::not_found("organization", None))
@@ -62,7 +66,7 @@ pub struct OrganizationChanges {
 pub async fn update_organization(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     changes: OrganizationChanges,
 ) -> Result<organizations::Model> {
     let mut work = Work::begin(db, actor).await?;
@@ -116,7 +120,7 @@ pub async fn update_organization(
 pub async fn create_scim_token(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<(scim_tokens::Model, String)> {
     let mut work = Work::begin(db, actor).await?;
     if orgs::find(work.tx(), organization_id).await?.is_none() {
@@ -135,7 +139,7 @@ pub async fn create_scim_token(
 pub async fn revoke_scim_token(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     token_id: &str,
 ) -> Result<()> {
     let mut work = Work::begin(db, actor).await?;
@@ -175,7 +179,7 @@ pub struct UserView {
     pub suspension: Option<entity::suspensions::Model>,
 }
 
-pub async fn user_view(db: &DatabaseConnection, user_id: &str) -> Result<UserView> {
+pub async fn user_view(db: &DatabaseConnection, user_id: &UserId) -> Result<UserView> {
     let Some(account) = accounts::find(db, user_id).await? else {
         return Err(Error::not_found("user", None));
     };
@@ -192,8 +196,8 @@ pub async fn user_view(db: &DatabaseConnection, user_id: &str) -> Result<UserVie
 pub async fn create_session(
     db: &DatabaseConnection,
     actor: &Actor,
-    user_id: &str,
-    organization_id: &str,
+    user_id: &UserId,
+    organization_id: &OrganizationId,
     expires_at: DateTime<Utc>,
 ) -> Result<session_model::Model> {
     if expires_at <= Utc::now() {
@@ -266,7 +270,7 @@ pub async fn revoke_session(
 /// The audit log, oldest first, optionally of one organization.
 pub async fn audit_log(
     db: &DatabaseConnection,
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<audit_log::Model>> {
@@ -276,7 +280,7 @@ pub async fn audit_log(
 /// The outbox's events, oldest first, by organization and type.
 pub async fn events(
     db: &DatabaseConnection,
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     event_type: Option<&str>,
     after: Option<&str>,
     limit: u64,
@@ -297,7 +301,7 @@ pub async fn organizations(
 /// A page of the organization's members (see `store::memberships::admin_page`).
 pub async fn members(
     db: &DatabaseConnection,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     filter: Option<memberships::MemberFilter>,
     q: Option<&str>,
     after: Option<&str>,
@@ -310,7 +314,7 @@ pub async fn members(
 /// The organization's live SCIM tokens (metadata only).
 pub async fn scim_tokens(
     db: &DatabaseConnection,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<Vec<scim_tokens::Model>> {
     organization(db, organization_id).await?;
     Ok(tokens::for_organization(db, organization_id).await?)

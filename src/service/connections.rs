@@ -2,6 +2,7 @@
 //! last request and its last 24 hours by status class, and the organization's state.
 //! What this process has recorded and not flushed yet is included.
 
+use ids::OrganizationId;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ pub struct Connection {
 pub async fn connection(
     db: &DatabaseConnection,
     recorder: &Recorder,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     quiet_after: Duration,
     now: DateTime<Utc>,
 ) -> Result<Connection> {

@@ -2,6 +2,7 @@
 //! organization; and the restore of an account inside its grace period. Each is one unit
 //! of work, removing memberships through `removal`.
 
+use ids::{MembershipId, OrganizationId, UserId};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -23,7 +24,7 @@ pub const PAGE: u64 = 500;
 /// What deleting a user everywhere did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UserDeleted {
-    pub memberships_removed: Vec<String>,
+    pub memberships_removed: Vec<MembershipId>,
     pub sessions_revoked: u64,
     pub grace_period_secs: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,7 +36,7 @@ pub struct UserDeleted {
 pub async fn delete_user(
     db: &DatabaseConnection,
     actor: &Actor,
-    user_id: &str,
+    user_id: &UserId,
     content: Option<ContentDirectives>,
     grace: Duration,
 ) -> Result<UserDeleted> {
@@ -49,7 +50,7 @@ pub async fn delete_user(
 /// the same transaction, so no user is deleted twice).
 pub async fn delete_user_in(
     work: &mut Work<'_>,
-    user_id: &str,
+    user_id: &UserId,
     content: Option<ContentDirectives>,
     grace: Duration,
 ) -> Result<UserDeleted> {
@@ -66,10 +67,10 @@ pub async fn delete_user_in(
         let removed = removal::remove_memberships(work, &removal, std::slice::from_ref(m)).await?;
         sessions_revoked += removed.sessions_revoked;
     }
-    let member_ids: Vec<String> = live.iter().map(|m| m.id.clone()).collect();
+    let member_ids: Vec<MembershipId> = live.iter().map(|m| m.id.clone()).collect();
     removal::delete_accounts(
         work.tx(),
-        &[user_id.to_string()],
+        std::slice::from_ref(user_id),
         &member_ids,
         grace,
         work.now,
@@ -79,16 +80,17 @@ pub async fn delete_user_in(
         if work.has_pending() {
             work.flush_events().await?;
         }
-        crate::store::outbox::erase_personal(work.tx(), &[user_id.to_string()], None).await?;
+        crate::store::outbox::erase_personal(work.tx(), std::slice::from_ref(user_id), None)
+            .await?;
     }
     // One `user.deleted` per organization, with the id its IdP gave the user.
     // (Without a grace period the records, the `externalId` included, are erased now.)
     let kept = crate::domain::purge_after(work.now, grace).is_some();
-    let mut orgs_told: Vec<(&str, Option<&str>)> = live
+    let mut orgs_told: Vec<(&OrganizationId, Option<&str>)> = live
         .iter()
         .map(|m| {
             let external_id = m.external_id.as_deref().filter(|_| kept);
-            (m.organization_id.as_str(), external_id)
+            (&m.organization_id, external_id)
         })
         .collect();
     orgs_told.sort_unstable();
@@ -122,7 +124,7 @@ pub async fn delete_user_in(
 pub async fn delete_organization(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     grace: Duration,
 ) -> Result<OrganizationDeletedData> {
     let mut work = Work::begin(db, actor)
@@ -133,12 +135,12 @@ pub async fn delete_organization(
     }
     memberships::lock_all_live(work.tx(), organization_id).await?;
     let mut summary = OrganizationDeletedData::new(organization_id);
-    let mut after: Option<String> = None;
+    let mut after: Option<MembershipId> = None;
     loop {
         let removed = remove_member_page(
             &mut work,
             organization_id,
-            after.as_deref(),
+            after.as_ref(),
             grace,
             &mut summary,
         )
@@ -158,11 +160,11 @@ pub async fn delete_organization(
 /// removed, or `None` when none was left.
 pub async fn remove_member_page(
     work: &mut Work<'_>,
-    organization_id: &str,
-    after: Option<&str>,
+    organization_id: &OrganizationId,
+    after: Option<&MembershipId>,
     grace: Duration,
     summary: &mut OrganizationDeletedData,
-) -> Result<Option<String>> {
+) -> Result<Option<MembershipId>> {
     let page = memberships::live_page(work.tx(), organization_id, after, PAGE).await?;
     let Some(last) = page.last().map(|m| m.id.clone()) else {
         return Ok(None);
@@ -180,7 +182,7 @@ pub async fn remove_member_page(
 /// tombstone.
 pub async fn finish_organization(
     work: &mut Work<'_>,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     summary: &mut OrganizationDeletedData,
     tokens_deleted: u64,
 ) -> Result<()> {
@@ -223,8 +225,8 @@ pub async fn finish_organization(
 pub async fn remove_from_organization(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
-    user_id: &str,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
     transfer_to: Option<&str>,
     content: Option<ContentDirectives>,
     grace: Duration,
@@ -266,7 +268,7 @@ pub async fn remove_from_organization(
 /// identity back and the memberships its deletion removed come back `INACTIVE` (the
 /// IdP reactivates them); each organization hears `membership.created` with
 /// `"restored": true`.
-pub async fn restore_user(db: &DatabaseConnection, actor: &Actor, user_id: &str) -> Result<()> {
+pub async fn restore_user(db: &DatabaseConnection, actor: &Actor, user_id: &UserId) -> Result<()> {
     let mut work = Work::begin(db, actor).await?;
     let (tx, now) = (work.tx(), work.now);
     let Some(account) = accounts::find(tx, user_id).await? else {

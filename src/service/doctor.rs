@@ -285,7 +285,13 @@ async fn tokens(db: &DatabaseConnection) -> Result<(Vec<Check>, usize), sea_orm:
     let mut checks: Vec<Check> = live
         .iter()
         .filter_map(|t| {
-            rules::token_use(&t.id, &t.organization_id, t.created_at, t.last_used_at, now)
+            rules::token_use(
+                &t.id,
+                t.organization_id.as_str(),
+                t.created_at,
+                t.last_used_at,
+                now,
+            )
         })
         .collect();
     if checks.is_empty() {

@@ -3,6 +3,7 @@
 //! verified the same domain.
 
 use entity::organization_domains;
+use ids::{MembershipId, OrganizationId, UserId};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
@@ -30,7 +31,7 @@ pub struct Verified {
 pub async fn verify(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     domain: &EmailDomain,
 ) -> Result<Verified> {
     let mut work = Work::begin(db, actor).await?;
@@ -41,20 +42,16 @@ pub async fn verify(
     let created = domains::add(work.tx(), organization_id, domain, now).await?;
     let mut linked = Vec::new();
     if created {
-        let mut after: Option<String> = None;
+        let mut after: Option<MembershipId> = None;
         loop {
-            let page = memberships::live_user_names_page(
-                work.tx(),
-                organization_id,
-                after.as_deref(),
-                PAGE,
-            )
-            .await?;
+            let page =
+                memberships::live_user_names_page(work.tx(), organization_id, after.as_ref(), PAGE)
+                    .await?;
             let Some((last, _, _)) = page.last() else {
                 break;
             };
             after = Some(last.clone());
-            let pairs: Vec<(String, String)> = page
+            let pairs: Vec<(UserId, String)> = page
                 .into_iter()
                 .filter_map(|(_, user, key)| {
                     let id = EmailIdentity::of(key.as_deref()?)?;
@@ -88,7 +85,7 @@ pub async fn verify(
 
 pub async fn list(
     db: &DatabaseConnection,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<Vec<organization_domains::Model>> {
     if orgs::find(db, organization_id).await?.is_none() {
         return Err(Error::not_found("organization", None));
@@ -102,7 +99,7 @@ pub async fn list(
 pub async fn remove(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     domain: &EmailDomain,
 ) -> Result<()> {
     let mut work = Work::begin(db, actor).await?;

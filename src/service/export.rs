@@ -3,6 +3,7 @@
 //! account's data exists (a deleted account within its grace period included); once the
 //! data is erased there is nothing left to export, and the answer is "not found".
 
+use ids::{GroupId, MembershipId, UserId};
 use std::collections::HashMap;
 
 use entity::users as account_model;
@@ -26,7 +27,7 @@ pub struct Export {
     /// Every membership, removed ones included (the history), oldest first.
     pub memberships: Vec<membership_model::Model>,
     /// Membership id -> the organization's groups it is in, as (id, display name).
-    pub groups: HashMap<String, Vec<(String, String)>>,
+    pub groups: HashMap<MembershipId, Vec<(GroupId, String)>>,
     pub sessions: Vec<sessions::Model>,
     pub audit: Vec<audit_log::Model>,
     pub events: Vec<events::Model>,
@@ -35,7 +36,7 @@ pub struct Export {
 }
 
 /// Gathers the export and records that it was taken (who, and how much).
-pub async fn export(db: &DatabaseConnection, actor: &Actor, user_id: &str) -> Result<Export> {
+pub async fn export(db: &DatabaseConnection, actor: &Actor, user_id: &UserId) -> Result<Export> {
     let Some(account) = accounts::find(db, user_id).await? else {
         return Err(Error::not_found("user", None));
     };

@@ -2,6 +2,7 @@
 //! organization's events in commit order after a cursor, long-polling when there is
 //! nothing newer. It reads what the outbox retention keeps.
 
+use ids::OrganizationId;
 use std::time::Duration;
 
 use entity::{api_keys, events};
@@ -30,7 +31,7 @@ pub async fn create_key(
     actor: &Actor,
     name: &str,
     scopes: &[String],
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
 ) -> Result<(api_keys::Model, String)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -106,7 +107,7 @@ pub fn has_scope(key: &api_keys::Model, scope: &str) -> bool {
 /// What a feed request asks for.
 pub struct FeedRequest<'a> {
     /// Required for a key that is not limited to one organization.
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     /// The last event the application has (`None`: from the first retained).
     pub after: Option<&'a str>,
     pub limit: u64,
@@ -115,7 +116,7 @@ pub struct FeedRequest<'a> {
 
 /// A page of the feed: the organization read, and its events.
 pub struct FeedPage {
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub events: Vec<events::Model>,
 }
 
@@ -127,12 +128,12 @@ pub async fn read(
     key: &api_keys::Model,
     req: FeedRequest<'_>,
 ) -> Result<FeedPage> {
-    let org = match (key.organization_id.as_deref(), req.organization_id) {
+    let org = match (key.organization_id.as_ref(), req.organization_id) {
         (Some(own), Some(asked)) if own != asked => {
             return Err(Error::not_found("organization", None));
         }
-        (Some(own), _) => own.to_string(),
-        (None, Some(asked)) => asked.to_string(),
+        (Some(own), _) => own.clone(),
+        (None, Some(asked)) => asked.clone(),
         (None, None) => {
             return Err(Error::invalid(
                 "organization_id is required: the feed is ordered per organization",

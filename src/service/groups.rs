@@ -2,6 +2,7 @@
 //! one (never the whole list, except for a full replace), each with its event, in the
 //! same unit of work as the change. Answers are [`Group`]s that the route renders.
 
+use ids::{GroupId, OrganizationId};
 use std::collections::HashSet;
 
 use entity::groups as group_model;
@@ -64,9 +65,18 @@ fn not_found(id: &str) -> Error {
     Error::not_found("Group", Some(id))
 }
 
+/// The group a request's path names; text that cannot be a group's id names none.
+fn group_id(id: &str) -> Result<GroupId> {
+    GroupId::named(id).ok_or_else(|| not_found(id))
+}
+
 /// Refuses member ids (SCIM ids) that are not live users of the organization: nothing
 /// changes. Another organization's ids name nobody here.
-async fn require_members(db: &impl ConnectionTrait, org: &str, ids: &[String]) -> Result<()> {
+async fn require_members(
+    db: &impl ConnectionTrait,
+    org: &OrganizationId,
+    ids: &[String],
+) -> Result<()> {
     let live = memberships::accounts_of(db, org, ids).await?;
     if let Some(bad) = ids.iter().find(|id| !live.contains_key(*id)) {
         let shown = crate::service::shown_id(bad);
@@ -81,8 +91,8 @@ async fn require_members(db: &impl ConnectionTrait, org: &str, ids: &[String]) -
 /// One event per member (SCIM id), naming the member's account too.
 async fn member_events(
     db: &impl ConnectionTrait,
-    org: &str,
-    group: &str,
+    org: &OrganizationId,
+    group: &GroupId,
     ids: &[String],
     event: fn(GroupData) -> Event,
 ) -> Result<Vec<Event>> {
@@ -109,7 +119,7 @@ pub async fn create(
     input: GroupInput,
     with_members: bool,
 ) -> Result<Group> {
-    let org = scope.organization_id.as_str();
+    let org = &scope.organization_id;
     let mut work = Work::begin(db, &scope.actor).await?.source("scim.post");
     let (tx, now) = (work.tx(), work.now);
     let members = input.members.clone().unwrap_or_default();
@@ -150,7 +160,7 @@ pub async fn get(
     id: &str,
     with_members: bool,
 ) -> Result<Group> {
-    let g = store::find(db, &scope.organization_id, id, false)
+    let g = store::find(db, &scope.organization_id, &group_id(id)?, false)
         .await?
         .ok_or_else(|| not_found(id))?;
     load(db, scope, g, with_members).await
@@ -167,7 +177,7 @@ pub async fn list(
     query: &ListQuery,
     as_document: &dyn Fn(&Group) -> Value,
 ) -> Result<(usize, Vec<Group>)> {
-    let org = scope.organization_id.as_str();
+    let org = &scope.organization_id;
     let needs_members = query.filter.as_ref().is_some_and(|f| f.mentions("members"));
     let (total, mut page) = listing::list(
         db,
@@ -221,12 +231,12 @@ async fn modify(
     action: &'static str,
     plan: impl FnOnce(&group_model::Model) -> std::result::Result<Plan, ScimError>,
 ) -> Result<group_model::Model> {
-    let org = scope.organization_id.as_str();
+    let org = &scope.organization_id;
     let mut work = Work::begin(db, &scope.actor)
         .await?
         .source(super::scim_source(action));
     let (tx, now) = (work.tx(), work.now);
-    let current = store::find(tx, org, id, true)
+    let current = store::find(tx, org, &group_id(id)?, true)
         .await?
         .ok_or_else(|| not_found(id))?;
     check_if_match(current.version, if_match)?;
@@ -390,9 +400,9 @@ pub async fn delete(
     id: &str,
     if_match: &IfMatch,
 ) -> Result<()> {
-    let org = scope.organization_id.as_str();
+    let org = &scope.organization_id;
     let mut work = Work::begin(db, &scope.actor).await?.source("scim.delete");
-    let current = store::find(work.tx(), org, id, true)
+    let current = store::find(work.tx(), org, &group_id(id)?, true)
         .await?
         .ok_or_else(|| not_found(id))?;
     check_if_match(current.version, if_match)?;

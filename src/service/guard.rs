@@ -6,6 +6,7 @@
 //! (applied in arrival order through the normal paths) or reject (discarded) them.
 //! Deprovisionings by an operator or by the retention policy never come through here.
 
+use ids::{MembershipId, OrganizationId};
 use std::time::Duration;
 
 use entity::{deprovision_guards, held_actions, memberships};
@@ -52,7 +53,7 @@ pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
     if work.actor().kind != ActorKind::ScimToken {
         return Ok(Admission::Go);
     }
-    let org = ask.membership.organization_id.as_str();
+    let org = &ask.membership.organization_id;
     let now = work.now;
     let mut g = store::lock(work.tx(), org, now).await?;
     let settings = store::settings_of(&g);
@@ -169,7 +170,11 @@ fn threshold(settings: &GuardSettings) -> GuardThreshold {
     }
 }
 
-fn trip_data(org: &str, g: &deprovision_guards::Model, settings: &GuardSettings) -> GuardTripData {
+fn trip_data(
+    org: &OrganizationId,
+    g: &deprovision_guards::Model,
+    settings: &GuardSettings,
+) -> GuardTripData {
     GuardTripData {
         organization: EventId::of(org),
         count: u64::try_from(g.window_count).unwrap_or(0),
@@ -186,7 +191,7 @@ pub async fn withdraw(work: &mut Work<'_>, membership: &memberships::Model) -> R
     if !store::withdraw(work.tx(), &membership.id, HeldKind::Deactivate).await? {
         return Ok(false);
     }
-    let org = membership.organization_id.as_str();
+    let org = &membership.organization_id;
     let resolution = Resolution {
         withdrawn: 1,
         ..Resolution::default()
@@ -219,7 +224,11 @@ pub struct Resolution {
 /// After held actions were resolved in `work`: counts what is still held, re-arms the
 /// guard when nothing is (a new window begins at the next deprovisioning), and reports
 /// it (`deprovision_guard.resolved`; a withdrawal only when it re-armed the guard).
-async fn settle(work: &mut Work<'_>, org: &str, mut r: Resolution) -> Result<Resolution> {
+async fn settle(
+    work: &mut Work<'_>,
+    org: &OrganizationId,
+    mut r: Resolution,
+) -> Result<Resolution> {
     let now = work.now;
     let mut g = store::lock(work.tx(), org, now).await?;
     r.remaining = store::count(work.tx(), org).await?;
@@ -257,7 +266,7 @@ pub enum Selection {
 
 async fn selected(
     work: &Work<'_>,
-    org: &str,
+    org: &OrganizationId,
     selection: &Selection,
 ) -> Result<Vec<held_actions::Model>> {
     Ok(match selection {
@@ -266,7 +275,11 @@ async fn selected(
     })
 }
 
-async fn begin_for<'a>(db: &DatabaseConnection, actor: &'a Actor, org: &str) -> Result<Work<'a>> {
+async fn begin_for<'a>(
+    db: &DatabaseConnection,
+    actor: &'a Actor,
+    org: &OrganizationId,
+) -> Result<Work<'a>> {
     let work = Work::begin(db, actor).await?;
     if orgs::find(work.tx(), org).await?.is_none() {
         return Err(Error::not_found("organization", None));
@@ -280,17 +293,17 @@ async fn begin_for<'a>(db: &DatabaseConnection, actor: &'a Actor, org: &str) -> 
 pub async fn approve(
     db: &DatabaseConnection,
     actor: &Actor,
-    org: &str,
+    org: &OrganizationId,
     selection: Selection,
     grace: Duration,
 ) -> Result<Resolution> {
     let mut work = begin_for(db, actor, org).await?.source("guard_approval");
     let held = selected(&work, org, &selection).await?;
     // Locks in the order every use case takes them: memberships (by id), then the guard.
-    let mut ids: Vec<String> = held.iter().map(|h| h.membership_id.clone()).collect();
+    let mut ids: Vec<MembershipId> = held.iter().map(|h| h.membership_id.clone()).collect();
     ids.sort();
     ids.dedup();
-    let mut live: std::collections::HashMap<String, memberships::Model> =
+    let mut live: std::collections::HashMap<MembershipId, memberships::Model> =
         members::find_live_by_ids(work.tx(), org, &ids, true)
             .await?
             .into_iter()
@@ -335,7 +348,7 @@ pub async fn approve(
 pub async fn reject(
     db: &DatabaseConnection,
     actor: &Actor,
-    org: &str,
+    org: &OrganizationId,
     selection: Selection,
 ) -> Result<Resolution> {
     let mut work = begin_for(db, actor, org).await?;
@@ -352,7 +365,7 @@ pub async fn reject(
 
 fn resolved_audit(
     action: &'static str,
-    org: &str,
+    org: &OrganizationId,
     h: &held_actions::Model,
     applied: bool,
 ) -> Audit {
@@ -375,7 +388,7 @@ fn resolved_audit(
 
 async fn finish(
     mut work: Work<'_>,
-    org: &str,
+    org: &OrganizationId,
     held: &[held_actions::Model],
     r: Resolution,
 ) -> Result<Resolution> {
@@ -396,7 +409,7 @@ async fn finish(
 /// The organization's guard: its settings, and when it tripped while it holds.
 pub async fn status(
     db: &DatabaseConnection,
-    org: &str,
+    org: &OrganizationId,
 ) -> Result<(GuardSettings, Option<chrono::DateTime<chrono::Utc>>)> {
     Ok(match store::find(db, org).await? {
         Some(g) => (store::settings_of(&g), g.tripped_at),
@@ -408,7 +421,7 @@ pub async fn status(
 /// names (when it is still live), after the held action `after`.
 pub async fn held(
     db: &DatabaseConnection,
-    org: &str,
+    org: &OrganizationId,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<(held_actions::Model, Option<memberships::Model>)>> {
@@ -423,8 +436,8 @@ pub async fn held(
             None => None,
         };
     let page = store::page(db, org, after.as_ref(), limit).await?;
-    let ids: Vec<String> = page.iter().map(|h| h.membership_id.clone()).collect();
-    let mut live: std::collections::HashMap<String, memberships::Model> =
+    let ids: Vec<MembershipId> = page.iter().map(|h| h.membership_id.clone()).collect();
+    let mut live: std::collections::HashMap<MembershipId, memberships::Model> =
         members::find_live_by_ids(db, org, &ids, false)
             .await?
             .into_iter()

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::scim_requests;
+use ids::OrganizationId;
 use sea_orm::DatabaseConnection;
 
 use super::{Error, Result};
@@ -14,7 +15,7 @@ use crate::store::requests::{self as store, StatusFilter};
 pub async fn requests(
     db: &DatabaseConnection,
     inspector: &Inspector,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     status: Option<StatusFilter>,
     after: Option<&str>,
     limit: u64,

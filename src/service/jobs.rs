@@ -4,6 +4,7 @@
 //! a step is never done twice, by a restart after a crash or by a second process; a
 //! process that stops gives its lease back, and a crashed one's lease runs out.
 
+use ids::{OrganizationId, UserId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,7 +35,7 @@ pub const ORGANIZATION_DELETE: &str = "organization.delete";
 /// What an `organization.delete` job does, and (in its `result`) how far it got.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrganizationDelete {
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
 }
 
 /// An `organization.delete` job's result: the event's summary as far as it got.
@@ -115,7 +116,7 @@ pub async fn create_users_delete(
 pub async fn create_organization_delete(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<model::Model> {
     let mut work = Work::begin(db, actor).await?;
     if crate::store::organizations::find_locked(work.tx(), organization_id)
@@ -128,7 +129,7 @@ pub async fn create_organization_delete(
     // requests racing here).
     for other in jobs::unfinished(work.tx()).await? {
         let same = serde_json::from_value::<OrganizationDelete>(other.params)
-            .is_ok_and(|p| p.organization_id == organization_id);
+            .is_ok_and(|p| &p.organization_id == organization_id);
         if other.kind == ORGANIZATION_DELETE && same {
             return Err(Error::conflict(
                 "DELETION_IN_PROGRESS",
@@ -138,7 +139,7 @@ pub async fn create_organization_delete(
     }
     let total = crate::store::memberships::count_live(work.tx(), organization_id).await?;
     let params = serde_json::to_value(OrganizationDelete {
-        organization_id: organization_id.to_string(),
+        organization_id: organization_id.clone(),
     })
     .map_err(|e| Error::Unexpected(e.into()))?;
     let job = jobs::insert(
@@ -228,7 +229,7 @@ impl Runner {
     pub fn new(db: DatabaseConnection, lease: Duration, grace: Duration) -> Self {
         Runner {
             db,
-            owner: crate::ids::new_id(crate::ids::DISPATCHER),
+            owner: ids::new_id(ids::DISPATCHER),
             lease,
             grace,
         }
@@ -348,8 +349,13 @@ impl Runner {
                 .await;
         };
         let mut work = Work::begin(&self.db, &actor).await?;
-        match super::deletion::delete_user_in(&mut work, user_id, params.content, self.grace).await
-        {
+        let deleted = match UserId::named(user_id) {
+            Some(id) => {
+                super::deletion::delete_user_in(&mut work, &id, params.content, self.grace).await
+            }
+            None => Err(Error::not_found("user", None)),
+        };
+        match deleted {
             Ok(_) => {
                 progress.done += 1;
                 self.commit_progress(work, job, progress).await
@@ -379,7 +385,7 @@ impl Runner {
         job: &model::Model,
         params: &OrganizationDelete,
     ) -> Result<Option<model::Model>> {
-        let org = params.organization_id.as_str();
+        let org = &params.organization_id;
         let actor = actor_of(job);
         let mut state: OrganizationProgress =
             serde_json::from_value(job.result.clone()).unwrap_or(OrganizationProgress {

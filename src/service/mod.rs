@@ -28,8 +28,8 @@ pub mod work;
 pub use error::{Error, Result, shown_id};
 
 use crate::domain::IfMatch;
-use crate::ids::OrganizationId;
 use crate::store::audit::Actor;
+use ids::OrganizationId;
 
 /// The organization and the caller a request acts for.
 #[derive(Debug, Clone)]

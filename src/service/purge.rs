@@ -3,6 +3,7 @@
 //! Idempotent (each step selects only what is still due) and done in short batches, so
 //! a backlog never holds a long write lock; `offboard purge` and a task in `serve` run it.
 
+use ids::{OrganizationId, UserId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -101,7 +102,8 @@ pub async fn run(
         let txn = db::begin_write(db).await?;
         let erased = memberships::purge_due(&txn, now, BATCH).await?;
         let n = erased.len() as u64;
-        let mut by_org: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        let mut by_org: std::collections::BTreeMap<&OrganizationId, Vec<UserId>> =
+            Default::default();
         for (org, user) in &erased {
             by_org.entry(org).or_default().push(user.clone());
         }

@@ -4,6 +4,7 @@
 //! Every removal (SCIM DELETE, the admin API, organization deletion, the retention
 //! policy) comes through here.
 
+use ids::{GroupId, MembershipId, OrganizationId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use crate::store::{accounts, groups, memberships as store, outbox, sessions};
 
 /// How a batch of memberships of one organization is removed.
 pub struct Removal<'a> {
-    pub organization_id: &'a str,
+    pub organization_id: &'a OrganizationId,
     /// Recorded on the revoked sessions.
     pub reason: &'a str,
     /// Delete accounts left without a live membership (every removal but the admin's
@@ -35,7 +36,7 @@ pub struct Removal<'a> {
 impl<'a> Removal<'a> {
     /// A removal as a SCIM DELETE, a policy or an organization's deletion makes it:
     /// accounts left without a live membership are deleted, nothing travels in the events.
-    pub fn new(organization_id: &'a str, reason: &'a str, grace: Duration) -> Self {
+    pub fn new(organization_id: &'a OrganizationId, reason: &'a str, grace: Duration) -> Self {
         Removal {
             organization_id,
             reason,
@@ -72,7 +73,7 @@ impl<'a> Removal<'a> {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub sessions_revoked: u64,
-    pub accounts_deleted: HashSet<String>,
+    pub accounts_deleted: HashSet<UserId>,
 }
 
 /// Removes live memberships of one organization (locked by the caller on PostgreSQL)
@@ -85,13 +86,13 @@ pub async fn remove_memberships(
 ) -> Result<Outcome> {
     let (db, now) = (work.tx(), work.now);
     let org = removal.organization_id;
-    let user_ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-    let member_ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    let user_ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
+    let member_ids: Vec<MembershipId> = members.iter().map(|m| m.id.clone()).collect();
     accounts::lock_many(db, &user_ids).await?;
     let revoked = sessions::revoke_for_users(db, org, &user_ids, removal.reason, now).await?;
     // A removed member leaves the organization's groups.
     let scim_ids: Vec<String> = members.iter().map(|m| m.scim_id.clone()).collect();
-    let mut left_groups: HashMap<String, Vec<String>> = HashMap::new();
+    let mut left_groups: HashMap<String, Vec<GroupId>> = HashMap::new();
     for (group, member) in groups::remove_from_all_groups(db, org, &scim_ids).await? {
         left_groups.entry(member).or_default().push(group);
     }
@@ -112,14 +113,14 @@ pub async fn remove_memberships(
     };
     let to_delete = accounts_left_behind(&members, &still_member, removal.cascade);
     // The accounts deleted with their last membership, and those that live on elsewhere.
-    let (deleted, kept): (Vec<String>, Vec<String>) = user_ids
+    let (deleted, kept): (Vec<UserId>, Vec<UserId>) = user_ids
         .iter()
         .cloned()
         .partition(|u| to_delete.contains(u));
-    let removed_with: Vec<String> = members
+    let removed_with: Vec<MembershipId> = members
         .iter()
-        .filter(|m| to_delete.contains(m.user_id.as_str()))
-        .map(|m| m.id.to_string())
+        .filter(|m| to_delete.contains(&m.user_id))
+        .map(|m| m.id.clone())
         .collect();
     delete_accounts(db, &deleted, &removed_with, removal.grace, now).await?;
     if erased_now {
@@ -136,12 +137,12 @@ pub async fn remove_memberships(
 
     let mut outcome = Outcome::default();
     for m in &members {
-        let count = revoked.get(m.user_id.as_str()).copied().unwrap_or(0);
+        let count = revoked.get(&m.user_id).copied().unwrap_or(0);
         outcome.sessions_revoked += count;
         let removed = Removed {
             membership: m,
             sessions_revoked: count,
-            account_deleted: to_delete.contains(m.user_id.as_str()),
+            account_deleted: to_delete.contains(&m.user_id),
             groups_left: left_groups.get(&m.scim_id).map_or(&[], Vec::as_slice),
             transfer_to: removal.transfer_to,
             content: removal.content,
@@ -157,8 +158,8 @@ pub async fn remove_memberships(
 /// grace period, made unusable and restorable until the purge.
 pub async fn delete_accounts(
     db: &impl ConnectionTrait,
-    user_ids: &[String],
-    removed_member_ids: &[String],
+    user_ids: &[UserId],
+    removed_member_ids: &[MembershipId],
     grace: Duration,
     now: DateTime<Utc>,
 ) -> std::result::Result<(), DbErr> {

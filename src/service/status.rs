@@ -5,6 +5,7 @@
 //! every removal ends in `removal`.
 
 use entity::memberships;
+use ids::GroupId;
 use serde_json::Value;
 
 use super::work::Work;
@@ -30,7 +31,7 @@ pub(super) fn map_unique(e: sea_orm::DbErr) -> Error {
 pub(super) struct Applied {
     pub saved: memberships::Model,
     pub sessions_revoked: u64,
-    pub groups: Vec<(String, String)>,
+    pub groups: Vec<(GroupId, String)>,
 }
 
 /// Writes an update `plan` decided for the locked membership `current`: its status (the
@@ -43,7 +44,7 @@ pub(super) async fn apply(
     plan: &UserUpdate,
 ) -> Result<Applied> {
     let (tx, now) = (work.tx(), work.now);
-    let org = current.organization_id.as_str();
+    let org = &current.organization_id;
     let mut sessions_revoked = 0;
     if let Some(c) = plan.status {
         next.status = store::stored(c.to);
@@ -94,11 +95,14 @@ pub(super) async fn deactivate_locked(
 /// The organization's view of the user in the row `m` (its record, status and `groups`,
 /// as `(id, display name)`), for the events that describe the user; `None` once the
 /// record is erased.
-pub(super) fn view_of(m: &memberships::Model, groups: Vec<(String, String)>) -> Option<UserView> {
+pub(super) fn view_of(m: &memberships::Model, groups: Vec<(GroupId, String)>) -> Option<UserView> {
     let record = m.scim.as_ref().and_then(Value::as_object)?;
     let groups = groups
         .into_iter()
-        .map(|(id, display_name)| GroupRef { id, display_name })
+        .map(|(id, display_name)| GroupRef {
+            id: id.into(),
+            display_name,
+        })
         .collect();
     Some(crate::scim::user::event_view(
         m.user_name.as_deref(),
@@ -110,7 +114,7 @@ pub(super) fn view_of(m: &memberships::Model, groups: Vec<(String, String)>) -> 
 
 /// The membership in the row `m` as the rules see it, with its view (a created or
 /// restored membership's events).
-pub(super) fn with_view(m: &memberships::Model, groups: Vec<(String, String)>) -> Membership {
+pub(super) fn with_view(m: &memberships::Model, groups: Vec<(GroupId, String)>) -> Membership {
     let mut d = store::to_domain(m);
     d.view = view_of(m, groups);
     d

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::suspensions as model;
+use ids::UserId;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 
@@ -19,7 +20,7 @@ use crate::store::{accounts, memberships, sessions, suspensions};
 pub async fn suspend(
     db: &DatabaseConnection,
     actor: &Actor,
-    user_id: &str,
+    user_id: &UserId,
     suspension: Suspension,
 ) -> Result<model::Model> {
     let mut work = Work::begin(db, actor).await?;
@@ -35,14 +36,14 @@ pub async fn suspend(
             "The user is deleted; a deleted account cannot be suspended.",
         ));
     }
-    accounts::lock_many(work.tx(), &[user_id.to_string()]).await?;
+    accounts::lock_many(work.tx(), std::slice::from_ref(user_id)).await?;
     let now = work.now;
     let row =
         suspensions::put(work.tx(), user_id, suspension.reason, suspension.until, now).await?;
     let mut revoked = 0;
     for m in live.iter().map(memberships::to_domain) {
-        let users = [user_id.to_string()];
-        let org = m.organization_id.as_str();
+        let users = [user_id.clone()];
+        let org = &m.organization_id;
         let n = sessions::revoke_for_users(work.tx(), org, &users, "user.suspended", now)
             .await?
             .get(user_id)
@@ -83,7 +84,7 @@ fn suspension_events(
 }
 
 /// Lifts the account's suspension; 409 `NOT_SUSPENDED` when it has none in effect.
-pub async fn unsuspend(db: &DatabaseConnection, actor: &Actor, user_id: &str) -> Result<()> {
+pub async fn unsuspend(db: &DatabaseConnection, actor: &Actor, user_id: &UserId) -> Result<()> {
     let mut work = Work::begin(db, actor).await?;
     if accounts::find(work.tx(), user_id).await?.is_none() {
         return Err(Error::not_found("user", None));
@@ -104,13 +105,13 @@ pub async fn unsuspend(db: &DatabaseConnection, actor: &Actor, user_id: &str) ->
 /// Removes the suspension and tells each of the account's organizations. Locks as
 /// `suspend` does (memberships first), so the two never wait on each other in a circle.
 /// `false` (and nothing done) when another request or process lifted it first.
-async fn lift(work: &mut Work<'_>, user_id: &str, expired: bool) -> Result<bool> {
+async fn lift(work: &mut Work<'_>, user_id: &UserId, expired: bool) -> Result<bool> {
     let live = memberships::live_for_user(work.tx(), user_id).await?;
     if !suspensions::remove(work.tx(), user_id).await? {
         return Ok(false);
     }
     for m in &live {
-        let org = m.organization_id.as_str();
+        let org = &m.organization_id;
         work.emit(org, [unsuspended_event(org, user_id, expired)]);
     }
     let action = if expired {
@@ -157,7 +158,7 @@ pub async fn expire(db: &DatabaseConnection, actor: &Actor, now: DateTime<Utc>) 
 /// The account's suspension, when one is in effect at `now`.
 pub async fn current(
     db: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: &UserId,
     now: DateTime<Utc>,
 ) -> Result<Option<model::Model>> {
     Ok(suspensions::find(db, user_id)

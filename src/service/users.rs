@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::memberships::{self, Status};
+use ids::{GroupId, OrganizationId};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
@@ -33,7 +34,7 @@ use crate::store::{accounts, domains, memberships as store};
 #[derive(Debug, Clone)]
 pub struct User {
     pub membership: memberships::Model,
-    pub groups: Vec<(String, String)>,
+    pub groups: Vec<(GroupId, String)>,
 }
 
 impl User {
@@ -54,8 +55,8 @@ fn record_of(m: &memberships::Model) -> Document {
     }
 }
 
-fn not_found(user_id: &str) -> Error {
-    Error::not_found("User", Some(user_id))
+fn not_found(scim_id: &str) -> Error {
+    Error::not_found("User", Some(scim_id))
 }
 
 fn roles_of(record: &Document) -> Value {
@@ -71,7 +72,7 @@ pub fn parse_input(body: &Value) -> std::result::Result<UserInput, ScimError> {
 #[tracing::instrument(skip_all, fields(organization_id = %scope.organization_id))]
 pub async fn create(db: &DatabaseConnection, scope: &Scope, input: UserInput) -> Result<User> {
     let key = input.user_name.key();
-    let org = scope.organization_id.as_str();
+    let org = &scope.organization_id;
     let mut work = Work::begin(db, &scope.actor).await?.source("scim.post");
     let (tx, now) = (work.tx(), work.now);
     if store::find_live_by_user_name(tx, org, &key)
@@ -146,7 +147,7 @@ async fn commit(
     mut work: Work<'_>,
     audit: Audit,
     membership: memberships::Model,
-    groups: Vec<(String, String)>,
+    groups: Vec<(GroupId, String)>,
 ) -> Result<User> {
     let org = membership.organization_id.clone();
     work.audit(audit.in_organization(&org).listing_events());
@@ -192,7 +193,7 @@ pub async fn list(
     query: &ListQuery,
     as_document: &dyn Fn(&User) -> Value,
 ) -> Result<(usize, Vec<User>)> {
-    let org = scope.organization_id.as_str();
+    let org = &scope.organization_id;
     let needs_groups = query.filter.as_ref().is_some_and(|f| f.mentions("groups"));
     let (total, mut page) = listing::list(
         db,
@@ -336,7 +337,7 @@ fn patched_input(
 /// an extra read).
 async fn prepare(
     db: &DatabaseConnection,
-    org: &str,
+    org: &OrganizationId,
     scim_id: &str,
     change: &Change,
 ) -> Result<Option<(i64, UserInput)>> {
@@ -366,7 +367,7 @@ async fn modify(
     change: Change,
 ) -> Result<User> {
     let action = change.action();
-    let org = scope.organization_id.as_str();
+    let org = &scope.organization_id;
     let prepared = prepare(db, org, scim_id, &change).await?;
     let mut work = Work::begin(db, &scope.actor)
         .await?
@@ -447,7 +448,7 @@ pub async fn delete(
     scim_id: &str,
     if_match: &IfMatch,
 ) -> Result<()> {
-    let org = scope.organization_id.as_str();
+    let org = &scope.organization_id;
     let mut work = Work::begin(db, &scope.actor).await?.source("scim.delete");
     let current = store::find_live_by_scim_id(work.tx(), org, scim_id, true)
         .await?

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{deliveries as delivery_model, webhook_endpoints as endpoints};
+use ids::OrganizationId;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
@@ -22,7 +23,7 @@ pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 pub struct EndpointInput {
     pub url: String,
     pub event_types: Vec<String>,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     /// Deliveries in flight at once; `None`: the server's default.
     pub max_in_flight: Option<i32>,
 }
@@ -94,7 +95,7 @@ pub async fn add_endpoint(
             &ep.id,
             json!({"event_types": ep.event_types}),
         )
-        .scoped_to(ep.organization_id.as_deref()),
+        .scoped_to(ep.organization_id.as_ref()),
     );
     work.commit().await?;
     Ok((ep, secret))
@@ -121,7 +122,7 @@ pub async fn set_max_in_flight(
             &ep.id,
             json!({"max_in_flight": max_in_flight}),
         )
-        .scoped_to(ep.organization_id.as_deref()),
+        .scoped_to(ep.organization_id.as_ref()),
     );
     work.commit().await?;
     Ok(ep)
@@ -141,7 +142,7 @@ pub async fn delete_endpoint(db: &DatabaseConnection, actor: &Actor, id: &str) -
             id,
             json!({}),
         )
-        .scoped_to(ep.organization_id.as_deref()),
+        .scoped_to(ep.organization_id.as_ref()),
     );
     work.commit().await?;
     Ok(())
@@ -168,7 +169,7 @@ pub async fn rotate_secret(
             id,
             json!({"previous_secret_expires_at": ep.previous_secret_expires_at.map(format_time)}),
         )
-        .scoped_to(ep.organization_id.as_deref()),
+        .scoped_to(ep.organization_id.as_ref()),
     );
     work.commit().await?;
     Ok((ep, secret))
@@ -226,7 +227,7 @@ pub async fn recover_endpoint(
             id,
             json!({"since": format_time(since), "deliveries": n}),
         )
-        .scoped_to(ep.organization_id.as_deref()),
+        .scoped_to(ep.organization_id.as_ref()),
     );
     work.commit().await?;
     Ok(n)
@@ -266,7 +267,7 @@ pub async fn send_test(
     id: &str,
 ) -> Result<TestSend> {
     let ep = endpoint(db, id).await?;
-    let event_id = crate::ids::new_id(crate::ids::EVENT);
+    let event_id = ids::new_id(ids::EVENT);
     let started_at = Utc::now();
     let payload = json!({
         "id": event_id,
@@ -302,7 +303,7 @@ pub async fn send_test(
             &ep.id,
             json!({"event_id": event_id, "delivery_id": delivery_id, "status_code": result.status_code, "succeeded": succeeded}),
         )
-        .scoped_to(ep.organization_id.as_deref()),
+        .scoped_to(ep.organization_id.as_ref()),
     );
     work.commit().await?;
     Ok(TestSend {
@@ -354,7 +355,7 @@ pub struct EndpointDeliveries {
 /// (its own and the global ones) with its counts, and its newest dead deliveries.
 pub async fn organization_deliveries(
     db: &DatabaseConnection,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     dead_limit: u64,
 ) -> Result<(Vec<EndpointDeliveries>, Vec<delivery_model::Model>)> {
     if orgs::find(db, organization_id).await?.is_none() {
@@ -364,7 +365,7 @@ pub async fn organization_deliveries(
         .await?
         .into_iter()
         .filter(|e| {
-            e.organization_id.is_none() || e.organization_id.as_deref() == Some(organization_id)
+            e.organization_id.is_none() || e.organization_id.as_ref() == Some(organization_id)
         })
         .collect();
     let mut out = Vec::with_capacity(eps.len());
@@ -388,12 +389,12 @@ pub async fn organization_deliveries(
 pub async fn replay_delivery(
     db: &DatabaseConnection,
     actor: &Actor,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     delivery_id: &str,
 ) -> Result<u64> {
     let Some(d) = deliveries::find(db, delivery_id)
         .await?
-        .filter(|d| d.organization_id == organization_id)
+        .filter(|d| d.organization_id == organization_id.as_str())
     else {
         return Err(Error::not_found("delivery", None));
     };

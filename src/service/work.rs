@@ -4,6 +4,7 @@
 //! what the request means, writes through `store`, emits the plan's events, records its
 //! audit entry and commits. Dropped without `commit`, it rolls back.
 
+use ids::OrganizationId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -27,7 +28,7 @@ pub struct Work<'a> {
     /// Emitted events per organization, in order. Appended at commit, organization by
     /// organization in id order: the lock order (memberships, then accounts, then the
     /// organizations' sequences) is the same in every use case.
-    events: BTreeMap<String, Vec<Event>>,
+    events: BTreeMap<OrganizationId, Vec<Event>>,
     /// Ids of events appended before the commit that the audit rows list.
     published: Vec<String>,
     audits: Vec<Audit>,
@@ -36,7 +37,7 @@ pub struct Work<'a> {
 /// An audit row: who (the unit's actor) did what to which id. Ids and actions only,
 /// never personal data.
 pub struct Audit {
-    organization_id: Option<String>,
+    organization_id: Option<OrganizationId>,
     action: &'static str,
     target_type: &'static str,
     target_id: String,
@@ -48,26 +49,26 @@ impl Audit {
     pub fn new(
         action: &'static str,
         target_type: &'static str,
-        target_id: &str,
+        target_id: impl AsRef<str>,
         details: Value,
     ) -> Self {
         Audit {
             organization_id: None,
             action,
             target_type,
-            target_id: target_id.to_string(),
+            target_id: target_id.as_ref().to_string(),
             details,
             lists_events: false,
         }
     }
 
-    pub fn in_organization(self, organization_id: &str) -> Self {
+    pub fn in_organization(self, organization_id: &OrganizationId) -> Self {
         self.scoped_to(Some(organization_id))
     }
 
     /// The organization the row belongs to, if any (`None`: server-wide).
-    pub fn scoped_to(mut self, organization_id: Option<&str>) -> Self {
-        self.organization_id = organization_id.map(str::to_string);
+    pub fn scoped_to(mut self, organization_id: Option<&OrganizationId>) -> Self {
+        self.organization_id = organization_id.cloned();
         self
     }
 
@@ -135,8 +136,12 @@ impl<'a> Work<'a> {
         &self.tx
     }
 
-    pub fn emit(&mut self, organization_id: &str, events: impl IntoIterator<Item = Event>) {
-        let pending = self.events.entry(organization_id.to_string()).or_default();
+    pub fn emit(
+        &mut self,
+        organization_id: &OrganizationId,
+        events: impl IntoIterator<Item = Event>,
+    ) {
+        let pending = self.events.entry(organization_id.clone()).or_default();
         pending.extend(events);
     }
 
@@ -162,7 +167,7 @@ impl<'a> Work<'a> {
     /// organization's tombstone); the audit rows list them.
     pub async fn publish(
         &mut self,
-        organization_id: &str,
+        organization_id: &OrganizationId,
         events: impl IntoIterator<Item = Event>,
     ) -> Result<()> {
         let events: Vec<Event> = events.into_iter().collect();
@@ -197,7 +202,7 @@ impl<'a> Work<'a> {
                 &self.tx,
                 self.actor,
                 Entry {
-                    organization_id: a.organization_id.as_deref(),
+                    organization_id: a.organization_id.as_ref(),
                     action: a.action,
                     target_type: a.target_type,
                     target_id: &a.target_id,

@@ -9,12 +9,13 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::{db, ids};
+use crate::db;
+use ids::UserId;
 
 pub const TOMBSTONE_NAME: &str = "Deleted User";
 
-pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find_by_id(id.to_string()).one(db).await
+pub async fn find(db: &impl ConnectionTrait, id: &UserId) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find_by_id(id.clone()).one(db).await
 }
 
 /// Creates an organization-private account: no identity key, so no other organization
@@ -26,20 +27,14 @@ pub async fn create_private(
     display_name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<users::Model, DbErr> {
-    users::Entity::insert(new_account(
-        ids::new_id(ids::USER),
-        None,
-        email,
-        display_name,
-        now,
-    ))
-    .exec_with_returning(db)
-    .await
+    users::Entity::insert(new_account(UserId::new(), None, email, display_name, now))
+        .exec_with_returning(db)
+        .await
 }
 
 /// A live account's row, as both kinds of creation insert it.
 fn new_account(
-    id: String,
+    id: UserId,
     identity_key: Option<&str>,
     email: Option<String>,
     display_name: Option<String>,
@@ -69,7 +64,7 @@ pub async fn find_or_create(
     display_name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(users::Model, bool), DbErr> {
-    let new_id = ids::new_id(ids::USER);
+    let new_id = UserId::new();
     let model = new_account(new_id.clone(), Some(identity_key), email, display_name, now);
     users::Entity::insert(model)
         .on_conflict(
@@ -95,9 +90,9 @@ pub async fn find_or_create(
 /// Returns the ids of the accounts that became linkable.
 pub async fn link_private(
     db: &impl ConnectionTrait,
-    pairs: &[(String, String)],
+    pairs: &[(UserId, String)],
     now: DateTime<Utc>,
-) -> Result<Vec<String>, DbErr> {
+) -> Result<Vec<UserId>, DbErr> {
     let mut linked = Vec::new();
     for chunk in pairs.chunks(500) {
         let taken: std::collections::HashSet<String> = users::Entity::find()
@@ -118,7 +113,7 @@ pub async fn link_private(
             let res = users::Entity::update_many()
                 .col_expr(users::Column::IdentityKey, Some(key.clone()).into())
                 .col_expr(users::Column::UpdatedAt, now.into())
-                .filter(users::Column::Id.eq(id.as_str()))
+                .filter(users::Column::Id.eq(id))
                 .filter(users::Column::IdentityKey.is_null())
                 .filter(users::Column::DeletedAt.is_null())
                 .exec(db)
@@ -132,14 +127,14 @@ pub async fn link_private(
 }
 
 /// Locks the accounts for the rest of the transaction (PostgreSQL), in id order.
-pub async fn lock_many(db: &impl ConnectionTrait, ids: &[String]) -> Result<(), DbErr> {
+pub async fn lock_many(db: &impl ConnectionTrait, ids: &[UserId]) -> Result<(), DbErr> {
     if ids.is_empty() || !db::supports_row_locks(db.get_database_backend()) {
         return Ok(());
     }
     users::Entity::find()
         .select_only()
         .column(users::Column::Id)
-        .filter(users::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(users::Column::Id.is_in(ids))
         .order_by_asc(users::Column::Id)
         .lock_exclusive()
         .into_tuple::<String>()
@@ -155,7 +150,7 @@ pub async fn lock_many(db: &impl ConnectionTrait, ids: &[String]) -> Result<(), 
 #[tracing::instrument(skip_all, fields(count = ids.len()))]
 pub async fn delete_many(
     db: &impl ConnectionTrait,
-    ids: &[String],
+    ids: &[UserId],
     now: DateTime<Utc>,
     purge_after: Option<DateTime<Utc>>,
 ) -> Result<(), DbErr> {
@@ -175,7 +170,7 @@ pub async fn delete_many(
             .col_expr(users::Column::PurgeAfter, Some(at).into()),
         None => erase(q),
     };
-    q.filter(users::Column::Id.is_in(ids.iter().map(String::as_str)))
+    q.filter(users::Column::Id.is_in(ids))
         .filter(users::Column::DeletedAt.is_null())
         .exec(db)
         .await?;
@@ -203,7 +198,7 @@ pub async fn due_for_purge(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<String>, DbErr> {
+) -> Result<Vec<UserId>, DbErr> {
     users::Entity::find()
         .select_only()
         .column(users::Column::Id)
@@ -219,7 +214,7 @@ pub async fn due_for_purge(
 /// Erases the personal data of deleted accounts (the purge).
 pub async fn erase_many(
     db: &impl ConnectionTrait,
-    ids: &[String],
+    ids: &[UserId],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if ids.is_empty() {
@@ -227,7 +222,7 @@ pub async fn erase_many(
     }
     erase(users::Entity::update_many())
         .col_expr(users::Column::UpdatedAt, now.into())
-        .filter(users::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(users::Column::Id.is_in(ids))
         .filter(users::Column::DeletedAt.is_not_null())
         .exec(db)
         .await?;

@@ -3,12 +3,11 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use entity::api_keys;
+use ids::OrganizationId;
 use rand::RngCore;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
-
-use crate::ids;
 
 pub const KEY_PREFIX: &str = "obk_";
 
@@ -26,7 +25,7 @@ pub async fn create(
     db: &impl ConnectionTrait,
     name: &str,
     scopes: &[&str],
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     now: DateTime<Utc>,
 ) -> Result<(api_keys::Model, String), DbErr> {
     let key = generate();
@@ -35,7 +34,7 @@ pub async fn create(
         name: Set(name.to_string()),
         key_hash: Set(super::tokens::hash(&key)),
         scopes: Set(scopes.join(" ")),
-        organization_id: Set(organization_id.map(str::to_string)),
+        organization_id: Set(organization_id.cloned()),
         created_at: Set(now),
     })
     .exec_with_returning(db)

@@ -4,13 +4,12 @@
 use chrono::{DateTime, Utc};
 use entity::audit_log;
 pub use entity::audit_log::ActorKind;
+use ids::OrganizationId;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use serde_json::Value;
-
-use crate::ids;
 
 /// Who acted.
 #[derive(Debug, Clone)]
@@ -24,7 +23,7 @@ pub struct Actor {
 }
 
 pub struct Entry<'a> {
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     pub action: &'a str,
     pub target_type: &'a str,
     pub target_id: &'a str,
@@ -39,7 +38,7 @@ pub async fn record(
 ) -> Result<(), DbErr> {
     let row = audit_log::ActiveModel {
         id: Set(ids::new_id(ids::AUDIT)),
-        organization_id: Set(entry.organization_id.map(str::to_string)),
+        organization_id: Set(entry.organization_id.cloned()),
         actor_type: Set(actor.kind),
         actor_id: Set(actor.id.clone()),
         action: Set(entry.action.to_string()),
@@ -60,7 +59,7 @@ pub async fn record(
 /// A page of the audit log in order (oldest first), after the entry `after`.
 pub async fn page(
     db: &impl ConnectionTrait,
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<audit_log::Model>, DbErr> {
@@ -75,7 +74,7 @@ pub async fn page(
 
 pub async fn list_for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<Vec<audit_log::Model>, DbErr> {
     audit_log::Entity::find()
         .filter(audit_log::Column::OrganizationId.eq(organization_id))
@@ -133,11 +132,11 @@ pub mod actions {
 /// The audit rows whose target is `target_id`, oldest first, at most `limit`.
 pub async fn about(
     db: &impl ConnectionTrait,
-    target_id: &str,
+    target_id: impl AsRef<str>,
     limit: u64,
 ) -> Result<Vec<audit_log::Model>, DbErr> {
     audit_log::Entity::find()
-        .filter(audit_log::Column::TargetId.eq(target_id))
+        .filter(audit_log::Column::TargetId.eq(target_id.as_ref()))
         .order_by_asc(audit_log::Column::Id)
         .limit(limit)
         .all(db)

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{connection_stats as stats, scim_tokens};
+use ids::OrganizationId;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -60,14 +61,14 @@ pub async fn set_last(
 pub async fn add_counts(
     db: &impl ConnectionTrait,
     token_id: &str,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     hour: DateTime<Utc>,
     c: Counts,
 ) -> Result<(), DbErr> {
     stats::Entity::insert(stats::ActiveModel {
         token_id: Set(token_id.to_string()),
         hour: Set(hour),
-        organization_id: Set(organization_id.to_string()),
+        organization_id: Set(organization_id.clone()),
         succeeded: Set(c.succeeded),
         client_errors: Set(c.client_errors),
         server_errors: Set(c.server_errors),
@@ -96,7 +97,7 @@ pub async fn add_counts(
 /// The organization's hourly counts since `since`, per token.
 pub async fn since(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     since: DateTime<Utc>,
 ) -> Result<Vec<stats::Model>, DbErr> {
     stats::Entity::find()
@@ -125,14 +126,14 @@ pub async fn summaries(
     use entity::organizations;
     use sea_orm::QuerySelect;
     use std::collections::HashMap;
-    let orgs: Vec<String> = organizations::Entity::find()
+    let orgs: Vec<OrganizationId> = organizations::Entity::find()
         .filter(organizations::Column::DeletedAt.is_null())
         .all(db)
         .await?
         .into_iter()
         .map(|o| o.id)
         .collect();
-    let mut last: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut last: HashMap<OrganizationId, DateTime<Utc>> = HashMap::new();
     for t in scim_tokens::Entity::find()
         .filter(scim_tokens::Column::RevokedAt.is_null())
         .filter(scim_tokens::Column::LastUsedAt.is_not_null())
@@ -146,7 +147,7 @@ pub async fn summaries(
             }
         }
     }
-    let mut counts: HashMap<String, Counts> = HashMap::new();
+    let mut counts: HashMap<OrganizationId, Counts> = HashMap::new();
     for r in stats::Entity::find()
         .filter(stats::Column::Hour.gte(since))
         .all(db)
@@ -158,11 +159,11 @@ pub async fn summaries(
             server_errors: r.server_errors,
         });
     }
-    let held: std::collections::HashSet<String> = entity::held_actions::Entity::find()
+    let held: std::collections::HashSet<OrganizationId> = entity::held_actions::Entity::find()
         .select_only()
         .column(entity::held_actions::Column::OrganizationId)
         .distinct()
-        .into_tuple::<String>()
+        .into_tuple::<OrganizationId>()
         .all(db)
         .await?
         .into_iter()

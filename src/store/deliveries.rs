@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{deliveries, delivery_attempts, events, webhook_endpoints as endpoints};
+use ids::OrganizationId;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
@@ -11,7 +12,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use crate::{db, ids};
+use crate::db;
 
 use DeliveryStatus::{Dead, Pending, Succeeded};
 pub use entity::deliveries::DeliveryStatus;
@@ -168,8 +169,8 @@ pub async fn fan_out(
                 id: Set(ids::new_id(ids::DELIVERY)),
                 event_id: Set(e.id.clone()),
                 endpoint_id: Set(ep.id.clone()),
-                organization_id: Set(e.organization_id.clone()),
-                order_key: Set(e.user_id.clone().unwrap_or_default()),
+                organization_id: Set(e.organization_id.to_string()),
+                order_key: Set(e.user_id.clone().map(String::from).unwrap_or_default()),
                 sequence: Set(e.sequence),
                 status: Set(status),
                 attempts: Set(0),
@@ -423,7 +424,7 @@ pub async fn claim(
             )
             .col_expr(deliveries::Column::LeaseExpiresAt, Some(lease_until).into())
             .col_expr(deliveries::Column::UpdatedAt, now.into())
-            .filter(deliveries::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .filter(deliveries::Column::Id.is_in(chunk.iter()))
             .filter(deliveries::Column::Status.eq(Pending))
             .filter(
                 sea_orm::Condition::any()
@@ -600,11 +601,11 @@ pub async fn prune_final_events(
         .await?;
     for chunk in delivery_ids.chunks(500) {
         delivery_attempts::Entity::delete_many()
-            .filter(delivery_attempts::Column::DeliveryId.is_in(chunk.iter().map(String::as_str)))
+            .filter(delivery_attempts::Column::DeliveryId.is_in(chunk.iter()))
             .exec(db)
             .await?;
         deliveries::Entity::delete_many()
-            .filter(deliveries::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .filter(deliveries::Column::Id.is_in(chunk.iter()))
             .exec(db)
             .await?;
     }
@@ -665,7 +666,11 @@ pub async fn record_test(
         id: Set(id.clone()),
         event_id: Set(event_id.to_string()),
         endpoint_id: Set(endpoint.id.clone()),
-        organization_id: Set(endpoint.organization_id.clone().unwrap_or_default()),
+        organization_id: Set(endpoint
+            .organization_id
+            .clone()
+            .map(String::from)
+            .unwrap_or_default()),
         order_key: Set(String::new()),
         sequence: Set(0),
         status: Set(if succeeded { Succeeded } else { Dead }),
@@ -706,7 +711,7 @@ pub async fn record_test(
 pub async fn counts_for(
     db: &impl ConnectionTrait,
     endpoint_id: &str,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<Vec<(String, i64)>, DbErr> {
     deliveries::Entity::find()
         .select_only()
@@ -724,7 +729,7 @@ pub async fn counts_for(
 pub async fn dead_for(
     db: &impl ConnectionTrait,
     endpoint_ids: &[String],
-    organization_id: &str,
+    organization_id: &OrganizationId,
     limit: u64,
 ) -> Result<Vec<deliveries::Model>, DbErr> {
     deliveries::Entity::find()

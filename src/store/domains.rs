@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::organization_domains as domains;
+use ids::OrganizationId;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -12,12 +13,12 @@ use crate::domain::EmailDomain;
 /// Verifies `domain` for the organization; `false` when it already was.
 pub async fn add(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     domain: &EmailDomain,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let res = domains::Entity::insert(domains::ActiveModel {
-        organization_id: Set(organization_id.to_string()),
+        organization_id: Set(organization_id.clone()),
         domain: Set(domain.as_str().to_string()),
         created_at: Set(now),
     })
@@ -33,7 +34,7 @@ pub async fn add(
 
 pub async fn list(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<Vec<domains::Model>, DbErr> {
     domains::Entity::find()
         .filter(domains::Column::OrganizationId.eq(organization_id))
@@ -45,7 +46,7 @@ pub async fn list(
 /// Removes a verification; `false` when there was none.
 pub async fn remove(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     domain: &EmailDomain,
 ) -> Result<bool, DbErr> {
     let res = domains::Entity::delete_many()
@@ -58,11 +59,11 @@ pub async fn remove(
 
 pub async fn is_verified(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     domain: &EmailDomain,
 ) -> Result<bool, DbErr> {
     Ok(
-        domains::Entity::find_by_id((organization_id.to_string(), domain.as_str().to_string()))
+        domains::Entity::find_by_id((organization_id.clone(), domain.as_str().to_string()))
             .one(db)
             .await?
             .is_some(),
@@ -72,7 +73,7 @@ pub async fn is_verified(
 /// Drops every verification of the organization (organization deletion).
 pub async fn delete_for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<u64, DbErr> {
     let res = domains::Entity::delete_many()
         .filter(domains::Column::OrganizationId.eq(organization_id))

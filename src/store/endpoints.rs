@@ -4,13 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::{deliveries, webhook_endpoints as endpoints};
+use ids::OrganizationId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder,
 };
 use serde_json::Value;
 
-use crate::{db, ids};
+use crate::db;
 
 use super::deliveries::{DeliveryStatus, finish_pending, replay_filter};
 
@@ -18,7 +19,7 @@ pub struct NewEndpoint {
     pub url: String,
     pub secret: String,
     pub event_types: Vec<String>,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub max_in_flight: Option<i32>,
 }
 

@@ -1,5 +1,6 @@
 //! SCIM groups and their member rows.
 
+use ids::{GroupId, OrganizationId};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -11,11 +12,11 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use crate::db;
 use crate::domain::text::normalize_key;
-use crate::{db, ids};
 
 pub struct NewGroup<'a> {
-    pub organization_id: &'a str,
+    pub organization_id: &'a OrganizationId,
     pub display_name: String,
     pub external_id: Option<String>,
     pub record: Value,
@@ -27,8 +28,8 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<groups::Model, DbErr> {
     groups::Entity::insert(groups::ActiveModel {
-        id: Set(ids::new_id(ids::GROUP)),
-        organization_id: Set(g.organization_id.to_string()),
+        id: Set(GroupId::new()),
+        organization_id: Set(g.organization_id.clone()),
         display_name_key: Set(normalize_key(&g.display_name)),
         display_name: Set(g.display_name),
         external_id: Set(g.external_id),
@@ -44,11 +45,11 @@ pub async fn insert(
 /// The organization's group, locked for update on PostgreSQL when `lock`.
 pub async fn find(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    id: &str,
+    organization_id: &OrganizationId,
+    id: &GroupId,
     lock: bool,
 ) -> Result<Option<groups::Model>, DbErr> {
-    let mut q = groups::Entity::find_by_id(id.to_string())
+    let mut q = groups::Entity::find_by_id(id.clone())
         .filter(groups::Column::OrganizationId.eq(organization_id));
     if lock {
         q = db::for_update(q, db);
@@ -87,21 +88,19 @@ pub async fn touch(
     am.update(db).await
 }
 
-pub async fn delete(db: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+pub async fn delete(db: &impl ConnectionTrait, id: &GroupId) -> Result<(), DbErr> {
     group_members::Entity::delete_many()
         .filter(group_members::Column::GroupId.eq(id))
         .exec(db)
         .await?;
-    groups::Entity::delete_by_id(id.to_string())
-        .exec(db)
-        .await?;
+    groups::Entity::delete_by_id(id.clone()).exec(db).await?;
     Ok(())
 }
 
 /// Deletes every group of the organization (organization deletion); returns how many.
 pub async fn delete_for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<u64, DbErr> {
     group_members::Entity::delete_many()
         .filter(group_members::Column::OrganizationId.eq(organization_id))
@@ -124,8 +123,8 @@ pub struct Member {
 /// The group's members (SCIM ids) with their userName in the organization, in id order.
 pub async fn members(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    group_id: &str,
+    organization_id: &OrganizationId,
+    group_id: &GroupId,
 ) -> Result<Vec<Member>, DbErr> {
     let ids = member_ids(db, group_id).await?;
     let mut names: HashMap<String, Option<String>> = HashMap::new();
@@ -135,7 +134,7 @@ pub async fn members(
             .column(memberships::Column::ScimId)
             .column(memberships::Column::UserName)
             .filter(memberships::Column::OrganizationId.eq(organization_id))
-            .filter(memberships::Column::ScimId.is_in(chunk.iter().map(String::as_str)))
+            .filter(memberships::Column::ScimId.is_in(chunk.iter()))
             .filter(memberships::Column::RemovedAt.is_null())
             .into_tuple()
             .all(db)
@@ -151,7 +150,10 @@ pub async fn members(
         .collect())
 }
 
-pub async fn member_ids(db: &impl ConnectionTrait, group_id: &str) -> Result<Vec<String>, DbErr> {
+pub async fn member_ids(
+    db: &impl ConnectionTrait,
+    group_id: &GroupId,
+) -> Result<Vec<String>, DbErr> {
     group_members::Entity::find()
         .select_only()
         .column(group_members::Column::MemberId)
@@ -165,7 +167,7 @@ pub async fn member_ids(db: &impl ConnectionTrait, group_id: &str) -> Result<Vec
 /// Of `member_ids` (SCIM ids), those already in the group.
 pub async fn member_ids_among(
     db: &impl ConnectionTrait,
-    group_id: &str,
+    group_id: &GroupId,
     member_ids: &[String],
 ) -> Result<Vec<String>, DbErr> {
     let mut out = Vec::new();
@@ -174,7 +176,7 @@ pub async fn member_ids_among(
             .select_only()
             .column(group_members::Column::MemberId)
             .filter(group_members::Column::GroupId.eq(group_id))
-            .filter(group_members::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
+            .filter(group_members::Column::MemberId.is_in(chunk.iter()))
             .into_tuple()
             .all(db)
             .await?;
@@ -186,8 +188,8 @@ pub async fn member_ids_among(
 /// Adds members (SCIM ids); returns those that were not members before.
 pub async fn add_members(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    group_id: &str,
+    organization_id: &OrganizationId,
+    group_id: &GroupId,
     member_ids: &[String],
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
@@ -202,9 +204,9 @@ pub async fn add_members(
         .collect();
     for chunk in new.chunks(500) {
         group_members::Entity::insert_many(chunk.iter().map(|u| group_members::ActiveModel {
-            group_id: Set(group_id.to_string()),
+            group_id: Set(group_id.clone()),
             member_id: Set(u.clone()),
-            organization_id: Set(organization_id.to_string()),
+            organization_id: Set(organization_id.clone()),
             created_at: Set(now),
         }))
         .on_conflict(
@@ -224,14 +226,14 @@ pub async fn add_members(
 /// Removes members (SCIM ids); returns those that were members.
 pub async fn remove_members(
     db: &impl ConnectionTrait,
-    group_id: &str,
+    group_id: &GroupId,
     member_ids: &[String],
 ) -> Result<Vec<String>, DbErr> {
     let there = member_ids_among(db, group_id, member_ids).await?;
     for chunk in there.chunks(500) {
         group_members::Entity::delete_many()
             .filter(group_members::Column::GroupId.eq(group_id))
-            .filter(group_members::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
+            .filter(group_members::Column::MemberId.is_in(chunk.iter()))
             .exec(db)
             .await?;
     }
@@ -242,13 +244,13 @@ pub async fn remove_members(
 /// was removed); returns the (group, member) pairs removed.
 pub async fn remove_from_all_groups(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     member_ids: &[String],
-) -> Result<Vec<(String, String)>, DbErr> {
+) -> Result<Vec<(GroupId, String)>, DbErr> {
     if member_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let pairs: Vec<(String, String)> = group_members::Entity::find()
+    let pairs: Vec<(GroupId, String)> = group_members::Entity::find()
         .select_only()
         .column(group_members::Column::GroupId)
         .column(group_members::Column::MemberId)
@@ -272,32 +274,32 @@ pub async fn remove_from_all_groups(
 /// member -> [(id, displayName)].
 pub async fn groups_of_members(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     member_ids: &[String],
-) -> Result<HashMap<String, Vec<(String, String)>>, DbErr> {
-    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+) -> Result<HashMap<String, Vec<(GroupId, String)>>, DbErr> {
+    let mut out: HashMap<String, Vec<(GroupId, String)>> = HashMap::new();
     for chunk in member_ids.chunks(500) {
-        let pairs: Vec<(String, String)> = group_members::Entity::find()
+        let pairs: Vec<(String, GroupId)> = group_members::Entity::find()
             .select_only()
             .column(group_members::Column::MemberId)
             .column(group_members::Column::GroupId)
             .filter(group_members::Column::OrganizationId.eq(organization_id))
-            .filter(group_members::Column::MemberId.is_in(chunk.iter().map(String::as_str)))
+            .filter(group_members::Column::MemberId.is_in(chunk.iter()))
             .into_tuple()
             .all(db)
             .await?;
         if pairs.is_empty() {
             continue;
         }
-        let mut group_ids: Vec<&str> = pairs.iter().map(|(_, g)| g.as_str()).collect();
+        let mut group_ids: Vec<&GroupId> = pairs.iter().map(|(_, g)| g).collect();
         group_ids.sort_unstable();
         group_ids.dedup();
-        let names: HashMap<String, String> = groups::Entity::find()
+        let names: HashMap<GroupId, String> = groups::Entity::find()
             .select_only()
             .column(groups::Column::Id)
             .column(groups::Column::DisplayName)
             .filter(groups::Column::Id.is_in(group_ids))
-            .into_tuple::<(String, String)>()
+            .into_tuple::<(GroupId, String)>()
             .all(db)
             .await?
             .into_iter()
@@ -315,6 +317,6 @@ pub async fn groups_of_members(
 }
 
 /// What `/Users` or `/Groups` lists: the organization's groups.
-pub fn listed(organization_id: &str) -> sea_orm::Select<groups::Entity> {
+pub fn listed(organization_id: &OrganizationId) -> sea_orm::Select<groups::Entity> {
     groups::Entity::find().filter(groups::Column::OrganizationId.eq(organization_id))
 }

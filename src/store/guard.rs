@@ -2,6 +2,7 @@
 //! settings and current window, locked by every counted deprovisioning) and the
 //! `held_actions` waiting for an operator.
 
+use ids::{MembershipId, OrganizationId, UserId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,6 @@ use sea_orm::{
 };
 
 use crate::domain::guard::{GuardMode, GuardSettings};
-use crate::ids;
 
 /// The settings a row holds (a mode it does not know reads as the default, `hold`: the
 /// guard fails safe).
@@ -34,9 +34,13 @@ fn set_columns(am: &mut guards::ActiveModel, s: GuardSettings) {
     am.window_secs = Set(i64::try_from(s.window.as_secs()).unwrap_or(i64::MAX));
 }
 
-fn new_row(organization_id: &str, s: GuardSettings, now: DateTime<Utc>) -> guards::ActiveModel {
+fn new_row(
+    organization_id: &OrganizationId,
+    s: GuardSettings,
+    now: DateTime<Utc>,
+) -> guards::ActiveModel {
     let mut am = guards::ActiveModel {
-        organization_id: Set(organization_id.to_string()),
+        organization_id: Set(organization_id.clone()),
         window_started_at: Set(None),
         window_count: Set(0),
         active_at_start: Set(0),
@@ -52,7 +56,7 @@ fn new_row(organization_id: &str, s: GuardSettings, now: DateTime<Utc>) -> guard
 /// Gives a new organization its guard.
 pub async fn create(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     settings: GuardSettings,
     now: DateTime<Utc>,
 ) -> Result<guards::Model, DbErr> {
@@ -64,9 +68,9 @@ pub async fn create(
 /// The organization's guard (the default when it has no row).
 pub async fn find(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<Option<guards::Model>, DbErr> {
-    guards::Entity::find_by_id(organization_id.to_string())
+    guards::Entity::find_by_id(organization_id.clone())
         .one(db)
         .await
 }
@@ -77,10 +81,10 @@ pub async fn find(
 /// defaults first.
 pub async fn lock(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     now: DateTime<Utc>,
 ) -> Result<guards::Model, DbErr> {
-    let q = || crate::db::for_update(guards::Entity::find_by_id(organization_id.to_string()), db);
+    let q = || crate::db::for_update(guards::Entity::find_by_id(organization_id.clone()), db);
     if let Some(row) = q().one(db).await? {
         return Ok(row);
     }
@@ -117,7 +121,7 @@ pub async fn save_state(db: &impl ConnectionTrait, row: &guards::Model) -> Resul
 /// Changes the settings (the window in progress and anything held stay as they are).
 pub async fn set_settings(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     s: GuardSettings,
     now: DateTime<Utc>,
 ) -> Result<guards::Model, DbErr> {
@@ -131,9 +135,9 @@ pub async fn set_settings(
 pub use entity::held_actions::HeldKind;
 
 pub struct NewHeld<'a> {
-    pub organization_id: &'a str,
-    pub membership_id: &'a str,
-    pub user_id: &'a str,
+    pub organization_id: &'a OrganizationId,
+    pub membership_id: &'a MembershipId,
+    pub user_id: &'a UserId,
     pub kind: HeldKind,
     pub source: &'a str,
     pub token_id: &'a str,
@@ -149,9 +153,9 @@ pub async fn hold(
 ) -> Result<(String, bool), DbErr> {
     let inserted = held::Entity::insert(held::ActiveModel {
         id: Set(ids::new_id(ids::HELD_ACTION)),
-        organization_id: Set(h.organization_id.to_string()),
-        membership_id: Set(h.membership_id.to_string()),
-        user_id: Set(h.user_id.to_string()),
+        organization_id: Set(h.organization_id.clone()),
+        membership_id: Set(h.membership_id.clone()),
+        user_id: Set(h.user_id.clone()),
         action: Set(h.kind),
         source: Set(h.source.to_string()),
         token_id: Set(h.token_id.to_string()),
@@ -179,7 +183,7 @@ pub async fn hold(
 /// (`None`: from the first), at most `limit`.
 pub async fn page(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     after: Option<&held::Model>,
     limit: u64,
 ) -> Result<Vec<held::Model>, DbErr> {
@@ -205,7 +209,7 @@ pub async fn page(
 /// One held action of the organization.
 pub async fn find_held(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     id: &str,
 ) -> Result<Option<held::Model>, DbErr> {
     held::Entity::find_by_id(id.to_string())
@@ -217,7 +221,7 @@ pub async fn find_held(
 /// The organization's held actions among `ids`, in arrival order.
 pub async fn with_ids(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     ids: &[String],
 ) -> Result<Vec<held::Model>, DbErr> {
     if ids.is_empty() {
@@ -235,7 +239,7 @@ pub async fn with_ids(
 pub async fn delete(db: &impl ConnectionTrait, ids: &[String]) -> Result<(), DbErr> {
     for chunk in ids.chunks(500) {
         held::Entity::delete_many()
-            .filter(held::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .filter(held::Column::Id.is_in(chunk.iter()))
             .exec(db)
             .await?;
     }
@@ -246,7 +250,7 @@ pub async fn delete(db: &impl ConnectionTrait, ids: &[String]) -> Result<(), DbE
 /// anything was.
 pub async fn withdraw(
     db: &impl ConnectionTrait,
-    membership_id: &str,
+    membership_id: &MembershipId,
     kind: HeldKind,
 ) -> Result<bool, DbErr> {
     let res = held::Entity::delete_many()
@@ -260,7 +264,7 @@ pub async fn withdraw(
 /// Drops everything held for the organization (it is being deleted).
 pub async fn delete_for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<(), DbErr> {
     held::Entity::delete_many()
         .filter(held::Column::OrganizationId.eq(organization_id))
@@ -270,7 +274,10 @@ pub async fn delete_for_organization(
 }
 
 /// How many actions the organization has held.
-pub async fn count(db: &impl ConnectionTrait, organization_id: &str) -> Result<u64, DbErr> {
+pub async fn count(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+) -> Result<u64, DbErr> {
     held::Entity::find()
         .filter(held::Column::OrganizationId.eq(organization_id))
         .count(db)

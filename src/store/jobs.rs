@@ -12,7 +12,6 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::audit::Actor;
-use crate::ids;
 
 use JobStatus::{Finished, Queued, Running};
 pub use entity::jobs::JobStatus;

@@ -8,18 +8,18 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use crate::db;
 use crate::domain::text::SearchKeys;
 use crate::domain::{Membership, MembershipStatus};
-use crate::ids::{MembershipId, OrganizationId, UserId};
-use crate::{db, ids};
+use ids::{MembershipId, OrganizationId, UserId};
 
 /// A membership row as the rules see it.
 pub fn to_domain(m: &memberships::Model) -> Membership {
     Membership {
-        id: MembershipId::from_stored(&m.id),
+        id: m.id.clone(),
         scim_id: m.scim_id.clone(),
-        organization_id: OrganizationId::from_stored(&m.organization_id),
-        user_id: UserId::from_stored(&m.user_id),
+        organization_id: m.organization_id.clone(),
+        user_id: m.user_id.clone(),
         status: status_of(m.status),
         external_id: m.external_id.clone(),
         view: None,
@@ -47,8 +47,8 @@ pub fn stored(s: MembershipStatus) -> Status {
 /// The live membership of `user_id` in the organization, locked for update when `lock`.
 pub async fn find_live(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    user_id: &str,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
     lock: bool,
 ) -> Result<Option<memberships::Model>, DbErr> {
     let mut q = memberships::Entity::find()
@@ -65,7 +65,7 @@ pub async fn find_live(
 /// `lock`.
 pub async fn find_live_by_scim_id(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     scim_id: &str,
     lock: bool,
 ) -> Result<Option<memberships::Model>, DbErr> {
@@ -83,17 +83,17 @@ pub async fn find_live_by_scim_id(
 /// account id. Ids that name no live member are absent.
 pub async fn accounts_of(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     scim_ids: &[String],
-) -> Result<std::collections::HashMap<String, String>, DbErr> {
+) -> Result<std::collections::HashMap<String, UserId>, DbErr> {
     let mut out = std::collections::HashMap::with_capacity(scim_ids.len());
     for chunk in scim_ids.chunks(500) {
-        let rows: Vec<(String, String)> = memberships::Entity::find()
+        let rows: Vec<(String, UserId)> = memberships::Entity::find()
             .select_only()
             .column(memberships::Column::ScimId)
             .column(memberships::Column::UserId)
             .filter(memberships::Column::OrganizationId.eq(organization_id))
-            .filter(memberships::Column::ScimId.is_in(chunk.iter().map(String::as_str)))
+            .filter(memberships::Column::ScimId.is_in(chunk.iter()))
             .filter(memberships::Column::RemovedAt.is_null())
             .into_tuple()
             .all(db)
@@ -107,10 +107,10 @@ pub async fn accounts_of(
 /// members after `after_id`, in id order.
 pub async fn live_user_names_page(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    after_id: Option<&str>,
+    organization_id: &OrganizationId,
+    after_id: Option<&MembershipId>,
     limit: u64,
-) -> Result<Vec<(String, String, Option<String>)>, DbErr> {
+) -> Result<Vec<(MembershipId, UserId, Option<String>)>, DbErr> {
     let mut q = memberships::Entity::find()
         .select_only()
         .column(memberships::Column::Id)
@@ -130,7 +130,7 @@ pub async fn live_user_names_page(
 
 pub async fn find_live_by_user_name(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     user_name_key: &str,
 ) -> Result<Option<memberships::Model>, DbErr> {
     memberships::Entity::find()
@@ -144,7 +144,7 @@ pub async fn find_live_by_user_name(
 /// Every membership of the user, removed ones included (the admin view).
 pub async fn list_for_user(
     db: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Vec<memberships::Model>, DbErr> {
     memberships::Entity::find()
         .filter(memberships::Column::UserId.eq(user_id))
@@ -154,8 +154,8 @@ pub async fn list_for_user(
 }
 
 pub struct NewMembership<'a> {
-    pub organization_id: &'a str,
-    pub user_id: &'a str,
+    pub organization_id: &'a OrganizationId,
+    pub user_id: &'a UserId,
     pub status: MembershipStatus,
     pub external_id: Option<String>,
     pub user_name: &'a str,
@@ -170,13 +170,13 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<memberships::Model, DbErr> {
     // The membership's own id is the id its IdP sees: opaque, never the account's.
-    let id = ids::new_id(ids::MEMBERSHIP);
+    let id = MembershipId::new();
     let keys = SearchKeys::of(&m.record);
     let model = memberships::ActiveModel {
-        id: Set(id.clone()),
-        organization_id: Set(m.organization_id.to_string()),
-        user_id: Set(m.user_id.to_string()),
-        scim_id: Set(id),
+        scim_id: Set(id.to_string()),
+        id: Set(id),
+        organization_id: Set(m.organization_id.clone()),
+        user_id: Set(m.user_id.clone()),
         status: Set(stored(m.status)),
         roles: Set(m.roles),
         external_id: Set(m.external_id),
@@ -229,8 +229,8 @@ pub async fn save(
 /// decoding them was a tenth of a large organization's deletion.
 pub async fn live_page(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    after_id: Option<&str>,
+    organization_id: &OrganizationId,
+    after_id: Option<&MembershipId>,
     limit: u64,
 ) -> Result<Vec<memberships::Model>, DbErr> {
     use sea_orm::sea_query::Expr;
@@ -255,7 +255,7 @@ pub async fn live_page(
 /// longer (the retention policy), locked for update on PostgreSQL.
 pub async fn inactive_since(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     cutoff: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<memberships::Model>, DbErr> {
@@ -274,7 +274,7 @@ pub async fn inactive_since(
 /// Every live membership of the user, locked for update on PostgreSQL.
 pub async fn live_for_user(
     db: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Vec<memberships::Model>, DbErr> {
     let mut q = memberships::Entity::find()
         .filter(memberships::Column::UserId.eq(user_id))
@@ -289,7 +289,10 @@ pub async fn live_for_user(
 /// them (PostgreSQL), so a long organization deletion is never a deadlock partner of a
 /// SCIM write, which locks its membership first. A no-op on SQLite, where the write
 /// transaction already excludes every other writer.
-pub async fn lock_all_live(db: &impl ConnectionTrait, organization_id: &str) -> Result<(), DbErr> {
+pub async fn lock_all_live(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+) -> Result<(), DbErr> {
     if !db::supports_row_locks(db.get_database_backend()) {
         return Ok(());
     }
@@ -308,15 +311,15 @@ pub async fn lock_all_live(db: &impl ConnectionTrait, organization_id: &str) -> 
 /// Of `user_ids`, those that still have a live membership anywhere.
 pub async fn users_with_live(
     db: &impl ConnectionTrait,
-    user_ids: &[String],
-) -> Result<std::collections::HashSet<String>, DbErr> {
+    user_ids: &[UserId],
+) -> Result<std::collections::HashSet<UserId>, DbErr> {
     if user_ids.is_empty() {
         return Ok(Default::default());
     }
-    let rows: Vec<String> = memberships::Entity::find()
+    let rows: Vec<UserId> = memberships::Entity::find()
         .select_only()
         .column(memberships::Column::UserId)
-        .filter(memberships::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
+        .filter(memberships::Column::UserId.is_in(user_ids.iter()))
         .filter(memberships::Column::RemovedAt.is_null())
         .into_tuple()
         .all(db)
@@ -328,7 +331,7 @@ pub async fn users_with_live(
 /// once, or kept until `purge_after` when a grace period applies.
 pub async fn mark_removed(
     db: &impl ConnectionTrait,
-    ids: &[String],
+    ids: &[MembershipId],
     now: DateTime<Utc>,
     purge_after: Option<DateTime<Utc>>,
 ) -> Result<(), DbErr> {
@@ -360,7 +363,7 @@ pub async fn mark_removed(
     if purge_after.is_none() {
         q = erase_record(q);
     }
-    q.filter(memberships::Column::Id.is_in(ids.iter().map(String::as_str)))
+    q.filter(memberships::Column::Id.is_in(ids))
         .exec(db)
         .await?;
     Ok(())
@@ -397,14 +400,14 @@ fn erase_record(
 /// Flags memberships as removed by their account's deletion (a restore brings them back).
 pub async fn mark_removed_with_account(
     db: &impl ConnectionTrait,
-    ids: &[String],
+    ids: &[MembershipId],
 ) -> Result<(), DbErr> {
     if ids.is_empty() {
         return Ok(());
     }
     memberships::Entity::update_many()
         .col_expr(memberships::Column::RemovedWithAccount, true.into())
-        .filter(memberships::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(memberships::Column::Id.is_in(ids))
         .exec(db)
         .await?;
     Ok(())
@@ -415,8 +418,8 @@ pub async fn mark_removed_with_account(
 /// transaction: writing them again doubled the cost of a large organization's deletion).
 pub async fn erase_all_for_users(
     db: &impl ConnectionTrait,
-    user_ids: &[String],
-    erased: &[String],
+    user_ids: &[UserId],
+    erased: &[MembershipId],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if user_ids.is_empty() {
@@ -428,9 +431,9 @@ pub async fn erase_all_for_users(
             memberships::Column::PurgeAfter,
             Option::<DateTime<Utc>>::None.into(),
         )
-        .filter(memberships::Column::UserId.is_in(user_ids.iter().map(String::as_str)));
+        .filter(memberships::Column::UserId.is_in(user_ids.iter()));
     if !erased.is_empty() {
-        q = q.filter(memberships::Column::Id.is_not_in(erased.iter().map(String::as_str)));
+        q = q.filter(memberships::Column::Id.is_not_in(erased));
     }
     q.exec(db).await?;
     Ok(())
@@ -443,8 +446,8 @@ pub async fn purge_due(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<(String, String)>, DbErr> {
-    let due: Vec<(String, String, String)> = memberships::Entity::find()
+) -> Result<Vec<(OrganizationId, UserId)>, DbErr> {
+    let due: Vec<(MembershipId, OrganizationId, UserId)> = memberships::Entity::find()
         .select_only()
         .column(memberships::Column::Id)
         .column(memberships::Column::OrganizationId)
@@ -458,7 +461,7 @@ pub async fn purge_due(
     if due.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = due.iter().map(|(id, _, _)| id.as_str()).collect();
+    let ids: Vec<&MembershipId> = due.iter().map(|(id, _, _)| id).collect();
     erase_record(memberships::Entity::update_many())
         .col_expr(memberships::Column::UpdatedAt, now.into())
         .col_expr(
@@ -475,7 +478,7 @@ pub async fn purge_due(
 /// Memberships a restore may bring back: removed with the account and not yet purged.
 pub async fn restorable_for_user(
     db: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Vec<memberships::Model>, DbErr> {
     memberships::Entity::find()
         .filter(memberships::Column::UserId.eq(user_id))
@@ -505,14 +508,17 @@ pub async fn restore(
 }
 
 /// What `/Users` or `/Groups` lists: the organization's live memberships.
-pub fn listed(organization_id: &str) -> sea_orm::Select<memberships::Entity> {
+pub fn listed(organization_id: &OrganizationId) -> sea_orm::Select<memberships::Entity> {
     memberships::Entity::find()
         .filter(memberships::Column::OrganizationId.eq(organization_id))
         .filter(memberships::Column::RemovedAt.is_null())
 }
 
 /// How many live members the organization has.
-pub async fn count_live(db: &impl ConnectionTrait, organization_id: &str) -> Result<u64, DbErr> {
+pub async fn count_live(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     memberships::Entity::find()
         .filter(memberships::Column::OrganizationId.eq(organization_id))
@@ -522,7 +528,10 @@ pub async fn count_live(db: &impl ConnectionTrait, organization_id: &str) -> Res
 }
 
 /// How many live members of the organization are `ACTIVE`.
-pub async fn count_active(db: &impl ConnectionTrait, organization_id: &str) -> Result<u64, DbErr> {
+pub async fn count_active(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     listed(organization_id)
         .filter(memberships::Column::Status.eq(Status::Active))
@@ -534,15 +543,15 @@ pub async fn count_active(db: &impl ConnectionTrait, organization_id: &str) -> R
 /// when `lock` (in id order, as every use case that locks several does).
 pub async fn find_live_by_ids(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    ids: &[String],
+    organization_id: &OrganizationId,
+    ids: &[MembershipId],
     lock: bool,
 ) -> Result<Vec<memberships::Model>, DbErr> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut q = listed(organization_id)
-        .filter(memberships::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(memberships::Column::Id.is_in(ids))
         .order_by_asc(memberships::Column::Id);
     if lock {
         q = db::for_update(q, db);
@@ -591,7 +600,7 @@ pub fn shown_status(m: &memberships::Model) -> &'static str {
 /// status), removed ones, or all; `q` matches the userName or display name (case-insensitive).
 pub async fn admin_page(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     filter: Option<MemberFilter>,
     q: Option<&str>,
     after: Option<&str>,

@@ -1,9 +1,8 @@
 use chrono::{DateTime, Utc};
 use entity::organizations;
+use ids::OrganizationId;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
-
-use crate::ids;
 
 #[tracing::instrument(skip_all)]
 pub async fn create(
@@ -13,7 +12,7 @@ pub async fn create(
 ) -> Result<organizations::Model, DbErr> {
     let now = Utc::now();
     let model = organizations::ActiveModel {
-        id: Set(ids::new_id(ids::ORGANIZATION)),
+        id: Set(OrganizationId::new()),
         name: Set(name.to_string()),
         deactivated_retention_secs: Set(deactivated_retention_secs),
         event_seq: Set(0),
@@ -32,9 +31,9 @@ pub async fn create(
 /// The organization, unless it is unknown or deleted.
 pub async fn find(
     db: &impl ConnectionTrait,
-    id: &str,
+    id: &OrganizationId,
 ) -> Result<Option<organizations::Model>, DbErr> {
-    Ok(organizations::Entity::find_by_id(id.to_string())
+    Ok(organizations::Entity::find_by_id(id.clone())
         .one(db)
         .await?
         .filter(|o| o.deleted_at.is_none()))
@@ -44,9 +43,9 @@ pub async fn find(
 /// not run twice at once for one organization).
 pub async fn find_locked(
     db: &impl ConnectionTrait,
-    id: &str,
+    id: &OrganizationId,
 ) -> Result<Option<organizations::Model>, DbErr> {
-    let q = crate::db::for_update(organizations::Entity::find_by_id(id.to_string()), db);
+    let q = crate::db::for_update(organizations::Entity::find_by_id(id.clone()), db);
     Ok(q.one(db).await?.filter(|o| o.deleted_at.is_none()))
 }
 
@@ -54,7 +53,7 @@ pub async fn find_locked(
 /// audit log) and drops its settings.
 pub async fn mark_deleted(
     db: &impl ConnectionTrait,
-    id: &str,
+    id: &OrganizationId,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     organizations::Entity::update_many()
@@ -118,7 +117,7 @@ pub async fn with_retention(db: &impl ConnectionTrait) -> Result<Vec<organizatio
 /// sequence order is commit order.
 pub async fn reserve_sequence(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     n: i64,
 ) -> Result<i64, DbErr> {
     let rows = organizations::Entity::update_many()

@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use entity::events;
+use ids::{OrganizationId, UserId};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::domain::events::{Event, Head, Provenance};
-use crate::ids;
 use crate::store::organizations;
 
 /// Rows per `INSERT`: eight values each, well under the values one statement may bind
@@ -20,7 +20,7 @@ const ROWS_PER_INSERT: usize = 1000;
 #[tracing::instrument(skip_all, fields(organization_id, count = events.len()))]
 pub async fn append(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     events: Vec<Event>,
     provenance: &Provenance,
     now: DateTime<Utc>,
@@ -58,7 +58,7 @@ pub async fn append(
             let head = Head {
                 id: &id,
                 timestamp: now,
-                organization_id,
+                organization_id: organization_id.as_str(),
                 sequence,
             };
             // The body is serialized once, straight from the event, and stored as it is.
@@ -100,8 +100,8 @@ pub async fn append(
 /// erased form). Set-based: one statement per 500 users.
 pub async fn erase_personal(
     db: &impl ConnectionTrait,
-    user_ids: &[String],
-    organization_id: Option<&str>,
+    user_ids: &[UserId],
+    organization_id: Option<&OrganizationId>,
 ) -> Result<u64, DbErr> {
     use sea_orm::{DatabaseBackend, Statement};
     let backend = db.get_database_backend();
@@ -163,7 +163,7 @@ pub async fn erase_personal(
 /// organization and one type.
 pub async fn page(
     db: &impl ConnectionTrait,
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     event_type: Option<&str>,
     after: Option<&str>,
     limit: u64,
@@ -183,7 +183,7 @@ pub async fn page(
 /// organization's numbers are reserved under its row lock, held until commit.
 pub async fn after_sequence(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     after: i64,
     limit: u64,
 ) -> Result<Vec<events::Model>, DbErr> {
@@ -204,7 +204,7 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<events::
 /// An organization's events in sequence order.
 pub async fn list_for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<Vec<events::Model>, DbErr> {
     events::Entity::find()
         .filter(events::Column::OrganizationId.eq(organization_id))
@@ -216,7 +216,7 @@ pub async fn list_for_organization(
 /// The events about the account, in every organization, oldest first, at most `limit`.
 pub async fn for_user(
     db: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: &UserId,
     limit: u64,
 ) -> Result<Vec<events::Model>, DbErr> {
     events::Entity::find()
@@ -231,7 +231,7 @@ pub async fn for_user(
 /// The organization's newest events, newest first.
 pub async fn newest_for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     limit: u64,
 ) -> Result<Vec<events::Model>, DbErr> {
     events::Entity::find()

@@ -1,6 +1,7 @@
 //! The request inspector's rows (`scim_requests`): written by the inspector's periodic
 //! flush only, pruned by count per organization and by age.
 
+use ids::OrganizationId;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -60,13 +61,13 @@ pub async fn insert_many(
 /// Until when each of these organizations asked for full bodies (those that did).
 pub async fn full_body_windows(
     db: &impl ConnectionTrait,
-    organization_ids: &[&str],
-) -> Result<HashMap<String, DateTime<Utc>>, DbErr> {
-    let found: Vec<(String, Option<DateTime<Utc>>)> = organizations::Entity::find()
+    organization_ids: impl IntoIterator<Item = &OrganizationId>,
+) -> Result<HashMap<OrganizationId, DateTime<Utc>>, DbErr> {
+    let found: Vec<(OrganizationId, Option<DateTime<Utc>>)> = organizations::Entity::find()
         .select_only()
         .column(organizations::Column::Id)
         .column(organizations::Column::InspectFullBodiesUntil)
-        .filter(organizations::Column::Id.is_in(organization_ids.iter().copied()))
+        .filter(organizations::Column::Id.is_in(organization_ids))
         .filter(organizations::Column::InspectFullBodiesUntil.is_not_null())
         .into_tuple()
         .all(db)
@@ -80,7 +81,7 @@ pub async fn full_body_windows(
 /// Keeps the organization's newest `keep` rows.
 pub async fn keep_newest(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     keep: u64,
 ) -> Result<(), DbErr> {
     let oldest_kept: Option<String> = rows::Entity::find()
@@ -124,7 +125,7 @@ pub async fn prune(
 
 pub async fn delete_for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<(), DbErr> {
     rows::Entity::delete_many()
         .filter(rows::Column::OrganizationId.eq(organization_id))
@@ -137,7 +138,7 @@ pub async fn delete_for_organization(
 /// `limit`, not older than `since`.
 pub async fn page(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     status: Option<StatusFilter>,
     after: Option<&str>,
     since: DateTime<Utc>,

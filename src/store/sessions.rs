@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::sessions;
+use ids::{OrganizationId, UserId};
 use std::collections::HashMap;
 
 use sea_orm::{
@@ -9,18 +10,16 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::ids;
-
 pub async fn create(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    user_id: &str,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
     expires_at: DateTime<Utc>,
 ) -> Result<sessions::Model, DbErr> {
     let model = sessions::ActiveModel {
         id: Set(ids::new_id(ids::SESSION)),
-        organization_id: Set(organization_id.to_string()),
-        user_id: Set(user_id.to_string()),
+        organization_id: Set(organization_id.clone()),
+        user_id: Set(user_id.clone()),
         created_at: Set(Utc::now()),
         expires_at: Set(expires_at),
         revoked_at: Set(None),
@@ -39,13 +38,19 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<sessions
 #[tracing::instrument(skip_all, fields(organization_id, user_id))]
 pub async fn revoke_for_membership(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    user_id: &str,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let revoked =
-        revoke_for_users(db, organization_id, &[user_id.to_string()], reason, now).await?;
+    let revoked = revoke_for_users(
+        db,
+        organization_id,
+        std::slice::from_ref(user_id),
+        reason,
+        now,
+    )
+    .await?;
     Ok(revoked.values().sum())
 }
 
@@ -54,11 +59,11 @@ pub async fn revoke_for_membership(
 #[tracing::instrument(skip_all, fields(organization_id, users = user_ids.len()))]
 pub async fn revoke_for_users(
     db: &impl ConnectionTrait,
-    organization_id: &str,
-    user_ids: &[String],
+    organization_id: &OrganizationId,
+    user_ids: &[UserId],
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<HashMap<String, u64>, DbErr> {
+) -> Result<HashMap<UserId, u64>, DbErr> {
     if user_ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -70,13 +75,13 @@ pub async fn revoke_for_users(
         .value(sessions::Column::RevokedAt, Expr::val(now))
         .value(sessions::Column::RevokedReason, Expr::val(reason))
         .and_where(Expr::col(sessions::Column::OrganizationId).eq(organization_id))
-        .and_where(Expr::col(sessions::Column::UserId).is_in(user_ids.iter().map(String::as_str)))
+        .and_where(Expr::col(sessions::Column::UserId).is_in(user_ids.iter()))
         .and_where(Expr::col(sessions::Column::RevokedAt).is_null())
         .returning_col(sessions::Column::UserId);
-    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut counts: HashMap<UserId, u64> = HashMap::new();
     for row in db.query_all(&update).await? {
         *counts
-            .entry(row.try_get_by_index::<String>(0)?)
+            .entry(row.try_get_by_index::<UserId>(0)?)
             .or_default() += 1;
     }
     Ok(counts)
@@ -105,7 +110,7 @@ pub async fn revoke(
 /// Every session of the account, oldest first, at most `limit`.
 pub async fn for_user(
     db: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: &UserId,
     limit: u64,
 ) -> Result<Vec<sessions::Model>, DbErr> {
     sessions::Entity::find()

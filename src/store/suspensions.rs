@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::suspensions;
+use ids::UserId;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -10,9 +11,9 @@ use sea_orm::{
 
 pub async fn find(
     db: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Option<suspensions::Model>, DbErr> {
-    suspensions::Entity::find_by_id(user_id.to_string())
+    suspensions::Entity::find_by_id(user_id.clone())
         .one(db)
         .await
 }
@@ -21,13 +22,13 @@ pub async fn find(
 /// it began).
 pub async fn put(
     db: &impl ConnectionTrait,
-    user_id: &str,
+    user_id: &UserId,
     reason: Option<String>,
     until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<suspensions::Model, DbErr> {
     suspensions::Entity::insert(suspensions::ActiveModel {
-        user_id: Set(user_id.to_string()),
+        user_id: Set(user_id.clone()),
         reason: Set(reason),
         suspended_at: Set(now),
         until: Set(until),
@@ -45,8 +46,8 @@ pub async fn put(
 }
 
 /// Lifts the suspension; `false` when there was none.
-pub async fn remove(db: &impl ConnectionTrait, user_id: &str) -> Result<bool, DbErr> {
-    let res = suspensions::Entity::delete_by_id(user_id.to_string())
+pub async fn remove(db: &impl ConnectionTrait, user_id: &UserId) -> Result<bool, DbErr> {
+    let res = suspensions::Entity::delete_by_id(user_id.clone())
         .exec(db)
         .await?;
     Ok(res.rows_affected > 0)
@@ -54,10 +55,10 @@ pub async fn remove(db: &impl ConnectionTrait, user_id: &str) -> Result<bool, Db
 
 /// Drops the suspensions of accounts whose personal data is being erased (the reason may
 /// name the person).
-pub async fn remove_for_users(db: &impl ConnectionTrait, user_ids: &[String]) -> Result<(), DbErr> {
+pub async fn remove_for_users(db: &impl ConnectionTrait, user_ids: &[UserId]) -> Result<(), DbErr> {
     for chunk in user_ids.chunks(500) {
         suspensions::Entity::delete_many()
-            .filter(suspensions::Column::UserId.is_in(chunk.iter().map(String::as_str)))
+            .filter(suspensions::Column::UserId.is_in(chunk.iter()))
             .exec(db)
             .await?;
     }
@@ -69,7 +70,7 @@ pub async fn ended(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<String>, DbErr> {
+) -> Result<Vec<UserId>, DbErr> {
     suspensions::Entity::find()
         .select_only()
         .column(suspensions::Column::UserId)

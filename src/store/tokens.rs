@@ -3,11 +3,10 @@
 use base64::Engine;
 use chrono::Utc;
 use entity::scim_tokens;
+use ids::OrganizationId;
 use rand::RngCore;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
-
-use crate::ids;
 
 pub const TOKEN_PREFIX: &str = "scim_";
 
@@ -28,12 +27,12 @@ fn generate() -> String {
 #[tracing::instrument(skip_all, fields(organization_id))]
 pub async fn create(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<(scim_tokens::Model, String), DbErr> {
     let token = generate();
     let model = scim_tokens::ActiveModel {
         id: Set(ids::new_id(ids::SCIM_TOKEN)),
-        organization_id: Set(organization_id.to_string()),
+        organization_id: Set(organization_id.clone()),
         token_hash: Set(hash(&token)),
         created_at: Set(Utc::now()),
         revoked_at: Set(None),
@@ -65,7 +64,7 @@ pub async fn find_live(
 pub async fn organization_of(
     db: &impl ConnectionTrait,
     token_id: &str,
-) -> Result<Option<String>, DbErr> {
+) -> Result<Option<OrganizationId>, DbErr> {
     Ok(scim_tokens::Entity::find_by_id(token_id)
         .filter(scim_tokens::Column::RevokedAt.is_null())
         .one(db)
@@ -76,7 +75,7 @@ pub async fn organization_of(
 /// Deletes every token of the organization (organization deletion).
 pub async fn delete_for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<u64, DbErr> {
     let res = scim_tokens::Entity::delete_many()
         .filter(scim_tokens::Column::OrganizationId.eq(organization_id))
@@ -88,7 +87,7 @@ pub async fn delete_for_organization(
 /// Revokes one token of the organization; `false` if it is unknown or already revoked.
 pub async fn revoke(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     token_id: &str,
 ) -> Result<bool, DbErr> {
     let res = scim_tokens::Entity::update_many()
@@ -104,7 +103,7 @@ pub async fn revoke(
 /// The organization's live tokens (metadata; only hashes are stored).
 pub async fn for_organization(
     db: &impl ConnectionTrait,
-    organization_id: &str,
+    organization_id: &OrganizationId,
 ) -> Result<Vec<scim_tokens::Model>, DbErr> {
     use sea_orm::QueryOrder;
     scim_tokens::Entity::find()

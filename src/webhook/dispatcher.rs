@@ -82,7 +82,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             db,
             settings,
-            owner: crate::ids::new_id(crate::ids::DISPATCHER),
+            owner: ids::new_id(ids::DISPATCHER),
             client,
             wake,
             metrics,
@@ -209,7 +209,7 @@ impl Dispatcher {
             return Ok((0, Vec::new()));
         }
         let lease_until = now + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
-        let lease_id = crate::ids::new_id(crate::ids::LEASE);
+        let lease_id = ids::new_id(ids::LEASE);
         let fairness = deliveries::Fairness {
             default_slots: self.settings.endpoint_concurrency,
             breaker: self.settings.breaker,

@@ -137,3 +137,47 @@ async fn operators_create_organizations_and_tokens_and_read_accounts(app: TestAp
             .all(|r| r.token_hash != org.token && r.token_hash.len() == 64)
     );
 }
+
+db_test!(text_that_cannot_be_an_id_is_answered_as_an_unknown_id);
+async fn text_that_cannot_be_an_id_is_answered_as_an_unknown_id(app: TestApp) {
+    let org = app.create_org("Shapes").await;
+    let long = format!("org_{}", "a".repeat(200));
+    // Admin paths: another kind's prefix, no prefix, characters no id has, and a long
+    // tail each name nothing.
+    for path in [
+        "/organizations/usr_01JDQ8X2M4N6P8R0T2V4X6Z8A0",
+        "/organizations/acme",
+        "/organizations/org_a%20b",
+        &format!("/organizations/{long}"),
+        "/users/org_01JDQ8X2M4N6P8R0T2V4X6Z8A0",
+        "/users/usr_%27%3B",
+    ] {
+        let body = expect_json(app.admin_send(Method::GET, path, None).await, 404).await;
+        assert_eq!(body["error"]["code"], json!("NOT_FOUND"), "{path}");
+    }
+    // A session for ids of the wrong kind names no membership.
+    let res = app
+        .admin_send(
+            Method::POST,
+            "/sessions",
+            Some(&json!({
+                "user_id": org.id,
+                "organization_id": "usr_x",
+                "expires_at": "2999-01-01T00:00:00Z",
+            })),
+        )
+        .await;
+    let body = expect_json(res, 404).await;
+    assert_eq!(body["error"]["code"], json!("NOT_FOUND"));
+    // SCIM: a group path that cannot be a group's id is the SCIM 404.
+    for path in ["/Groups/usr_01JDQ8X2M4N6P8R0T2V4X6Z8A0", "/Groups/nope"] {
+        let body = expect_json(app.get(&org, path).await, 404).await;
+        assert_eq!(body["status"], json!("404"), "{path}");
+        assert_eq!(
+            body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+        );
+    }
+    // Nothing was made by any of it.
+    assert_eq!(app.event_types(&org).await, Vec::<String>::new());
+}

@@ -98,7 +98,7 @@ async fn every_command_prints_what_it_made_and_refuses_what_it_cannot() {
         .await
         .unwrap()
         .expect("the printed token is live");
-    assert_eq!(row.organization_id, org);
+    assert_eq!(row.organization_id.as_str(), org);
     let json: Value = serde_json::from_str(&cli.ok(&["token", "create", &org, "--json"])).unwrap();
     assert!(json["token"].as_str().unwrap().starts_with("scim_"));
     assert!(

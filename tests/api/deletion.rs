@@ -541,8 +541,8 @@ pub(crate) async fn seed_members(
     for start in (0..n).step_by(400) {
         let (mut us, mut ms) = (Vec::new(), Vec::new());
         for i in start..(start + 400).min(n) {
-            let uid = offboard::ids::new_id(offboard::ids::USER);
-            let mid = offboard::ids::new_id(offboard::ids::MEMBERSHIP);
+            let uid = ids::UserId::new();
+            let mid = ids::MembershipId::new();
             let name = format!("bulk{i}@example.com");
             us.push(users::ActiveModel {
                 id: Set(uid.clone()),
@@ -556,9 +556,9 @@ pub(crate) async fn seed_members(
                 held_identity_key: Set(None),
             });
             ms.push(memberships::ActiveModel {
-                id: Set(mid.clone()),
-                scim_id: Set(mid),
-                organization_id: Set(org.id.clone()),
+                scim_id: Set(mid.to_string()),
+                id: Set(mid),
+                organization_id: Set(org.org_id()),
                 user_id: Set(uid.clone()),
                 status: Set(entity::memberships::Status::Active),
                 roles: Set(json!([])),
@@ -577,7 +577,7 @@ pub(crate) async fn seed_members(
                 purge_after: Set(None),
                 removed_with_account: Set(false),
             });
-            accounts.push(uid);
+            accounts.push(uid.to_string());
         }
         users::Entity::insert_many(us)
             .exec_without_returning(&app.db)

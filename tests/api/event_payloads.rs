@@ -169,7 +169,7 @@ async fn events_carry_the_organizations_view_and_where_the_change_came_from(app:
 
 /// Every stored event about `user`, as text.
 async fn stored_about(app: &TestApp, user: &str) -> Vec<String> {
-    offboard::store::outbox::for_user(&app.db, user, 1000)
+    offboard::store::outbox::for_user(&app.db, &ids::UserId::named(user).expect("a user id"), 1000)
         .await
         .unwrap()
         .into_iter()
@@ -287,12 +287,13 @@ async fn a_removal_erases_the_organizations_events_of_an_account_that_lives_on_e
     let res = app.delete(&acme, &format!("/Users/{in_acme}")).await;
     assert_eq!(res.status().as_u16(), 204);
 
-    let stored = offboard::store::outbox::for_user(&app.db, &user, 1000)
-        .await
-        .unwrap();
+    let stored =
+        offboard::store::outbox::for_user(&app.db, &ids::UserId::named(&user).unwrap(), 1000)
+            .await
+            .unwrap();
     let (acme_events, other_events): (Vec<_>, Vec<_>) = stored
         .into_iter()
-        .partition(|e| e.organization_id == acme.id);
+        .partition(|e| e.organization_id.as_str() == acme.id);
     let texts = |events: Vec<entity::events::Model>| -> Vec<String> {
         events.into_iter().map(|e| e.payload.to_string()).collect()
     };

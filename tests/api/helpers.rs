@@ -173,6 +173,13 @@ pub struct Org {
     pub token: String,
 }
 
+impl Org {
+    /// The id as the store takes it.
+    pub fn org_id(&self) -> ids::OrganizationId {
+        ids::OrganizationId::named(&self.id).expect("an organization id")
+    }
+}
+
 pub fn fixture(path: &str) -> Value {
     let full = format!("{}/scim-fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
@@ -334,7 +341,7 @@ impl TestApp {
 
     /// The account (`usr_…`) behind the SCIM id an organization's IdP knows a user by.
     pub async fn account_of(&self, org: &Org, scim_id: &str) -> String {
-        self.membership_row(org, scim_id).await.user_id
+        self.membership_row(org, scim_id).await.user_id.into()
     }
 
     /// The stored membership row behind the SCIM id an organization's IdP knows a user by
@@ -401,7 +408,7 @@ impl TestApp {
     /// The organization's outbox, as (type, user id) in sequence order; also checks that
     /// sequences run 1, 2, 3… without gaps.
     pub async fn events(&self, org: &Org) -> Vec<(String, Option<String>)> {
-        let rows = offboard::store::outbox::list_for_organization(&self.db, &org.id)
+        let rows = offboard::store::outbox::list_for_organization(&self.db, &org.org_id())
             .await
             .expect("events");
         for (i, r) in rows.iter().enumerate() {
@@ -411,7 +418,7 @@ impl TestApp {
             assert_eq!(r.payload["type"], json!(r.event_type));
         }
         rows.into_iter()
-            .map(|r| (r.event_type, r.user_id))
+            .map(|r| (r.event_type, r.user_id.map(String::from)))
             .collect()
     }
 
@@ -420,7 +427,7 @@ impl TestApp {
     }
 
     pub async fn event_payloads(&self, org: &Org) -> Vec<Value> {
-        offboard::store::outbox::list_for_organization(&self.db, &org.id)
+        offboard::store::outbox::list_for_organization(&self.db, &org.org_id())
             .await
             .expect("events")
             .into_iter()
@@ -468,7 +475,7 @@ impl TestApp {
     }
 
     pub async fn audit_actions(&self, org: &Org) -> Vec<String> {
-        offboard::store::audit::list_for_organization(&self.db, &org.id)
+        offboard::store::audit::list_for_organization(&self.db, &org.org_id())
             .await
             .expect("audit")
             .into_iter()

@@ -213,7 +213,7 @@ async fn full_bodies_are_kept_only_inside_an_audited_window_of_at_most_a_day(app
             .await
             .contains(&"organization.update".to_string())
     );
-    let audit = offboard::store::audit::list_for_organization(&app.db, &org.id)
+    let audit = offboard::store::audit::list_for_organization(&app.db, &org.org_id())
         .await
         .unwrap();
     assert!(

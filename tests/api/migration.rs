@@ -170,7 +170,7 @@ async fn previous_release(db: &DatabaseConnection) -> Legacy {
 }
 
 async fn split_target(app: &TestApp, org: &Org, from: &str) -> String {
-    let rows = offboard::store::audit::list_for_organization(&app.db, &org.id)
+    let rows = offboard::store::audit::list_for_organization(&app.db, &org.org_id())
         .await
         .unwrap();
     let split = rows

@@ -471,7 +471,7 @@ async fn sigkill_mid_job_finishes_after_restart_deleting_each_user_once(backend:
         .await
         .unwrap()
         .into_iter()
-        .map(|m| m.user_id)
+        .map(|m| m.user_id.to_string())
         .collect();
     assert_eq!(accounts.len(), USERS);
     let job = api
@@ -520,7 +520,9 @@ async fn sigkill_mid_job_finishes_after_restart_deleting_each_user_once(backend:
         .unwrap();
     let mut per_user: HashMap<String, usize> = HashMap::new();
     for e in deleted {
-        *per_user.entry(e.user_id.unwrap_or_default()).or_default() += 1;
+        *per_user
+            .entry(e.user_id.map(String::from).unwrap_or_default())
+            .or_default() += 1;
     }
     assert_eq!(per_user.len(), USERS, "every user deleted");
     assert!(

@@ -228,7 +228,7 @@ async fn the_retention_policy_removes_memberships_inactive_for_too_long(app: Tes
             ("membership.deleted", shared_user.as_str()),
         ]
     );
-    let policy_rows: Vec<_> = offboard::store::audit::list_for_organization(&app.db, &org.id)
+    let policy_rows: Vec<_> = offboard::store::audit::list_for_organization(&app.db, &org.org_id())
         .await
         .unwrap()
         .into_iter()

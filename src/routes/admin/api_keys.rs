@@ -24,12 +24,16 @@ async fn create(
     state: web::Data<AppState>,
     Body(input): Body<CreateKey>,
 ) -> Result<HttpResponse, AdminApiError> {
+    let organization_id = match input.organization_id.as_deref() {
+        Some(raw) => Some(super::organization_id(raw)?),
+        None => None,
+    };
     let (row, key) = feed::create_key(
         &state.db,
         &op.actor,
         &input.name,
         &input.scopes,
-        input.organization_id.as_deref(),
+        organization_id.as_ref(),
     )
     .await?;
     Ok(HttpResponse::Created().json(ApiKey::created(&row, key)))

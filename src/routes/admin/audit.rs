@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::AdminApiError;
-use super::paging::{limit, query};
+use super::paging::{limit, organization_filter, query};
 use crate::routes::extract::Operator;
 use crate::service::admin;
 use crate::state::AppState;
@@ -35,13 +35,10 @@ async fn audit_log(
 ) -> Result<HttpResponse, AdminApiError> {
     let q: AuditQuery = query(&req)?;
     let n = limit(q.limit)?;
-    let rows = admin::audit_log(
-        &state.db,
-        q.organization_id.as_deref(),
-        q.after.as_deref(),
-        n,
-    )
-    .await?;
+    let Some(org) = organization_filter(q.organization_id.as_deref()) else {
+        return Ok(HttpResponse::Ok().json(Page::<AuditEntry>::of(vec![], None::<String>, false)));
+    };
+    let rows = admin::audit_log(&state.db, org.as_ref(), q.after.as_deref(), n).await?;
     let full = rows.len() as u64 == n;
     let last = rows.last().map(|r| r.id.clone());
     let data = rows.iter().map(AuditEntry::of).collect();
@@ -55,9 +52,12 @@ async fn events(
 ) -> Result<HttpResponse, AdminApiError> {
     let q: EventQuery = query(&req)?;
     let n = limit(q.limit)?;
+    let Some(org) = organization_filter(q.organization_id.as_deref()) else {
+        return Ok(HttpResponse::Ok().json(Page::<Event>::of(vec![], None::<String>, false)));
+    };
     let rows = admin::events(
         &state.db,
-        q.organization_id.as_deref(),
+        org.as_ref(),
         q.event_type.as_deref(),
         q.after.as_deref(),
         n,

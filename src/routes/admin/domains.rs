@@ -37,7 +37,7 @@ async fn add(
     Body(input): Body<AddDomain>,
 ) -> Result<HttpResponse, AdminApiError> {
     let domain = parse(&input.domain)?;
-    let v = domains::verify(&state.db, &op.actor, &id, &domain).await?;
+    let v = domains::verify(&state.db, &op.actor, &super::organization_id(&id)?, &domain).await?;
     let status = if v.created {
         StatusCode::CREATED
     } else {
@@ -51,7 +51,7 @@ async fn list(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let rows = domains::list(&state.db, &id).await?;
+    let rows = domains::list(&state.db, &super::organization_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(List::of(rows.iter().map(Domain::of).collect())))
 }
 
@@ -62,7 +62,13 @@ async fn remove(
 ) -> Result<HttpResponse, AdminApiError> {
     let (org_id, raw) = path.into_inner();
     let domain = parse(&raw)?;
-    domains::remove(&state.db, &op.actor, &org_id, &domain).await?;
+    domains::remove(
+        &state.db,
+        &op.actor,
+        &super::organization_id(&org_id)?,
+        &domain,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

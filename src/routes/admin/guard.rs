@@ -19,8 +19,14 @@ async fn list(
 ) -> Result<HttpResponse, AdminApiError> {
     let q: PageQuery = query(&req)?;
     let n = limit(q.limit)?;
-    let rows = guard::held(&state.db, &id, q.after.as_deref(), n).await?;
-    let (settings, tripped_at) = guard::status(&state.db, &id).await?;
+    let rows = guard::held(
+        &state.db,
+        &super::organization_id(&id)?,
+        q.after.as_deref(),
+        n,
+    )
+    .await?;
+    let (settings, tripped_at) = guard::status(&state.db, &super::organization_id(&id)?).await?;
     let full = rows.len() as u64 == n;
     let last = rows.last().map(|(h, _)| h.id.clone());
     let data = rows
@@ -66,9 +72,22 @@ async fn resolve(
     let selection = selection(&input)?;
     let r = if approve {
         let grace = state.settings.deletion_grace;
-        guard::approve(&state.db, &op.actor, &id, selection, grace).await?
+        guard::approve(
+            &state.db,
+            &op.actor,
+            &super::organization_id(&id)?,
+            selection,
+            grace,
+        )
+        .await?
     } else {
-        guard::reject(&state.db, &op.actor, &id, selection).await?
+        guard::reject(
+            &state.db,
+            &op.actor,
+            &super::organization_id(&id)?,
+            selection,
+        )
+        .await?
     };
     Ok(HttpResponse::Ok().json(Resolution::of(&r)))
 }

@@ -16,6 +16,7 @@ pub mod webhooks;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::future::LocalBoxFuture;
+use ids::{OrganizationId, UserId};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -75,6 +76,17 @@ impl AdminApiError {
         self.details = details;
         self
     }
+}
+
+/// The organization a path names. Text that cannot be an organization's id is answered
+/// as an unknown id is: it names nothing.
+pub(crate) fn organization_id(raw: &str) -> Result<OrganizationId, AdminApiError> {
+    OrganizationId::named(raw).ok_or_else(|| Error::not_found("organization", None).into())
+}
+
+/// The account a path names (as [`organization_id`]).
+pub(crate) fn user_id(raw: &str) -> Result<UserId, AdminApiError> {
+    UserId::named(raw).ok_or_else(|| Error::not_found("user", None).into())
 }
 
 /// The one mapping of the use cases' error to the admin envelope. Unexpected errors and
@@ -166,7 +178,7 @@ impl ResponseError for AdminApiError {
                 "details": self.details,
                 // The request's id (`X-Request-Id`), set for the whole request in one place.
                 "trace_id": crate::routes::current_request_id()
-                    .unwrap_or_else(|| crate::ids::new_id(crate::ids::REQUEST)),
+                    .unwrap_or_else(|| ids::new_id(ids::REQUEST)),
                 "timestamp": crate::scim::user::format_time(chrono::Utc::now()),
             }
         });

@@ -1,5 +1,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use ids::UserId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -61,7 +62,7 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let org = admin::organization(&state.db, &id).await?;
+    let org = admin::organization(&state.db, &super::organization_id(&id)?).await?;
     with_guard(&state, &org).await
 }
 
@@ -70,7 +71,8 @@ async fn create_token(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let (row, token) = admin::create_scim_token(&state.db, &op.actor, &id).await?;
+    let (row, token) =
+        admin::create_scim_token(&state.db, &op.actor, &super::organization_id(&id)?).await?;
     Ok(HttpResponse::Created().json(views::ScimTokenCreated::of(&row, token)))
 }
 
@@ -141,7 +143,9 @@ async fn update(
             })
             .transpose()?,
     };
-    let org = admin::update_organization(&state.db, &op.actor, &id, changes).await?;
+    let org =
+        admin::update_organization(&state.db, &op.actor, &super::organization_id(&id)?, changes)
+            .await?;
     state.admission.forget_quota(&org.id);
     with_guard(&state, &org).await
 }
@@ -171,12 +175,22 @@ async fn delete(
         json!({"organization_id": id.as_str()}),
     )?;
     if q.run_as_job {
-        let job =
-            crate::service::jobs::create_organization_delete(&state.db, &op.actor, &id).await?;
+        let job = crate::service::jobs::create_organization_delete(
+            &state.db,
+            &op.actor,
+            &super::organization_id(&id)?,
+        )
+        .await?;
         state.jobs_wake.notify_one();
         return Ok(HttpResponse::Accepted().json(views::Job::of(&job)));
     }
-    deletion::delete_organization(&state.db, &op.actor, &id, state.settings.deletion_grace).await?;
+    deletion::delete_organization(
+        &state.db,
+        &op.actor,
+        &super::organization_id(&id)?,
+        state.settings.deletion_grace,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -206,6 +220,10 @@ async fn remove_user(
 
         })?),
     };
+    let org_id = super::organization_id(&org_id)?;
+    // An id that cannot be an account's names no member.
+    let user_id = UserId::named(&user_id)
+        .ok_or_else(|| crate::service::Error::not_found("membership", None))?;
     deletion::remove_from_organization(
         &state.db,
         &op.actor,
@@ -225,7 +243,13 @@ async fn revoke_token(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminApiError> {
     let (org_id, token_id) = path.into_inner();
-    admin::revoke_scim_token(&state.db, &op.actor, &org_id, &token_id).await?;
+    admin::revoke_scim_token(
+        &state.db,
+        &op.actor,
+        &super::organization_id(&org_id)?,
+        &token_id,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -236,6 +260,7 @@ async fn connection(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
+    let id = super::organization_id(&id)?;
     let c = crate::service::connections::connection(
         &state.db,
         &state.connections,
@@ -312,7 +337,7 @@ async fn members(
         .transpose()?;
     let rows = admin::members(
         &state.db,
-        &id,
+        &super::organization_id(&id)?,
         filter,
         q.q.as_deref().filter(|s| !s.trim().is_empty()),
         q.after.as_deref(),
@@ -331,7 +356,7 @@ async fn scim_tokens(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let rows = admin::scim_tokens(&state.db, &id).await?;
+    let rows = admin::scim_tokens(&state.db, &super::organization_id(&id)?).await?;
     let data = rows.iter().map(views::ScimToken::of).collect();
     Ok(HttpResponse::Ok().json(views::List::of(data)))
 }
@@ -367,7 +392,7 @@ async fn requests(
     let rows = crate::service::inspector::requests(
         &state.db,
         &state.inspector,
-        &id,
+        &super::organization_id(&id)?,
         status,
         q.after.as_deref(),
         n,

@@ -3,6 +3,7 @@
 //! [`crate::views::Page`].
 
 use actix_web::{HttpRequest, web};
+use ids::OrganizationId;
 use serde::Deserialize;
 
 use super::AdminApiError;
@@ -34,4 +35,13 @@ pub(crate) fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")))
+}
+
+/// A list's `organization_id` filter: `Some(None)` when there is none, `None` when the
+/// text cannot be an organization's id (the filter matches nothing, as an unknown id's).
+pub(crate) fn organization_filter(raw: Option<&str>) -> Option<Option<OrganizationId>> {
+    match raw {
+        None => Some(None),
+        Some(raw) => OrganizationId::named(raw).map(Some),
+    }
 }

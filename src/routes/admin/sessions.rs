@@ -1,6 +1,7 @@
 use crate::views::Session;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use ids::{OrganizationId, UserId};
 use serde::Deserialize;
 
 use super::{AdminApiError, Body};
@@ -21,11 +22,18 @@ async fn create(
     state: web::Data<AppState>,
     Body(input): Body<CreateSession>,
 ) -> Result<HttpResponse, AdminApiError> {
+    // Ids that cannot be an account's and an organization's name no membership.
+    let (Some(user_id), Some(organization_id)) = (
+        UserId::named(&input.user_id),
+        OrganizationId::named(&input.organization_id),
+    ) else {
+        return Err(crate::service::Error::not_found("membership", None).into());
+    };
     let s = admin::create_session(
         &state.db,
         &op.actor,
-        &input.user_id,
-        &input.organization_id,
+        &user_id,
+        &organization_id,
         input.expires_at,
     )
     .await?;

@@ -18,7 +18,7 @@ async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let view = admin::user_view(&state.db, &id).await?;
+    let view = admin::user_view(&state.db, &super::user_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(User::of(&view)))
 }
 
@@ -32,7 +32,7 @@ async fn delete(
 ) -> Result<HttpResponse, AdminApiError> {
     let content = deletion_body(&input, &[], json!({"user_id": id.as_str()}))?;
     let grace = state.settings.deletion_grace;
-    deletion::delete_user(&state.db, &op.actor, &id, content, grace).await?;
+    deletion::delete_user(&state.db, &op.actor, &super::user_id(&id)?, content, grace).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -41,6 +41,7 @@ async fn restore(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
+    let id = super::user_id(&id)?;
     deletion::restore_user(&state.db, &op.actor, &id).await?;
     let view = admin::user_view(&state.db, &id).await?;
     Ok(HttpResponse::Ok().json(User::of(&view)))
@@ -52,7 +53,7 @@ async fn export(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    let e = export::export(&state.db, &op.actor, &id).await?;
+    let e = export::export(&state.db, &op.actor, &super::user_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(UserExport::of(&e, Utc::now())))
 }
 
@@ -75,6 +76,7 @@ async fn suspend(
 ) -> Result<HttpResponse, AdminApiError> {
     let suspension = Suspension::new(input.reason.as_deref(), input.until, Utc::now())
         .map_err(|e| AdminApiError::validation(&format!("{e}.")))?;
+    let id = super::user_id(&id)?;
     suspension::suspend(&state.db, &op.actor, &id, suspension).await?;
     let view = admin::user_view(&state.db, &id).await?;
     Ok(HttpResponse::Ok().json(User::of(&view)))
@@ -85,6 +87,7 @@ async fn unsuspend(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
+    let id = super::user_id(&id)?;
     suspension::unsuspend(&state.db, &op.actor, &id).await?;
     let view = admin::user_view(&state.db, &id).await?;
     Ok(HttpResponse::Ok().json(User::of(&view)))

@@ -54,7 +54,10 @@ async fn create(
         EndpointInput {
             url: input.url,
             event_types: input.event_types,
-            organization_id: input.organization_id,
+            organization_id: match input.organization_id.as_deref() {
+                Some(raw) => Some(super::organization_id(raw)?),
+                None => None,
+            },
             max_in_flight: input.max_in_flight,
         },
         state.settings.webhook.allow_private,

@@ -75,7 +75,7 @@ async fn organizations(
     let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let rows = admin::organizations(&state.db, search, q.after.as_deref(), ROWS).await?;
     let next_after = (rows.len() as u64 == ROWS)
-        .then(|| rows.last().map(|o| o.id.clone()))
+        .then(|| rows.last().map(|o| o.id.to_string()))
         .flatten();
     let mut orgs = Vec::with_capacity(rows.len());
     for o in rows {
@@ -88,7 +88,7 @@ async fn organizations(
         )
         .await?;
         orgs.push(OrgRow {
-            id: o.id,
+            id: o.id.to_string(),
             name: o.name,
             state: c.state.as_str(),
             last_contact: time(c.last_used_at),
@@ -212,6 +212,7 @@ async fn render_organization(
     id: &str,
     q: OrganizationQuery,
 ) -> Result<HttpResponse, ConsoleError> {
+    let id = &crate::routes::admin::organization_id(id)?;
     let db = &state.db;
     let now = Utc::now();
     let org = admin::organization(db, id).await?;
@@ -276,7 +277,7 @@ async fn render_organization(
         .into_iter()
         .map(|m| MemberRow {
             status: crate::store::memberships::shown_status(&m),
-            user_id: m.user_id,
+            user_id: m.user_id.into(),
             user_name: m.user_name.unwrap_or_default(),
             external_id: m.external_id.unwrap_or_default(),
             updated_at: format_time(m.updated_at),
@@ -318,7 +319,7 @@ async fn render_organization(
             id: e.id,
             sequence: e.sequence,
             event_type: e.event_type,
-            user_id: e.user_id.unwrap_or_default(),
+            user_id: e.user_id.map(String::from).unwrap_or_default(),
             at: format_time(e.created_at),
         })
         .collect();
@@ -429,9 +430,24 @@ async fn resolve_held(
     match decision.as_str() {
         "approve" => {
             let grace = state.settings.deletion_grace;
-            guard::approve(&state.db, &op.0.actor, &org, selection, grace).await?
+            guard::approve(
+                &state.db,
+                &op.0.actor,
+                &crate::routes::admin::organization_id(&org)?,
+                selection,
+                grace,
+            )
+            .await?
         }
-        "reject" => guard::reject(&state.db, &op.0.actor, &org, selection).await?,
+        "reject" => {
+            guard::reject(
+                &state.db,
+                &op.0.actor,
+                &crate::routes::admin::organization_id(&org)?,
+                selection,
+            )
+            .await?
+        }
         _ => return Err(AdminApiError::not_found("page").into()),
     };
     render_organization(&state, &org, no_filters()).await
@@ -443,7 +459,13 @@ async fn replay_delivery(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
     let (org, delivery) = path.into_inner();
-    webhooks::replay_delivery(&state.db, &op.0.actor, &org, &delivery).await?;
+    webhooks::replay_delivery(
+        &state.db,
+        &op.0.actor,
+        &crate::routes::admin::organization_id(&org)?,
+        &delivery,
+    )
+    .await?;
     state.wake.notify_one();
     render_organization(&state, &org, no_filters()).await
 }
@@ -499,12 +521,12 @@ async fn render_user(
     id: &str,
     confirm: Option<Confirm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let view = admin::user_view(&state.db, id).await?;
+    let view = admin::user_view(&state.db, &crate::routes::admin::user_id(id)?).await?;
     let a = &view.account;
     let now = Utc::now();
     let restorable = a.deleted_at.is_some() && a.purge_after.is_some_and(|p| p > now);
     let user = Account {
-        id: a.id.clone(),
+        id: a.id.to_string(),
         state: match (a.deleted_at, restorable) {
             (None, _) => "live",
             (Some(_), true) => "deleted (restorable)",
@@ -522,7 +544,7 @@ async fn render_user(
         .memberships
         .iter()
         .map(|m| MembershipRow {
-            organization_id: m.organization_id.clone(),
+            organization_id: m.organization_id.to_string(),
             user_name: m.user_name.clone().unwrap_or_default(),
             status: crate::store::memberships::shown_status(m),
             scim_id: m.scim_id.clone(),
@@ -553,7 +575,7 @@ async fn delete_user(
 ) -> Result<HttpResponse, ConsoleError> {
     let q: Confirmed = crate::routes::admin::paging::query(&req)?;
     if !q.confirm {
-        let view = admin::user_view(&state.db, &id).await?;
+        let view = admin::user_view(&state.db, &crate::routes::admin::user_id(&id)?).await?;
         let live = view
             .memberships
             .iter()
@@ -579,7 +601,14 @@ async fn delete_user(
         return render_user(&state, &id, Some(confirm)).await;
     }
     let grace = state.settings.deletion_grace;
-    deletion::delete_user(&state.db, &op.0.actor, &id, None, grace).await?;
+    deletion::delete_user(
+        &state.db,
+        &op.0.actor,
+        &crate::routes::admin::user_id(&id)?,
+        None,
+        grace,
+    )
+    .await?;
     state.wake.notify_one();
     render_user(&state, &id, None).await
 }
@@ -600,7 +629,7 @@ async fn restore_user(
         };
         return render_user(&state, &id, Some(confirm)).await;
     }
-    deletion::restore_user(&state.db, &op.0.actor, &id).await?;
+    deletion::restore_user(&state.db, &op.0.actor, &crate::routes::admin::user_id(&id)?).await?;
     state.wake.notify_one();
     render_user(&state, &id, None).await
 }

@@ -34,7 +34,7 @@ pub fn document(base: &str, g: &Group) -> Value {
             .collect()
     });
     GroupView {
-        id: &g.group.id,
+        id: g.group.id.as_str(),
         record: &record,
         members: members.as_deref(),
         created: g.group.created_at,
