@@ -84,6 +84,8 @@ pub struct Limits {
 }
 
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+/// The most requests an organization may keep (`OFFBOARD_INSPECTOR_KEEP`).
+pub const MAX_INSPECTOR_KEEP: u64 = 1_000_000;
 
 /// The certificate chain and private key `serve` answers HTTPS with (PEM files; the chain
 /// is the certificate file's blocks, leaf first).
@@ -389,10 +391,10 @@ impl Settings {
             connection_flush_interval,
             inspector_keep: match get("OFFBOARD_INSPECTOR_KEEP") {
                 Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n <= crate::inspector::MAX_KEEP => n,
+                    Ok(n) if n <= MAX_INSPECTOR_KEEP => n,
                     _ => anyhow::bail!(
                         "OFFBOARD_INSPECTOR_KEEP must be a number from 0 (off) to {}",
-                        crate::inspector::MAX_KEEP
+                        MAX_INSPECTOR_KEEP
                     ),
                 },
                 None => 1000,

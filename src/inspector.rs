@@ -50,7 +50,7 @@ pub struct Entry {
 }
 
 /// The most requests an organization may keep (`OFFBOARD_INSPECTOR_KEEP`).
-pub const MAX_KEEP: u64 = 1_000_000;
+pub use crate::configuration::MAX_INSPECTOR_KEEP as MAX_KEEP;
 /// Requests held in memory between flushes, all organizations together; past it the
 /// organization holding the most gives way (its oldest first).
 const MAX_PENDING: usize = 10_000;
