@@ -207,6 +207,7 @@ impl Application {
                 .configure(routes::admin::configure)
                 .configure(routes::feed::configure)
                 .configure(routes::console::configure)
+                .configure(routes::setup::configure)
         })
         // A client has this long to send a request's head; the body has the same deadline
         // where it is read (`routes::scim::read_bytes`).

@@ -216,6 +216,8 @@ impl Member {
 #[derive(Serialize, JsonSchema)]
 pub struct ScimToken {
     pub id: String,
+    /// What it is for, when it was named (a setup link names it after the IdP).
+    pub name: Option<String>,
     pub created_at: Time,
     pub last_used_at: Option<Time>,
 }
@@ -224,6 +226,7 @@ impl ScimToken {
     pub fn of(t: &entity::scim_tokens::Model) -> Self {
         ScimToken {
             id: t.id.clone(),
+            name: t.name.clone(),
             created_at: at(t.created_at),
             last_used_at: at_opt(t.last_used_at),
         }
@@ -1037,4 +1040,45 @@ impl ApiKey {
             ..ApiKey::of(k)
         }
     }
+}
+
+/// A setup link, as the operator sees it (never its secret).
+#[derive(Serialize, JsonSchema)]
+pub struct SetupLink {
+    pub id: String,
+    pub organization_id: OrganizationId,
+    /// The IdP the admin is guided through; `null`: theirs to pick.
+    pub idp: Option<String>,
+    pub created_at: Time,
+    pub expires_at: Time,
+    pub revoked_at: Option<Time>,
+    /// How many times the page was opened, and when last.
+    pub opened: i64,
+    pub last_opened_at: Option<Time>,
+    /// The SCIM token the page made, once it has.
+    pub scim_token_id: Option<String>,
+}
+
+impl SetupLink {
+    pub fn of(l: &entity::setup_links::Model) -> Self {
+        SetupLink {
+            id: l.id.clone(),
+            organization_id: l.organization_id.clone(),
+            idp: l.idp.clone(),
+            created_at: at(l.created_at),
+            expires_at: at(l.expires_at),
+            revoked_at: at_opt(l.revoked_at),
+            opened: l.opened,
+            last_opened_at: at_opt(l.last_opened_at),
+            scim_token_id: l.token_id.clone(),
+        }
+    }
+}
+
+/// A new setup link: its URL (which holds the secret) is shown this once.
+#[derive(Serialize, JsonSchema)]
+pub struct SetupLinkCreated {
+    #[serde(flatten)]
+    pub link: SetupLink,
+    pub url: String,
 }

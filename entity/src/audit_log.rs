@@ -50,6 +50,9 @@ pub enum ActorKind {
     Job,
     #[sea_orm(string_value = "system")]
     System,
+    /// An organization's IT admin, through a setup link (its id is the link's).
+    #[sea_orm(string_value = "setup_link")]
+    SetupLink,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

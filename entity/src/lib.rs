@@ -18,6 +18,7 @@ pub mod organizations;
 pub mod scim_requests;
 pub mod scim_tokens;
 pub mod sessions;
+pub mod setup_links;
 pub mod suspensions;
 pub mod users;
 pub mod webhook_endpoints;

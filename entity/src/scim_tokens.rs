@@ -10,6 +10,8 @@ pub struct Model {
     /// Hex SHA-256 of the bearer token.
     #[sea_orm(unique)]
     pub token_hash: String,
+    /// What the token is for, when it was named (the IdP a setup link made it for).
+    pub name: Option<String>,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
     /// The last request made with the token (flushed from memory periodically).

@@ -41,6 +41,7 @@ pub const GROUP: &str = "grp";
 pub const JOB: &str = "job";
 pub const HELD_ACTION: &str = "hld";
 pub const API_KEY: &str = "key";
+pub const SETUP_LINK: &str = "sul";
 
 /// Text that is not an id of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,10 +7,13 @@ use ids::OrganizationId;
 use offboard::domain::EmailDomain;
 use offboard::domain::guard::GuardSettings;
 use offboard::domain::organization::{OrganizationName, retention_secs};
+use offboard::domain::setup::{Idp, link_ttl};
 use offboard::scim::user::format_time;
+use offboard::service::setup_links;
 use offboard::service::{admin, domains};
 use offboard::store::memberships::{MemberFilter, shown_status};
 use offboard::views::{DeprovisionGuard, Domain, Member, Organization};
+use offboard::views::{SetupLink, SetupLinkCreated};
 use serde_json::json;
 
 use super::{Context, Output, actor, every_page, or_dash};
@@ -57,6 +60,17 @@ pub enum OrgCommand {
     /// Manage the email domains verified for an organization (account linking).
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// Make a setup link for the organization's IT admin and print its URL (shown this
+    /// once; OFFBOARD_PUBLIC_URL is its base).
+    SetupLink {
+        org_id: OrganizationId,
+        /// How long it opens (default 7d, at most 30d).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// The IdP to guide through: okta, entra, jumpcloud, onelogin, google or other.
+        #[arg(long)]
+        idp: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +96,21 @@ const PAGE: u64 = 500;
 impl OrgCommand {
     pub async fn exec(self, ctx: &Context) -> anyhow::Result<Output> {
         match self {
+            OrgCommand::SetupLink { org_id, ttl, idp } => {
+                let ttl = link_ttl(ttl.as_deref())?;
+                let idp = idp.as_deref().map(Idp::parse).transpose()?;
+                let settings = ctx.settings()?;
+                let db = ctx.db().await?;
+                let (row, secret) = setup_links::create(&db, &actor(), &org_id, ttl, idp)
+                    .await
+                    .with_context(|| format!("organization {org_id}"))?;
+                let url = offboard::routes::setup::url(settings, &secret);
+                let out = SetupLinkCreated {
+                    link: SetupLink::of(&row),
+                    url: url.clone(),
+                };
+                Ok(Output::new(url, out))
+            }
             OrgCommand::Create {
                 name,
                 deactivated_retention,

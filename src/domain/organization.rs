@@ -8,6 +8,12 @@ use std::time::Duration;
 #[error("{0}")]
 pub struct InvalidSetting(String);
 
+impl InvalidSetting {
+    pub fn new(message: impl Into<String>) -> Self {
+        InvalidSetting(message.into())
+    }
+}
+
 /// 1 to 200 characters once trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationName(String);

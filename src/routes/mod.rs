@@ -9,6 +9,7 @@ pub mod extract;
 pub mod feed;
 pub mod health;
 pub mod scim;
+pub mod setup;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};

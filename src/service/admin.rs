@@ -126,7 +126,7 @@ pub async fn create_scim_token(
     if orgs::find(work.tx(), organization_id).await?.is_none() {
         return Err(Error::not_found("organization", None));
     }
-    let (row, token) = tokens::create(work.tx(), organization_id).await?;
+    let (row, token) = tokens::create(work.tx(), organization_id, None).await?;
     work.audit(
         Audit::new(actions::SCIM_TOKEN_CREATE, "scim_token", &row.id, json!({}))
             .in_organization(organization_id),

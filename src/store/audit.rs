@@ -95,6 +95,9 @@ pub mod actions {
     pub const SCIM_GROUP_DELETE: &str = "scim.group.delete";
     pub const ORGANIZATION_CREATE: &str = "organization.create";
     pub const SCIM_TOKEN_CREATE: &str = "scim_token.create";
+    pub const SETUP_LINK_CREATE: &str = "setup_link.create";
+    pub const SETUP_LINK_REVOKE: &str = "setup_link.revoke";
+    pub const SETUP_LINK_OPEN: &str = "setup_link.open";
     pub const SESSION_CREATE: &str = "session.create";
     pub const SESSION_REVOKE: &str = "session.revoke";
     pub const USER_DELETE: &str = "user.delete";

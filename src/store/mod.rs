@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod requests;
 pub mod scim_query;
 pub mod sessions;
+pub mod setup_links;
 pub mod suspensions;
 pub mod tokens;
 

@@ -28,12 +28,14 @@ fn generate() -> String {
 pub async fn create(
     db: &impl ConnectionTrait,
     organization_id: &OrganizationId,
+    name: Option<&str>,
 ) -> Result<(scim_tokens::Model, String), DbErr> {
     let token = generate();
     let model = scim_tokens::ActiveModel {
         id: Set(ids::new_id(ids::SCIM_TOKEN)),
         organization_id: Set(organization_id.clone()),
         token_hash: Set(hash(&token)),
+        name: Set(name.map(str::to_string)),
         created_at: Set(Utc::now()),
         revoked_at: Set(None),
         last_used_at: Set(None),

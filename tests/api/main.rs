@@ -43,6 +43,7 @@ mod proxies;
 mod purge;
 mod readme;
 mod receiver;
+mod setup_links;
 mod sql_filters;
 mod suspension;
 mod tls;

@@ -297,6 +297,14 @@ async fn answers_match_the_documented_responses() {
             201,
         ),
         (
+            "/admin/v1/organizations/{id}/setup-links",
+            "post",
+            Method::POST,
+            format!("/organizations/{}/setup-links", org.id),
+            Some(serde_json::json!({"idp": "entra", "ttl": "1d"})),
+            201,
+        ),
+        (
             "/admin/v1/webhook-endpoints/{id}/test",
             "post",
             Method::POST,
@@ -440,6 +448,10 @@ async fn answers_match_the_documented_responses() {
         (
             "/admin/v1/organizations/{id}/domains",
             format!("/organizations/{}/domains", org.id),
+        ),
+        (
+            "/admin/v1/organizations/{id}/setup-links",
+            format!("/organizations/{}/setup-links", org.id),
         ),
         ("/admin/v1/users/{id}", format!("/users/{user}")),
         ("/admin/v1/sessions/{id}", format!("/sessions/{session}")),

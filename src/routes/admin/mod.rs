@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod organizations;
 pub mod paging;
 pub mod sessions;
+pub mod setup_links;
 pub mod users;
 pub mod webhooks;
 
@@ -386,6 +387,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(organizations::configure)
             .configure(api_keys::configure)
             .configure(domains::configure)
+            .configure(setup_links::configure)
             .configure(guard::configure)
             .configure(jobs::configure)
             .configure(users::configure)

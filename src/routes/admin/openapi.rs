@@ -10,11 +10,14 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
 use super::webhooks as hooks;
-use super::{api_keys, audit, domains, organizations as orgs, paging, sessions, users};
+use super::{
+    api_keys, audit, domains, organizations as orgs, paging, sessions, setup_links, users,
+};
 use crate::views::{
     ApiKey, AuditEntry, Connection, Delivery, Domain, Endpoint, EndpointWithSecret, Event,
     EventType, FeedPage, HeldPage, InspectedRequest, Job, Member, Organization, Replayed,
-    Resolution, ScimToken, ScimTokenCreated, Session, TestSend, User, UserExport,
+    Resolution, ScimToken, ScimTokenCreated, Session, SetupLink, SetupLinkCreated, TestSend, User,
+    UserExport,
 };
 
 /// How a route authenticates.
@@ -158,6 +161,9 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Op> {
         op("get", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "The organization's live SCIM tokens (never the token)", 200, Some(list::<ScimToken>(g)), READ),
         op("post", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "Make a SCIM token (shown once)", 201, Some(reference::<ScimTokenCreated>(g)), WRITE),
         op("delete", "/admin/v1/organizations/{id}/scim-tokens/{token_id}", "organizations", "Revoke a SCIM token", 204, None, WRITE),
+        op("get", "/admin/v1/organizations/{id}/setup-links", "organizations", "The organization's setup links, newest first (never their secrets)", 200, Some(list::<SetupLink>(g)), READ),
+        op("post", "/admin/v1/organizations/{id}/setup-links", "organizations", "Make a setup link for the organization's IT admin (its URL is shown once)", 201, Some(reference::<SetupLinkCreated>(g)), WRITE).body::<setup_links::CreateSetupLink>(g),
+        op("delete", "/admin/v1/organizations/{id}/setup-links/{link_id}", "organizations", "Revoke a setup link at once", 204, None, WRITE),
         op("get", "/admin/v1/organizations/{id}/connection", "organizations", "The SCIM connection's health", 200, Some(reference::<Connection>(g)), READ),
         op("get", "/admin/v1/organizations/{id}/requests", "organizations", "Recent SCIM requests, newest first, bodies redacted", 200, Some(page::<InspectedRequest>(g)), READ).query::<orgs::RequestsQuery>(),
         op("get", "/admin/v1/organizations/{id}/domains", "organizations", "Verified email domains", 200, Some(list::<Domain>(g)), READ),

@@ -1,0 +1,307 @@
+//! `/setup/{secret}`: the page an organization's IT admin opens from a setup link to
+//! connect their IdP alone. Server-rendered like the console (askama, no third-party
+//! request, the console's Content-Security-Policy), and never cached or sent on as a
+//! referrer, since its address is the secret. A link that does not open (unknown, expired,
+//! revoked, or its organization deleted) gets one plain page that says which of these it
+//! is to nobody.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+use serde::Deserialize;
+
+use crate::configuration::Settings;
+use crate::domain::connection::ConnectionState;
+use crate::domain::setup::Idp;
+use crate::routes::console::CONTENT_SECURITY_POLICY;
+use crate::service::setup_links::{self, Opened, TokenAsked};
+use crate::state::AppState;
+
+pub const BASE_PATH: &str = "/setup";
+
+const SCRIPT: &[u8] = include_bytes!("setup_static/setup.js");
+const STYLE: &[u8] = include_bytes!("setup_static/setup.css");
+
+/// The link's address: `OFFBOARD_PUBLIC_URL` (else the served address) and the secret.
+pub fn url(settings: &Settings, secret: &str) -> String {
+    format!("{}{BASE_PATH}/{secret}", settings.public_base())
+}
+
+/// Each IdP's steps: the files under `docs/setup/`, which the README links, so the page
+/// and the documentation are one text.
+fn guide_source(idp: Idp) -> &'static str {
+    match idp {
+        Idp::Okta => include_str!("../../docs/setup/okta.md"),
+        Idp::Entra => include_str!("../../docs/setup/entra.md"),
+        Idp::JumpCloud => include_str!("../../docs/setup/jumpcloud.md"),
+        Idp::OneLogin => include_str!("../../docs/setup/onelogin.md"),
+        Idp::Google => include_str!("../../docs/setup/google.md"),
+        Idp::Other => include_str!("../../docs/setup/other.md"),
+    }
+}
+
+/// A guide as HTML: the page has its own title, so the file's is left out, and links
+/// into the repository are kept as their text (they do not resolve on the page). The
+/// files are ours; raw HTML in them is escaped all the same.
+fn guide_html(idp: Idp) -> String {
+    let mut in_title = false;
+    let events = Parser::new(guide_source(idp)).filter_map(|e| match e {
+        Event::Start(Tag::Heading {
+            level: pulldown_cmark::HeadingLevel::H1,
+            ..
+        }) => {
+            in_title = true;
+            None
+        }
+        Event::End(TagEnd::Heading(pulldown_cmark::HeadingLevel::H1)) => {
+            in_title = false;
+            None
+        }
+        _ if in_title => None,
+        Event::Start(Tag::Link { .. }) | Event::End(TagEnd::Link) => None,
+        Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
+        other => Some(other),
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
+}
+
+struct Choice {
+    name: &'static str,
+    label: &'static str,
+    chosen: bool,
+}
+
+/// What the page says of the connection so far.
+struct Status {
+    connected: bool,
+    last: String,
+}
+
+#[derive(Template)]
+#[template(path = "setup/page.html")]
+struct Page {
+    /// The link's own secret, for the form's address (the page's address holds it too).
+    secret: String,
+    organization: String,
+    expires_at: String,
+    choices: Vec<Choice>,
+    idp_label: &'static str,
+    idp_name: &'static str,
+    guide: String,
+    base_url: String,
+    /// The token, on the one answer that made it.
+    token: Option<String>,
+    /// The id of the token this link made before (never the token).
+    token_made: Option<String>,
+    status: Status,
+}
+
+#[derive(Template)]
+#[template(path = "setup/gone.html")]
+struct Gone;
+
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+fn gone() -> HttpResponse {
+    match Gone.render() {
+        Ok(body) => html(StatusCode::NOT_FOUND, body),
+        Err(_) => HttpResponse::NotFound().finish(),
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "setup page failed");
+    HttpResponse::InternalServerError()
+        .content_type("text/plain; charset=utf-8")
+        .body("The page could not be shown; try again in a moment.")
+}
+
+fn format_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    idp: Option<String>,
+}
+
+/// The IdP the page guides through: the one asked for, else the operator's choice, else
+/// Okta (a choice the admin changes with one click).
+fn chosen(asked: Option<&str>, link_idp: Option<&str>) -> Idp {
+    asked
+        .or(link_idp)
+        .and_then(|n| Idp::parse(n).ok())
+        .unwrap_or(Idp::Okta)
+}
+
+async fn render(
+    state: &AppState,
+    secret: &str,
+    opened: &Opened,
+    idp: Idp,
+    token: Option<String>,
+) -> HttpResponse {
+    let org = &opened.organization.id;
+    let status = match crate::service::connections::connection(
+        &state.db,
+        &state.connections,
+        org,
+        state.settings.connection_quiet_after,
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(c) => {
+            let last = c
+                .tokens
+                .iter()
+                .filter_map(|t| t.last.as_ref())
+                .max_by_key(|l| l.at);
+            Status {
+                connected: c.state != ConnectionState::NeverConnected,
+                last: last
+                    .map(|l| {
+                        format!(
+                            "{} {} answered {} at {}",
+                            l.method,
+                            l.route,
+                            l.status,
+                            format_time(l.at)
+                        )
+                    })
+                    .unwrap_or_default(),
+            }
+        }
+        Err(e) => return failed(e),
+    };
+    let page = Page {
+        secret: secret.to_string(),
+        organization: opened.organization.name.clone(),
+        expires_at: format_time(opened.link.expires_at),
+        choices: Idp::ALL
+            .iter()
+            .map(|i| Choice {
+                name: i.name(),
+                label: i.label(),
+                chosen: *i == idp,
+            })
+            .collect(),
+        idp_label: idp.label(),
+        idp_name: idp.name(),
+        guide: guide_html(idp),
+        base_url: format!("{}/scim/v2", state.settings.public_base()),
+        token_made: if token.is_none() {
+            opened.link.token_id.clone()
+        } else {
+            None
+        },
+        token,
+        status,
+    };
+    match page.render() {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => failed(e),
+    }
+}
+
+async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> HttpResponse {
+    let client = super::client_address(&req);
+    match setup_links::open(&state.db, &secret, client).await {
+        Ok(Some(opened)) => {
+            let idp = chosen(q.idp.as_deref(), opened.link.idp.as_deref());
+            render(&state, &secret, &opened, idp, None).await
+        }
+        Ok(None) => gone(),
+        Err(e) => failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    idp: String,
+}
+
+async fn make_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    form: web::Form<TokenForm>,
+) -> HttpResponse {
+    let idp = chosen(Some(&form.idp), None);
+    let client = super::client_address(&req);
+    let made = match setup_links::create_token(&state.db, &secret, idp, client).await {
+        Ok(Some(made)) => made,
+        Ok(None) => return gone(),
+        Err(e) => return failed(e),
+    };
+    // The page as it is now (not counted as another opening).
+    let opened = match setup_links::usable(&state.db, &secret, Utc::now()).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return gone(),
+        Err(e) => return failed(e),
+    };
+    match made {
+        TokenAsked::Created(_, token) => render(&state, &secret, &opened, idp, Some(token)).await,
+        TokenAsked::AlreadyMade(_) => render(&state, &secret, &opened, idp, None).await,
+    }
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(SCRIPT)
+}
+
+async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLE)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope(BASE_PATH)
+            .wrap(
+                DefaultHeaders::new()
+                    .add((
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+                    ))
+                    .add((
+                        header::REFERRER_POLICY,
+                        HeaderValue::from_static("no-referrer"),
+                    ))
+                    .add((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                    .add((
+                        header::HeaderName::from_static("x-robots-tag"),
+                        HeaderValue::from_static("noindex, nofollow"),
+                    ))
+                    .add((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+                    .add((
+                        header::X_CONTENT_TYPE_OPTIONS,
+                        HeaderValue::from_static("nosniff"),
+                    )),
+            )
+            .route("/static/setup.js", web::get().to(script))
+            .route("/static/setup.css", web::get().to(style))
+            .route("/{secret}", web::get().to(page))
+            .route("/{secret}/token", web::post().to(make_token)),
+    );
+}
