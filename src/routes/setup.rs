@@ -6,8 +6,7 @@
 //! is to nobody.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::DefaultHeaders;
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -17,7 +16,7 @@ use serde::Deserialize;
 use crate::configuration::Settings;
 use crate::domain::connection::ConnectionState;
 use crate::domain::setup::Idp;
-use crate::routes::console::CONTENT_SECURITY_POLICY;
+use crate::routes::console::{asset, page_headers};
 use crate::service::setup_links::{self, Opened, TokenAsked};
 use crate::state::AppState;
 
@@ -77,10 +76,26 @@ struct Choice {
     chosen: bool,
 }
 
-/// What the page says of the connection so far.
-struct Status {
+/// One step of the checklist, done once offboard has seen it happen.
+struct Step {
+    label: &'static str,
+    done: bool,
+}
+
+/// How many of the organization's newest events the checklist reads (however long its
+/// history, the page costs the same).
+const CHECKLIST_EVENTS: u64 = 5_000;
+
+/// What the page says of the connection so far: the state, the last request, and the
+/// checklist of what the IdP has done since the link was made. Reloaded every few
+/// seconds by `setup.js` from `/setup/{secret}/live`.
+#[derive(Template)]
+#[template(path = "setup/live.html")]
+struct Live {
+    idp_label: &'static str,
     connected: bool,
     last: String,
+    steps: Vec<Step>,
 }
 
 #[derive(Template)]
@@ -99,7 +114,8 @@ struct Page {
     token: Option<String>,
     /// The id of the token this link made before (never the token).
     token_made: Option<String>,
-    status: Status,
+    /// The rendered [`Live`] fragment.
+    live: String,
 }
 
 #[derive(Template)]
@@ -144,15 +160,10 @@ fn chosen(asked: Option<&str>, link_idp: Option<&str>) -> Idp {
         .unwrap_or(Idp::Okta)
 }
 
-async fn render(
-    state: &AppState,
-    secret: &str,
-    opened: &Opened,
-    idp: Idp,
-    token: Option<String>,
-) -> HttpResponse {
+/// The connection and the checklist, as the page shows them now.
+async fn live(state: &AppState, opened: &Opened, idp: Idp) -> Result<String, String> {
     let org = &opened.organization.id;
-    let status = match crate::service::connections::connection(
+    let c = crate::service::connections::connection(
         &state.db,
         &state.connections,
         org,
@@ -160,28 +171,73 @@ async fn render(
         Utc::now(),
     )
     .await
-    {
-        Ok(c) => {
-            let last = c
-                .tokens
-                .iter()
-                .filter_map(|t| t.last.as_ref())
-                .max_by_key(|l| l.at);
-            Status {
-                connected: c.state != ConnectionState::NeverConnected,
-                last: last
-                    .map(|l| {
-                        format!(
-                            "{} {} answered {} at {}",
-                            l.method,
-                            l.route,
-                            l.status,
-                            format_time(l.at)
-                        )
-                    })
-                    .unwrap_or_default(),
-            }
-        }
+    .map_err(|e| e.to_string())?;
+    let last = c
+        .tokens
+        .iter()
+        .filter_map(|t| t.last.as_ref())
+        .max_by_key(|l| l.at);
+    let seen = crate::store::outbox::recent_types(
+        &state.db,
+        org,
+        opened.link.created_at,
+        CHECKLIST_EVENTS,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let any = |types: &[&str]| types.iter().any(|t| seen.contains(*t));
+    let read_since_link = last.is_some_and(|l| l.at >= opened.link.created_at);
+    let steps = vec![
+        Step {
+            label: "The connection test, or a first read",
+            done: read_since_link,
+        },
+        Step {
+            label: "A first user created",
+            done: any(&["membership.created"]),
+        },
+        Step {
+            label: "A profile update",
+            done: any(&["membership.updated"]),
+        },
+        Step {
+            label: "A deactivation (or a removal)",
+            done: any(&["membership.deactivated", "membership.deleted"]),
+        },
+        Step {
+            label: "A group pushed",
+            done: any(&["group.created", "group.member_added"]),
+        },
+    ];
+    Live {
+        idp_label: idp.label(),
+        connected: c.state != ConnectionState::NeverConnected,
+        last: last
+            .map(|l| {
+                format!(
+                    "{} {} answered {} at {}",
+                    l.method,
+                    l.route,
+                    l.status,
+                    format_time(l.at)
+                )
+            })
+            .unwrap_or_default(),
+        steps,
+    }
+    .render()
+    .map_err(|e| e.to_string())
+}
+
+async fn render(
+    state: &AppState,
+    secret: &str,
+    opened: &Opened,
+    idp: Idp,
+    token: Option<String>,
+) -> HttpResponse {
+    let live = match live(state, opened, idp).await {
+        Ok(l) => l,
         Err(e) => return failed(e),
     };
     let page = Page {
@@ -206,7 +262,7 @@ async fn render(
             None
         },
         token,
-        status,
+        live,
     };
     match page.render() {
         Ok(body) => html(StatusCode::OK, body),
@@ -227,6 +283,24 @@ async fn page(
             render(&state, &secret, &opened, idp, None).await
         }
         Ok(None) => gone(),
+        Err(e) => failed(e),
+    }
+}
+
+/// The live part of the page alone (polled; not counted as an opening).
+async fn live_fragment(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> HttpResponse {
+    let opened = match setup_links::usable(&state.db, &secret, Utc::now()).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return gone(),
+        Err(e) => return failed(e),
+    };
+    let idp = chosen(q.idp.as_deref(), opened.link.idp.as_deref());
+    match live(&state, &opened, idp).await {
+        Ok(body) => html(StatusCode::OK, body),
         Err(e) => failed(e),
     }
 }
@@ -262,46 +336,29 @@ async fn make_token(
 }
 
 async fn script() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(SCRIPT)
+    asset(SCRIPT, "text/javascript; charset=utf-8")
 }
 
 async fn style() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(STYLE)
+    asset(STYLE, "text/css; charset=utf-8")
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE_PATH)
             .wrap(
-                DefaultHeaders::new()
-                    .add((
-                        header::CONTENT_SECURITY_POLICY,
-                        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-                    ))
-                    .add((
-                        header::REFERRER_POLICY,
-                        HeaderValue::from_static("no-referrer"),
-                    ))
-                    .add((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                page_headers()
+                    // The address is the secret: never kept by a cache or a search engine.
+                    .add((header::CACHE_CONTROL, "no-store"))
                     .add((
                         header::HeaderName::from_static("x-robots-tag"),
-                        HeaderValue::from_static("noindex, nofollow"),
-                    ))
-                    .add((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-                    .add((
-                        header::X_CONTENT_TYPE_OPTIONS,
-                        HeaderValue::from_static("nosniff"),
+                        "noindex, nofollow",
                     )),
             )
             .route("/static/setup.js", web::get().to(script))
             .route("/static/setup.css", web::get().to(style))
             .route("/{secret}", web::get().to(page))
-            .route("/{secret}/token", web::post().to(make_token)),
+            .route("/{secret}/token", web::post().to(make_token))
+            .route("/{secret}/live", web::get().to(live_fragment)),
     );
 }

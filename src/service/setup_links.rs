@@ -40,7 +40,10 @@ pub async fn create(
             format!("The organization has {MAX_LIVE_LINKS} live setup links; revoke some first."),
         ));
     }
-    let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+    let expires_at = chrono::Duration::from_std(ttl)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .ok_or_else(|| Error::invalid("ttl is too long"))?;
     let (row, secret) = store::create(
         work.tx(),
         organization_id,

@@ -213,6 +213,33 @@ pub async fn list_for_organization(
         .await
 }
 
+/// The types of the organization's events since `since`, reading at most its newest
+/// `limit` events (through the sequence index: bounded however long its history).
+pub async fn recent_types(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<std::collections::BTreeSet<String>, DbErr> {
+    // The time is checked here, not in SQL: a filter the index cannot serve would let the
+    // scan run through the whole history looking for `limit` matches.
+    let newest: Vec<(String, DateTime<Utc>)> = events::Entity::find()
+        .select_only()
+        .column(events::Column::EventType)
+        .column(events::Column::CreatedAt)
+        .filter(events::Column::OrganizationId.eq(organization_id))
+        .order_by_desc(events::Column::Sequence)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(newest
+        .into_iter()
+        .filter(|(_, at)| *at >= since)
+        .map(|(t, _)| t)
+        .collect())
+}
+
 /// The events about the account, in every organization, oldest first, at most `limit`.
 pub async fn for_user(
     db: &impl ConnectionTrait,

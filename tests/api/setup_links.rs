@@ -52,6 +52,22 @@ async fn make_token(app: &TestApp, path: &str, idp: &str) -> (u16, String) {
     (res.status().as_u16(), res.text().await.expect("body"))
 }
 
+/// The checklist's steps the live fragment shows done.
+async fn done_steps(app: &TestApp, path: &str) -> Vec<String> {
+    let res = app
+        .client
+        .get(format!("{}{path}/live", app.address))
+        .send()
+        .await
+        .expect("GET live");
+    assert_eq!(res.status().as_u16(), 200);
+    let html = res.text().await.unwrap();
+    html.split("<li class=\"done\">✓ ")
+        .skip(1)
+        .map(|s| s.split("</li>").next().unwrap_or("").trim().to_string())
+        .collect()
+}
+
 /// The token shown on the page, if any.
 fn shown_token(html: &str) -> Option<String> {
     let start = html.find("<code id=\"token\">")? + "<code id=\"token\">".len();
@@ -75,6 +91,7 @@ async fn an_it_admin_connects_okta_through_a_setup_link(app: TestApp) {
     assert!(html.contains("/scim/v2</code>"));
     assert!(html.contains("Waiting for the first request"));
     assert!(html.contains("Create the token"));
+    assert_eq!(done_steps(&app, &path).await, Vec::<String>::new());
     // Another IdP's steps, on request.
     let (_, entra) = page(&app, &format!("{path}?idp=entra")).await;
     assert!(entra.contains("Tenant URL") && entra.contains("aadOptscim062020"));
@@ -95,6 +112,38 @@ async fn an_it_admin_connects_okta_through_a_setup_link(app: TestApp) {
     )
     .await;
     assert_eq!(created["active"], json!(true));
+    assert_eq!(
+        done_steps(&app, &path).await,
+        [
+            "The connection test, or a first read",
+            "A first user created"
+        ]
+    );
+    // Okta's deactivation and group push turn their steps green too.
+    let id = created["id"].as_str().unwrap();
+    let res = app
+        .patch(
+            &okta,
+            &format!("/Users/{id}"),
+            &fixture("okta/deactivate_user.json"),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    expect_json(
+        app.post(&okta, "/Groups", &fixture("okta/create_group.json"))
+            .await,
+        201,
+    )
+    .await;
+    let done = done_steps(&app, &path).await;
+    for step in [
+        "A first user created",
+        "A deactivation (or a removal)",
+        "A group pushed",
+    ] {
+        assert!(done.iter().any(|d| d == step), "{step} in {done:?}");
+    }
+    assert!(!done.iter().any(|d| d == "A profile update"), "{done:?}");
 
     // A reload shows the connection and never the token again; a second click makes none.
     let (_, html) = page(&app, &path).await;
@@ -102,7 +151,7 @@ async fn an_it_admin_connects_okta_through_a_setup_link(app: TestApp) {
     assert!(!html.contains(&token));
     assert!(html.contains("Okta connected"), "{html}");
     assert!(
-        html.contains("POST /scim/v2/Users"),
+        html.contains("POST /scim/v2/Groups"),
         "the last request: {html}"
     );
     let (_, again) = make_token(&app, &path, "okta").await;

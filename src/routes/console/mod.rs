@@ -123,7 +123,8 @@ fn plain_id(id: &str) -> Result<&str, ConsoleError> {
     }
 }
 
-fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
+/// A static file compiled into the binary (revalidated, so a new release is picked up).
+pub fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -142,19 +143,23 @@ async fn style() -> HttpResponse {
     asset(STYLE, "text/css; charset=utf-8")
 }
 
+/// The headers of every page offboard serves (the console, the setup page): this
+/// origin's scripts only, not framed, not sniffed, no referrer sent on.
+pub fn page_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE_PATH)
-            .wrap(
-                DefaultHeaders::new()
-                    .add((
-                        header::CONTENT_SECURITY_POLICY,
-                        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-                    ))
-                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                    .add((header::REFERRER_POLICY, "no-referrer"))
-                    .add((header::X_FRAME_OPTIONS, "DENY")),
-            )
+            .wrap(page_headers())
             .route("/static/htmx.min.js", web::get().to(htmx))
             .route("/static/console.js", web::get().to(script))
             .route("/static/console.css", web::get().to(style))
