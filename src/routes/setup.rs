@@ -17,7 +17,7 @@ use crate::configuration::Settings;
 use crate::domain::connection::ConnectionState;
 use crate::domain::setup::Idp;
 use crate::routes::console::{asset, page_headers};
-use crate::service::setup_links::{self, Opened, TokenAsked};
+use crate::service::setup_links::{self, Opened};
 use crate::state::AppState;
 
 pub const BASE_PATH: &str = "/setup";
@@ -318,20 +318,10 @@ async fn make_token(
 ) -> HttpResponse {
     let idp = chosen(Some(&form.idp), None);
     let client = super::client_address(&req);
-    let made = match setup_links::create_token(&state.db, &secret, idp, client).await {
-        Ok(Some(made)) => made,
-        Ok(None) => return gone(),
-        Err(e) => return failed(e),
-    };
-    // The page as it is now (not counted as another opening).
-    let opened = match setup_links::usable(&state.db, &secret, Utc::now()).await {
-        Ok(Some(o)) => o,
-        Ok(None) => return gone(),
-        Err(e) => return failed(e),
-    };
-    match made {
-        TokenAsked::Created(_, token) => render(&state, &secret, &opened, idp, Some(token)).await,
-        TokenAsked::AlreadyMade(_) => render(&state, &secret, &opened, idp, None).await,
+    match setup_links::create_token(&state.db, &secret, idp, client).await {
+        Ok(Some((opened, token))) => render(&state, &secret, &opened, idp, token).await,
+        Ok(None) => gone(),
+        Err(e) => failed(e),
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::audit_log::ActorKind;
-use entity::{organizations, scim_tokens, setup_links as model};
+use entity::{organizations, setup_links as model};
 use ids::OrganizationId;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
@@ -153,26 +153,20 @@ pub async fn open(
     Ok(Some(opened))
 }
 
-/// What asking the page for a token did.
-pub enum TokenAsked {
-    /// The token, shown this once.
-    Created(Box<scim_tokens::Model>, String),
-    /// This link made one before (its id): it is never shown again.
-    AlreadyMade(String),
-}
-
 /// Makes the organization's SCIM token from the page, named after the IdP; one per link.
+/// Answers the link as it now is, with the token when this call made it (shown this
+/// once); a link that made one before answers without it (never shown again).
 pub async fn create_token(
     db: &DatabaseConnection,
     secret: &str,
     idp: Idp,
     client_address: Option<String>,
-) -> Result<Option<TokenAsked>> {
-    let Some(opened) = usable(db, secret, Utc::now()).await? else {
+) -> Result<Option<(Opened, Option<String>)>> {
+    let Some(mut opened) = usable(db, secret, Utc::now()).await? else {
         return Ok(None);
     };
-    if let Some(id) = opened.link.token_id.clone() {
-        return Ok(Some(TokenAsked::AlreadyMade(id)));
+    if opened.link.token_id.is_some() {
+        return Ok(Some((opened, None)));
     }
     let actor = visitor(&opened.link, client_address);
     let mut work = Work::begin(db, &actor).await?;
@@ -180,13 +174,10 @@ pub async fn create_token(
     let name = format!("{} (setup link)", idp.label());
     let (row, token) = tokens::create(work.tx(), org, Some(&name)).await?;
     if !store::claim_token(work.tx(), &opened.link.id, &row.id).await? {
-        // Another click won the race: nothing of this one is kept.
+        // Another click won the race: nothing of this one is kept, and the link is read
+        // again for the winner's token id.
         drop(work);
-        let made = store::find_usable(db, secret, Utc::now())
-            .await?
-            .and_then(|l| l.token_id)
-            .unwrap_or_default();
-        return Ok(Some(TokenAsked::AlreadyMade(made)));
+        return Ok(usable(db, secret, Utc::now()).await?.map(|o| (o, None)));
     }
     work.audit(
         Audit::new(
@@ -198,5 +189,6 @@ pub async fn create_token(
         .in_organization(org),
     );
     work.commit().await?;
-    Ok(Some(TokenAsked::Created(Box::new(row), token)))
+    opened.link.token_id = Some(row.id);
+    Ok(Some((opened, Some(token))))
 }
