@@ -19,6 +19,8 @@ use crate::store::connections::{self as store, LastRequest};
 pub struct Seen {
     pub token_id: String,
     pub organization_id: OrganizationId,
+    /// Set when the token's own rules refused the request (counted by reason).
+    pub refused: Option<crate::domain::token::Refusal>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +50,10 @@ impl Recorder {
             return;
         };
         let hour = hour_of(last.at);
-        let counts = Counts::of_status(last.status);
+        let counts = match seen.refused {
+            Some(why) => Counts::of_refusal(why),
+            None => Counts::of_status(last.status),
+        };
         let p = pending
             .entry(seen.token_id.clone())
             .or_insert_with(|| Pending {

@@ -52,7 +52,7 @@ impl TrustedProxies {
 
 /// An IPv4 address mapped into IPv6 (`::ffff:10.0.0.1`, how a dual-stack socket reports
 /// an IPv4 peer) is that IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

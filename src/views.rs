@@ -212,7 +212,7 @@ impl Member {
     }
 }
 
-/// A live SCIM token as listed: metadata, never the token.
+/// An unrevoked SCIM token as listed: metadata, never the token.
 #[derive(Serialize, JsonSchema)]
 pub struct ScimToken {
     pub id: String,
@@ -220,15 +220,28 @@ pub struct ScimToken {
     pub name: Option<String>,
     pub created_at: Time,
     pub last_used_at: Option<Time>,
+    /// After this the token is refused; `null`: it never expires.
+    pub expires_at: Option<Time>,
+    /// `live`, `expires_soon` (within 14 days) or `expired` (refused; listed until revoked).
+    pub state: &'static str,
+    /// The networks it may be used from; empty: anywhere.
+    pub allowed_networks: Vec<String>,
+    /// The token a rotation replaced it with.
+    pub replaced_by: Option<String>,
 }
 
 impl ScimToken {
     pub fn of(t: &entity::scim_tokens::Model) -> Self {
+        use crate::domain::token::{Lifetime, Networks};
         ScimToken {
             id: t.id.clone(),
             name: t.name.clone(),
             created_at: at(t.created_at),
             last_used_at: at_opt(t.last_used_at),
+            expires_at: at_opt(t.expires_at),
+            state: Lifetime::of(t.expires_at, chrono::Utc::now()).as_str(),
+            allowed_networks: Networks::from_stored(t.allowed_networks.as_deref()).as_strings(),
+            replaced_by: t.replaced_by.clone(),
         }
     }
 }
@@ -239,18 +252,34 @@ pub struct ScimTokenCreated {
     pub id: String,
     pub organization_id: OrganizationId,
     pub token: String,
+    pub name: Option<String>,
     pub created_at: Time,
+    pub expires_at: Option<Time>,
+    pub allowed_networks: Vec<String>,
 }
 
 impl ScimTokenCreated {
     pub fn of(t: &entity::scim_tokens::Model, token: String) -> Self {
+        use crate::domain::token::Networks;
         ScimTokenCreated {
             id: t.id.clone(),
             organization_id: t.organization_id.clone(),
             token,
+            name: t.name.clone(),
             created_at: at(t.created_at),
+            expires_at: at_opt(t.expires_at),
+            allowed_networks: Networks::from_stored(t.allowed_networks.as_deref()).as_strings(),
         }
     }
+}
+
+/// A rotation's answer: the new token (shown this once) and the one it replaces, which
+/// works until its `expires_at`.
+#[derive(Serialize, JsonSchema)]
+pub struct ScimTokenRotated {
+    #[serde(flatten)]
+    pub token: ScimTokenCreated,
+    pub replaces: ScimToken,
 }
 
 /// Requests by status class.
@@ -259,6 +288,15 @@ pub struct StatusCounts {
     pub succeeded: i64,
     pub client_errors: i64,
     pub server_errors: i64,
+    /// Client errors that were the token refused by its own rules, by reason.
+    pub refused: Refused,
+}
+
+/// Requests refused by a token's rules: after its expiry, or from outside its networks.
+#[derive(Serialize, JsonSchema)]
+pub struct Refused {
+    pub expired: i64,
+    pub network: i64,
 }
 
 impl From<crate::domain::connection::Counts> for StatusCounts {
@@ -267,6 +305,10 @@ impl From<crate::domain::connection::Counts> for StatusCounts {
             succeeded: c.succeeded,
             client_errors: c.client_errors,
             server_errors: c.server_errors,
+            refused: Refused {
+                expired: c.refused_expired,
+                network: c.refused_network,
+            },
         }
     }
 }

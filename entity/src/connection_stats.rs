@@ -14,6 +14,10 @@ pub struct Model {
     pub succeeded: i64,
     pub client_errors: i64,
     pub server_errors: i64,
+    /// Refused because the token had expired (also counted in `client_errors`).
+    pub refused_expired: i64,
+    /// Refused because the client was outside the token's networks (also in `client_errors`).
+    pub refused_network: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,14 @@ pub struct Model {
     pub last_status: Option<i32>,
     /// As the IdP announced itself (at most 200 characters).
     pub last_user_agent: Option<String>,
+    /// After this the token is refused (`401`, saying it expired).
+    pub expires_at: Option<DateTimeUtc>,
+    /// The networks (CIDRs, as a JSON array) the token may be used from; none: anywhere.
+    pub allowed_networks: Option<String>,
+    /// The token a rotation replaced this one with.
+    pub replaced_by: Option<String>,
+    /// When `scim_token.expired` was written for this token's expiry.
+    pub expiry_announced_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

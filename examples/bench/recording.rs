@@ -50,6 +50,7 @@ pub async fn recording(threads: usize, per_thread: usize, db_kind: Db) {
     let seen = Seen {
         token_id: "tok_01JBENCH".into(),
         organization_id: org.id.clone(),
+        refused: None,
     };
     for (label, with_inspector) in [("connection health", false), ("+ inspector", true)] {
         let started = Instant::now();

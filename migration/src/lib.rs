@@ -26,6 +26,7 @@ mod m20261126_000020_add_connection_health;
 mod m20261126_000021_create_scim_requests;
 mod m20261204_000022_add_client_addresses;
 mod m20261207_000023_create_setup_links;
+mod m20261207_000024_add_token_lifecycle;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000021_create_scim_requests::Migration),
             Box::new(m20261204_000022_add_client_addresses::Migration),
             Box::new(m20261207_000023_create_setup_links::Migration),
+            Box::new(m20261207_000024_add_token_lifecycle::Migration),
         ]
     }
 }

@@ -96,12 +96,13 @@ pub async fn purge(ctx: &Context) -> anyhow::Result<Output> {
     .await?;
     Ok(Output::new(
         format!(
-            "accounts erased: {}, records erased: {}, memberships expired: {}, events pruned: {}, suspensions ended: {}",
+            "accounts erased: {}, records erased: {}, memberships expired: {}, events pruned: {}, suspensions ended: {}, tokens expired: {}",
             report.accounts_erased,
             report.records_erased,
             report.memberships_expired,
             report.events_pruned,
-            report.suspensions_ended
+            report.suspensions_ended,
+            report.tokens_expired
         ),
         serde_json::to_value(report)?,
     ))

@@ -39,12 +39,15 @@ impl ConnectionState {
     }
 }
 
-/// Requests by status class.
+/// Requests by status class, and the client errors that were a token refused by its own
+/// rules, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub succeeded: i64,
     pub client_errors: i64,
     pub server_errors: i64,
+    pub refused_expired: i64,
+    pub refused_network: i64,
 }
 
 impl Counts {
@@ -52,6 +55,18 @@ impl Counts {
         self.succeeded += other.succeeded;
         self.client_errors += other.client_errors;
         self.server_errors += other.server_errors;
+        self.refused_expired += other.refused_expired;
+        self.refused_network += other.refused_network;
+    }
+
+    /// One request refused for `why` (answered 401: a client error too).
+    pub fn of_refusal(why: super::token::Refusal) -> Self {
+        let mut c = Counts::of_status(401);
+        match why {
+            super::token::Refusal::Expired { .. } => c.refused_expired = 1,
+            super::token::Refusal::OutsideNetworks => c.refused_network = 1,
+        }
+        c
     }
 
     pub fn errors(&self) -> i64 {
@@ -134,6 +149,7 @@ mod tests {
             succeeded: ok,
             client_errors: client,
             server_errors: server,
+            ..Counts::default()
         }
     }
 

@@ -281,6 +281,36 @@ pub fn token_use(
     }
 }
 
+/// A token that expired or expires within 14 days.
+pub fn token_expiry(
+    token_id: &str,
+    organization_id: &str,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Check> {
+    use super::token::Lifetime;
+    let at = expires_at?;
+    let name = format!("scim_token.{token_id}.expiry");
+    match Lifetime::of(Some(at), now) {
+        Lifetime::Live => None,
+        Lifetime::ExpiresSoon => Some(Check::warn(
+            name,
+            format!(
+                "organization {organization_id}: expires on {} (in {} days); rotate it (offboard token rotate) and give the IdP the new one",
+                at.format("%Y-%m-%d %H:%M UTC"),
+                (at - now).num_days()
+            ),
+        )),
+        Lifetime::Expired => Some(Check::warn(
+            name,
+            format!(
+                "organization {organization_id}: expired on {}; its IdP is refused: make a new token, or revoke this one",
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        )),
+    }
+}
+
 /// The exit status a report means: failing when any check failed.
 pub fn failed(checks: &[Check]) -> bool {
     checks.iter().any(|c| c.status == Level::Fail)
@@ -398,5 +428,17 @@ mod tests {
         );
         assert!(token_use("tok_1", "org_1", old, Some(old), now).is_some());
         assert!(token_use("tok_1", "org_1", old, Some(now), now).is_none());
+    }
+
+    #[test]
+    fn a_token_is_warned_fourteen_days_before_it_expires_and_after() {
+        let now = Utc::now();
+        assert_eq!(token_expiry("tok_1", "org_1", None, now), None);
+        let far = now + chrono::Duration::days(30);
+        assert_eq!(token_expiry("tok_1", "org_1", Some(far), now), None);
+        let soon = token_expiry("tok_1", "org_1", Some(now + chrono::Duration::days(3)), now);
+        assert!(soon.is_some_and(|c| c.status == Level::Warn && c.message.contains("rotate")));
+        let past = token_expiry("tok_1", "org_1", Some(now - chrono::Duration::days(1)), now);
+        assert!(past.is_some_and(|c| c.message.contains("expired on")));
     }
 }

@@ -32,11 +32,15 @@ pub enum EventType {
     DeprovisionGuardTripped,
     DeprovisionGuardResolved,
     DeprovisionGuardWouldTrip,
+    ScimTokenCreated,
+    ScimTokenRotated,
+    ScimTokenRevoked,
+    ScimTokenExpired,
 }
 
 impl EventType {
     /// Every type offboard emits (and SPEC names, groups included), for endpoint filters.
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 23] = [
         EventType::UserCreated,
         EventType::UserDeleted,
         EventType::UserSuspended,
@@ -56,6 +60,10 @@ impl EventType {
         EventType::DeprovisionGuardTripped,
         EventType::DeprovisionGuardResolved,
         EventType::DeprovisionGuardWouldTrip,
+        EventType::ScimTokenCreated,
+        EventType::ScimTokenRotated,
+        EventType::ScimTokenRevoked,
+        EventType::ScimTokenExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +87,10 @@ impl EventType {
             EventType::DeprovisionGuardTripped => "deprovision_guard.tripped",
             EventType::DeprovisionGuardResolved => "deprovision_guard.resolved",
             EventType::DeprovisionGuardWouldTrip => "deprovision_guard.would_trip",
+            EventType::ScimTokenCreated => "scim_token.created",
+            EventType::ScimTokenRotated => "scim_token.rotated",
+            EventType::ScimTokenRevoked => "scim_token.revoked",
+            EventType::ScimTokenExpired => "scim_token.expired",
         }
     }
 
@@ -130,6 +142,18 @@ impl EventType {
             EventType::DeprovisionGuardWouldTrip => {
                 "Dry run: the deprovisioning guard would have tripped (once a window)."
             }
+            EventType::ScimTokenCreated => {
+                "A SCIM token was made for the organization's IdP (by an operator or a setup link)."
+            }
+            EventType::ScimTokenRotated => {
+                "A SCIM token was replaced by a new one; the old one works until `replaces.expires_at`."
+            }
+            EventType::ScimTokenRevoked => {
+                "A SCIM token was revoked: the IdP using it is refused from now on."
+            }
+            EventType::ScimTokenExpired => {
+                "A SCIM token's expiry passed (announced by the next purge run): the IdP using it is refused."
+            }
         }
     }
 
@@ -164,6 +188,10 @@ impl EventType {
             EventType::DeprovisionGuardResolved => {
                 schema_for!(EnvelopeSchema<GuardResolvedData>)
             }
+            EventType::ScimTokenCreated
+            | EventType::ScimTokenRotated
+            | EventType::ScimTokenRevoked
+            | EventType::ScimTokenExpired => schema_for!(EnvelopeSchema<ScimTokenData>),
         };
         let mut v = serde_json::to_value(schema).unwrap_or(Value::Null);
         if let Value::Object(o) = &mut v {
@@ -466,9 +494,37 @@ pub struct GuardResolvedData {
     pub remaining: u64,
 }
 
+/// A SCIM token as events name it: its id and rules, never the token or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct TokenInfo {
+    pub id: String,
+    /// The IdP a setup link made it for, when it was named.
+    pub name: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Empty: usable from any address.
+    pub allowed_networks: Vec<String>,
+}
+
+/// The token a rotation replaced, and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ReplacedToken {
+    pub id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `data` of the `scim_token.*` events: the token (the new one, for `rotated`) and, for
+/// `rotated`, the one it replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ScimTokenData {
+    pub organization: Id,
+    pub scim_token: TokenInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<ReplacedToken>,
+}
+
 /// Where a change came from, added to every event's `data`: `source` (`scim.post`,
 /// `scim.put`, `scim.patch`, `scim.delete`, `admin`, `policy`, `organization_deletion`,
-/// `guard_approval`), the SCIM token (the IdP connection) that made it, and the request.
+/// `guard_approval`, `setup_link`), the SCIM token (the IdP connection) that made it, and the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Provenance {
     pub source: &'static str,
@@ -498,6 +554,10 @@ pub enum Event {
     DeprovisionGuardTripped(GuardTripData),
     DeprovisionGuardResolved(GuardResolvedData),
     DeprovisionGuardWouldTrip(GuardTripData),
+    ScimTokenCreated(ScimTokenData),
+    ScimTokenRotated(ScimTokenData),
+    ScimTokenRevoked(ScimTokenData),
+    ScimTokenExpired(ScimTokenData),
 }
 
 impl Event {
@@ -522,6 +582,10 @@ impl Event {
             Event::DeprovisionGuardTripped(_) => EventType::DeprovisionGuardTripped,
             Event::DeprovisionGuardResolved(_) => EventType::DeprovisionGuardResolved,
             Event::DeprovisionGuardWouldTrip(_) => EventType::DeprovisionGuardWouldTrip,
+            Event::ScimTokenCreated(_) => EventType::ScimTokenCreated,
+            Event::ScimTokenRotated(_) => EventType::ScimTokenRotated,
+            Event::ScimTokenRevoked(_) => EventType::ScimTokenRevoked,
+            Event::ScimTokenExpired(_) => EventType::ScimTokenExpired,
         }
     }
 
@@ -547,7 +611,11 @@ impl Event {
             | Event::GroupDeleted(_)
             | Event::DeprovisionGuardTripped(_)
             | Event::DeprovisionGuardResolved(_)
-            | Event::DeprovisionGuardWouldTrip(_) => None,
+            | Event::DeprovisionGuardWouldTrip(_)
+            | Event::ScimTokenCreated(_)
+            | Event::ScimTokenRotated(_)
+            | Event::ScimTokenRevoked(_)
+            | Event::ScimTokenExpired(_) => None,
         }
     }
 
@@ -629,6 +697,10 @@ impl Serialize for Data<'_> {
             | Event::GroupDeleted(d) => with!(d),
             Event::DeprovisionGuardTripped(d) | Event::DeprovisionGuardWouldTrip(d) => with!(d),
             Event::DeprovisionGuardResolved(d) => with!(d),
+            Event::ScimTokenCreated(d)
+            | Event::ScimTokenRotated(d)
+            | Event::ScimTokenRevoked(d)
+            | Event::ScimTokenExpired(d) => with!(d),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod setup;
 pub mod status;
 pub mod suspension;
 pub mod text;
+pub mod token;
 pub mod version;
 
 pub use content::{ContentDirectives, DirectiveError};

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use crate::auth::AdminAuthError;
+use crate::domain::token::{self as token_rules, Networks};
 use crate::routes::RequestId;
 use crate::routes::admin::AdminApiError;
 use crate::scim::error::ScimError;
@@ -66,22 +67,34 @@ impl FromRequest for Tenant {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let request_id = request_id(req);
         let client_address = super::client_address(req);
+        let client_ip = req
+            .extensions()
+            .get::<crate::forwarded::Origin>()
+            .map(|o| o.client);
         let seen = SeenSlot(req.clone());
         Box::pin(async move {
             let token =
                 token.ok_or_else(|| ScimError::unauthorized("a bearer token is required"))?;
             let state = state.ok_or_else(|| ScimError::new(500, None, "internal error"))?;
-            let row = tokens::find_live(&state.db, &token)
+            let row = tokens::find_unrevoked(&state.db, &token)
                 .await
                 .map_err(|e| database_scim_error(&e))?;
             let row =
                 row.ok_or_else(|| ScimError::unauthorized("the bearer token is not valid"))?;
             tracing::Span::current().record("organization_id", row.organization_id.as_str());
-            // Whatever the answer, this request counts for the token's connection health.
+            let networks = Networks::from_stored(row.allowed_networks.as_deref());
+            let refused =
+                token_rules::admit(row.expires_at, &networks, client_ip, chrono::Utc::now()).err();
+            // Whatever the answer, this request counts for the token's connection health
+            // (a refusal by the token's own rules, by its reason).
             seen.insert(crate::connection::Seen {
                 token_id: row.id.clone(),
                 organization_id: row.organization_id.clone(),
+                refused,
             });
+            if let Some(why) = refused {
+                return Err(ScimError::unauthorized(why.message()));
+            }
             // Each organization's requests draw from its own bucket: one organization's
             // flood is answered 429 and never slows another's.
             let quota = state

@@ -14,8 +14,9 @@ use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use serde::Deserialize;
 
 use crate::configuration::Settings;
-use crate::domain::connection::ConnectionState;
+use crate::domain::connection::{ConnectionState, client_of};
 use crate::domain::setup::Idp;
+use crate::domain::token::Lifetime;
 use crate::routes::console::{asset, page_headers};
 use crate::service::setup_links::{self, Opened};
 use crate::state::AppState;
@@ -89,13 +90,30 @@ const CHECKLIST_EVENTS: u64 = 5_000;
 /// What the page says of the connection so far: the state, the last request, and the
 /// checklist of what the IdP has done since the link was made. Reloaded every few
 /// seconds by `setup.js` from `/setup/{secret}/live`.
+/// A request offboard refused, with what to change in the IdP.
+struct RefusedRow {
+    at: String,
+    request: String,
+    status: i32,
+    error: String,
+    advice: String,
+}
+
+/// How many refused requests the page explains.
+const REFUSED_SHOWN: u64 = 5;
+
 #[derive(Template)]
 #[template(path = "setup/live.html")]
 struct Live {
+    /// The IdP as its requests announce it (its User-Agent), else the one picked.
     idp_label: &'static str,
     connected: bool,
     last: String,
+    received: String,
     steps: Vec<Step>,
+    refused: Vec<RefusedRow>,
+    /// The organization's tokens that expire within 14 days or have expired.
+    expiry_warnings: Vec<String>,
 }
 
 #[derive(Template)]
@@ -209,9 +227,73 @@ async fn live(state: &AppState, opened: &Opened, idp: Idp) -> Result<String, Str
             done: any(&["group.created", "group.member_added"]),
         },
     ];
+    let refused = crate::service::inspector::refused(
+        &state.db,
+        &state.inspector,
+        org,
+        opened.link.created_at,
+        REFUSED_SHOWN,
+    )
+    .await
+    .map_err(|e| e.to_string())?
+    .into_iter()
+    .map(|r| RefusedRow {
+        at: format_time(r.at),
+        request: format!("{} {}", r.method, r.route),
+        status: r.status,
+        error: match (&r.scim_type, &r.error_detail) {
+            (Some(t), Some(d)) => format!("{t}: {d}"),
+            (None, Some(d)) => d.clone(),
+            _ => String::new(),
+        },
+        advice: crate::domain::setup::advice(
+            idp,
+            u16::try_from(r.status).unwrap_or(0),
+            r.scim_type.as_deref(),
+            r.error_detail.as_deref().unwrap_or(""),
+        ),
+    })
+    .collect();
+    let now = Utc::now();
+    let expiry_warnings = c
+        .tokens
+        .iter()
+        .filter(|t| t.token.replaced_by.is_none())
+        .filter_map(|t| {
+            let at = t.token.expires_at?;
+            let name = t.token.name.as_deref().unwrap_or("The SCIM token");
+            match Lifetime::of(Some(at), now) {
+                Lifetime::Live => None,
+                Lifetime::ExpiresSoon => Some(format!(
+                    "{name} expires at {}: ask the application's operator for a new one before then.",
+                    format_time(at)
+                )),
+                Lifetime::Expired => Some(format!(
+                    "{name} expired at {}: requests with it are refused. Ask the application's operator for a new one.",
+                    format_time(at)
+                )),
+            }
+        })
+        .collect();
+    let mut day = crate::domain::connection::Counts::default();
+    for t in &c.tokens {
+        day.add(t.last_24h);
+    }
+    // The IdP as it announces itself, when it does; else the one the admin picked.
+    let announced = last
+        .and_then(|l| Idp::parse(client_of(l.user_agent.as_deref())).ok())
+        .filter(|i| *i != Idp::Other);
     Live {
-        idp_label: idp.label(),
+        idp_label: announced.unwrap_or(idp).label(),
         connected: c.state != ConnectionState::NeverConnected,
+        received: format!(
+            "{} requests in the last 24 hours: {} answered, {} refused",
+            day.succeeded + day.errors(),
+            day.succeeded,
+            day.errors()
+        ),
+        refused,
+        expiry_warnings,
         last: last
             .map(|l| {
                 format!(

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::memberships::Status;
-use entity::{audit_log, events, organizations, scim_tokens, sessions as session_model};
+use entity::{audit_log, events, organizations, sessions as session_model};
 use entity::{memberships as membership_model, users as account_model};
 use ids::{OrganizationId, UserId};
 use sea_orm::DatabaseConnection;
@@ -16,7 +16,7 @@ use crate::domain::guard::GuardSettings;
 use crate::domain::organization::{OrganizationName, RateLimit};
 use crate::store::audit::{Actor, actions};
 use crate::store::guard as guard_store;
-use crate::store::{accounts, audit, memberships, organizations as orgs, outbox, sessions, tokens};
+use crate::store::{accounts, audit, memberships, organizations as orgs, outbox, sessions};
 
 pub async fn create_organization(
     db: &DatabaseConnection,
@@ -114,61 +114,6 @@ pub async fn update_organization(
     );
     work.commit().await?;
     Ok(updated)
-}
-
-/// Creates a SCIM token; returns the row and the token, shown this once.
-pub async fn create_scim_token(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    organization_id: &OrganizationId,
-) -> Result<(scim_tokens::Model, String)> {
-    let mut work = Work::begin(db, actor).await?;
-    if orgs::find(work.tx(), organization_id).await?.is_none() {
-        return Err(Error::not_found("organization", None));
-    }
-    let (row, token) = tokens::create(work.tx(), organization_id, None).await?;
-    work.audit(
-        Audit::new(actions::SCIM_TOKEN_CREATE, "scim_token", &row.id, json!({}))
-            .in_organization(organization_id),
-    );
-    work.commit().await?;
-    Ok((row, token))
-}
-
-/// Revokes one SCIM token of an organization: the IdP using it is refused at once.
-pub async fn revoke_scim_token(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    organization_id: &OrganizationId,
-    token_id: &str,
-) -> Result<()> {
-    let mut work = Work::begin(db, actor).await?;
-    if !tokens::revoke(work.tx(), organization_id, token_id).await? {
-        return Err(Error::not_found("scim token", None));
-    }
-    work.audit(
-        Audit::new(
-            actions::SCIM_TOKEN_REVOKE,
-            "scim_token",
-            token_id,
-            json!({}),
-        )
-        .in_organization(organization_id),
-    );
-    work.commit().await?;
-    Ok(())
-}
-
-/// Revokes a SCIM token known by its id alone (the command line's `token revoke`).
-pub async fn revoke_scim_token_by_id(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    token_id: &str,
-) -> Result<()> {
-    let organization_id = tokens::organization_of(db, token_id)
-        .await?
-        .ok_or_else(|| Error::not_found("scim token", Some(token_id)))?;
-    revoke_scim_token(db, actor, &organization_id, token_id).await
 }
 
 /// An account with all its memberships, removed ones included.
@@ -309,13 +254,4 @@ pub async fn members(
 ) -> Result<Vec<membership_model::Model>> {
     organization(db, organization_id).await?;
     Ok(memberships::admin_page(db, organization_id, filter, q, after, limit).await?)
-}
-
-/// The organization's live SCIM tokens (metadata only).
-pub async fn scim_tokens(
-    db: &DatabaseConnection,
-    organization_id: &OrganizationId,
-) -> Result<Vec<scim_tokens::Model>> {
-    organization(db, organization_id).await?;
-    Ok(tokens::for_organization(db, organization_id).await?)
 }

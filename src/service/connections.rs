@@ -51,14 +51,9 @@ pub async fn connection(
     let hour_ago = now - chrono::Duration::hours(1);
     let mut rows: HashMap<String, Vec<(DateTime<Utc>, Counts)>> = HashMap::new();
     for r in store::since(db, organization_id, day_ago).await? {
-        rows.entry(r.token_id.clone()).or_default().push((
-            r.hour,
-            Counts {
-                succeeded: r.succeeded,
-                client_errors: r.client_errors,
-                server_errors: r.server_errors,
-            },
-        ));
+        rows.entry(r.token_id.clone())
+            .or_default()
+            .push((r.hour, store::counts_of(&r)));
     }
     let mut unflushed = recorder.unflushed(organization_id);
     let mut out = Vec::new();

@@ -284,15 +284,20 @@ async fn tokens(db: &DatabaseConnection) -> Result<(Vec<Check>, usize), sea_orm:
         .await?;
     let mut checks: Vec<Check> = live
         .iter()
-        .filter_map(|t| {
-            rules::token_use(
-                &t.id,
-                t.organization_id.as_str(),
-                t.created_at,
-                t.last_used_at,
-                now,
-            )
+        // A rotated token's end is planned: neither its quiet nor its expiry is news.
+        .filter(|t| t.replaced_by.is_none())
+        .flat_map(|t| {
+            let org = t.organization_id.as_str();
+            [
+                rules::token_use(&t.id, org, t.created_at, t.last_used_at, now),
+                rules::token_expiry(&t.id, org, t.expires_at, now),
+            ]
         })
+        .flatten()
+        .collect();
+    let live: Vec<_> = live
+        .into_iter()
+        .filter(|t| t.expires_at.is_none_or(|at| at > now))
         .collect();
     if checks.is_empty() {
         checks.push(Check::ok(

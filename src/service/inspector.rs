@@ -31,3 +31,16 @@ pub async fn requests(
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     Ok(store::page(db, organization_id, status, after, since, limit).await?)
 }
+
+/// The organization's newest refused requests (answered 4xx or 5xx) since `since`, what
+/// this process has not written yet included: what the setup page explains.
+pub async fn refused(
+    db: &DatabaseConnection,
+    inspector: &Inspector,
+    organization_id: &OrganizationId,
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<scim_requests::Model>> {
+    inspector.flush(db).await?;
+    Ok(store::errors_since(db, organization_id, since, limit).await?)
+}

@@ -53,6 +53,8 @@ pub struct PurgeReport {
     pub events_pruned: u64,
     /// Suspensions whose `until` had passed, ended.
     pub suspensions_ended: u64,
+    /// SCIM tokens whose expiry had passed, announced (`scim_token.expired`).
+    pub tokens_expired: u64,
 }
 
 pub fn policy_actor() -> Actor {
@@ -79,6 +81,7 @@ pub async fn run(
     };
     let actor = policy_actor();
     report.suspensions_ended = super::suspension::expire(db, &actor, now).await?;
+    report.tokens_expired = super::scim_tokens::announce_expired(db, &actor, now).await?;
     loop {
         let mut work = Work::begin_at(db, &actor, now).await?;
         let ids = accounts::due_for_purge(work.tx(), now, BATCH).await?;

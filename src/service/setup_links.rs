@@ -15,8 +15,9 @@ use serde_json::json;
 use super::work::{Audit, Work};
 use super::{Error, Result};
 use crate::domain::setup::{Idp, MAX_LIVE_LINKS};
+use crate::domain::token::Rules;
 use crate::store::audit::{Actor, actions};
-use crate::store::{organizations as orgs, setup_links as store, tokens};
+use crate::store::{organizations as orgs, setup_links as store};
 
 /// Creates a link; returns its row and its secret, shown this once.
 pub async fn create(
@@ -172,22 +173,15 @@ pub async fn create_token(
     let mut work = Work::begin(db, &actor).await?;
     let org = &opened.organization.id;
     let name = format!("{} (setup link)", idp.label());
-    let (row, token) = tokens::create(work.tx(), org, Some(&name)).await?;
+    let details = json!({"setup_link_id": opened.link.id, "idp": idp.name()});
+    let (row, token) =
+        super::scim_tokens::make(&mut work, org, Some(&name), &Rules::default(), details).await?;
     if !store::claim_token(work.tx(), &opened.link.id, &row.id).await? {
         // Another click won the race: nothing of this one is kept, and the link is read
         // again for the winner's token id.
         drop(work);
         return Ok(usable(db, secret, Utc::now()).await?.map(|o| (o, None)));
     }
-    work.audit(
-        Audit::new(
-            actions::SCIM_TOKEN_CREATE,
-            "scim_token",
-            &row.id,
-            json!({"setup_link_id": opened.link.id, "idp": idp.name()}),
-        )
-        .in_organization(org),
-    );
     work.commit().await?;
     opened.link.token_id = Some(row.id);
     Ok(Some((opened, Some(token))))

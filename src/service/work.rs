@@ -84,6 +84,7 @@ fn default_source(actor: &Actor) -> &'static str {
     match actor.kind {
         ActorKind::ScimToken => "scim",
         ActorKind::Policy => "policy",
+        ActorKind::SetupLink => "setup_link",
         _ => "admin",
     }
 }

@@ -112,6 +112,8 @@ pub mod actions {
     pub const ORGANIZATION_UPDATE: &str = "organization.update";
     pub const MEMBERSHIP_DELETE: &str = "membership.delete";
     pub const SCIM_TOKEN_REVOKE: &str = "scim_token.revoke";
+    pub const SCIM_TOKEN_ROTATE: &str = "scim_token.rotate";
+    pub const SCIM_TOKEN_EXPIRE: &str = "scim_token.expire";
     pub const POLICY_MEMBERSHIP_REMOVE: &str = "policy.membership.remove";
     pub const PURGE: &str = "purge";
     pub const WEBHOOK_ENDPOINT_CREATE: &str = "webhook_endpoint.create";

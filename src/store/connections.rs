@@ -72,6 +72,8 @@ pub async fn add_counts(
         succeeded: Set(c.succeeded),
         client_errors: Set(c.client_errors),
         server_errors: Set(c.server_errors),
+        refused_expired: Set(c.refused_expired),
+        refused_network: Set(c.refused_network),
     })
     .on_conflict(
         OnConflict::columns([stats::Column::TokenId, stats::Column::Hour])
@@ -87,11 +89,30 @@ pub async fn add_counts(
                 stats::Column::ServerErrors,
                 Expr::col((stats::Entity, stats::Column::ServerErrors)).add(c.server_errors),
             )
+            .value(
+                stats::Column::RefusedExpired,
+                Expr::col((stats::Entity, stats::Column::RefusedExpired)).add(c.refused_expired),
+            )
+            .value(
+                stats::Column::RefusedNetwork,
+                Expr::col((stats::Entity, stats::Column::RefusedNetwork)).add(c.refused_network),
+            )
             .to_owned(),
     )
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// One stored hour's counts.
+pub fn counts_of(r: &stats::Model) -> Counts {
+    Counts {
+        succeeded: r.succeeded,
+        client_errors: r.client_errors,
+        server_errors: r.server_errors,
+        refused_expired: r.refused_expired,
+        refused_network: r.refused_network,
+    }
 }
 
 /// The organization's hourly counts since `since`, per token.
@@ -153,11 +174,8 @@ pub async fn summaries(
         .all(db)
         .await?
     {
-        counts.entry(r.organization_id).or_default().add(Counts {
-            succeeded: r.succeeded,
-            client_errors: r.client_errors,
-            server_errors: r.server_errors,
-        });
+        let c = counts_of(&r);
+        counts.entry(r.organization_id).or_default().add(c);
     }
     let held: std::collections::HashSet<OrganizationId> = entity::held_actions::Entity::find()
         .select_only()

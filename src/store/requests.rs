@@ -158,3 +158,20 @@ pub async fn page(
     }
     q.order_by_desc(rows::Column::Id).limit(limit).all(db).await
 }
+
+/// The organization's newest answered-with-an-error requests (4xx and 5xx) since `since`.
+pub async fn errors_since(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<rows::Model>, DbErr> {
+    rows::Entity::find()
+        .filter(rows::Column::OrganizationId.eq(organization_id))
+        .filter(rows::Column::At.gte(since))
+        .filter(rows::Column::Status.gte(400))
+        .order_by_desc(rows::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

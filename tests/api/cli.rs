@@ -94,7 +94,7 @@ async fn every_command_prints_what_it_made_and_refuses_what_it_cannot() {
     let token = cli.ok(&["token", "create", &org]);
     assert!(token.starts_with("scim_"), "{token}");
     let db = offboard::db::connect(&cli.db_url, 1).await.unwrap();
-    let row = offboard::store::tokens::find_live(&db, &token)
+    let row = offboard::store::tokens::find_unrevoked(&db, &token)
         .await
         .unwrap()
         .expect("the printed token is live");
@@ -251,7 +251,7 @@ async fn the_daily_tasks_list_and_revoke_from_the_command_line() {
     assert_eq!(cli.ok(&["token", "revoke", &token_id]), "");
     let db = offboard::db::connect(&cli.db_url, 1).await.unwrap();
     assert!(
-        offboard::store::tokens::find_live(&db, &token)
+        offboard::store::tokens::find_unrevoked(&db, &token)
             .await
             .unwrap()
             .is_none(),

@@ -76,7 +76,8 @@ async fn a_connection_goes_from_never_connected_to_healthy_failing_and_quiet(app
     assert_eq!(t["user_agent"], "Okta SCIM Client 1.0.0");
     assert_eq!(
         t["last_24h"],
-        json!({"succeeded": 1, "client_errors": 0, "server_errors": 0})
+        json!({"succeeded": 1, "client_errors": 0, "server_errors": 0,
+               "refused": {"expired": 0, "network": 0}})
     );
     // Another organization's traffic is its own.
     assert_eq!(connection(&app, &other).await["state"], "never_connected");

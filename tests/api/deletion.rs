@@ -418,7 +418,7 @@ async fn operators_revoke_sessions_and_scim_tokens_and_change_organizations(app:
         )
         .await;
     let second = expect_json(res, 201).await;
-    let first_id = offboard::store::tokens::find_live(&app.db, &org.token)
+    let first_id = offboard::store::tokens::find_unrevoked(&app.db, &org.token)
         .await
         .unwrap()
         .unwrap()

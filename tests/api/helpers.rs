@@ -405,9 +405,28 @@ impl TestApp {
         v["active"].as_bool().expect("active")
     }
 
-    /// The organization's outbox, as (type, user id) in sequence order; also checks that
-    /// sequences run 1, 2, 3… without gaps.
+    /// The organization's outbox about its people and groups, as (type, user id) in
+    /// sequence order: the connection's own `scim_token.*` events (the token each test
+    /// organization is made with) are left out; `all_event_types` has them. Also checks
+    /// that the sequences of the whole outbox run 1, 2, 3… without gaps.
     pub async fn events(&self, org: &Org) -> Vec<(String, Option<String>)> {
+        self.all_events(org)
+            .await
+            .into_iter()
+            .filter(|(t, _)| !t.starts_with("scim_token."))
+            .collect()
+    }
+
+    /// Every event of the organization's outbox, the `scim_token.*` ones included.
+    pub async fn all_event_types(&self, org: &Org) -> Vec<String> {
+        self.all_events(org)
+            .await
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    async fn all_events(&self, org: &Org) -> Vec<(String, Option<String>)> {
         let rows = offboard::store::outbox::list_for_organization(&self.db, &org.org_id())
             .await
             .expect("events");
@@ -426,7 +445,17 @@ impl TestApp {
         self.events(org).await.into_iter().map(|(t, _)| t).collect()
     }
 
+    /// The payloads of [`TestApp::events`]: the `scim_token.*` ones left out.
     pub async fn event_payloads(&self, org: &Org) -> Vec<Value> {
+        self.all_event_payloads(org)
+            .await
+            .into_iter()
+            .filter(|p| !p["type"].as_str().unwrap_or("").starts_with("scim_token."))
+            .collect()
+    }
+
+    /// Every event payload of the organization's outbox, each checked against its schema.
+    pub async fn all_event_payloads(&self, org: &Org) -> Vec<Value> {
         offboard::store::outbox::list_for_organization(&self.db, &org.org_id())
             .await
             .expect("events")

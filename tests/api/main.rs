@@ -43,6 +43,7 @@ mod proxies;
 mod purge;
 mod readme;
 mod receiver;
+mod scim_tokens;
 mod setup_links;
 mod sql_filters;
 mod suspension;

@@ -244,6 +244,11 @@ async fn answers_match_the_documented_responses() {
         )
         .await;
     assert_eq!(res.status(), 204);
+    let other_token = offboard::store::tokens::find_unrevoked(&app.db, &other.token)
+        .await
+        .unwrap()
+        .expect("the other organization's token")
+        .id;
     // Writes, with what they answer.
     let writes: Vec<Write> = vec![
         (
@@ -268,6 +273,17 @@ async fn answers_match_the_documented_responses() {
             Method::POST,
             format!("/organizations/{}/scim-tokens", org.id),
             None,
+            201,
+        ),
+        (
+            "/admin/v1/organizations/{id}/scim-tokens/{token_id}/rotate",
+            "post",
+            Method::POST,
+            format!(
+                "/organizations/{}/scim-tokens/{other_token}/rotate",
+                other.id
+            ),
+            Some(serde_json::json!({"overlap": "1h", "ttl": "90d"})),
             201,
         ),
         (

@@ -255,7 +255,8 @@ async fn sigkill_mid_delivery_loses_nothing(backend: Backend) {
             .await;
     }
     let all = outbox_ids(&db_url).await;
-    assert_eq!(all.len(), 4 * 5);
+    // Five events per user, and the organization's token made.
+    assert_eq!(all.len(), 4 * 5 + 1);
     // Some delivered, others in flight at the receiver: kill now.
     receiver.wait_for_events(3, Duration::from_secs(20)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -332,10 +333,11 @@ async fn two_processes_share_the_work_without_sending_an_event_twice_at_once() {
         }
         while tasks.join_next().await.is_some() {}
     }
+    // And the organization's token made: 1,001 events.
     let all = outbox_ids(&db_url).await;
-    assert_eq!(all.len(), 1000);
+    assert_eq!(all.len(), 1001);
     receiver
-        .wait_for_events(1000, Duration::from_secs(120))
+        .wait_for_events(1001, Duration::from_secs(120))
         .await;
     let got: HashSet<String> = receiver.accepted().into_iter().map(|r| r.id).collect();
     assert_eq!(got, all, "none lost");
@@ -354,7 +356,7 @@ async fn two_processes_share_the_work_without_sending_an_event_twice_at_once() {
         .unwrap();
     let owners: HashSet<&str> = attempts.iter().map(|a| a.owner.as_str()).collect();
     assert_eq!(owners.len(), 2, "both processes delivered");
-    assert_eq!(attempts.len(), 1000, "no event was sent twice");
+    assert_eq!(attempts.len(), 1001, "no event was sent twice");
     assert!(attempts.iter().all(|a| a.outcome == "success"));
 }
 
@@ -380,7 +382,8 @@ async fn sigterm_gives_back_the_leases_of_abandoned_deliveries(backend: Backend)
             .await;
     }
     let all = outbox_ids(&db_url).await;
-    assert_eq!(all.len(), 3 * 3);
+    // Three events per user, and the organization's token made.
+    assert_eq!(all.len(), 3 * 3 + 1);
     // The first delivery of each user is in flight (per-user order holds the others).
     let deadline = Instant::now() + Duration::from_secs(20);
     while receiver.in_flight() < 3 {

@@ -13,11 +13,20 @@ use crate::receiver::{Mode, Receiver};
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// Adds an endpoint through the admin API and starts a receiver that knows its secret.
+/// Registers an endpoint for a receiver started in `mode`. Unless `extra` names its
+/// `event_types`, it asks for the people's and groups' events: the tests here are about
+/// how those are delivered, and the token every test organization is made with
+/// (`scim_token.created`) is not one of them.
 pub(crate) async fn endpoint(app: &TestApp, mode: Mode, extra: Value) -> (String, Receiver) {
     // The receiver needs a URL before the endpoint exists and a secret after: start it
     // with a placeholder secret and hand it the real one.
     let receiver = Receiver::start("whsec_AAAA", mode).await;
-    let mut body = json!({"url": receiver.url});
+    let people: Vec<&str> = offboard::domain::events::EventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .filter(|t| !t.starts_with("scim_token."))
+        .collect();
+    let mut body = json!({"url": receiver.url, "event_types": people});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
     }
@@ -164,6 +173,7 @@ async fn endpoints_receive_only_the_types_and_organization_they_asked_for(app: T
         .await;
     // Settled: every delivery is final, so nothing else can still arrive.
     settle(&app).await;
+    assert_eq!(everything.accepted().len(), total);
     assert_eq!(only_deleted.accepted().len(), 2);
     assert_eq!(only_b.accepted().len(), app.event_types(&b).await.len());
     assert!(
@@ -748,7 +758,8 @@ async fn an_open_breaker_sends_nothing_until_its_cooldown_ends(app: TestApp) {
     assert_eq!(
         first,
         Tick {
-            fanned_out: 2,
+            // The organization's token made, and the user's two events.
+            fanned_out: 3,
             retrying: 1,
             ..Tick::default()
         }
@@ -825,9 +836,10 @@ async fn retention_prunes_only_events_whose_deliveries_are_final(app: TestApp) {
                 .unwrap()
         }
     };
+    // Each organization's token made, and its user's two events.
     assert_eq!(
         (events_of(&done.id).await, events_of(&waiting.id).await),
-        (2, 2)
+        (3, 3)
     );
 
     let early = app
@@ -837,7 +849,9 @@ async fn retention_prunes_only_events_whose_deliveries_are_final(app: TestApp) {
     let report = app
         .purge_at(chrono::Utc::now() + chrono::Duration::days(31))
         .await;
-    assert_eq!(report.events_pruned, 2);
+    // The first organization's three, and the second's token event, which no endpoint
+    // asked for (no delivery is pending for it).
+    assert_eq!(report.events_pruned, 4);
     assert_eq!(events_of(&done.id).await, 0, "final deliveries: pruned");
     assert_eq!(
         events_of(&waiting.id).await,
@@ -924,7 +938,8 @@ async fn a_redirect_is_a_failure_and_is_not_followed(app: TestApp) {
     assert_eq!(
         first,
         Tick {
-            fanned_out: 2,
+            // The organization's token made, and the user's two events.
+            fanned_out: 3,
             retrying: 1,
             ..Tick::default()
         },
@@ -1088,7 +1103,8 @@ async fn an_idle_dispatcher_never_waits_for_the_write_lock() {
     app.create_user(&org, &user_body("idle@example.com")).await;
     let dispatcher = app.dispatcher();
     // No endpoint: the events are fanned out to nobody, and then nothing is left to do.
-    assert_eq!(dispatcher.tick().await.unwrap().fanned_out, 2);
+    // The organization's token made, and the user's two events.
+    assert_eq!(dispatcher.tick().await.unwrap().fanned_out, 3);
     let writer = offboard::db::begin_write(&app.db).await.unwrap();
     // Not a speed target: the bound only tells "answered from reads" from "queued
     // behind the open write transaction", which would never end while it is held.
@@ -1141,7 +1157,8 @@ async fn a_dispatcher_whose_lease_was_taken_over_records_nothing_but_its_attempt
     assert_eq!(
         done,
         Tick {
-            fanned_out: 2,
+            // The organization's token made, and the user's two events.
+            fanned_out: 3,
             lease_lost: 1,
             ..Tick::default()
         },
@@ -1210,7 +1227,8 @@ async fn a_tick_reports_what_it_delivered(app: TestApp) {
     assert_eq!(
         dispatcher.tick().await.unwrap(),
         Tick {
-            fanned_out: 2,
+            // The organization's token made, and the user's two events.
+            fanned_out: 3,
             succeeded: 1,
             dead: 1,
             ..Tick::default()

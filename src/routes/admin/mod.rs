@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod openapi;
 pub mod organizations;
 pub mod paging;
+pub mod scim_tokens;
 pub mod sessions;
 pub mod setup_links;
 pub mod users;
@@ -388,6 +389,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(api_keys::configure)
             .configure(domains::configure)
             .configure(setup_links::configure)
+            .configure(scim_tokens::configure)
             .configure(guard::configure)
             .configure(jobs::configure)
             .configure(users::configure)

@@ -11,13 +11,14 @@ use serde_json::{Map, Value, json};
 
 use super::webhooks as hooks;
 use super::{
-    api_keys, audit, domains, organizations as orgs, paging, sessions, setup_links, users,
+    api_keys, audit, domains, organizations as orgs, paging, scim_tokens, sessions, setup_links,
+    users,
 };
 use crate::views::{
     ApiKey, AuditEntry, Connection, Delivery, Domain, Endpoint, EndpointWithSecret, Event,
     EventType, FeedPage, HeldPage, InspectedRequest, Job, Member, Organization, Replayed,
-    Resolution, ScimToken, ScimTokenCreated, Session, SetupLink, SetupLinkCreated, TestSend, User,
-    UserExport,
+    Resolution, ScimToken, ScimTokenCreated, ScimTokenRotated, Session, SetupLink,
+    SetupLinkCreated, TestSend, User, UserExport,
 };
 
 /// How a route authenticates.
@@ -158,8 +159,9 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Op> {
         op("delete", "/admin/v1/organizations/{id}", "organizations", "Delete an organization (members removed, accounts left without a membership deleted); `?async=true` runs it as a job (202)", 204, None, WRITE).query::<orgs::DeleteQuery>().body::<Confirmation>(g),
         op("get", "/admin/v1/organizations/{id}/users", "organizations", "The organization's members by status, searched", 200, Some(page::<Member>(g)), READ).query::<orgs::MembersQuery>(),
         op("delete", "/admin/v1/organizations/{org}/users/{user}", "organizations", "Remove a user from the organization", 204, None, WRITE).body::<Confirmation>(g),
-        op("get", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "The organization's live SCIM tokens (never the token)", 200, Some(list::<ScimToken>(g)), READ),
-        op("post", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "Make a SCIM token (shown once)", 201, Some(reference::<ScimTokenCreated>(g)), WRITE),
+        op("get", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "The organization's unrevoked SCIM tokens, expired ones included (never the token)", 200, Some(list::<ScimToken>(g)), READ),
+        op("post", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "Make a SCIM token (shown once), with an optional expiry and allowed networks", 201, Some(reference::<ScimTokenCreated>(g)), WRITE).body::<scim_tokens::CreateScimToken>(g),
+        op("post", "/admin/v1/organizations/{id}/scim-tokens/{token_id}/rotate", "organizations", "Replace a SCIM token (the new one shown once); the old one works until the overlap ends", 201, Some(reference::<ScimTokenRotated>(g)), WRITE).body::<scim_tokens::RotateScimToken>(g),
         op("delete", "/admin/v1/organizations/{id}/scim-tokens/{token_id}", "organizations", "Revoke a SCIM token", 204, None, WRITE),
         op("get", "/admin/v1/organizations/{id}/setup-links", "organizations", "The organization's setup links, newest first (never their secrets)", 200, Some(list::<SetupLink>(g)), READ),
         op("post", "/admin/v1/organizations/{id}/setup-links", "organizations", "Make a setup link for the organization's IT admin (its URL is shown once)", 201, Some(reference::<SetupLinkCreated>(g)), WRITE).body::<setup_links::CreateSetupLink>(g),

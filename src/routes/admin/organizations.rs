@@ -66,16 +66,6 @@ async fn get(
     with_guard(&state, &org).await
 }
 
-async fn create_token(
-    op: Operator,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AdminApiError> {
-    let (row, token) =
-        admin::create_scim_token(&state.db, &op.actor, &super::organization_id(&id)?).await?;
-    Ok(HttpResponse::Created().json(views::ScimTokenCreated::of(&row, token)))
-}
-
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
@@ -237,22 +227,6 @@ async fn remove_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn revoke_token(
-    op: Operator,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, AdminApiError> {
-    let (org_id, token_id) = path.into_inner();
-    admin::revoke_scim_token(
-        &state.db,
-        &op.actor,
-        &super::organization_id(&org_id)?,
-        &token_id,
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
 /// The organization's SCIM connection: its state and each live token's last request and
 /// last 24 hours (never the token itself).
 async fn connection(
@@ -350,17 +324,6 @@ async fn members(
     Ok(HttpResponse::Ok().json(Page::of(data, last, full)))
 }
 
-/// The organization's live SCIM tokens: metadata, never the token.
-async fn scim_tokens(
-    _op: Operator,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, AdminApiError> {
-    let rows = admin::scim_tokens(&state.db, &super::organization_id(&id)?).await?;
-    let data = rows.iter().map(views::ScimToken::of).collect();
-    Ok(HttpResponse::Ok().json(views::List::of(data)))
-}
-
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RequestsQuery {
@@ -410,22 +373,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/organizations/{id}/requests", web::get().to(requests))
         .route("/organizations", web::get().to(list))
         .route("/organizations/{id}/users", web::get().to(members))
-        .route(
-            "/organizations/{id}/scim-tokens",
-            web::get().to(scim_tokens),
-        )
         .route("/organizations/{id}/connection", web::get().to(connection))
         .route("/organizations/{id}", web::get().to(get))
         .route("/organizations/{id}", web::patch().to(update))
         .route("/organizations/{id}", web::delete().to(delete))
-        .route(
-            "/organizations/{id}/scim-tokens",
-            web::post().to(create_token),
-        )
-        .route(
-            "/organizations/{id}/scim-tokens/{token_id}",
-            web::delete().to(revoke_token),
-        )
         .route(
             "/organizations/{org}/users/{user}",
             web::delete().to(remove_user),

@@ -107,9 +107,53 @@ async fn organizations(
 struct TokenRow {
     id: String,
     created_at: String,
+    /// `never`, the instant, or the instant with a warning.
+    expiry: String,
+    /// Expired or expiring within 14 days, and no rotation replaced it.
+    expiry_warned: bool,
     last_request: String,
     client: &'static str,
     counts: String,
+}
+
+/// The refusals among the client errors, when there were any.
+fn refused_note(c: crate::domain::connection::Counts) -> Option<String> {
+    let mut parts = Vec::new();
+    if c.refused_expired > 0 {
+        parts.push(format!("{} refused: expired", c.refused_expired));
+    }
+    if c.refused_network > 0 {
+        parts.push(format!("{} refused: network", c.refused_network));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// A token's expiry as the console shows it, and whether it is warned.
+fn expiry_cell(
+    t: &entity::scim_tokens::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (String, bool) {
+    use crate::domain::token::Lifetime;
+    let Some(at) = t.expires_at else {
+        return ("never".into(), false);
+    };
+    let replaced = t.replaced_by.as_ref().map(|r| format!(" (rotated to {r})"));
+    let shown = format_time(at);
+    match Lifetime::of(Some(at), now) {
+        Lifetime::Expired => (
+            format!("expired {shown}{}", replaced.clone().unwrap_or_default()),
+            replaced.is_none(),
+        ),
+        Lifetime::ExpiresSoon => (
+            format!(
+                "{shown}: in {} days{}",
+                (at - now).num_days(),
+                replaced.clone().unwrap_or_else(|| ", rotate it".into())
+            ),
+            replaced.is_none(),
+        ),
+        Lifetime::Live => (shown, false),
+    }
 }
 
 struct HeldRow {
@@ -230,6 +274,8 @@ async fn render_organization(
         .map(|t| TokenRow {
             id: t.token.id.clone(),
             created_at: format_time(t.token.created_at),
+            expiry: expiry_cell(&t.token, now).0,
+            expiry_warned: expiry_cell(&t.token, now).1,
             last_request: t.last.as_ref().map_or_else(
                 || "never".into(),
                 |l| {
@@ -243,9 +289,19 @@ async fn render_organization(
                 },
             ),
             client: client_of(t.last.as_ref().and_then(|l| l.user_agent.as_deref())),
-            counts: format!(
-                "{} / {} / {}",
-                t.last_24h.succeeded, t.last_24h.client_errors, t.last_24h.server_errors
+            counts: refused_note(t.last_24h).map_or_else(
+                || {
+                    format!(
+                        "{} / {} / {}",
+                        t.last_24h.succeeded, t.last_24h.client_errors, t.last_24h.server_errors
+                    )
+                },
+                |refused| {
+                    format!(
+                        "{} / {} / {} ({refused})",
+                        t.last_24h.succeeded, t.last_24h.client_errors, t.last_24h.server_errors
+                    )
+                },
             ),
         })
         .collect();
