@@ -363,3 +363,79 @@ async fn bad_setup_link_requests_are_refused_and_live_links_are_bounded(app: Tes
     assert_eq!(res.status().as_u16(), 204);
     make_link(&app, &org, json!({})).await;
 }
+
+/// The live fragment's text.
+async fn live_html(app: &TestApp, path: &str) -> String {
+    let res = app
+        .client
+        .get(format!("{}{path}/live", app.address))
+        .send()
+        .await
+        .expect("GET live");
+    assert_eq!(res.status().as_u16(), 200);
+    res.text().await.unwrap()
+}
+
+db_test!(the_page_explains_refused_requests_and_warns_before_the_token_expires);
+async fn the_page_explains_refused_requests_and_warns_before_the_token_expires(app: TestApp) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let org = app.create_org("Acme Corp").await;
+    let other = app.create_org("Other").await;
+    let (_, path) = make_link(&app, &org, json!({"idp": "entra"})).await;
+    let (_, html) = make_token(&app, &path, "entra").await;
+    let entra = Org {
+        id: org.id.clone(),
+        token: shown_token(&html).expect("token"),
+    };
+    assert!(!live_html(&app, &path).await.contains("Refused requests"));
+
+    // Entra creates a user it already created: 409, explained.
+    let body = fixture("entra/create_user.json");
+    expect_json(app.post(&entra, "/Users", &body).await, 201).await;
+    assert_eq!(
+        app.post(&entra, "/Users", &body).await.status().as_u16(),
+        409
+    );
+    // Another organization's refusals are never shown here.
+    app.get(&other, "/Users/nobody").await;
+    let live = live_html(&app, &path).await;
+    assert!(live.contains("Refused requests"), "{live}");
+    assert!(live.contains("POST /scim/v2/Users</code> → 409"), "{live}");
+    assert!(
+        live.contains("already has"),
+        "what to change in the IdP: {live}"
+    );
+    assert!(!live.contains("/scim/v2/Users/{id}"), "{live}");
+
+    // Its token expires in three days: warned; once expired, Entra's requests are
+    // refused and the page says why and what to do.
+    let row = offboard::store::tokens::find_unrevoked(&app.db, &entra.token)
+        .await
+        .unwrap()
+        .expect("token row");
+    let id = row.id.clone();
+    let mut row: entity::scim_tokens::ActiveModel = row.into();
+    row.expires_at = Set(Some(chrono::Utc::now() + chrono::Duration::days(3)));
+    row.update(&app.db).await.unwrap();
+    let live = live_html(&app, &path).await;
+    assert!(
+        live.contains("Microsoft Entra ID (setup link) expires at"),
+        "{live}"
+    );
+    let row = entity::scim_tokens::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row: entity::scim_tokens::ActiveModel = row.into();
+    row.expires_at = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    row.update(&app.db).await.unwrap();
+    assert_eq!(
+        app.get(&entra, "/Users?count=1").await.status().as_u16(),
+        401
+    );
+    let live = live_html(&app, &path).await;
+    assert!(live.contains("expired at"), "{live}");
+    assert!(live.contains("GET /scim/v2/Users</code> → 401"), "{live}");
+    assert!(live.contains("has expired. Ask"), "{live}");
+}
