@@ -134,6 +134,8 @@ struct Page {
     token_made: Option<String>,
     /// The rendered [`Live`] fragment.
     live: String,
+    /// What this organization does with a deactivated person (its retention setting).
+    retention: String,
 }
 
 #[derive(Template)]
@@ -311,6 +313,17 @@ async fn live(state: &AppState, opened: &Opened, idp: Idp) -> Result<String, Str
     .map_err(|e| e.to_string())
 }
 
+/// `30 days`, `12 hours`, `90 minutes`: a retention as a person reads it.
+fn spoken_duration(secs: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        s if s > 0 && s % 86_400 == 0 => plural(s / 86_400, "day"),
+        s if s > 0 && s % 3_600 == 0 => plural(s / 3_600, "hour"),
+        s if s > 0 && s % 60 == 0 => plural(s / 60, "minute"),
+        s => plural(s.max(0), "second"),
+    }
+}
+
 async fn render(
     state: &AppState,
     secret: &str,
@@ -345,6 +358,17 @@ async fn render(
         },
         token,
         live,
+        retention: match opened.organization.deactivated_retention_secs {
+            Some(secs) => format!(
+                "In {}, a person who stays deactivated for {} is then removed (their personal data erased when it was their last organization).",
+                opened.organization.name,
+                spoken_duration(secs)
+            ),
+            None => format!(
+                "In {}, a deactivated person stays deactivated (no access) until your IdP deletes them or the application's operator removes them.",
+                opened.organization.name
+            ),
+        },
     };
     match page.render() {
         Ok(body) => html(StatusCode::OK, body),

@@ -176,7 +176,7 @@ pub async fn create_token(
     let details = json!({"setup_link_id": opened.link.id, "idp": idp.name()});
     let (row, token) =
         super::scim_tokens::make(&mut work, org, Some(&name), &Rules::default(), details).await?;
-    if !store::claim_token(work.tx(), &opened.link.id, &row.id).await? {
+    if !store::claim_token(work.tx(), &opened.link.id, &row.id, idp.name()).await? {
         // Another click won the race: nothing of this one is kept, and the link is read
         // again for the winner's token id.
         drop(work);
@@ -184,5 +184,9 @@ pub async fn create_token(
     }
     work.commit().await?;
     opened.link.token_id = Some(row.id);
+    opened
+        .link
+        .idp
+        .get_or_insert_with(|| idp.name().to_string());
     Ok(Some((opened, Some(token))))
 }

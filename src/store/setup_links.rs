@@ -130,6 +130,7 @@ pub async fn claim_token(
     db: &impl ConnectionTrait,
     id: &str,
     token_id: &str,
+    idp: &str,
 ) -> Result<bool, DbErr> {
     let res = setup_links::Entity::update_many()
         .col_expr(Column::TokenId, Expr::val(token_id))
@@ -137,5 +138,16 @@ pub async fn claim_token(
         .filter(Column::TokenId.is_null())
         .exec(db)
         .await?;
-    Ok(res.rows_affected > 0)
+    if res.rows_affected == 0 {
+        return Ok(false);
+    }
+    // A link made without an IdP remembers the one its token was made for: the page
+    // opens on that IdP's steps from then on.
+    setup_links::Entity::update_many()
+        .col_expr(Column::Idp, Expr::val(idp))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Idp.is_null())
+        .exec(db)
+        .await?;
+    Ok(true)
 }

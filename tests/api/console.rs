@@ -20,12 +20,12 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, Org, TestApp, expect_json, fixture, spawn_app_with, user_body};
 use crate::receiver::Mode;
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// A headless Chromium session. ChromeDriver runs in its own process group with the
 /// Chromium it starts; the whole group is killed when this is dropped.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
 }
 
@@ -33,7 +33,7 @@ impl Browser {
     /// Ends the WebDriver session once the test has checked everything it checks. Ending it
     /// is teardown, not part of what the console must do: a Chromium that is slow to quit on
     /// a loaded machine (seen once in CI) is reported here and then killed with its group.
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         match tokio::time::timeout(WAIT, self.client.clone().close()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => eprintln!("ending the WebDriver session failed: {e}"),
@@ -64,7 +64,7 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
 
 /// Starts ChromeDriver on a free port and a headless Chromium session, or `None` when
 /// they are not installed and the browser is not required.
-async fn browser() -> Option<Browser> {
+pub(crate) async fn browser() -> Option<Browser> {
     // The WebDriver client speaks HTTP through rustls too; the same provider as the app.
     offboard::install_crypto_provider();
     let driver = std::env::var_os("OFFBOARD_CHROMEDRIVER")
@@ -131,7 +131,7 @@ async fn browser() -> Option<Browser> {
 }
 
 /// The text of the first element matching `css`, once there is one.
-async fn text(c: &Client, css: &str) -> String {
+pub(crate) async fn text(c: &Client, css: &str) -> String {
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Css(css))
@@ -143,7 +143,7 @@ async fn text(c: &Client, css: &str) -> String {
 }
 
 /// Waits until the element matching `css` says `expected`.
-async fn wait_text(c: &Client, css: &str, expected: &str) {
+pub(crate) async fn wait_text(c: &Client, css: &str, expected: &str) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let found = match c.find(Locator::Css(css)).await {
@@ -161,7 +161,7 @@ async fn wait_text(c: &Client, css: &str, expected: &str) {
     }
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Css(css))

@@ -44,6 +44,7 @@ mod purge;
 mod readme;
 mod receiver;
 mod scim_tokens;
+mod setup_browser;
 mod setup_links;
 mod sql_filters;
 mod suspension;

@@ -87,6 +87,10 @@ async fn an_it_admin_connects_okta_through_a_setup_link(app: TestApp) {
     let (status, html) = page(&app, &path).await;
     assert_eq!(status, 200);
     assert!(html.contains("Connect Acme Corp"), "{html}");
+    assert!(
+        html.contains("In Acme Corp, a deactivated person stays deactivated"),
+        "what the organization's retention then does"
+    );
     assert!(html.contains("SCIM connector base URL"), "Okta's steps");
     assert!(html.contains("/scim/v2</code>"));
     assert!(html.contains("Waiting for the first request"));
@@ -388,6 +392,16 @@ async fn the_page_explains_refused_requests_and_warns_before_the_token_expires(a
         token: shown_token(&html).expect("token"),
     };
     assert!(!live_html(&app, &path).await.contains("Refused requests"));
+    // The organization's retention, as the page states it.
+    let kept = app
+        .create_org_with("Kept", json!({"deactivated_retention": "30d"}))
+        .await;
+    let (_, kept_path) = make_link(&app, &kept, json!({"idp": "okta"})).await;
+    let (_, html) = page(&app, &kept_path).await;
+    assert!(
+        html.contains("In Kept, a person who stays deactivated for 30 days is then removed"),
+        "{html}"
+    );
 
     // Entra creates a user it already created: 409, explained.
     let body = fixture("entra/create_user.json");
