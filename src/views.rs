@@ -201,6 +201,8 @@ pub struct Member {
     #[serde(flatten)]
     pub membership: MembershipCore,
     pub user_id: UserId,
+    /// Its roles in the application (see `Membership.granted_roles`).
+    pub granted_roles: Vec<String>,
 }
 
 impl Member {
@@ -208,6 +210,7 @@ impl Member {
         Member {
             membership: MembershipCore::of(m),
             user_id: m.user_id.clone(),
+            granted_roles: crate::domain::roles::stored_roles(m.granted_roles.as_ref()),
         }
     }
 }
@@ -559,13 +562,47 @@ impl Suspension {
     }
 }
 
+/// An organization's role mapping: `default_role`, and `rules` mapping a group (named by
+/// `{"id"}`, `{"external_id"}` or `{"display_name"}`) to a role.
+#[derive(Serialize, JsonSchema)]
+pub struct RoleMappingView {
+    pub organization_id: OrganizationId,
+    pub default_role: Option<String>,
+    /// `[{"group": {"id": "grp_…"}, "role": "admin"}, …]`
+    pub rules: Vec<Value>,
+    /// On a change: how many members' roles moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members_changed: Option<u64>,
+}
+
+impl RoleMappingView {
+    pub fn of(
+        organization_id: &OrganizationId,
+        m: &crate::domain::roles::RoleMapping,
+        members_changed: Option<u64>,
+    ) -> Self {
+        let v = m.to_value();
+        RoleMappingView {
+            organization_id: organization_id.clone(),
+            default_role: m.default_role.clone(),
+            rules: v["rules"].as_array().cloned().unwrap_or_default(),
+            members_changed,
+        }
+    }
+}
+
 /// One of an account's memberships, removed ones included.
 #[derive(Serialize, JsonSchema)]
 pub struct Membership {
     #[serde(flatten)]
     pub membership: MembershipCore,
     pub organization_id: OrganizationId,
+    /// SCIM's `roles` attribute as the IdP sent it.
     pub roles: Value,
+    /// The member's roles in the application: the roles the organization's mapping gives
+    /// its groups and the IdP's `roles`, else the default role; none when INACTIVE or
+    /// removed. Sorted, each once.
+    pub granted_roles: Vec<String>,
 }
 
 impl Membership {
@@ -574,6 +611,7 @@ impl Membership {
             membership: MembershipCore::of(m),
             organization_id: m.organization_id.clone(),
             roles: m.roles.clone(),
+            granted_roles: crate::domain::roles::stored_roles(m.granted_roles.as_ref()),
         }
     }
 }
@@ -676,6 +714,10 @@ pub struct Session {
     pub user_id: UserId,
     #[serde(flatten)]
     pub session: SessionRecord,
+    /// Introspection: the member's roles in the session's organization now (none once the
+    /// session is not active).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 impl Session {
@@ -684,7 +726,14 @@ impl Session {
             active: s.revoked_at.is_none() && s.expires_at > now,
             user_id: s.user_id.clone(),
             session: SessionRecord::of(s),
+            roles: None,
         }
+    }
+
+    /// With the member's roles (introspection).
+    pub fn with_roles(mut self, roles: Vec<String>) -> Self {
+        self.roles = Some(if self.active { roles } else { Vec::new() });
+        self
     }
 }
 

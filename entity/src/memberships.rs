@@ -33,6 +33,9 @@ pub struct Model {
     pub purge_after: Option<DateTimeUtc>,
     /// Removed by its account's deletion, so a restore brings it back.
     pub removed_with_account: bool,
+    /// The membership's roles as last computed from the organization's role mapping, its
+    /// groups and the IdP's `roles` (`roles` above); `None` or `[]`: none.
+    pub granted_roles: Option<Json>,
 }
 
 /// A membership's state as stored. `Removed` is not a state: a removed membership keeps

@@ -21,6 +21,9 @@ pub struct Model {
     /// Until when the request inspector keeps this organization's full request bodies
     /// (an operator's window, at most 24 hours, audited); `None`: redacted only.
     pub inspect_full_bodies_until: Option<DateTimeUtc>,
+    /// Its groups mapped to the application's roles (`{"default_role", "rules"}`), as
+    /// `domain::roles::RoleMapping` reads it; `None`: no mapping.
+    pub role_mapping: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

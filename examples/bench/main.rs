@@ -334,6 +334,7 @@ async fn seed_tagged(
                     removed_at: Set(None),
                     purge_after: Set(None),
                     removed_with_account: Set(false),
+                    granted_roles: Set(None),
                 });
             }
             ss.push(sessions::ActiveModel {

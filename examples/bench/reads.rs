@@ -92,6 +92,7 @@ async fn seed(db: &DatabaseConnection, org: &OrganizationId, from: usize, to: us
                 removed_at: Set(None),
                 purge_after: Set(None),
                 removed_with_account: Set(false),
+                granted_roles: Set(None),
             });
             scim_ids.push(mid.to_string());
         }

@@ -27,6 +27,7 @@ mod m20261126_000021_create_scim_requests;
 mod m20261204_000022_add_client_addresses;
 mod m20261207_000023_create_setup_links;
 mod m20261207_000024_add_token_lifecycle;
+mod m20261207_000025_add_role_mapping;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000022_add_client_addresses::Migration),
             Box::new(m20261207_000023_create_setup_links::Migration),
             Box::new(m20261207_000024_add_token_lifecycle::Migration),
+            Box::new(m20261207_000025_add_role_mapping::Migration),
         ]
     }
 }

@@ -7,13 +7,14 @@ use ids::OrganizationId;
 use offboard::domain::EmailDomain;
 use offboard::domain::guard::GuardSettings;
 use offboard::domain::organization::{OrganizationName, retention_secs};
+use offboard::domain::roles::RoleMapping;
 use offboard::domain::setup::{Idp, link_ttl};
 use offboard::scim::user::format_time;
-use offboard::service::setup_links;
 use offboard::service::{admin, domains};
+use offboard::service::{roles, setup_links};
 use offboard::store::memberships::{MemberFilter, shown_status};
 use offboard::views::{DeprovisionGuard, Domain, Member, Organization};
-use offboard::views::{SetupLink, SetupLinkCreated};
+use offboard::views::{RoleMappingView, SetupLink, SetupLinkCreated};
 use serde_json::json;
 
 use super::{Context, Output, actor, every_page, or_dash};
@@ -60,6 +61,9 @@ pub enum OrgCommand {
     /// Manage the email domains verified for an organization (account linking).
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// Show or replace the organization's groups-to-roles mapping.
+    #[command(subcommand)]
+    Roles(RolesCommand),
     /// Make a setup link for the organization's IT admin and print its URL (shown this
     /// once; OFFBOARD_PUBLIC_URL is its base).
     SetupLink {
@@ -70,6 +74,18 @@ pub enum OrgCommand {
         /// The IdP to guide through: okta, entra, jumpcloud, onelogin, google or other.
         #[arg(long)]
         idp: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RolesCommand {
+    /// Print the mapping as JSON (`{"default_role", "rules"}`).
+    Show { org_id: OrganizationId },
+    /// Replace the mapping with the JSON in FILE (`-` reads standard input); members are
+    /// re-roled at once. Prints how many members' roles moved.
+    Set {
+        org_id: OrganizationId,
+        file: String,
     },
 }
 
@@ -193,6 +209,37 @@ impl OrgCommand {
                 })))
             }
             OrgCommand::Domain(c) => c.exec(ctx).await,
+            OrgCommand::Roles(c) => c.exec(ctx).await,
+        }
+    }
+}
+
+impl RolesCommand {
+    pub async fn exec(self, ctx: &Context) -> anyhow::Result<Output> {
+        let db = ctx.db().await?;
+        match self {
+            RolesCommand::Show { org_id } => {
+                let mapping = roles::mapping(&db, &org_id)
+                    .await
+                    .with_context(|| format!("organization {org_id}"))?;
+                let view = RoleMappingView::of(&org_id, &mapping, None);
+                Ok(Output::new(mapping.to_value().to_string(), view))
+            }
+            RolesCommand::Set { org_id, file } => {
+                let text = if file == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(&file).with_context(|| file.clone())?
+                };
+                let raw: serde_json::Value =
+                    serde_json::from_str(&text).with_context(|| format!("{file}: not JSON"))?;
+                let mapping = RoleMapping::parse(&raw)?;
+                let moved = roles::set_mapping(&db, &actor(), &org_id, &mapping)
+                    .await
+                    .with_context(|| format!("organization {org_id}"))?;
+                let view = RoleMappingView::of(&org_id, &mapping, Some(moved));
+                Ok(Output::new(format!("members re-roled: {moved}"), view))
+            }
         }
     }
 }

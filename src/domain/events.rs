@@ -36,11 +36,12 @@ pub enum EventType {
     ScimTokenRotated,
     ScimTokenRevoked,
     ScimTokenExpired,
+    MembershipRolesChanged,
 }
 
 impl EventType {
     /// Every type offboard emits (and SPEC names, groups included), for endpoint filters.
-    pub const ALL: [EventType; 23] = [
+    pub const ALL: [EventType; 24] = [
         EventType::UserCreated,
         EventType::UserDeleted,
         EventType::UserSuspended,
@@ -64,6 +65,7 @@ impl EventType {
         EventType::ScimTokenRotated,
         EventType::ScimTokenRevoked,
         EventType::ScimTokenExpired,
+        EventType::MembershipRolesChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +93,7 @@ impl EventType {
             EventType::ScimTokenRotated => "scim_token.rotated",
             EventType::ScimTokenRevoked => "scim_token.revoked",
             EventType::ScimTokenExpired => "scim_token.expired",
+            EventType::MembershipRolesChanged => "membership.roles_changed",
         }
     }
 
@@ -154,6 +157,9 @@ impl EventType {
             EventType::ScimTokenExpired => {
                 "A SCIM token's expiry passed (announced by the next purge run): the IdP using it is refused."
             }
+            EventType::MembershipRolesChanged => {
+                "The member's roles in the organization changed (`roles`, `previous_roles`, and what moved them)."
+            }
         }
     }
 
@@ -192,6 +198,7 @@ impl EventType {
             | EventType::ScimTokenRotated
             | EventType::ScimTokenRevoked
             | EventType::ScimTokenExpired => schema_for!(EnvelopeSchema<ScimTokenData>),
+            EventType::MembershipRolesChanged => schema_for!(EnvelopeSchema<RolesChangedData>),
         };
         let mut v = serde_json::to_value(schema).unwrap_or(Value::Null);
         if let Value::Object(o) = &mut v {
@@ -494,6 +501,22 @@ pub struct GuardResolvedData {
     pub remaining: u64,
 }
 
+/// `data` of `membership.roles_changed`: the member's roles now and before (each sorted,
+/// each role once), and what moved them (`cause`: `group.member_added`,
+/// `group.member_removed`, `group.updated`, `group.deleted`, `membership` (its status or
+/// the IdP's `roles`), `membership.deleted`, `role_mapping`), with the group when one did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct RolesChangedData {
+    pub organization: Id,
+    pub user: Id,
+    pub membership: ScimIdRef,
+    pub roles: Vec<String>,
+    pub previous_roles: Vec<String>,
+    pub cause: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Id>,
+}
+
 /// A SCIM token as events name it: its id and rules, never the token or its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct TokenInfo {
@@ -558,6 +581,7 @@ pub enum Event {
     ScimTokenRotated(ScimTokenData),
     ScimTokenRevoked(ScimTokenData),
     ScimTokenExpired(ScimTokenData),
+    MembershipRolesChanged(RolesChangedData),
 }
 
 impl Event {
@@ -586,6 +610,7 @@ impl Event {
             Event::ScimTokenRotated(_) => EventType::ScimTokenRotated,
             Event::ScimTokenRevoked(_) => EventType::ScimTokenRevoked,
             Event::ScimTokenExpired(_) => EventType::ScimTokenExpired,
+            Event::MembershipRolesChanged(_) => EventType::MembershipRolesChanged,
         }
     }
 
@@ -602,6 +627,7 @@ impl Event {
             | Event::MembershipReactivated(d)
             | Event::MembershipDeleted(d) => Some(&d.user.id),
             Event::SessionsRevoked(d) => Some(&d.user.id),
+            Event::MembershipRolesChanged(d) => Some(&d.user.id),
             Event::GroupMemberAdded(d) | Event::GroupMemberRemoved(d) => {
                 d.user.as_ref().map(|u| u.id.as_str())
             }
@@ -701,6 +727,7 @@ impl Serialize for Data<'_> {
             | Event::ScimTokenRotated(d)
             | Event::ScimTokenRevoked(d)
             | Event::ScimTokenExpired(d) => with!(d),
+            Event::MembershipRolesChanged(d) => with!(d),
         }
     }
 }

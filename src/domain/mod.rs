@@ -13,6 +13,7 @@ pub mod identity;
 pub mod membership;
 pub mod organization;
 pub mod removal;
+pub mod roles;
 pub mod setup;
 pub mod status;
 pub mod suspension;

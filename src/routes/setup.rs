@@ -90,6 +90,13 @@ const CHECKLIST_EVENTS: u64 = 5_000;
 /// What the page says of the connection so far: the state, the last request, and the
 /// checklist of what the IdP has done since the link was made. Reloaded every few
 /// seconds by `setup.js` from `/setup/{secret}/live`.
+/// A request offboard received (method, route pattern, answer, time).
+struct ReceivedRow {
+    at: String,
+    request: String,
+    status: i32,
+}
+
 /// A request offboard refused, with what to change in the IdP.
 struct RefusedRow {
     at: String,
@@ -99,8 +106,8 @@ struct RefusedRow {
     advice: String,
 }
 
-/// How many refused requests the page explains.
-const REFUSED_SHOWN: u64 = 5;
+/// How many received, and how many refused, requests the page lists.
+const REQUESTS_SHOWN: u64 = 5;
 
 #[derive(Template)]
 #[template(path = "setup/live.html")]
@@ -109,8 +116,10 @@ struct Live {
     idp_label: &'static str,
     connected: bool,
     last: String,
-    received: String,
+    totals: String,
     steps: Vec<Step>,
+    /// The newest requests since the link was made, as the request inspector has them.
+    received: Vec<ReceivedRow>,
     refused: Vec<RefusedRow>,
     /// The organization's tokens that expire within 14 days or have expired.
     expiry_warnings: Vec<String>,
@@ -229,33 +238,42 @@ async fn live(state: &AppState, opened: &Opened, idp: Idp) -> Result<String, Str
             done: any(&["group.created", "group.member_added"]),
         },
     ];
-    let refused = crate::service::inspector::refused(
+    let (recent, refused) = crate::service::inspector::recent_and_refused(
         &state.db,
         &state.inspector,
         org,
         opened.link.created_at,
-        REFUSED_SHOWN,
+        REQUESTS_SHOWN,
     )
     .await
-    .map_err(|e| e.to_string())?
-    .into_iter()
-    .map(|r| RefusedRow {
-        at: format_time(r.at),
-        request: format!("{} {}", r.method, r.route),
-        status: r.status,
-        error: match (&r.scim_type, &r.error_detail) {
-            (Some(t), Some(d)) => format!("{t}: {d}"),
-            (None, Some(d)) => d.clone(),
-            _ => String::new(),
-        },
-        advice: crate::domain::setup::advice(
-            idp,
-            u16::try_from(r.status).unwrap_or(0),
-            r.scim_type.as_deref(),
-            r.error_detail.as_deref().unwrap_or(""),
-        ),
-    })
-    .collect();
+    .map_err(|e| e.to_string())?;
+    let received = recent
+        .into_iter()
+        .map(|r| ReceivedRow {
+            at: format_time(r.at),
+            request: format!("{} {}", r.method, r.route),
+            status: r.status,
+        })
+        .collect();
+    let refused = refused
+        .into_iter()
+        .map(|r| RefusedRow {
+            at: format_time(r.at),
+            request: format!("{} {}", r.method, r.route),
+            status: r.status,
+            error: match (&r.scim_type, &r.error_detail) {
+                (Some(t), Some(d)) => format!("{t}: {d}"),
+                (None, Some(d)) => d.clone(),
+                _ => String::new(),
+            },
+            advice: crate::domain::setup::advice(
+                idp,
+                u16::try_from(r.status).unwrap_or(0),
+                r.scim_type.as_deref(),
+                r.error_detail.as_deref().unwrap_or(""),
+            ),
+        })
+        .collect();
     let now = Utc::now();
     let expiry_warnings = c
         .tokens
@@ -288,12 +306,13 @@ async fn live(state: &AppState, opened: &Opened, idp: Idp) -> Result<String, Str
     Live {
         idp_label: announced.unwrap_or(idp).label(),
         connected: c.state != ConnectionState::NeverConnected,
-        received: format!(
+        totals: format!(
             "{} requests in the last 24 hours: {} answered, {} refused",
             day.succeeded + day.errors(),
             day.succeeded,
             day.errors()
         ),
+        received,
         refused,
         expiry_warnings,
         last: last

@@ -184,6 +184,20 @@ pub async fn session(db: &DatabaseConnection, id: &str) -> Result<session_model:
         .ok_or_else(|| Error::not_found("session", None))
 }
 
+/// The roles of a session's member in its organization now (none once the membership is
+/// not live).
+pub async fn session_roles(
+    db: &DatabaseConnection,
+    s: &session_model::Model,
+) -> Result<Vec<String>> {
+    Ok(
+        memberships::find_live(db, &s.organization_id, &s.user_id, false)
+            .await?
+            .map(|m| crate::domain::roles::stored_roles(m.granted_roles.as_ref()))
+            .unwrap_or_default(),
+    )
+}
+
 /// Revokes one session (sign-out by the operator or the application).
 pub async fn revoke_session(
     db: &DatabaseConnection,

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::Scope;
 use super::listing::{self};
+use super::roles::Cause;
 use super::work::{Audit, Work};
 use super::{Error, Result, check_if_match};
 use crate::domain::IfMatch;
@@ -24,6 +25,7 @@ use crate::scim::schema::GROUP;
 use crate::store::audit::actions as act;
 use crate::store::groups::{self as store, Member, NewGroup};
 use crate::store::memberships;
+use crate::store::roles::MemberGroup;
 use crate::store::scim_query::Resource;
 
 /// A group as the organization sees it; `members` only when they were asked for.
@@ -59,6 +61,15 @@ async fn load(
         None
     };
     Ok(Group { group, members })
+}
+
+/// What a role rule can match the group by.
+fn facts_of(g: &group_model::Model) -> MemberGroup {
+    MemberGroup {
+        id: g.id.clone(),
+        external_id: g.external_id.clone(),
+        display_name: g.display_name.clone(),
+    }
 }
 
 fn not_found(id: &str) -> Error {
@@ -140,6 +151,8 @@ pub async fn create(
     events.extend(member_events(tx, org, &g.id, &added, Event::GroupMemberAdded).await?);
     let group = load(tx, scope, g, with_members).await?;
     work.emit(org, events);
+    let gid = group.group.id.clone();
+    super::roles::recompute_members(&mut work, org, &added, Cause::MemberAdded(&gid)).await?;
     work.audit(
         Audit::new(
             act::SCIM_GROUP_CREATE,
@@ -242,7 +255,7 @@ async fn modify(
     check_if_match(current.version, if_match)?;
     let plan = plan(&current)?;
     let mut events = Vec::new();
-    let (mut added_total, mut removed_total) = (0usize, 0usize);
+    let (mut added_all, mut removed_all) = (Vec::new(), Vec::new());
     for op in plan.members {
         let (add, remove) = match op {
             MemberOp::Add(ids) => {
@@ -292,13 +305,14 @@ async fn modify(
         };
         let added = store::add_members(tx, org, &current.id, &add, now).await?;
         let removed = store::remove_members(tx, &current.id, &remove).await?;
-        added_total += added.len();
-        removed_total += removed.len();
         events.extend(
             member_events(tx, org, &current.id, &removed, Event::GroupMemberRemoved).await?,
         );
         events.extend(member_events(tx, org, &current.id, &added, Event::GroupMemberAdded).await?);
+        added_all.extend(added);
+        removed_all.extend(removed);
     }
+    let (added_total, removed_total) = (added_all.len(), removed_all.len());
     let record_changed = plan
         .record
         .as_ref()
@@ -323,6 +337,18 @@ async fn modify(
         _ => store::touch(tx, &current, now).await?,
     };
     work.emit(org, events);
+    let gid = current.id.clone();
+    super::roles::recompute_members(&mut work, org, &removed_all, Cause::MemberRemoved(&gid))
+        .await?;
+    super::roles::recompute_members(&mut work, org, &added_all, Cause::MemberAdded(&gid)).await?;
+    // A rename (or a new externalId) can make a rule match the group, or stop matching.
+    if record_changed
+        && super::roles::mapping_names(work.tx(), org, &[facts_of(&current), facts_of(&saved)])
+            .await?
+    {
+        let all = store::member_ids(work.tx(), &current.id).await?;
+        super::roles::recompute_members(&mut work, org, &all, Cause::GroupUpdated(&gid)).await?;
+    }
     work.audit(
         Audit::new(
             action,
@@ -406,8 +432,17 @@ pub async fn delete(
         .await?
         .ok_or_else(|| not_found(id))?;
     check_if_match(current.version, if_match)?;
+    let named = super::roles::mapping_names(work.tx(), org, &[facts_of(&current)]).await?;
+    let members = if named {
+        store::member_ids(work.tx(), &current.id).await?
+    } else {
+        Vec::new()
+    };
     store::delete(work.tx(), &current.id).await?;
     work.emit(org, [Event::GroupDeleted(GroupData::new(org, &current.id))]);
+    // Its members lose what it granted.
+    super::roles::recompute_members(&mut work, org, &members, Cause::GroupDeleted(&current.id))
+        .await?;
     work.audit(
         Audit::new(act::SCIM_GROUP_DELETE, "group", &current.id, json!({}))
             .in_organization(org)

@@ -32,15 +32,18 @@ pub async fn requests(
     Ok(store::page(db, organization_id, status, after, since, limit).await?)
 }
 
-/// The organization's newest refused requests (answered 4xx or 5xx) since `since`, what
-/// this process has not written yet included: what the setup page explains.
-pub async fn refused(
+/// What the setup page shows: the organization's newest requests (any answer), and its
+/// newest refused ones (4xx and 5xx), since `since`, `limit` of each; what this process
+/// has not written yet included.
+pub async fn recent_and_refused(
     db: &DatabaseConnection,
     inspector: &Inspector,
     organization_id: &OrganizationId,
     since: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<scim_requests::Model>> {
+) -> Result<(Vec<scim_requests::Model>, Vec<scim_requests::Model>)> {
     inspector.flush(db).await?;
-    Ok(store::errors_since(db, organization_id, since, limit).await?)
+    let recent = store::page(db, organization_id, None, None, since, limit).await?;
+    let refused = store::errors_since(db, organization_id, since, limit).await?;
+    Ok((recent, refused))
 }

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod listing;
 pub mod purge;
 pub mod removal;
+pub mod roles;
 pub mod scim_tokens;
 pub mod setup_links;
 pub mod status;

@@ -86,6 +86,15 @@ pub async fn remove_memberships(
 ) -> Result<Outcome> {
     let (db, now) = (work.tx(), work.now);
     let org = removal.organization_id;
+    // Those that held roles lose them (after their `membership.deleted`).
+    let had_roles: Vec<memberships::Model> = members
+        .iter()
+        .filter(|m| !crate::domain::roles::stored_roles(m.granted_roles.as_ref()).is_empty())
+        .map(|m| memberships::Model {
+            removed_at: Some(now),
+            ..m.clone()
+        })
+        .collect();
     let user_ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
     let member_ids: Vec<MembershipId> = members.iter().map(|m| m.id.clone()).collect();
     accounts::lock_many(db, &user_ids).await?;
@@ -149,6 +158,14 @@ pub async fn remove_memberships(
         };
         work.emit(org, removed.events());
     }
+    super::roles::recompute_with(
+        work,
+        org,
+        &crate::domain::roles::RoleMapping::default(),
+        &had_roles,
+        super::roles::Cause::Removed,
+    )
+    .await?;
     outcome.accounts_deleted = to_delete;
     Ok(outcome)
 }

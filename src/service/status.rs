@@ -70,6 +70,15 @@ pub(super) async fn apply(
     let mut before = store::to_domain(current);
     before.view = view_of(&saved, groups.clone());
     work.emit(org, plan.events(&before, sessions_revoked));
+    // A deactivation ends the member's roles, a reactivation brings them back, and the
+    // IdP's `roles` may have changed.
+    super::roles::recompute(
+        work,
+        org,
+        std::slice::from_ref(&saved),
+        super::roles::Cause::Membership,
+    )
+    .await?;
     Ok(Applied {
         saved,
         sessions_revoked,

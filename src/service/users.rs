@@ -136,6 +136,7 @@ pub async fn create(db: &DatabaseConnection, scope: &Scope, input: UserInput) ->
     .await
     .map_err(map_unique)?;
     work.emit(org, with_view(&m, Vec::new()).created_events(created));
+    super::roles::recompute_new(&mut work, org, &m).await?;
     let details = json!({"membership_id": m.id, "account_created": created});
     let audit = Audit::new(act::SCIM_USER_CREATE, "user", &account.id, details);
     commit(work, audit, m, Vec::new()).await

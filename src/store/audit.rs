@@ -110,6 +110,7 @@ pub mod actions {
     pub const USER_SUSPENSION_EXPIRE: &str = "user.suspension.expire";
     pub const ORGANIZATION_DELETE: &str = "organization.delete";
     pub const ORGANIZATION_UPDATE: &str = "organization.update";
+    pub const ROLE_MAPPING_UPDATE: &str = "role_mapping.update";
     pub const MEMBERSHIP_DELETE: &str = "membership.delete";
     pub const SCIM_TOKEN_REVOKE: &str = "scim_token.revoke";
     pub const SCIM_TOKEN_ROTATE: &str = "scim_token.rotate";

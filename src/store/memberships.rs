@@ -193,6 +193,7 @@ pub async fn insert(
         removed_at: Set(None),
         purge_after: Set(None),
         removed_with_account: Set(false),
+        granted_roles: Set(None),
     };
     memberships::Entity::insert(model)
         .exec_with_returning(db)

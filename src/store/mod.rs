@@ -15,6 +15,7 @@ pub mod memberships;
 pub mod organizations;
 pub mod outbox;
 pub mod requests;
+pub mod roles;
 pub mod scim_query;
 pub mod sessions;
 pub mod setup_links;

@@ -22,6 +22,7 @@ pub async fn create(
         rate_limit_per_second: Set(None),
         rate_limit_burst: Set(None),
         inspect_full_bodies_until: Set(None),
+        role_mapping: Set(None),
     };
     organizations::Entity::insert(model)
         .exec_with_returning(db)

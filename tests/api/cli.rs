@@ -105,6 +105,38 @@ async fn every_command_prints_what_it_made_and_refuses_what_it_cannot() {
         cli.fails(&["token", "create", "org_missing"], &[])
             .contains("org_missing")
     );
+    // token create with rules; token rotate: the new token alone, the old one kept for
+    // the overlap; bad rules refused.
+    let bound: Value = serde_json::from_str(&cli.ok(&[
+        "token",
+        "create",
+        &org,
+        "--ttl",
+        "90d",
+        "--allow",
+        "203.0.113.0/24",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        bound["allowed_networks"],
+        serde_json::json!(["203.0.113.0/24"])
+    );
+    assert!(bound["expires_at"].is_string());
+    cli.fails(&["token", "create", &org, "--allow", "office"], &[]);
+    cli.fails(&["token", "create", &org, "--ttl", "soon"], &[]);
+    let rotated = cli.ok(&["token", "rotate", &row.id, "--overlap", "1h"]);
+    assert!(
+        rotated.starts_with("scim_") && rotated != token,
+        "{rotated}"
+    );
+    let old = offboard::store::tokens::find_unrevoked(&db, &token)
+        .await
+        .unwrap()
+        .expect("the old token works during the overlap");
+    assert!(old.expires_at.is_some() && old.replaced_by.is_some());
+    cli.fails(&["token", "rotate", &row.id], &[]);
+    cli.fails(&["token", "rotate", &row.id.replace("tok_", "tok_x")], &[]);
 
     // org domain add / list / remove.
     assert_eq!(

@@ -576,6 +576,7 @@ pub(crate) async fn seed_members(
                 removed_at: Set(None),
                 purge_after: Set(None),
                 removed_with_account: Set(false),
+                granted_roles: Set(None),
             });
             accounts.push(uid.to_string());
         }

@@ -43,6 +43,7 @@ mod proxies;
 mod purge;
 mod readme;
 mod receiver;
+mod roles;
 mod scim_tokens;
 mod setup_browser;
 mod setup_links;

@@ -276,6 +276,16 @@ async fn answers_match_the_documented_responses() {
             201,
         ),
         (
+            "/admin/v1/organizations/{id}/role-mappings",
+            "put",
+            Method::PUT,
+            format!("/organizations/{}/role-mappings", org.id),
+            Some(
+                serde_json::json!({"default_role": "member", "rules": [{"group": {"display_name": "Admins"}, "role": "admin"}]}),
+            ),
+            200,
+        ),
+        (
             "/admin/v1/organizations/{id}/scim-tokens/{token_id}/rotate",
             "post",
             Method::POST,
@@ -448,6 +458,10 @@ async fn answers_match_the_documented_responses() {
         (
             "/admin/v1/organizations/{id}/scim-tokens",
             format!("/organizations/{}/scim-tokens", org.id),
+        ),
+        (
+            "/admin/v1/organizations/{id}/role-mappings",
+            format!("/organizations/{}/role-mappings", org.id),
         ),
         (
             "/admin/v1/organizations/{id}/connection",

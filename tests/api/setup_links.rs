@@ -414,6 +414,19 @@ async fn the_page_explains_refused_requests_and_warns_before_the_token_expires(a
     app.get(&other, "/Users/nobody").await;
     let live = live_html(&app, &path).await;
     assert!(live.contains("Refused requests"), "{live}");
+    // What was received, answered or not, newest first.
+    let received = live
+        .split("<details id=\"received\" open>")
+        .nth(1)
+        .and_then(|r| r.split("</details>").next())
+        .expect("the received requests")
+        .to_string();
+    let first_409 = received.find("POST /scim/v2/Users</code> → 409");
+    let then_201 = received.find("POST /scim/v2/Users</code> → 201");
+    assert!(
+        first_409.is_some() && then_201.is_some() && first_409 < then_201,
+        "{received}"
+    );
     assert!(live.contains("POST /scim/v2/Users</code> → 409"), "{live}");
     assert!(
         live.contains("already has"),

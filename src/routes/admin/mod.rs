@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod openapi;
 pub mod organizations;
 pub mod paging;
+pub mod roles;
 pub mod scim_tokens;
 pub mod sessions;
 pub mod setup_links;
@@ -390,6 +391,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(domains::configure)
             .configure(setup_links::configure)
             .configure(scim_tokens::configure)
+            .configure(roles::configure)
             .configure(guard::configure)
             .configure(jobs::configure)
             .configure(users::configure)

@@ -17,9 +17,29 @@ use super::{
 use crate::views::{
     ApiKey, AuditEntry, Connection, Delivery, Domain, Endpoint, EndpointWithSecret, Event,
     EventType, FeedPage, HeldPage, InspectedRequest, Job, Member, Organization, Replayed,
-    Resolution, ScimToken, ScimTokenCreated, ScimTokenRotated, Session, SetupLink,
+    Resolution, RoleMappingView, ScimToken, ScimTokenCreated, ScimTokenRotated, Session, SetupLink,
     SetupLinkCreated, TestSend, User, UserExport,
 };
+
+/// The body of `PUT …/role-mappings`, for the document (the route reads it with
+/// `domain::roles::RoleMapping::parse`).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct RoleMappingInput {
+    /// Given to members no group grants a role to.
+    default_role: Option<String>,
+    /// At most 1,000; no group named twice.
+    rules: Vec<RoleRuleInput>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct RoleRuleInput {
+    /// `{"id": "grp_…"}` (a group of this organization), `{"external_id": "…"}` or
+    /// `{"display_name": "…"}` (matched case-insensitively).
+    group: serde_json::Map<String, Value>,
+    role: String,
+}
 
 /// How a route authenticates.
 #[derive(Clone, Copy)]
@@ -163,6 +183,8 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Op> {
         op("post", "/admin/v1/organizations/{id}/scim-tokens", "organizations", "Make a SCIM token (shown once), with an optional expiry and allowed networks", 201, Some(reference::<ScimTokenCreated>(g)), WRITE).body::<scim_tokens::CreateScimToken>(g),
         op("post", "/admin/v1/organizations/{id}/scim-tokens/{token_id}/rotate", "organizations", "Replace a SCIM token (the new one shown once); the old one works until the overlap ends", 201, Some(reference::<ScimTokenRotated>(g)), WRITE).body::<scim_tokens::RotateScimToken>(g),
         op("delete", "/admin/v1/organizations/{id}/scim-tokens/{token_id}", "organizations", "Revoke a SCIM token", 204, None, WRITE),
+        op("get", "/admin/v1/organizations/{id}/role-mappings", "organizations", "The organization's groups mapped to the application's roles", 200, Some(reference::<RoleMappingView>(g)), READ),
+        op("put", "/admin/v1/organizations/{id}/role-mappings", "organizations", "Replace the role mapping; members are re-roled in the same transaction (422 for another organization's group, a group named twice, over 1,000 rules)", 200, Some(reference::<RoleMappingView>(g)), WRITE).body::<RoleMappingInput>(g),
         op("get", "/admin/v1/organizations/{id}/setup-links", "organizations", "The organization's setup links, newest first (never their secrets)", 200, Some(list::<SetupLink>(g)), READ),
         op("post", "/admin/v1/organizations/{id}/setup-links", "organizations", "Make a setup link for the organization's IT admin (its URL is shown once)", 201, Some(reference::<SetupLinkCreated>(g)), WRITE).body::<setup_links::CreateSetupLink>(g),
         op("delete", "/admin/v1/organizations/{id}/setup-links/{link_id}", "organizations", "Revoke a setup link at once", 204, None, WRITE),

@@ -47,7 +47,8 @@ async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
     let s = admin::session(&state.db, &id).await?;
-    Ok(HttpResponse::Ok().json(Session::of(&s, Utc::now())))
+    let roles = admin::session_roles(&state.db, &s).await?;
+    Ok(HttpResponse::Ok().json(Session::of(&s, Utc::now()).with_roles(roles)))
 }
 
 async fn revoke(

@@ -167,6 +167,8 @@ struct MemberRow {
     user_id: String,
     user_name: String,
     status: &'static str,
+    /// Its roles in the application, comma-separated.
+    roles: String,
     external_id: String,
     updated_at: String,
 }
@@ -271,11 +273,12 @@ async fn render_organization(
     let tokens = c
         .tokens
         .iter()
-        .map(|t| TokenRow {
+        .map(|t| (t, expiry_cell(&t.token, now)))
+        .map(|(t, (expiry, expiry_warned))| TokenRow {
             id: t.token.id.clone(),
             created_at: format_time(t.token.created_at),
-            expiry: expiry_cell(&t.token, now).0,
-            expiry_warned: expiry_cell(&t.token, now).1,
+            expiry,
+            expiry_warned,
             last_request: t.last.as_ref().map_or_else(
                 || "never".into(),
                 |l| {
@@ -333,6 +336,7 @@ async fn render_organization(
         .into_iter()
         .map(|m| MemberRow {
             status: crate::store::memberships::shown_status(&m),
+            roles: crate::domain::roles::stored_roles(m.granted_roles.as_ref()).join(", "),
             user_id: m.user_id.into(),
             user_name: m.user_name.unwrap_or_default(),
             external_id: m.external_id.unwrap_or_default(),
