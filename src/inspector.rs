@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use entity::scim_requests;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DbErr, IntoActiveModel};
 use serde_json::Value;
 
 use crate::scim::redact;
@@ -168,6 +168,28 @@ impl Inspector {
         }
     }
 
+    /// What this process recorded for the organization since `since` and has not
+    /// written yet, newest first, as rows without their bodies: a live view reads these
+    /// beside the written ones instead of flushing, so reading never writes.
+    pub fn unwritten(
+        &self,
+        organization_id: &OrganizationId,
+        since: DateTime<Utc>,
+    ) -> Vec<scim_requests::Model> {
+        let Ok(p) = self.pending.lock() else {
+            return Vec::new();
+        };
+        let Some(q) = p.by_org.get(organization_id) else {
+            return Vec::new();
+        };
+        q.entries
+            .iter()
+            .rev()
+            .filter(|e| e.at >= since)
+            .map(bodyless)
+            .collect()
+    }
+
     /// Writes what was recorded, then prunes by count and age. What cannot be written
     /// (the database is unavailable) is dropped: the inspector is a window on recent
     /// traffic, not a record that must be complete.
@@ -220,6 +242,35 @@ impl Inspector {
     }
 }
 
+/// The request as stored, its path, query and error redacted, without its body.
+fn bodyless(e: &Entry) -> scim_requests::Model {
+    scim_requests::Model {
+        id: e.id.clone(),
+        organization_id: e.organization_id.clone(),
+        token_id: e.token_id.clone(),
+        at: e.at,
+        method: e.method.clone(),
+        route: e.route.clone(),
+        path: redact::redact_path(&e.path),
+        query: e
+            .query
+            .as_deref()
+            .filter(|q| !q.is_empty())
+            .map(redact::redact_query),
+        status: i32::from(e.status),
+        latency_ms: e.latency_ms,
+        request_id: e.request_id.clone(),
+        client_address: e.client_address.clone(),
+        scim_type: e.error.as_ref().and_then(|a| a.scim_type.clone()),
+        error_detail: e
+            .error
+            .as_ref()
+            .map(|a| cut(&redact::redact_filter_literals(&a.detail), 500).to_string()),
+        body: None,
+        full_body: None,
+    }
+}
+
 fn to_model(e: Entry, full: bool) -> scim_requests::ActiveModel {
     let (body, full_body) = match &e.body {
         None => (None, None),
@@ -245,29 +296,13 @@ fn to_model(e: Entry, full: bool) -> scim_requests::ActiveModel {
             (Some(redacted), full_body)
         }
     };
-    scim_requests::ActiveModel {
-        id: Set(e.id),
-        organization_id: Set(e.organization_id),
-        token_id: Set(e.token_id),
-        at: Set(e.at),
-        method: Set(e.method),
-        route: Set(e.route),
-        path: Set(redact::redact_path(&e.path)),
-        query: Set(e
-            .query
-            .filter(|q| !q.is_empty())
-            .map(|q| redact::redact_query(&q))),
-        status: Set(i32::from(e.status)),
-        latency_ms: Set(e.latency_ms),
-        request_id: Set(e.request_id),
-        client_address: Set(e.client_address),
-        scim_type: Set(e.error.as_ref().and_then(|a| a.scim_type.clone())),
-        error_detail: Set(e
-            .error
-            .map(|a| cut(&redact::redact_filter_literals(&a.detail), 500).to_string())),
-        body: Set(body),
-        full_body: Set(full_body),
+    scim_requests::Model {
+        body,
+        full_body,
+        ..bodyless(&e)
     }
+    .into_active_model()
+    .reset_all()
 }
 
 /// Arrays cut to their first elements, with a count of the rest.

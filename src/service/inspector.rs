@@ -34,7 +34,8 @@ pub async fn requests(
 
 /// What the setup page shows: the organization's newest requests (any answer), and its
 /// newest refused ones (4xx and 5xx), since `since`, `limit` of each; what this process
-/// has not written yet included.
+/// has not written yet included, read in memory (a page anyone with the link may poll
+/// never writes).
 pub async fn recent_and_refused(
     db: &DatabaseConnection,
     inspector: &Inspector,
@@ -42,8 +43,23 @@ pub async fn recent_and_refused(
     since: DateTime<Utc>,
     limit: u64,
 ) -> Result<(Vec<scim_requests::Model>, Vec<scim_requests::Model>)> {
-    inspector.flush(db).await?;
-    let recent = store::page(db, organization_id, None, None, since, limit).await?;
-    let refused = store::errors_since(db, organization_id, since, limit).await?;
+    let unwritten = inspector.unwritten(organization_id, since);
+    let written = store::page(db, organization_id, None, None, since, limit).await?;
+    let written_refused = store::errors_since(db, organization_id, since, limit).await?;
+    let refused = unwritten.iter().filter(|r| r.status >= 400).cloned();
+    let refused = newest(refused.chain(written_refused), limit);
+    let recent = newest(unwritten.into_iter().chain(written), limit);
     Ok((recent, refused))
+}
+
+/// The newest `limit` of `rows` by id (a flush in between may list a request twice: once).
+fn newest(
+    rows: impl Iterator<Item = scim_requests::Model>,
+    limit: u64,
+) -> Vec<scim_requests::Model> {
+    let mut rows: Vec<_> = rows.collect();
+    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.dedup_by(|a, b| a.id == b.id);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    rows
 }

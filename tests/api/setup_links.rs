@@ -466,3 +466,64 @@ async fn the_page_explains_refused_requests_and_warns_before_the_token_expires(a
     assert!(live.contains("GET /scim/v2/Users</code> → 401"), "{live}");
     assert!(live.contains("has expired. Ask"), "{live}");
 }
+
+db_test!(
+    the_live_page_lists_what_is_not_written_yet_and_never_writes,
+    [("OFFBOARD_CONNECTION_FLUSH_INTERVAL", "1h")]
+);
+async fn the_live_page_lists_what_is_not_written_yet_and_never_writes(app: TestApp) {
+    let org = app.create_org("Acme Corp").await;
+    let (_, path) = make_link(&app, &org, json!({"idp": "okta"})).await;
+    let (_, html) = make_token(&app, &path, "okta").await;
+    let okta = Org {
+        id: org.id.clone(),
+        token: shown_token(&html).expect("token"),
+    };
+    let body = fixture("okta/create_user.json");
+    expect_json(app.post(&okta, "/Users", &body).await, 201).await;
+    assert_eq!(
+        app.post(&okta, "/Users", &body).await.status().as_u16(),
+        409
+    );
+    let written = || async {
+        entity::scim_requests::Entity::find()
+            .filter(entity::scim_requests::Column::OrganizationId.eq(org.id.as_str()))
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len()
+    };
+    // Polled by anyone holding the link: it shows the requests held in memory, and
+    // writes nothing.
+    for _ in 0..3 {
+        let live = live_html(&app, &path).await;
+        assert_eq!(
+            live.matches("POST /scim/v2/Users</code> → 201").count(),
+            1,
+            "{live}"
+        );
+        assert!(live.contains("Refused requests"), "{live}");
+    }
+    assert_eq!(written().await, 0, "the live page wrote the inspector");
+    // Once written (an operator's listing flushes), each is listed once still.
+    let listed = app
+        .admin_send(
+            Method::GET,
+            &format!("/organizations/{}/requests", org.id),
+            None,
+        )
+        .await;
+    expect_json(listed, 200).await;
+    assert_eq!(written().await, 2);
+    let live = live_html(&app, &path).await;
+    assert_eq!(
+        live.matches("POST /scim/v2/Users</code> → 201").count(),
+        1,
+        "{live}"
+    );
+    assert_eq!(
+        live.matches("POST /scim/v2/Users</code> → 409").count(),
+        2,
+        "{live}"
+    );
+}

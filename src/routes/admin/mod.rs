@@ -214,6 +214,14 @@ pub struct Body<T>(pub T);
 /// `{}`, as DELETE requests often come.
 pub struct OptionalBody(pub Value);
 
+impl OptionalBody {
+    /// The body as a `T` (a body that is not one answers 422 `VALIDATION_ERROR`).
+    pub fn parse<T: DeserializeOwned>(self) -> Result<T, AdminApiError> {
+        serde_json::from_value(self.0)
+            .map_err(|e| AdminApiError::validation(&format!("invalid body: {e}")))
+    }
+}
+
 fn body_limit(req: &HttpRequest) -> usize {
     req.app_data::<web::Data<crate::state::AppState>>()
         .map(|s| s.settings.max_body_bytes)

@@ -42,18 +42,13 @@ pub(crate) struct RotateScimToken {
     ttl: Option<String>,
 }
 
-fn read<T: serde::de::DeserializeOwned>(input: serde_json::Value) -> Result<T, AdminApiError> {
-    serde_json::from_value(input)
-        .map_err(|e| AdminApiError::validation(&format!("invalid body: {e}")))
-}
-
 async fn create(
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    OptionalBody(input): OptionalBody,
+    body: OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input: CreateScimToken = read(input)?;
+    let input: CreateScimToken = body.parse()?;
     let rules = Rules {
         expires_at: token::expiry(input.expires_at, input.ttl.as_deref(), Utc::now())?,
         networks: Networks::parse(&input.allowed_networks)?,
@@ -67,10 +62,10 @@ async fn rotate(
     op: Operator,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    OptionalBody(input): OptionalBody,
+    body: OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
     let (org_id, token_id) = path.into_inner();
-    let input: RotateScimToken = read(input)?;
+    let input: RotateScimToken = body.parse()?;
     let overlap = token::overlap(input.overlap.as_deref())?;
     let expires_at = token::expiry(input.expires_at, input.ttl.as_deref(), Utc::now())?;
     let org = super::organization_id(&org_id)?;

@@ -27,10 +27,9 @@ async fn create(
     op: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    OptionalBody(input): OptionalBody,
+    body: OptionalBody,
 ) -> Result<HttpResponse, AdminApiError> {
-    let input: CreateSetupLink = serde_json::from_value(input)
-        .map_err(|e| AdminApiError::validation(&format!("invalid body: {e}")))?;
+    let input: CreateSetupLink = body.parse()?;
     let ttl = link_ttl(input.ttl.as_deref())?;
     let idp = input.idp.as_deref().map(Idp::parse).transpose()?;
     let org = super::organization_id(&id)?;
