@@ -570,9 +570,13 @@ pub struct RoleMappingView {
     pub default_role: Option<String>,
     /// `[{"group": {"id": "grp_…"}, "role": "admin"}, …]`
     pub rules: Vec<Value>,
-    /// On a change: how many members' roles moved.
+    /// On a change re-roled in its own request: how many members' roles moved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members_changed: Option<u64>,
+    /// On a change re-roled by a job (answered 202): the job, its progress at
+    /// `/admin/v1/jobs/{id}` (`result.members_changed` once done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<Job>,
 }
 
 impl RoleMappingView {
@@ -587,6 +591,7 @@ impl RoleMappingView {
             default_role: m.default_role.clone(),
             rules: v["rules"].as_array().cloned().unwrap_or_default(),
             members_changed,
+            job: None,
         }
     }
 }

@@ -52,6 +52,7 @@ struct Cli {
 mod floor;
 mod reads;
 mod recording;
+mod roles;
 
 #[derive(Clone, Copy, ValueEnum, Debug, PartialEq, Eq)]
 enum Db {
@@ -139,6 +140,19 @@ enum Scenario {
         users: usize,
         #[arg(long, default_value_t = 100_000)]
         members: usize,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
+    /// Roles from groups: one member added to and removed from a group of `--members`,
+    /// without and with a role rule naming the group, and a mapping change over every
+    /// member as a job.
+    Roles {
+        #[arg(long, default_value_t = 100_000)]
+        members: usize,
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        #[arg(long, default_value = "10s")]
+        duration: String,
         #[arg(long, value_enum, default_value_t = Db::Sqlite)]
         db: Db,
     },
@@ -854,6 +868,15 @@ async fn main() {
             db,
         } => recording::recording(threads, per_thread, db).await,
         Scenario::Jobs { users, members, db } => jobs(users, members, db).await,
+        Scenario::Roles {
+            members,
+            connections,
+            duration,
+            db,
+        } => {
+            let duration = offboard::configuration::parse_duration(&duration).unwrap();
+            roles::roles_scenario(members, connections, duration, db).await
+        }
         Scenario::Reads {
             sizes,
             connections,

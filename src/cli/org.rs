@@ -82,10 +82,14 @@ pub enum RolesCommand {
     /// Print the mapping as JSON (`{"default_role", "rules"}`).
     Show { org_id: OrganizationId },
     /// Replace the mapping with the JSON in FILE (`-` reads standard input); members are
-    /// re-roled at once. Prints how many members' roles moved.
+    /// re-roled at once (more than 1,000 of them, or with --job: by a job, followed with a
+    /// progress bar). Prints how many members' roles moved.
     Set {
         org_id: OrganizationId,
         file: String,
+        /// Re-role the members in a job whatever their number.
+        #[arg(long)]
+        job: bool,
     },
 }
 
@@ -225,7 +229,7 @@ impl RolesCommand {
                 let view = RoleMappingView::of(&org_id, &mapping, None);
                 Ok(Output::new(mapping.to_value().to_string(), view))
             }
-            RolesCommand::Set { org_id, file } => {
+            RolesCommand::Set { org_id, file, job } => {
                 let text = if file == "-" {
                     std::io::read_to_string(std::io::stdin())?
                 } else {
@@ -234,9 +238,18 @@ impl RolesCommand {
                 let raw: serde_json::Value =
                     serde_json::from_str(&text).with_context(|| format!("{file}: not JSON"))?;
                 let mapping = RoleMapping::parse(&raw)?;
-                let moved = roles::set_mapping(&db, &actor(), &org_id, &mapping)
+                let set = roles::set_mapping(&db, &actor(), &org_id, &mapping, job)
                     .await
                     .with_context(|| format!("organization {org_id}"))?;
+                let moved = match set {
+                    roles::MappingSet::Applied { members_changed } => members_changed,
+                    roles::MappingSet::Queued(job) => {
+                        // The id first, so a script has it while the job runs.
+                        ctx.print(&Output::new(job.id.clone(), json!({"id": job.id})));
+                        super::job::run_and_watch(&db, ctx.settings()?, &job.id).await?;
+                        return Ok(Output::nothing());
+                    }
+                };
                 let view = RoleMappingView::of(&org_id, &mapping, Some(moved));
                 Ok(Output::new(format!("members re-roled: {moved}"), view))
             }

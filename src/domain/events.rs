@@ -333,6 +333,13 @@ pub struct MembershipData {
     /// Creation by a restore within the grace period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restored: Option<bool>,
+    /// `membership.updated`, `membership.deactivated` and `membership.reactivated`: the
+    /// value before this change of each attribute of `user` (the organization's view,
+    /// and `external_id`) that the change altered, and only those (`null` where the
+    /// attribute was absent); `{}` when what changed is outside the view. Erased with
+    /// the view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_attributes: Option<serde_json::Map<String, Value>>,
 }
 
 impl MembershipData {
@@ -350,8 +357,29 @@ impl MembershipData {
             transfer_resources_to_department_id: None,
             content: None,
             restored: None,
+            previous_attributes: None,
         }
     }
+}
+
+/// What `previous_attributes` holds: of the attributes `user` carries (all but `id`),
+/// the value in `before` of each that differs in `after`, `null` where `before` had
+/// none.
+pub fn previous_attributes(before: &UserRef, after: &UserRef) -> serde_json::Map<String, Value> {
+    let as_map = |u: &UserRef| match serde_json::to_value(u) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (before, after) = (as_map(before), as_map(after));
+    let mut out = serde_json::Map::new();
+    for name in before.keys().chain(after.keys()) {
+        if name == "id" || out.contains_key(name) || before.get(name) == after.get(name) {
+            continue;
+        }
+        let was = before.get(name).cloned().unwrap_or(Value::Null);
+        out.insert(name.clone(), was);
+    }
+    out
 }
 
 /// `data` of `user.created` (with the organization's view of the user) and

@@ -2,6 +2,7 @@
 
 use super::events::{
     Event, Id, MembershipData, MembershipInfo, SessionsRevokedData, UserData, UserRef, UserView,
+    previous_attributes,
 };
 use ids::{MembershipId, OrganizationId, UserId};
 
@@ -145,13 +146,20 @@ impl UserUpdate {
             .is_some_and(|c| c.to == MembershipStatus::Inactive)
     }
 
-    /// The events reporting the update, once the sessions it revoked are counted:
-    /// the status change (with `sessions.revoked` when any ended), then
-    /// `membership.updated` when the record changed.
-    pub fn events(&self, m: &Membership, sessions_revoked: u64) -> Vec<Event> {
+    /// The events reporting the update of `m` (the membership, with the user as the
+    /// change left it) from `before` (the user as it was), once the sessions it revoked
+    /// are counted: the status change (with `sessions.revoked` when any ended), then
+    /// `membership.updated` when the record changed; each with `previous_attributes`.
+    pub fn events(&self, m: &Membership, before: &UserRef, sessions_revoked: u64) -> Vec<Event> {
+        let previous = previous_attributes(before, &m.user_ref());
+        let data = |status, from| {
+            let mut data = m.data(status, Some(from));
+            data.previous_attributes = Some(previous.clone());
+            data
+        };
         let mut events = Vec::new();
         if let Some(c) = self.status {
-            let mut data = m.data(c.to, Some(c.from));
+            let mut data = data(c.to, c.from);
             data.sessions_revoked = Some(sessions_revoked);
             events.push(if c.to == MembershipStatus::Inactive {
                 Event::MembershipDeactivated(data)
@@ -163,9 +171,10 @@ impl UserUpdate {
             }
         }
         if self.record_changed {
-            events.push(Event::MembershipUpdated(
-                m.data(self.next_status(m.status), Some(m.status)),
-            ));
+            events.push(Event::MembershipUpdated(data(
+                self.next_status(m.status),
+                m.status,
+            )));
         }
         events
     }
@@ -273,7 +282,7 @@ mod tests {
         let m = member(Active);
         let plan = plan_update(Active, Some(false), false).expect("plan");
         assert_eq!(plan.next_status(Active), Inactive);
-        let events = plan.events(&m, 2);
+        let events = plan.events(&m, &m.user_ref(), 2);
         assert_eq!(
             types(&events),
             ["membership.deactivated", "sessions.revoked"]
@@ -281,14 +290,17 @@ mod tests {
         assert_eq!(events[0].data()["sessions_revoked"], 2);
         assert_eq!(events[0].data()["membership"]["previous_status"], "ACTIVE");
         assert_eq!(events[1].data()["count"], 2);
-        assert_eq!(types(&plan.events(&m, 0)), ["membership.deactivated"]);
+        assert_eq!(
+            types(&plan.events(&m, &m.user_ref(), 0)),
+            ["membership.deactivated"]
+        );
     }
 
     #[test]
     fn a_record_change_is_reported_after_the_status_change() {
         let m = member(Inactive);
         let plan = plan_update(Inactive, Some(true), true).expect("plan");
-        let events = plan.events(&m, 0);
+        let events = plan.events(&m, &m.user_ref(), 0);
         assert_eq!(
             types(&events),
             ["membership.reactivated", "membership.updated"]
@@ -300,7 +312,7 @@ mod tests {
         );
         let only_record = plan_update(Active, None, true).expect("plan");
         assert_eq!(
-            types(&only_record.events(&member(Active), 0)),
+            types(&only_record.events(&member(Active), &member(Active).user_ref(), 0)),
             ["membership.updated"]
         );
     }
@@ -314,5 +326,57 @@ mod tests {
         );
         assert_eq!(types(&m.created_events(false)), ["membership.created"]);
         assert_eq!(m.restored_event().data()["restored"], true);
+    }
+
+    fn view(email: &str, status: MembershipStatus) -> UserView {
+        UserView {
+            user_name: Some("ada@example.com".into()),
+            email: Some(email.into()),
+            name: None,
+            display_name: Some("Ada".into()),
+            active: status == Active,
+            status,
+            groups: Vec::new(),
+            enterprise: None,
+            custom_attributes: Default::default(),
+        }
+    }
+
+    #[test]
+    fn previous_attributes_hold_what_the_change_altered_and_only_that() {
+        let mut was = member(Active);
+        was.view = Some(view("old@example.com", Active));
+        let mut now = member(Active);
+        now.view = Some(view("new@example.com", Inactive));
+        now.external_id = Some("ext-2".into());
+        let plan = plan_update(Active, Some(false), true).expect("plan");
+        let events = plan.events(&now, &was.user_ref(), 0);
+        let expected = serde_json::json!({
+            "active": true,
+            "status": "ACTIVE",
+            "email": "old@example.com",
+            "external_id": null,
+        });
+        assert_eq!(
+            types(&events),
+            ["membership.deactivated", "membership.updated"]
+        );
+        for e in &events {
+            assert_eq!(e.data()["previous_attributes"], expected, "{e:?}");
+            assert_eq!(e.data()["user"]["email"], "new@example.com");
+        }
+        // A change outside the view: present, empty.
+        let same = plan_update(Active, None, true).expect("plan");
+        let events = same.events(&was, &was.user_ref(), 0);
+        assert_eq!(
+            events[0].data()["previous_attributes"],
+            serde_json::json!({})
+        );
+        // Creation has none.
+        assert!(
+            was.created_events(true)
+                .iter()
+                .all(|e| e.data().get("previous_attributes").is_none())
+        );
     }
 }

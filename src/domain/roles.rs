@@ -29,9 +29,43 @@ pub enum GroupRef {
     Id(GroupId),
     /// The IdP's `externalId`, matched exactly.
     ExternalId(String),
-    /// The `displayName`, matched case-insensitively (kept lowercased), so a rule may
-    /// exist before the IdP pushes the group.
-    DisplayName(String),
+    /// The `displayName`, matched case-insensitively, so a rule may exist before the
+    /// IdP pushes the group.
+    DisplayName(DisplayName),
+}
+
+/// A display name as the operator spelled it, equal to another (and hashed) by its
+/// case-insensitive form.
+#[derive(Debug, Clone)]
+pub struct DisplayName {
+    shown: String,
+    key: String,
+}
+
+impl DisplayName {
+    pub fn new(shown: String) -> Self {
+        let key = super::text::fold(&shown);
+        DisplayName { shown, key }
+    }
+
+    /// Whether a group's display name is this one (case-insensitively).
+    pub fn is(&self, display_name: &str) -> bool {
+        super::text::fold(display_name) == self.key
+    }
+}
+
+impl PartialEq for DisplayName {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for DisplayName {}
+
+impl std::hash::Hash for DisplayName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +129,7 @@ impl GroupRef {
                 .map(GroupRef::Id)
                 .ok_or_else(|| InvalidSetting::new(format!("{at}: not a group id (grp_…)"))),
             "external_id" => Ok(GroupRef::ExternalId(name(v, at)?)),
-            "display_name" => Ok(GroupRef::DisplayName(name(v, at)?.to_lowercase())),
+            "display_name" => Ok(GroupRef::DisplayName(DisplayName::new(name(v, at)?))),
             other => Err(InvalidSetting::new(format!(
                 "{at}: '{}' names no group (id, external_id or display_name)",
                 other.chars().take(40).collect::<String>()
@@ -107,7 +141,7 @@ impl GroupRef {
         match self {
             GroupRef::Id(id) => json!({"id": id.as_str()}),
             GroupRef::ExternalId(e) => json!({"external_id": e}),
-            GroupRef::DisplayName(d) => json!({"display_name": d}),
+            GroupRef::DisplayName(d) => json!({"display_name": d.shown}),
         }
     }
 
@@ -115,7 +149,7 @@ impl GroupRef {
         match self {
             GroupRef::Id(id) => id == g.id,
             GroupRef::ExternalId(e) => g.external_id == Some(e.as_str()),
-            GroupRef::DisplayName(d) => g.display_name.to_lowercase() == *d,
+            GroupRef::DisplayName(d) => d.is(g.display_name),
         }
     }
 }
@@ -295,7 +329,12 @@ mod tests {
         assert_eq!(m.rules.len(), 3);
         assert_eq!(
             m.rules[2].group,
-            GroupRef::DisplayName("engineering".into())
+            GroupRef::DisplayName(DisplayName::new("engineering".into()))
+        );
+        // Answered as the operator spelled it.
+        assert_eq!(
+            m.to_value()["rules"][2]["group"],
+            json!({"display_name": "Engineering"})
         );
         assert_eq!(RoleMapping::parse(&m.to_value()).unwrap(), m);
         for bad in [

@@ -23,9 +23,9 @@ use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{Document, canonicalize};
 use crate::scim::schema::GROUP;
 use crate::store::audit::actions as act;
+use crate::store::groups::MemberGroup;
 use crate::store::groups::{self as store, Member, NewGroup};
 use crate::store::memberships;
-use crate::store::roles::MemberGroup;
 use crate::store::scim_query::Resource;
 
 /// A group as the organization sees it; `members` only when they were asked for.

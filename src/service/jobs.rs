@@ -1,6 +1,8 @@
-//! Batch deletion as a job. A job lives in the database and is run step by step by
-//! whichever process holds its lease (any `serve`, or the CLI that made it): each step
-//! (one user deleted) commits together with the job's progress, fenced by the lease, so
+//! Long operations as jobs: batch deletions, an organization's deletion, and the
+//! re-roling of an organization's members after its role mapping changed. A job lives in
+//! the database and is run step by step by whichever process holds its lease (any
+//! `serve`, or the CLI that made it): each step (one user deleted, a page of members
+//! removed or re-roled) commits together with the job's progress, fenced by the lease, so
 //! a step is never done twice, by a restart after a crash or by a second process; a
 //! process that stops gives its lease back, and a crashed one's lease runs out.
 
@@ -31,6 +33,19 @@ pub const MAX_FILE_BATCH: usize = 100_000;
 pub const MAX_ERRORS: usize = 100;
 pub const USERS_DELETE: &str = "users.delete";
 pub const ORGANIZATION_DELETE: &str = "organization.delete";
+pub use super::roles::{ROLES_RECOMPUTE, RolesRecompute};
+
+/// A `roles.recompute` job's result: where it is, and what it did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct RolesProgress {
+    /// The last member re-roled (the next step starts after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<ids::MembershipId>,
+    members_changed: u64,
+    /// A later mapping change's job, which re-roles every member again: this one stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    superseded_by: Option<String>,
+}
 
 /// What an `organization.delete` job does, and (in its `result`) how far it got.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,7 +334,61 @@ impl Runner {
         match plan {
             Plan::Users(params) => self.users_delete_step(job, params).await,
             Plan::Organization(params) => self.organization_delete_step(job, params).await,
+            Plan::Roles(params) => self.roles_recompute_step(job, params).await,
         }
+    }
+
+    /// Re-roles the next page of the organization's members, unless the organization is
+    /// gone or a later mapping change queued its own job (which re-roles them all).
+    async fn roles_recompute_step(
+        &self,
+        job: &model::Model,
+        params: &RolesRecompute,
+    ) -> Result<Option<model::Model>> {
+        let org = &params.organization_id;
+        let actor = actor_of(job);
+        let mut state: RolesProgress =
+            serde_json::from_value(job.result.clone()).unwrap_or_default();
+        let mut work = Work::begin(&self.db, &actor).await?.source("admin");
+        let mut progress = Progress {
+            position: job.position + 1,
+            total: job.total,
+            done: job.done,
+            failed: job.failed,
+            errors: job.errors.clone(),
+            result: job.result.clone(),
+            finished: false,
+        };
+        let later = jobs::unfinished_after(work.tx(), ROLES_RECOMPUTE, &job.id).await?;
+        let superseded = later.into_iter().find_map(|(id, p)| {
+            serde_json::from_value::<RolesRecompute>(p)
+                .is_ok_and(|p| &p.organization_id == org)
+                .then_some(id)
+        });
+        if crate::store::organizations::find(work.tx(), org)
+            .await?
+            .is_none()
+        {
+            progress.failed += 1;
+            progress.errors = json!([{"organization_id": org, "code": "NOT_FOUND"}]);
+            progress.finished = true;
+        } else if let Some(id) = superseded {
+            state.superseded_by = Some(id);
+            progress.finished = true;
+        } else {
+            match super::roles::recompute_page(&mut work, org, None, state.after.as_ref()).await? {
+                Some(page) => {
+                    state.after = Some(page.last);
+                    state.members_changed += page.moved;
+                    progress.done += i64::try_from(page.members).unwrap_or(0);
+                    // Members the IdP added meanwhile count too.
+                    progress.total = progress.total.max(progress.done);
+                }
+                None => progress.finished = true,
+            }
+        }
+        progress.result = serde_json::to_value(&state).map_err(|e| Error::Unexpected(e.into()))?;
+        self.commit_progress(work, job, progress).await
     }
 
     async fn users_delete_step(
@@ -510,6 +579,7 @@ impl Runner {
 enum Plan {
     Users(UsersDelete),
     Organization(OrganizationDelete),
+    Roles(RolesRecompute),
 }
 
 /// Reads the job's parameters and leaves `Null` in their place, so the job that travels
@@ -522,6 +592,7 @@ fn take_plan(job: &mut model::Model) -> Result<Plan> {
         ORGANIZATION_DELETE => Ok(Plan::Organization(
             serde_json::from_value(params).map_err(bad)?,
         )),
+        ROLES_RECOMPUTE => Ok(Plan::Roles(serde_json::from_value(params).map_err(bad)?)),
         other => Err(Error::Unexpected(anyhow::anyhow!(
             "job {} has an unknown kind {other}",
             job.id

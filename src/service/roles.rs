@@ -5,8 +5,9 @@
 //! roles moved.
 
 use entity::memberships;
-use ids::{GroupId, OrganizationId};
+use ids::{GroupId, MembershipId, OrganizationId};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::work::{Audit, Work};
@@ -15,7 +16,9 @@ use crate::domain::events::{Event, Id, RolesChangedData, ScimIdRef};
 use crate::domain::roles::{GroupFacts, RoleMapping, scim_role_values, stored_roles};
 use crate::domain::status::MembershipStatus;
 use crate::store::audit::{Actor, actions};
-use crate::store::roles::{self as store, MemberGroup};
+use crate::store::groups::{MemberGroup, member_groups};
+use crate::store::jobs::{self, NewJob};
+use crate::store::roles as store;
 use crate::store::{memberships as members, organizations as orgs};
 
 /// What moved a member's roles, as `membership.roles_changed` says.
@@ -84,55 +87,65 @@ pub async fn recompute_with(
         Default::default()
     } else {
         let ids: Vec<String> = rows.iter().map(|m| m.scim_id.clone()).collect();
-        store::groups_of_members(work.tx(), org, &ids).await?
+        member_groups(work.tx(), org, &ids).await?
     };
-    let mut events = Vec::new();
+    let mut moved = 0;
     for m in rows {
-        let active =
-            m.removed_at.is_none() && members::status_of(m.status) == MembershipStatus::Active;
         let theirs = groups.get(&m.scim_id).map_or(&[][..], Vec::as_slice);
-        let roles = mapping.roles_for(active, &facts(theirs), &scim_role_values(&m.roles));
-        let previous = stored_roles(m.granted_roles.as_ref());
-        if roles == previous {
-            continue;
-        }
-        store::set_granted(work.tx(), &m.id, &roles).await?;
-        events.push(Event::MembershipRolesChanged(RolesChangedData {
-            organization: Id::of(org),
-            user: Id::of(&m.user_id),
-            membership: ScimIdRef {
-                scim_id: m.scim_id.clone(),
-            },
-            roles,
-            previous_roles: previous,
-            cause: cause.name().to_string(),
-            group: cause.group(),
-        }));
+        moved += u64::from(reconcile(work, org, mapping, m, theirs, cause).await?);
     }
-    let moved = events.len() as u64;
-    work.emit(org, events);
     Ok(moved)
 }
 
-/// As [`recompute_with`], reading the organization's mapping, for `rows` this unit of
-/// work holds locked: a mapping change locks every live membership before it changes the
-/// mapping, so the two never interleave (and the organization's row stays the last lock
-/// taken, at commit, as everywhere).
-pub async fn recompute(
+/// Recomputes the roles of the one membership `m`, in `groups`, under `mapping`; records
+/// them and emits `membership.roles_changed` when they moved (and says whether they did).
+async fn reconcile(
     work: &mut Work<'_>,
     org: &OrganizationId,
-    rows: &[memberships::Model],
+    mapping: &RoleMapping,
+    m: &memberships::Model,
+    groups: &[MemberGroup],
     cause: Cause<'_>,
-) -> Result<u64> {
-    if rows.is_empty() {
-        return Ok(0);
+) -> Result<bool> {
+    let active = m.removed_at.is_none() && members::status_of(m.status) == MembershipStatus::Active;
+    let roles = mapping.roles_for(active, &facts(groups), &scim_role_values(&m.roles));
+    let previous = stored_roles(m.granted_roles.as_ref());
+    if roles == previous {
+        return Ok(false);
     }
-    let mapping = store::mapping(work.tx(), org, false).await?;
-    recompute_with(work, org, &mapping, rows, cause).await
+    store::set_granted(work.tx(), &m.id, &roles).await?;
+    let event = Event::MembershipRolesChanged(RolesChangedData {
+        organization: Id::of(org),
+        user: Id::of(&m.user_id),
+        membership: ScimIdRef {
+            scim_id: m.scim_id.clone(),
+        },
+        roles,
+        previous_roles: previous,
+        cause: cause.name().to_string(),
+        group: cause.group(),
+    });
+    work.emit(org, [event]);
+    Ok(true)
 }
 
-/// As [`recompute`], for a membership this unit of work just made: no mapping change can
-/// have locked it, so the mapping is read with the organization's row locked (this unit
+/// Recomputes the roles of `m`, a membership this unit of work holds locked, in
+/// `groups` (the groups it is in, as read in this unit), with the organization's mapping
+/// read unlocked: a mapping change locks every live membership before it changes the
+/// mapping, so the two never interleave (and the organization's row stays the last lock
+/// taken, at commit, as everywhere).
+pub async fn recompute_member(
+    work: &mut Work<'_>,
+    m: &memberships::Model,
+    groups: &[MemberGroup],
+) -> Result<bool> {
+    let org = &m.organization_id;
+    let mapping = store::mapping(work.tx(), org, false).await?;
+    reconcile(work, org, &mapping, m, groups, Cause::Membership).await
+}
+
+/// As [`recompute_member`], for a membership this unit of work just made: no mapping
+/// change can have locked it, so the mapping is read with the organization's row locked (this unit
 /// holds no lock that another takes after that row).
 pub async fn recompute_new(
     work: &mut Work<'_>,
@@ -189,23 +202,40 @@ pub async fn mapping(db: &DatabaseConnection, org: &OrganizationId) -> Result<Ro
 /// Members re-roled per unit of work when a mapping changes.
 const BATCH: u64 = 500;
 
-/// Replaces the organization's mapping and re-roles its members in the same transaction
-/// (each member whose roles moved gets `membership.roles_changed`); a group named by id
-/// must be one of the organization's (422 otherwise, nothing changed). Returns how many
-/// members' roles moved.
+/// The most live members a mapping change re-roles in its own request; with more, a
+/// `roles.recompute` job does it, page by page, with progress.
+pub const SYNC_MAX: u64 = 1_000;
+
+/// What a mapping change did with the members' roles.
+pub enum MappingSet {
+    /// Re-roled in the change's own transaction: how many members' roles moved.
+    Applied { members_changed: u64 },
+    /// The mapping is stored; this job re-roles the members.
+    Queued(Box<entity::jobs::Model>),
+}
+
+/// Replaces the organization's mapping, and re-roles its members: in the same
+/// transaction (each member whose roles moved gets `membership.roles_changed`), or, with
+/// `as_job` or more than [`SYNC_MAX`] live members, in a job queued in that transaction.
+/// A group named by id must be one of the organization's (422 otherwise, nothing changed).
 pub async fn set_mapping(
     db: &DatabaseConnection,
     actor: &Actor,
     org: &OrganizationId,
     mapping: &RoleMapping,
-) -> Result<u64> {
+    as_job: bool,
+) -> Result<MappingSet> {
     let mut work = Work::begin(db, actor).await?.source("admin");
     if orgs::find(work.tx(), org).await?.is_none() {
         return Err(Error::not_found("organization", None));
     }
-    // Every member, then the organization's row: the order of locks of every change
-    // that recomputes roles, so none interleaves with this one.
-    members::lock_all_live(work.tx(), org).await?;
+    let live = members::count_live(work.tx(), org).await?;
+    let queued = as_job || live > SYNC_MAX;
+    if !queued {
+        // Every member, then the organization's row: the order of locks of every change
+        // that recomputes roles, so none interleaves with this one.
+        members::lock_all_live(work.tx(), org).await?;
+    }
     store::mapping(work.tx(), org, true).await?;
     let named = mapping.group_ids();
     let found = store::existing_groups(work.tx(), org, &named).await?;
@@ -216,26 +246,118 @@ pub async fn set_mapping(
         )));
     }
     store::set_mapping(work.tx(), org, mapping).await?;
-    let mut moved = 0;
-    let mut after = None;
-    loop {
-        let page = members::live_page(work.tx(), org, after.as_ref(), BATCH).await?;
-        let Some(last) = page.last() else {
-            break;
-        };
-        after = Some(last.id.clone());
-        moved += recompute_with(&mut work, org, mapping, &page, Cause::Mapping).await?;
-    }
-    work.audit(
+    let summary = json!({"rules": mapping.rules.len(), "default_role": mapping.default_role});
+    let audit = |details| {
         Audit::new(
             actions::ROLE_MAPPING_UPDATE,
             "organization",
             org.as_str(),
-            json!({"rules": mapping.rules.len(), "default_role": mapping.default_role, "members_changed": moved}),
+            details,
         )
         .in_organization(org)
-        .listing_events(),
-    );
+        .listing_events()
+    };
+    if queued {
+        let job = queue_recompute(&mut work, org, live).await?;
+        let mut details = summary;
+        details["job_id"] = json!(job.id);
+        work.audit(audit(details));
+        work.commit().await?;
+        return Ok(MappingSet::Queued(Box::new(job)));
+    }
+    let mut moved = 0;
+    let mut after = None;
+    while let Some(page) = recompute_page(&mut work, org, Some(mapping), after.as_ref()).await? {
+        moved += page.moved;
+        after = Some(page.last);
+    }
+    let mut details = summary;
+    details["members_changed"] = json!(moved);
+    work.audit(audit(details));
     work.commit().await?;
-    Ok(moved)
+    Ok(MappingSet::Applied {
+        members_changed: moved,
+    })
+}
+
+pub const ROLES_RECOMPUTE: &str = "roles.recompute";
+
+/// What a `roles.recompute` job does: re-role the organization's live members under its
+/// mapping (after a change of it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolesRecompute {
+    pub organization_id: OrganizationId,
+}
+
+/// Queues, in the mapping change's unit of work, the job that re-roles the
+/// organization's `live` members.
+async fn queue_recompute(
+    work: &mut Work<'_>,
+    organization_id: &OrganizationId,
+    live: u64,
+) -> Result<entity::jobs::Model> {
+    let params = serde_json::to_value(RolesRecompute {
+        organization_id: organization_id.clone(),
+    })
+    .map_err(|e| Error::Unexpected(e.into()))?;
+    let actor = work.actor().clone();
+    let job = jobs::insert(
+        work.tx(),
+        NewJob {
+            kind: ROLES_RECOMPUTE,
+            params,
+            total: i64::try_from(live).unwrap_or(i64::MAX),
+            actor: &actor,
+        },
+        work.now,
+    )
+    .await?;
+    work.audit(
+        Audit::new(
+            actions::JOB_CREATE,
+            "job",
+            &job.id,
+            json!({"kind": ROLES_RECOMPUTE, "organization_id": organization_id}),
+        )
+        .in_organization(organization_id),
+    );
+    Ok(job)
+}
+
+/// A page of members a mapping change re-roled.
+pub struct Page {
+    /// The last member of the page (the next page starts after it).
+    pub last: MembershipId,
+    pub members: u64,
+    pub moved: u64,
+}
+
+/// Re-roles the organization's next page of live members after `after` (locked, in id
+/// order) under `mapping`, or, without one, under the mapping as it now is (read after
+/// the page is locked: a job's step, which a later change's own job follows); `None` when
+/// none is left.
+pub async fn recompute_page(
+    work: &mut Work<'_>,
+    org: &OrganizationId,
+    mapping: Option<&RoleMapping>,
+    after: Option<&MembershipId>,
+) -> Result<Option<Page>> {
+    let page = members::live_page(work.tx(), org, after, BATCH).await?;
+    let Some(last) = page.last().map(|m| m.id.clone()) else {
+        return Ok(None);
+    };
+    let current;
+    let mapping = match mapping {
+        Some(m) => m,
+        None => {
+            current = store::mapping(work.tx(), org, false).await?;
+            &current
+        }
+    };
+    let moved = recompute_with(work, org, mapping, &page, Cause::Mapping).await?;
+    Ok(Some(Page {
+        last,
+        members: page.len() as u64,
+        moved,
+    }))
 }

@@ -12,6 +12,7 @@ use super::work::Work;
 use super::{Error, Result};
 use crate::domain::events::{GroupRef, UserView};
 use crate::domain::{Membership, UserUpdate, plan_update};
+use crate::store::groups::MemberGroup;
 use crate::store::{memberships as store, sessions};
 
 pub(super) fn user_name_taken() -> Error {
@@ -61,24 +62,26 @@ pub(super) async fn apply(
         }
     }
     let saved = store::save(tx, current, next).await.map_err(map_unique)?;
-    let groups =
-        crate::store::groups::groups_of_members(tx, org, std::slice::from_ref(&saved.scim_id))
+    let member_groups =
+        crate::store::groups::member_groups(tx, org, std::slice::from_ref(&saved.scim_id))
             .await?
             .remove(&saved.scim_id)
             .unwrap_or_default();
-    // The membership as it was, seen through the user as it is now.
-    let mut before = store::to_domain(current);
-    before.view = view_of(&saved, groups.clone());
-    work.emit(org, plan.events(&before, sessions_revoked));
+    let groups: Vec<(GroupId, String)> = member_groups.iter().map(MemberGroup::shown).collect();
+    // The user as it was, and the membership as it was seen through the user as it is
+    // now (its status moves in the events).
+    let mut was = store::to_domain(current);
+    was.view = view_of(current, groups.clone());
+    let mut changed = store::to_domain(current);
+    changed.external_id = saved.external_id.clone();
+    changed.view = view_of(&saved, groups.clone());
+    work.emit(
+        org,
+        plan.events(&changed, &was.user_ref(), sessions_revoked),
+    );
     // A deactivation ends the member's roles, a reactivation brings them back, and the
     // IdP's `roles` may have changed.
-    super::roles::recompute(
-        work,
-        org,
-        std::slice::from_ref(&saved),
-        super::roles::Cause::Membership,
-    )
-    .await?;
+    super::roles::recompute_member(work, &saved, &member_groups).await?;
     Ok(Applied {
         saved,
         sessions_revoked,

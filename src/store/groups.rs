@@ -270,14 +270,29 @@ pub async fn remove_from_all_groups(
     Ok(pairs)
 }
 
-/// The groups of each of these members (SCIM ids) in the organization:
-/// member -> [(id, displayName)].
-pub async fn groups_of_members(
+/// A group a member is in, with what a role rule can name it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberGroup {
+    pub id: GroupId,
+    pub external_id: Option<String>,
+    pub display_name: String,
+}
+
+impl MemberGroup {
+    /// As a user's `groups` shows it: `(id, displayName)`.
+    pub fn shown(&self) -> (GroupId, String) {
+        (self.id.clone(), self.display_name.clone())
+    }
+}
+
+/// The groups of each of these members (SCIM ids) in the organization, each member's in
+/// id order.
+pub async fn member_groups(
     db: &impl ConnectionTrait,
     organization_id: &OrganizationId,
     member_ids: &[String],
-) -> Result<HashMap<String, Vec<(GroupId, String)>>, DbErr> {
-    let mut out: HashMap<String, Vec<(GroupId, String)>> = HashMap::new();
+) -> Result<HashMap<String, Vec<MemberGroup>>, DbErr> {
+    let mut out: HashMap<String, Vec<MemberGroup>> = HashMap::new();
     for chunk in member_ids.chunks(500) {
         let pairs: Vec<(String, GroupId)> = group_members::Entity::find()
             .select_only()
@@ -294,26 +309,49 @@ pub async fn groups_of_members(
         let mut group_ids: Vec<&GroupId> = pairs.iter().map(|(_, g)| g).collect();
         group_ids.sort_unstable();
         group_ids.dedup();
-        let names: HashMap<GroupId, String> = groups::Entity::find()
+        let facts: HashMap<GroupId, MemberGroup> = groups::Entity::find()
             .select_only()
             .column(groups::Column::Id)
+            .column(groups::Column::ExternalId)
             .column(groups::Column::DisplayName)
             .filter(groups::Column::Id.is_in(group_ids))
-            .into_tuple::<(GroupId, String)>()
+            .into_tuple::<(GroupId, Option<String>, String)>()
             .all(db)
             .await?
             .into_iter()
+            .map(|(id, external_id, display_name)| {
+                let group = MemberGroup {
+                    id: id.clone(),
+                    external_id,
+                    display_name,
+                };
+                (id, group)
+            })
             .collect();
-        for (user, group) in pairs {
-            if let Some(name) = names.get(&group) {
-                out.entry(user).or_default().push((group, name.clone()));
+        for (member, group) in pairs {
+            if let Some(g) = facts.get(&group) {
+                out.entry(member).or_default().push(g.clone());
             }
         }
     }
     for groups in out.values_mut() {
-        groups.sort();
+        groups.sort_by(|a, b| a.id.cmp(&b.id));
     }
     Ok(out)
+}
+
+/// The groups of each of these members (SCIM ids) in the organization, as their `groups`
+/// shows them: member -> [(id, displayName)], in id order.
+pub async fn groups_of_members(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+    member_ids: &[String],
+) -> Result<HashMap<String, Vec<(GroupId, String)>>, DbErr> {
+    Ok(member_groups(db, organization_id, member_ids)
+        .await?
+        .into_iter()
+        .map(|(member, groups)| (member, groups.iter().map(MemberGroup::shown).collect()))
+        .collect())
 }
 
 /// What `/Users` or `/Groups` lists: the organization's groups.

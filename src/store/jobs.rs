@@ -195,6 +195,26 @@ pub async fn release(db: &impl ConnectionTrait, id: &str, owner: &str) -> Result
     Ok(())
 }
 
+/// The parameters of the unfinished jobs of this kind made after the job `after`, oldest
+/// first.
+pub async fn unfinished_after(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    after: &str,
+) -> Result<Vec<(String, Value)>, DbErr> {
+    jobs::Entity::find()
+        .select_only()
+        .column(jobs::Column::Id)
+        .column(jobs::Column::Params)
+        .filter(jobs::Column::Kind.eq(kind))
+        .filter(jobs::Column::Status.ne(Finished))
+        .filter(jobs::Column::Id.gt(after))
+        .order_by_asc(jobs::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// Every job not finished yet (few at any time).
 pub async fn unfinished(db: &impl ConnectionTrait) -> Result<Vec<jobs::Model>, DbErr> {
     jobs::Entity::find()

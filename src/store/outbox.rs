@@ -94,7 +94,8 @@ pub async fn append(
 
 /// Erases the personal data of stored events about these users: the organization's view
 /// of the user and the id its IdP gave it (`data.user` keeps only `id`;
-/// `external_id` becomes `null`), in one organization or,
+/// `external_id` becomes `null`) and what they were before a change
+/// (`data.previous_attributes` goes), in one organization or,
 /// with `None`, in every one. Run when the record the view came from is erased, so the
 /// outbox never keeps what the account no longer has (and a retry or replay sends the
 /// erased form). Set-based: one statement per 500 users.
@@ -131,24 +132,26 @@ pub async fn erase_personal(
         let users = placeholders.join(", ");
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
-                "UPDATE events SET payload = jsonb_set(payload::jsonb, '{{data,user}}', \
+                "UPDATE events SET payload = (jsonb_set(payload::jsonb, '{{data,user}}', \
                  jsonb_build_object('id', payload::jsonb #> '{{data,user,id}}', \
-                 'external_id', NULL))::json \
+                 'external_id', NULL)) #- '{{data,previous_attributes}}')::json \
                  WHERE user_id IN ({users}){org_filter} \
                  AND (payload::jsonb #> '{{data,user,status}}' IS NOT NULL \
-                 OR jsonb_typeof(payload::jsonb #> '{{data,user,external_id}}') = 'string')"
+                 OR jsonb_typeof(payload::jsonb #> '{{data,user,external_id}}') = 'string' \
+                 OR payload::jsonb #> '{{data,previous_attributes}}' IS NOT NULL)"
             ),
             // INDEXED BY: with the organization's filter SQLite's planner (no statistics)
             // prefers the (organization, sequence) index and parses every event of the
             // organization for each erased user; by user it reads only theirs.
             _ => format!(
                 "UPDATE events INDEXED BY idx_events_user \
-                 SET payload = json_set(payload, '$.data.user', \
+                 SET payload = json_remove(json_set(payload, '$.data.user', \
                  json_object('id', json_extract(payload, '$.data.user.id'), \
-                 'external_id', NULL)) \
+                 'external_id', NULL)), '$.data.previous_attributes') \
                  WHERE user_id IN ({users}){org_filter} \
                  AND (json_type(payload, '$.data.user.status') IS NOT NULL \
-                 OR json_type(payload, '$.data.user.external_id') = 'text')"
+                 OR json_type(payload, '$.data.user.external_id') = 'text' \
+                 OR json_type(payload, '$.data.previous_attributes') IS NOT NULL)"
             ),
         };
         let res = db

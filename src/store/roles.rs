@@ -1,10 +1,9 @@
 //! Roles from groups as stored: the organization's mapping (one JSON document on its
-//! row), what each member's groups are known by (id, `externalId`, `displayName`), and
-//! each membership's computed roles.
+//! row) and each membership's computed roles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use entity::{group_members, groups, memberships, organizations};
+use entity::{groups, memberships, organizations};
 use ids::{GroupId, MembershipId, OrganizationId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -14,14 +13,6 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::domain::roles::RoleMapping;
-
-/// A group a member is in, as a rule can name it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberGroup {
-    pub id: GroupId,
-    pub external_id: Option<String>,
-    pub display_name: String,
-}
 
 /// The organization's mapping (empty when none was set). With `lock`, the organization's
 /// row is locked for update on PostgreSQL, so a change that recomputes roles and a change
@@ -77,59 +68,6 @@ pub async fn existing_groups(
             .all(db)
             .await?;
         out.extend(found);
-    }
-    Ok(out)
-}
-
-/// The groups each member (by SCIM id) is in, with what rules match them by.
-pub async fn groups_of_members(
-    db: &impl ConnectionTrait,
-    organization_id: &OrganizationId,
-    member_ids: &[String],
-) -> Result<HashMap<String, Vec<MemberGroup>>, DbErr> {
-    let mut out: HashMap<String, Vec<MemberGroup>> = HashMap::new();
-    for chunk in member_ids.chunks(500) {
-        let pairs: Vec<(String, GroupId)> = group_members::Entity::find()
-            .select_only()
-            .column(group_members::Column::MemberId)
-            .column(group_members::Column::GroupId)
-            .filter(group_members::Column::OrganizationId.eq(organization_id))
-            .filter(group_members::Column::MemberId.is_in(chunk.iter()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        if pairs.is_empty() {
-            continue;
-        }
-        let mut ids: Vec<&GroupId> = pairs.iter().map(|(_, g)| g).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let facts: HashMap<GroupId, MemberGroup> = groups::Entity::find()
-            .select_only()
-            .column(groups::Column::Id)
-            .column(groups::Column::ExternalId)
-            .column(groups::Column::DisplayName)
-            .filter(groups::Column::Id.is_in(ids))
-            .into_tuple::<(GroupId, Option<String>, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|(id, external_id, display_name)| {
-                (
-                    id.clone(),
-                    MemberGroup {
-                        id,
-                        external_id,
-                        display_name,
-                    },
-                )
-            })
-            .collect();
-        for (member, group) in pairs {
-            if let Some(g) = facts.get(&group) {
-                out.entry(member).or_default().push(g.clone());
-            }
-        }
     }
     Ok(out)
 }

@@ -177,10 +177,32 @@ async fn stored_about(app: &TestApp, user: &str) -> Vec<String> {
         .collect()
 }
 
+/// Entra's attribute update of the member `id` (Ada): its `membership.updated` says what
+/// Ada's email, name and department were before.
+async fn entra_updates(app: &TestApp, org: &Org, id: &str) {
+    let res = app
+        .patch(
+            org,
+            &format!("/Users/{id}"),
+            &fixture("entra/update_user_attributes.json"),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let updated = payloads_of(app, org, "membership.updated").await;
+    let last = updated.last().expect("membership.updated");
+    assert_eq!(last["data"]["user"]["email"], "updatedEmail@microsoft.com");
+    let previous = &last["data"]["previous_attributes"];
+    assert_eq!(previous["email"], "ada@example.com", "{last}");
+    assert_eq!(previous["name"]["familyName"], "Lovelace", "{last}");
+    assert_eq!(previous["enterprise"]["department"], "Engines", "{last}");
+}
+
 fn assert_no_personal_data(events: &[String]) {
     assert!(!events.is_empty());
     for text in events {
         for personal in [
+            "updatedEmail@microsoft.com",
+            "updatedFamilyName",
             "ada@example.com",
             "Ada",
             "Lovelace",
@@ -205,6 +227,7 @@ async fn a_purge_erases_the_personal_data_of_stored_events(app: TestApp) {
     let keep = app
         .create_user(&other, &crate::helpers::user_body("keep@example.com"))
         .await;
+    entra_updates(&app, &org, &id).await;
     let res = app.delete(&org, &format!("/Users/{id}")).await;
     assert_eq!(res.status().as_u16(), 204);
     // Within the grace period the account can be restored: its events still describe it,
@@ -254,6 +277,7 @@ async fn an_immediate_deletion_erases_the_personal_data_of_stored_events_at_once
     let org = app.create_org("Acme").await;
     let id = app.create_user(&org, &ada()).await;
     let user = app.account_of(&org, &id).await;
+    entra_updates(&app, &org, &id).await;
     let res = app.delete(&org, &format!("/Users/{id}")).await;
     assert_eq!(res.status().as_u16(), 204);
     assert_no_personal_data(&stored_about(&app, &user).await);
@@ -261,6 +285,7 @@ async fn an_immediate_deletion_erases_the_personal_data_of_stored_events_at_once
     // The operator's deletion of an account everywhere: the same.
     let id = app.create_user(&org, &ada()).await;
     let user = app.account_of(&org, &id).await;
+    entra_updates(&app, &org, &id).await;
     let res = app
         .admin_send(
             Method::DELETE,
@@ -284,6 +309,7 @@ async fn a_removal_erases_the_organizations_events_of_an_account_that_lives_on_e
     let in_other = app.create_user(&other, &ada()).await;
     let user = app.account_of(&acme, &in_acme).await;
     assert_eq!(app.account_of(&other, &in_other).await, user, "one account");
+    entra_updates(&app, &acme, &in_acme).await;
     let res = app.delete(&acme, &format!("/Users/{in_acme}")).await;
     assert_eq!(res.status().as_u16(), 204);
 
@@ -304,4 +330,53 @@ async fn a_removal_erases_the_organizations_events_of_an_account_that_lives_on_e
             .any(|t| t.contains("ada@example.com")),
         "the organization the account still belongs to keeps its own events"
     );
+}
+
+db_test!(an_update_says_what_it_changed_and_names_the_user_as_it_now_is);
+async fn an_update_says_what_it_changed_and_names_the_user_as_it_now_is(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &fixture("okta/create_user.json"))
+        .await;
+    // Okta's PUT deactivating the user; its externalId changed meanwhile.
+    let mut body = fixture("okta/replace_user_inactive.json");
+    body["externalId"] = json!("00unew0000000000000");
+    let res = app.put(&org, &format!("/Users/{id}"), &body).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let deactivated = one(&app, &org, "membership.deactivated").await;
+    let updated = one(&app, &org, "membership.updated").await;
+    for e in [&deactivated, &updated] {
+        assert_eq!(
+            e["data"]["user"]["external_id"], "00unew0000000000000",
+            "{e}"
+        );
+        let previous = e["data"]["previous_attributes"]
+            .as_object()
+            .expect("previous_attributes");
+        assert_eq!(previous["external_id"], "00ujl29u0le5T6Aj10h7");
+        assert_eq!(previous["active"], true);
+        assert_eq!(previous["status"], "ACTIVE");
+        // Only what changed: the userName and email did not.
+        assert!(!previous.contains_key("user_name"), "{e}");
+        assert!(!previous.contains_key("email"), "{e}");
+    }
+    // Reactivated with nothing else changed: only the status.
+    let res = app
+        .patch(
+            &org,
+            &format!("/Users/{id}"),
+            &fixture("okta/reactivate_user.json"),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let reactivated = one(&app, &org, "membership.reactivated").await;
+    assert_eq!(
+        reactivated["data"]["previous_attributes"],
+        json!({"active": false, "status": "INACTIVE"})
+    );
+    // Creation has nothing before it.
+    for t in ["user.created", "membership.created"] {
+        let e = one(&app, &org, t).await;
+        assert!(e["data"].get("previous_attributes").is_none(), "{e}");
+    }
 }

@@ -349,6 +349,13 @@ async fn an_erased_account_leaves_no_personal_data_in_the_database_files(app: Te
         &fixture("okta/reactivate_user.json"),
     )
     .await;
+    // Entra renames the family: the event's previous_attributes hold the old name.
+    app.patch(
+        &org,
+        &format!("/Users/{id}"),
+        &fixture("entra/update_user_attributes.json"),
+    )
+    .await;
     if let Some(dir) = &app.dir {
         assert!(
             !in_database_files(dir.path(), email.as_bytes()).is_empty(),

@@ -202,12 +202,17 @@ async fn entra_removing_the_last_granting_group_takes_the_role(app: TestApp) {
     assert_eq!(user["active"], json!(true));
 
     // A rename that stops a display-name rule matching takes the role too.
-    set_mapping(
+    let v = set_mapping(
         &app,
         &org,
         json!({"rules": [{"group": {"display_name": "Admins"}, "role": "admin"}]}),
     )
     .await;
+    assert_eq!(
+        v["rules"][0]["group"],
+        json!({"display_name": "Admins"}),
+        "answered as the operator spelled it"
+    );
     patch_ok(
         &app,
         &org,
@@ -336,4 +341,226 @@ async fn a_mapping_is_its_organizations_own_and_bad_ones_change_nothing(app: Tes
         .await;
     assert_eq!(res.status().as_u16(), 404);
     assert!(role_changes(&app, &b).await.is_empty());
+}
+
+async fn put_mapping(app: &TestApp, org: &Org, query: &str, mapping: Value) -> reqwest::Response {
+    app.admin_send(
+        Method::PUT,
+        &format!("/organizations/{}/role-mappings{query}", org.id),
+        Some(&mapping),
+    )
+    .await
+}
+
+/// The account's granted roles in the organization, as the admin API shows them.
+async fn granted(app: &TestApp, org: &Org, account: &str) -> Value {
+    let view = app.admin_user(account).await;
+    crate::helpers::membership_in(&view, &org.id)["granted_roles"].clone()
+}
+
+db_test!(
+    a_mapping_change_over_a_large_organization_is_a_job_with_progress,
+    [("OFFBOARD_JOB_WORKER", "false")]
+);
+async fn a_mapping_change_over_a_large_organization_is_a_job_with_progress(app: TestApp) {
+    use offboard::service::jobs::Runner;
+    use offboard::service::roles::SYNC_MAX;
+    use std::time::Duration;
+    let org = app.create_org("Big").await;
+    let n = SYNC_MAX as usize + 1;
+    let accounts = crate::deletion::seed_members(&app, &org, n).await;
+    let bad = put_mapping(
+        &app,
+        &org,
+        "?async=maybe",
+        json!({"default_role": "member"}),
+    )
+    .await;
+    assert_eq!(bad.status().as_u16(), 422);
+    // Over SYNC_MAX members: the mapping is stored at once, a job re-roles them.
+    let res = put_mapping(&app, &org, "", json!({"default_role": "member"})).await;
+    let first = expect_json(res, 202).await;
+    assert_eq!(first["default_role"], "member");
+    assert_eq!(first["job"]["kind"], "roles.recompute");
+    assert_eq!(first["job"]["total"], json!(n));
+    assert!(first.get("members_changed").is_none(), "{first}");
+    let first_id = first["job"]["id"].as_str().unwrap().to_string();
+    let stored = expect_json(
+        app.admin_send(
+            Method::GET,
+            &format!("/organizations/{}/role-mappings", org.id),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(stored["default_role"], "member");
+    assert_eq!(
+        granted(&app, &org, &accounts[0]).await,
+        json!([]),
+        "not yet"
+    );
+
+    // Changed again before the job ran: the first job gives way to the second.
+    let res = put_mapping(&app, &org, "", json!({"default_role": "viewer"})).await;
+    let second = expect_json(res, 202).await;
+    let second_id = second["job"]["id"].as_str().unwrap().to_string();
+    let runner = Runner::new(app.db.clone(), Duration::from_secs(30), Duration::ZERO);
+    let gave_way = runner
+        .run_steps(&first_id, 1)
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(gave_way.status, entity::jobs::JobStatus::Finished);
+    assert_eq!(gave_way.done, 0);
+    assert_eq!(gave_way.result["superseded_by"], json!(second_id));
+
+    // A page per step, its progress readable between steps.
+    runner
+        .run_steps(&second_id, 1)
+        .await
+        .unwrap()
+        .expect("claimed");
+    let halfway = expect_json(
+        app.admin_send(Method::GET, &format!("/jobs/{second_id}"), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(halfway["status"], "queued");
+    assert_eq!(halfway["done"], json!(500));
+    assert_eq!(granted(&app, &org, &accounts[0]).await, json!(["viewer"]));
+    let end = runner
+        .run_steps(&second_id, 10)
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(end.status, entity::jobs::JobStatus::Finished);
+    assert_eq!(end.done, n as i64);
+    assert_eq!(end.result["members_changed"], json!(n));
+    for account in [&accounts[0], &accounts[n / 2], &accounts[n - 1]] {
+        assert_eq!(granted(&app, &org, account).await, json!(["viewer"]));
+    }
+    let changes = role_changes(&app, &org).await;
+    assert_eq!(
+        changes.len(),
+        n,
+        "one event per member, none for the superseded job"
+    );
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["cause"] == "role_mapping" && c["roles"] == json!(["viewer"]))
+    );
+
+    // A small organization's change may ask for a job too.
+    let small = app.create_org("Small").await;
+    let id = create(&app, &small, &fixture("okta/create_user.json")).await;
+    let res = put_mapping(
+        &app,
+        &small,
+        "?async=true",
+        json!({"default_role": "member"}),
+    )
+    .await;
+    let queued = expect_json(res, 202).await;
+    let job_id = queued["job"]["id"].as_str().unwrap().to_string();
+    assert_eq!(roles_of(&app, &small, &id).await, Vec::<String>::new());
+    runner
+        .run_steps(&job_id, 10)
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(roles_of(&app, &small, &id).await, ["member"]);
+}
+
+db_test!(a_mapping_change_as_a_job_runs_in_serve);
+async fn a_mapping_change_as_a_job_runs_in_serve(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = create(&app, &org, &fixture("okta/create_user.json")).await;
+    // serve's worker takes the job as soon as it is queued.
+    let res = put_mapping(&app, &org, "?async=true", json!({"default_role": "member"})).await;
+    let job_id = expect_json(res, 202).await["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let job = expect_json(
+            app.admin_send(Method::GET, &format!("/jobs/{job_id}"), None)
+                .await,
+            200,
+        )
+        .await;
+        status = job["status"].clone();
+        if status == "finished" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "finished");
+    assert_eq!(roles_of(&app, &org, &id).await, ["member"]);
+}
+
+/// `offboard org roles set|show` on the service's SQLite file (the CLI's own process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_shows_and_sets_the_mapping_in_the_request_or_as_a_job() {
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::Backend::Sqlite,
+        &[("OFFBOARD_JOB_WORKER", "false")],
+    )
+    .await;
+    let org = app.create_org("Acme").await;
+    let id = create(&app, &org, &fixture("okta/create_user.json")).await;
+    let dir = app.dir.as_ref().expect("SQLite folder");
+    let url = format!("sqlite://{}/offboard.db?mode=rwc", dir.path().display());
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+            .args(args)
+            .env("OFFBOARD_DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run offboard")
+    };
+    let file = dir.path().join("mapping.json");
+    std::fs::write(&file, r#"{"default_role": "member"}"#).unwrap();
+    let out = run(&["org", "roles", "set", &org.id, file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "members re-roled: 1"
+    );
+    assert_eq!(roles_of(&app, &org, &id).await, ["member"]);
+
+    // As a job: the CLI prints the job's id, runs it here and follows it to its end.
+    std::fs::write(&file, r#"{"default_role": "viewer"}"#).unwrap();
+    let out = run(&[
+        "org",
+        "roles",
+        "set",
+        &org.id,
+        file.to_str().unwrap(),
+        "--job",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let job_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(job_id.starts_with("job_"), "{job_id}");
+    assert_eq!(roles_of(&app, &org, &id).await, ["viewer"]);
+    let shown = run(&["org", "roles", "show", &org.id]);
+    assert!(shown.status.success());
+    let v: Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    assert_eq!(v["default_role"], "viewer");
+
+    std::fs::write(
+        &file,
+        r#"{"rules": [{"group": {"id": "grp_01J9NOSUCHGROUP00000000000"}, "role": "admin"}]}"#,
+    )
+    .unwrap();
+    let out = run(&["org", "roles", "set", &org.id, file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a group of this organization"),
+        "{out:?}"
+    );
 }

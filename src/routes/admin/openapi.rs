@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 
 use super::webhooks as hooks;
 use super::{
-    api_keys, audit, domains, organizations as orgs, paging, scim_tokens, sessions, setup_links,
-    users,
+    api_keys, audit, domains, organizations as orgs, paging, roles, scim_tokens, sessions,
+    setup_links, users,
 };
 use crate::views::{
     ApiKey, AuditEntry, Connection, Delivery, Domain, Endpoint, EndpointWithSecret, Event,
@@ -62,6 +62,8 @@ struct Op {
     response: Option<Value>,
     errors: &'static [u16],
     auth: Auth,
+    /// Also answered 202 (queued as a job) with the same body.
+    or_accepted: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -85,6 +87,7 @@ fn op(
         response,
         errors,
         auth: Auth::Admin,
+        or_accepted: false,
     }
 }
 
@@ -96,6 +99,11 @@ impl Op {
 
     fn body<T: JsonSchema>(mut self, g: &mut SchemaGenerator) -> Self {
         self.body = Some(g.subschema_for::<T>());
+        self
+    }
+
+    fn or_accepted(mut self) -> Self {
+        self.or_accepted = true;
         self
     }
 
@@ -184,7 +192,7 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Op> {
         op("post", "/admin/v1/organizations/{id}/scim-tokens/{token_id}/rotate", "organizations", "Replace a SCIM token (the new one shown once); the old one works until the overlap ends", 201, Some(reference::<ScimTokenRotated>(g)), WRITE).body::<scim_tokens::RotateScimToken>(g),
         op("delete", "/admin/v1/organizations/{id}/scim-tokens/{token_id}", "organizations", "Revoke a SCIM token", 204, None, WRITE),
         op("get", "/admin/v1/organizations/{id}/role-mappings", "organizations", "The organization's groups mapped to the application's roles", 200, Some(reference::<RoleMappingView>(g)), READ),
-        op("put", "/admin/v1/organizations/{id}/role-mappings", "organizations", "Replace the role mapping; members are re-roled in the same transaction (422 for another organization's group, a group named twice, over 1,000 rules)", 200, Some(reference::<RoleMappingView>(g)), WRITE).body::<RoleMappingInput>(g),
+        op("put", "/admin/v1/organizations/{id}/role-mappings", "organizations", "Replace the role mapping; members are re-roled in the same transaction (200), or by a job it queues (202) for over 1,000 live members or with `?async=true` (422 for another organization's group, a group named twice, over 1,000 rules)", 200, Some(reference::<RoleMappingView>(g)), WRITE).query::<roles::PutQuery>().body::<RoleMappingInput>(g).or_accepted(),
         op("get", "/admin/v1/organizations/{id}/setup-links", "organizations", "The organization's setup links, newest first (never their secrets)", 200, Some(list::<SetupLink>(g)), READ),
         op("post", "/admin/v1/organizations/{id}/setup-links", "organizations", "Make a setup link for the organization's IT admin (its URL is shown once)", 201, Some(reference::<SetupLinkCreated>(g)), WRITE).body::<setup_links::CreateSetupLink>(g),
         op("delete", "/admin/v1/organizations/{id}/setup-links/{link_id}", "organizations", "Revoke a setup link at once", 204, None, WRITE),
@@ -331,6 +339,11 @@ pub fn document() -> Value {
         let mut ok = json!({"description": description});
         if let Some(schema) = &o.response {
             ok["content"] = json!({"application/json": {"schema": schema}});
+        }
+        if o.or_accepted {
+            let mut accepted = ok.clone();
+            accepted["description"] = json!("Accepted: queued as a job.");
+            responses.insert("202".into(), accepted);
         }
         responses.insert(o.ok.to_string(), ok);
         for &status in o.errors {
