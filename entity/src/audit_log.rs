@@ -53,6 +53,9 @@ pub enum ActorKind {
     /// An organization's IT admin, through a setup link (its id is the link's).
     #[sea_orm(string_value = "setup_link")]
     SetupLink,
+    /// An application, with its API key (its id is the key's).
+    #[sea_orm(string_value = "api_key")]
+    ApiKey,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,7 +14,8 @@ pub enum ApiKeyCommand {
         /// What the key is for (e.g. billing-app).
         #[arg(long)]
         name: String,
-        /// A scope (events:read); repeat for several.
+        /// A scope (sessions:write, sessions:read, users:read, events:read); repeat for
+        /// several.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Limit the key to one organization.

@@ -14,6 +14,7 @@ pub mod membership;
 pub mod organization;
 pub mod removal;
 pub mod roles;
+pub mod scope;
 pub mod setup;
 pub mod status;
 pub mod suspension;

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
 use crate::auth::AdminAuthError;
+use crate::domain::scope::Scope;
 use crate::domain::token::{self as token_rules, Networks};
 use crate::routes::RequestId;
 use crate::routes::admin::AdminApiError;
@@ -131,10 +132,25 @@ impl SeenSlot {
     }
 }
 
-/// An application authenticated by its API key (`/v1`).
+/// An application authenticated by its API key (`/v1`), and the actor its changes are
+/// recorded under.
 #[derive(Debug, Clone)]
 pub struct Application {
     pub key: entity::api_keys::Model,
+    pub actor: Actor,
+}
+
+impl Application {
+    /// 403 unless the key has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), AdminApiError> {
+        if scope.held_by(&self.key.scopes) {
+            return Ok(());
+        }
+        Err(AdminApiError::forbidden(&format!(
+            "this API key does not have the {} scope",
+            scope.as_str()
+        )))
+    }
 }
 
 impl FromRequest for Application {
@@ -144,14 +160,26 @@ impl FromRequest for Application {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let key = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let (request_id, client_address) = (request_id(req), super::client_address(req));
         Box::pin(async move {
             let key = key.ok_or_else(|| AdminApiError::unauthorized("an API key is required"))?;
+            if key.split('.').count() == 3 {
+                return Err(AdminApiError::unauthorized(
+                    "these routes take an application's API key (obk_…), not an admin JWT",
+                ));
+            }
             let state =
                 state.ok_or_else(|| AdminApiError::unauthorized("the API is not available"))?;
             let key = crate::service::feed::authenticate(&state.db, &key)
                 .await?
                 .ok_or_else(|| AdminApiError::unauthorized("the API key is not valid"))?;
-            Ok(Application { key })
+            let actor = Actor {
+                kind: crate::store::audit::ActorKind::ApiKey,
+                id: key.id.clone(),
+                request_id,
+                client_address,
+            };
+            Ok(Application { key, actor })
         })
     }
 }

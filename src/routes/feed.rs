@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use ids::OrganizationId;
 use serde::Deserialize;
 
+use crate::domain::scope::Scope;
 use crate::routes::admin::AdminApiError;
 use crate::routes::extract::Application;
 use crate::service::feed::{self, FeedRequest, MAX_WAIT};
@@ -31,11 +32,7 @@ async fn events(
     app: Application,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminApiError> {
-    if !feed::has_scope(&app.key, feed::EVENTS_READ) {
-        return Err(AdminApiError::forbidden(
-            "this API key does not have the events:read scope",
-        ));
-    }
+    app.require(Scope::EventsRead)?;
     let q = web::Query::<FeedQuery>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .map_err(|e| AdminApiError::validation(&format!("invalid query: {e}")))?;
@@ -89,5 +86,9 @@ async fn events(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope(BASE_PATH).route("/events", web::get().to(events)));
+    cfg.service(
+        web::scope(BASE_PATH)
+            .route("/events", web::get().to(events))
+            .configure(super::application::configure),
+    );
 }

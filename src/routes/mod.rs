@@ -3,6 +3,7 @@
 //! SCIM errors in `scim`, the admin envelope in `admin`.
 
 pub mod admin;
+pub mod application;
 pub mod body;
 pub mod console;
 pub mod extract;

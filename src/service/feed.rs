@@ -11,13 +11,9 @@ use serde_json::json;
 
 use super::work::{Audit, Work};
 use super::{Error, Result};
+use crate::domain::scope::Scope;
 use crate::store::audit::{Actor, actions};
 use crate::store::{api_keys as keys, organizations as orgs, outbox};
-
-/// Read the event feed.
-pub const EVENTS_READ: &str = "events:read";
-/// Every scope a key may have.
-pub const SCOPES: &[&str] = &[EVENTS_READ];
 
 /// The longest a feed request waits for an event.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -39,14 +35,11 @@ pub async fn create_key(
     }
     let mut wanted: Vec<&str> = Vec::new();
     for s in scopes {
-        let known = SCOPES.iter().find(|k| **k == s.as_str()).ok_or_else(|| {
-            Error::invalid(format!(
-                "scopes: unknown scope (known: {})",
-                SCOPES.join(", ")
-            ))
+        let known = Scope::parse(s).ok_or_else(|| {
+            Error::invalid(format!("scopes: unknown scope (known: {})", Scope::known()))
         })?;
-        if !wanted.contains(known) {
-            wanted.push(known);
+        if !wanted.contains(&known.as_str()) {
+            wanted.push(known.as_str());
         }
     }
     if wanted.is_empty() {
@@ -98,10 +91,6 @@ pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Option<a
         return Ok(None);
     }
     Ok(keys::find_by_key(db, key).await?)
-}
-
-pub fn has_scope(key: &api_keys::Model, scope: &str) -> bool {
-    key.scopes.split(' ').any(|s| s == scope)
 }
 
 /// What a feed request asks for.

@@ -5,6 +5,7 @@
 //! [`Error`]; nothing here knows HTTP or renders JSON.
 
 pub mod admin;
+pub mod application;
 pub mod connections;
 pub mod deletion;
 pub mod doctor;

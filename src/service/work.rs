@@ -85,6 +85,7 @@ fn default_source(actor: &Actor) -> &'static str {
         ActorKind::ScimToken => "scim",
         ActorKind::Policy => "policy",
         ActorKind::SetupLink => "setup_link",
+        ActorKind::ApiKey => "application",
         _ => "admin",
     }
 }

@@ -8,6 +8,7 @@ mod helpers;
 mod admin;
 mod admin_jwt;
 mod admin_lists;
+mod application;
 mod backup;
 mod bad_input;
 mod cli;

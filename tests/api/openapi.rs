@@ -65,6 +65,7 @@ fn every_route_the_admin_api_and_the_feed_register_is_described() {
         }
     }
     code.extend(registered("src/routes/feed.rs", "/v1"));
+    code.extend(registered("src/routes/application.rs", "/v1"));
     assert!(code.len() > 40, "the scan found the routes: {code:?}");
     let described: BTreeSet<String> = openapi::described().into_iter().collect();
     let missing: Vec<&String> = code.difference(&described).collect();
@@ -311,7 +312,9 @@ async fn answers_match_the_documented_responses() {
             "post",
             Method::POST,
             "/api-keys".into(),
-            Some(serde_json::json!({"name": "billing", "scopes": ["events:read"]})),
+            Some(
+                serde_json::json!({"name": "billing", "scopes": ["events:read", "sessions:read", "sessions:write", "users:read"]}),
+            ),
             201,
         ),
         (
@@ -537,6 +540,51 @@ async fn answers_match_the_documented_responses() {
         "get".into(),
         expect_json(res, 200).await,
     ));
+    // The application's own routes, with the same key.
+    let v1 = |method: Method, path: String, body: Option<Value>| {
+        let mut r = app
+            .client
+            .request(method, format!("{}/v1{path}", app.address))
+            .bearer_auth(&key);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let body =
+        serde_json::json!({"user_id": user, "organization_id": org.id, "expires_at": in_an_hour});
+    let created = expect_json(
+        v1(Method::POST, "/sessions".into(), Some(body))
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let app_session = created["id"].as_str().unwrap().to_string();
+    answers.push(("/v1/sessions".into(), "post".into(), created));
+    for (path, method, m, at) in [
+        (
+            "/v1/sessions/{id}",
+            "get",
+            Method::GET,
+            format!("/sessions/{app_session}"),
+        ),
+        (
+            "/v1/users/{id}",
+            "get",
+            Method::GET,
+            format!("/users/{user}"),
+        ),
+        (
+            "/v1/sessions/{id}",
+            "delete",
+            Method::DELETE,
+            format!("/sessions/{app_session}"),
+        ),
+    ] {
+        let answer = expect_json(v1(m, at, None).await.unwrap(), 200).await;
+        answers.push((path.into(), method.into(), answer));
+    }
     let res = app
         .client
         .get(app.admin("/openapi.json"))

@@ -1,4 +1,4 @@
-//! The OpenAPI 3.1 description of `/admin/v1` and `/v1/events`, served at
+//! The OpenAPI 3.1 description of `/admin/v1` and `/v1` (the applications' routes), served at
 //! `GET /admin/v1/openapi.json` and committed as `docs/openapi.json`. Request bodies and
 //! query parameters are generated from the types the handlers parse (`JsonSchema` on
 //! each), responses from the shapes below; the error envelope, the page envelope
@@ -240,6 +240,10 @@ fn operations(g: &mut SchemaGenerator) -> Vec<Op> {
         op("get", "/admin/v1/api-keys", "api-keys", "API keys (never the key)", 200, Some(list::<ApiKey>(g)), LIST),
         op("delete", "/admin/v1/api-keys/{id}", "api-keys", "Delete an API key", 204, None, WRITE),
         op("get", "/v1/events", "feed", "Events in commit order for one organization, long-polling up to `wait`", 200, Some(reference::<FeedPage>(g)), &[401, 403, 404, 422, 503]).query::<crate::routes::feed::FeedQuery>().api_key(),
+        op("post", "/v1/sessions", "application", "Register a session of an active member (`sessions:write`); 404 for another organization's with a key limited to one", 201, Some(reference::<Session>(g)), WRITE).body::<sessions::CreateSession>(g).api_key(),
+        op("get", "/v1/sessions/{id}", "application", "Introspect a session: `active` and the member's roles now (`sessions:read`)", 200, Some(reference::<Session>(g)), READ).api_key(),
+        op("delete", "/v1/sessions/{id}", "application", "Revoke a session (`sessions:write`)", 200, Some(reference::<Session>(g)), WRITE).api_key(),
+        op("get", "/v1/users/{id}", "application", "A user and their memberships (`users:read`); with a key limited to one organization, only that membership and no account email or name", 200, Some(reference::<User>(g)), READ).api_key(),
         op("get", "/admin/v1/openapi.json", "meta", "This document (public: it holds nothing of any deployment)", 200, Some(json!({"type": "object"})), &[]).public(),
     ]
 }
@@ -442,7 +446,7 @@ pub fn document() -> Value {
         "tags": [
             {"name": "organizations"}, {"name": "guard"}, {"name": "users"}, {"name": "sessions"},
             {"name": "jobs"}, {"name": "audit"}, {"name": "events"}, {"name": "webhooks"},
-            {"name": "api-keys"}, {"name": "feed"}, {"name": "meta"}
+            {"name": "api-keys"}, {"name": "feed"}, {"name": "application"}, {"name": "meta"}
         ],
         "paths": paths,
         "components": {

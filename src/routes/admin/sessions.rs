@@ -17,26 +17,28 @@ pub(crate) struct CreateSession {
     expires_at: DateTime<Utc>,
 }
 
+impl CreateSession {
+    /// The account and organization named, and the expiry; ids that cannot be an
+    /// account's and an organization's name no membership (404).
+    pub(crate) fn parsed(&self) -> Result<(UserId, OrganizationId, DateTime<Utc>), AdminApiError> {
+        match (
+            UserId::named(&self.user_id),
+            OrganizationId::named(&self.organization_id),
+        ) {
+            (Some(u), Some(o)) => Ok((u, o, self.expires_at)),
+            _ => Err(crate::service::Error::not_found("membership", None).into()),
+        }
+    }
+}
+
 async fn create(
     op: Operator,
     state: web::Data<AppState>,
     Body(input): Body<CreateSession>,
 ) -> Result<HttpResponse, AdminApiError> {
-    // Ids that cannot be an account's and an organization's name no membership.
-    let (Some(user_id), Some(organization_id)) = (
-        UserId::named(&input.user_id),
-        OrganizationId::named(&input.organization_id),
-    ) else {
-        return Err(crate::service::Error::not_found("membership", None).into());
-    };
-    let s = admin::create_session(
-        &state.db,
-        &op.actor,
-        &user_id,
-        &organization_id,
-        input.expires_at,
-    )
-    .await?;
+    let (user_id, organization_id, expires_at) = input.parsed()?;
+    let s =
+        admin::create_session(&state.db, &op.actor, &user_id, &organization_id, expires_at).await?;
     Ok(HttpResponse::Created().json(Session::of(&s, Utc::now())))
 }
 
