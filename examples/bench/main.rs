@@ -186,7 +186,7 @@ enum Scenario {
     },
 }
 
-struct Target {
+pub(crate) struct Target {
     url: String,
     _dir: Option<tempfile::TempDir>,
     /// A PostgreSQL database made for this run: the server's URL to drop it from, and its
@@ -475,7 +475,10 @@ async fn follow(db: &DatabaseConnection, id: &str) -> (f64, usize) {
     }
 }
 
-async fn jobs(users: usize, members: usize, db_kind: Db) {
+/// The app started in this process on a fresh database: the database (kept while the
+/// target lives), the app's port, a connection of the bench's own, and the actor the
+/// bench acts as.
+pub(crate) async fn in_process(db_kind: Db) -> (Target, u16, DatabaseConnection, Actor) {
     let target = fresh_database(db_kind).await;
     let app = Application::build(settings(&target.url)).await.unwrap();
     let port = app.port();
@@ -487,21 +490,24 @@ async fn jobs(users: usize, members: usize, db_kind: Db) {
         request_id: None,
         client_address: None,
     };
-    let create = |n: &'static str| {
-        let (db, actor) = (db.clone(), actor.clone());
-        async move {
-            let name = offboard::domain::organization::OrganizationName::parse(n).unwrap();
-            offboard::service::admin::create_organization(
-                &db,
-                &actor,
-                &name,
-                None,
-                Default::default(),
-            )
-            .await
-            .unwrap()
-        }
-    };
+    (target, port, db, actor)
+}
+
+/// An organization made as the operator makes one.
+pub(crate) async fn create_org(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    name: &str,
+) -> entity::organizations::Model {
+    let name = offboard::domain::organization::OrganizationName::parse(name).unwrap();
+    offboard::service::admin::create_organization(db, actor, &name, None, Default::default())
+        .await
+        .unwrap()
+}
+
+async fn jobs(users: usize, members: usize, db_kind: Db) {
+    let (_target, port, db, actor) = in_process(db_kind).await;
+    let create = |n: &'static str| create_org(&db, &actor, n);
     let (org, other) = (create("Batch").await, create("Other").await);
     seed(&db, &org.id, &other.id, users).await;
     let (big, other2) = (create("Big").await, create("Other2").await);

@@ -6,44 +6,18 @@
 use std::time::Duration;
 
 use entity::memberships;
-use offboard::startup::Application;
-use offboard::store::audit::Actor;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 
-use super::{BENCH_SECRET, Db, drive, follow, fresh_database, seed_tagged, settings};
+use super::{BENCH_SECRET, Db, create_org, drive, follow, in_process, seed_tagged};
 
 const SCIM_JSON: &str = "application/scim+json";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 pub async fn roles_scenario(members: usize, connections: usize, duration: Duration, db_kind: Db) {
     offboard::install_crypto_provider();
-    let target = fresh_database(db_kind).await;
-    let app = Application::build(settings(&target.url)).await.unwrap();
-    let port = app.port();
-    tokio::spawn(app.run_until_stopped());
-    let db = offboard::db::connect(&target.url, 2).await.unwrap();
-    let actor = Actor {
-        kind: offboard::store::audit::ActorKind::Cli,
-        id: "bench".into(),
-        request_id: None,
-        client_address: None,
-    };
-    let create = |n: &'static str| {
-        let (db, actor) = (db.clone(), actor.clone());
-        async move {
-            let name = offboard::domain::organization::OrganizationName::parse(n).unwrap();
-            offboard::service::admin::create_organization(
-                &db,
-                &actor,
-                &name,
-                None,
-                Default::default(),
-            )
-            .await
-            .unwrap()
-        }
-    };
+    let (_target, port, db, actor) = in_process(db_kind).await;
+    let create = |n: &'static str| create_org(&db, &actor, n);
     let (org, other) = (create("Roles").await, create("Other").await);
     // The group's members, and outsiders to add and remove (one per connection).
     seed_tagged(&db, &org.id, &other.id, members + connections, "roles").await;

@@ -352,12 +352,7 @@ impl Runner {
         let mut work = Work::begin(&self.db, &actor).await?.source("admin");
         let mut progress = Progress {
             position: job.position + 1,
-            total: job.total,
-            done: job.done,
-            failed: job.failed,
-            errors: job.errors.clone(),
-            result: job.result.clone(),
-            finished: false,
+            ..Progress::of(job)
         };
         let later = jobs::unfinished_after(work.tx(), ROLES_RECOMPUTE, &job.id).await?;
         let superseded = later.into_iter().find_map(|(id, p)| {
@@ -402,12 +397,8 @@ impl Runner {
         let actor = actor_of(job);
         let mut progress = Progress {
             position: job.position + 1,
-            total: job.total,
-            done: job.done,
-            failed: job.failed,
-            errors: job.errors.clone(),
-            result: job.result.clone(),
             finished: position + 1 >= params.user_ids.len(),
+            ..Progress::of(job)
         };
         let Some(user_id) = params.user_ids.get(position) else {
             // Nothing left (a job whose last step's finish was lost): finish it.
@@ -464,15 +455,7 @@ impl Runner {
         let mut work = Work::begin(&self.db, &actor)
             .await?
             .source("organization_deletion");
-        let mut progress = Progress {
-            position: job.position,
-            total: job.total,
-            done: job.done,
-            failed: job.failed,
-            errors: job.errors.clone(),
-            result: job.result.clone(),
-            finished: false,
-        };
+        let mut progress = Progress::of(job);
         if crate::store::organizations::find(work.tx(), org)
             .await?
             .is_none()

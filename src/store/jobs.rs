@@ -139,6 +139,21 @@ pub struct Progress {
     pub finished: bool,
 }
 
+impl Progress {
+    /// The job's progress as it stands, for a step to move on from.
+    pub fn of(job: &jobs::Model) -> Self {
+        Progress {
+            position: job.position,
+            total: job.total,
+            done: job.done,
+            failed: job.failed,
+            errors: job.errors.clone(),
+            result: job.result.clone(),
+            finished: false,
+        }
+    }
+}
+
 /// Writes the progress if `owner` still holds the job's lease (renewing it until
 /// `lease_until`, or releasing it when the job is finished); `false` when the lease was
 /// lost, and the caller must roll its step back.
