@@ -59,15 +59,20 @@ pub async fn revoke_session(
     admin::revoke_session(db, actor, id).await
 }
 
-/// The user as the key may see it: with a key limited to one organization, only the
-/// membership there (404 when there is none), and none of the account's own data (its
-/// email and display name may have come from another organization's records).
+/// The user as the key may see it: whether the account is suspended and until when,
+/// never the operator's reason (as the events never carry it); with a key limited to one
+/// organization, only the membership there (404 when there is none), and none of the
+/// account's own data (its email and display name may have come from another
+/// organization's records).
 pub async fn user(
     db: &DatabaseConnection,
     key: &api_keys::Model,
     user_id: &UserId,
 ) -> Result<UserView> {
     let mut view = admin::user_view(db, user_id).await?;
+    if let Some(s) = view.suspension.as_mut() {
+        s.reason = None;
+    }
     if let Some(own) = &key.organization_id {
         view.memberships.retain(|m| &m.organization_id == own);
         if view.memberships.is_empty() {

@@ -461,6 +461,15 @@ async fn no_session_for_a_suspended_account_and_introspection_says_so_at_once(ap
         expect_json(res, 409).await["error"]["code"],
         "USER_SUSPENDED"
     );
+    // The application sees the suspension, never the operator's reason.
+    let v = expect_json(
+        v1(&app, &k, Method::GET, &format!("/users/{user}"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(v["suspended"], true);
+    assert_eq!(v["suspension"]["reason"], Value::Null, "{v}");
+    assert!(!v.to_string().contains("fraud"), "{v}");
 }
 
 db_test!(a_suspension_that_has_run_out_allows_sessions_at_once_without_the_purge);
