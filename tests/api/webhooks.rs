@@ -531,7 +531,8 @@ async fn an_endpoint_that_turns_internal_after_it_was_added_is_never_reached(app
             offboard::store::endpoints::NewEndpoint {
                 url,
                 secret: "whsec_AAAA".into(),
-                event_types: vec![],
+                // The two events of the user's creation (not the organization's token's).
+                event_types: vec!["user.created".into(), "membership.created".into()],
                 organization_id: None,
                 max_in_flight: None,
             },
