@@ -49,6 +49,18 @@ fn session_body(user: &str, org: &Org) -> Value {
     json!({"user_id": user, "organization_id": org.id, "expires_at": "2999-01-01T00:00:00Z"})
 }
 
+/// `POST /v1/sessions` for the user in the organization, with this bearer token.
+async fn register(app: &TestApp, bearer: &str, user: &str, org: &Org) -> reqwest::Response {
+    v1(
+        app,
+        bearer,
+        Method::POST,
+        "/sessions",
+        Some(session_body(user, org)),
+    )
+    .await
+}
+
 /// Introspection through the application's own route.
 async fn introspect(app: &TestApp, bearer: &str, session: &str) -> Value {
     expect_json(
@@ -90,16 +102,7 @@ async fn each_scope_allows_exactly_its_routes(app: TestApp) {
         for (route, needs) in routes {
             let session = app.create_session(&org, &user).await;
             let res = match route {
-                "POST /sessions" => {
-                    v1(
-                        &app,
-                        &k,
-                        Method::POST,
-                        "/sessions",
-                        Some(session_body(&user, &org)),
-                    )
-                    .await
-                }
+                "POST /sessions" => register(&app, &k, &user, &org).await,
                 "GET /sessions/{id}" => {
                     v1(&app, &k, Method::GET, &format!("/sessions/{session}"), None).await
                 }
@@ -152,14 +155,7 @@ async fn each_scope_allows_exactly_its_routes(app: TestApp) {
             .contains("not an admin JWT"),
         "{v}"
     );
-    let res = v1(
-        &app,
-        &app.admin_token,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &org)),
-    )
-    .await;
+    let res = register(&app, &app.admin_token, &user, &org).await;
     assert_eq!(res.status().as_u16(), 401);
     let all = key(&app, ALL, None).await;
     for (method, path) in [
@@ -178,18 +174,7 @@ async fn each_scope_allows_exactly_its_routes(app: TestApp) {
         assert_eq!(res.status().as_u16(), 401, "{path}");
     }
     // With every scope the key registers, introspects (with the roles now) and revokes.
-    let created = expect_json(
-        v1(
-            &app,
-            &all,
-            Method::POST,
-            "/sessions",
-            Some(session_body(&user, &org)),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let created = expect_json(register(&app, &all, &user, &org).await, 201).await;
     let sid = created["id"].as_str().unwrap();
     assert_eq!(introspect(&app, &all, sid).await["active"], json!(true));
     let revoked = expect_json(
@@ -281,18 +266,7 @@ async fn a_key_limited_to_one_organization_sees_nothing_of_another(app: TestApp)
     assert_eq!(v["email"], Value::Null);
     assert_eq!(v["display_name"], Value::Null);
     assert!(!v.to_string().contains(&b.id), "{v}");
-    let mine = expect_json(
-        v1(
-            &app,
-            &k,
-            Method::POST,
-            "/sessions",
-            Some(session_body(&shared, &a)),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let mine = expect_json(register(&app, &k, &shared, &a).await, 201).await;
     assert_eq!(
         introspect(&app, &k, mine["id"].as_str().unwrap()).await["active"],
         true
@@ -327,14 +301,7 @@ async fn a_deleted_key_is_refused_at_once_and_keys_are_stored_hashed(app: TestAp
     assert_eq!(res.status().as_u16(), 204);
     let res = v1(&app, &k, Method::GET, &format!("/users/{user}"), None).await;
     assert_eq!(res.status().as_u16(), 401);
-    let res = v1(
-        &app,
-        &k,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &org)),
-    )
-    .await;
+    let res = register(&app, &k, &user, &org).await;
     assert_eq!(res.status().as_u16(), 401);
 }
 
@@ -355,14 +322,7 @@ async fn no_session_for_an_inactive_membership_and_introspection_says_so_at_once
         .await;
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(introspect(&app, &k, &before).await["active"], false);
-    let res = v1(
-        &app,
-        &k,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &org)),
-    )
-    .await;
+    let res = register(&app, &k, &user, &org).await;
     assert_eq!(
         res.status().as_u16(),
         422,
@@ -377,14 +337,7 @@ async fn no_session_for_an_inactive_membership_and_introspection_says_so_at_once
         )
         .await;
     assert_eq!(res.status().as_u16(), 200);
-    let res = v1(
-        &app,
-        &k,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &org)),
-    )
-    .await;
+    let res = register(&app, &k, &user, &org).await;
     assert_eq!(res.status().as_u16(), 201);
 }
 
@@ -406,27 +359,13 @@ async fn no_session_for_a_removed_membership_and_introspection_says_so_at_once(a
         204
     );
     assert_eq!(introspect(&app, &k, &before).await["active"], false);
-    let res = v1(
-        &app,
-        &k,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &a)),
-    )
-    .await;
+    let res = register(&app, &k, &user, &a).await;
     assert_eq!(
         res.status().as_u16(),
         404,
         "a removed membership gets no session"
     );
-    let res = v1(
-        &app,
-        &k,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &b)),
-    )
-    .await;
+    let res = register(&app, &k, &user, &b).await;
     assert_eq!(
         res.status().as_u16(),
         201,
@@ -449,14 +388,7 @@ async fn no_session_for_a_suspended_account_and_introspection_says_so_at_once(ap
         .await;
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(introspect(&app, &k, &before).await["active"], false);
-    let res = v1(
-        &app,
-        &k,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &org)),
-    )
-    .await;
+    let res = register(&app, &k, &user, &org).await;
     assert_eq!(
         expect_json(res, 409).await["error"]["code"],
         "USER_SUSPENDED"
@@ -486,14 +418,7 @@ async fn a_suspension_that_has_run_out_allows_sessions_at_once_without_the_purge
         )
         .await;
     assert_eq!(res.status().as_u16(), 200);
-    let res = v1(
-        &app,
-        &k,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &org)),
-    )
-    .await;
+    let res = register(&app, &k, &user, &org).await;
     assert_eq!(res.status().as_u16(), 409, "refused while it runs");
     // Its end passes (the row says so; no purge has run to lift it).
     let id = ids::UserId::named(&user).unwrap();
@@ -505,18 +430,7 @@ async fn a_suspension_that_has_run_out_allows_sessions_at_once_without_the_purge
     let mut row: entity::suspensions::ActiveModel = row.into();
     row.until = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
     row.update(&app.db).await.unwrap();
-    let created = expect_json(
-        v1(
-            &app,
-            &k,
-            Method::POST,
-            "/sessions",
-            Some(session_body(&user, &org)),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let created = expect_json(register(&app, &k, &user, &org).await, 201).await;
     assert_eq!(
         introspect(&app, &k, created["id"].as_str().unwrap()).await["active"],
         true
@@ -538,14 +452,7 @@ async fn no_session_for_a_deleted_account_and_introspection_says_so_at_once(app:
         .await;
     assert_eq!(res.status().as_u16(), 204);
     assert_eq!(introspect(&app, &k, &before).await["active"], false);
-    let res = v1(
-        &app,
-        &k,
-        Method::POST,
-        "/sessions",
-        Some(session_body(&user, &org)),
-    )
-    .await;
+    let res = register(&app, &k, &user, &org).await;
     assert_eq!(
         res.status().as_u16(),
         404,
