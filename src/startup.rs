@@ -25,6 +25,8 @@ pub struct Application {
     metrics_server: Option<(u16, Server)>,
     purge: tokio::task::JoinHandle<()>,
     probe: tokio::task::JoinHandle<()>,
+    /// Checkpoints the SQLite WAL off the writer.
+    checkpoint: tokio::task::JoinHandle<()>,
     dispatcher: Option<tokio::task::JoinHandle<()>>,
     stop_dispatcher: watch::Sender<bool>,
     jobs: Option<tokio::task::JoinHandle<()>>,
@@ -86,6 +88,10 @@ impl Application {
             db.clone(),
             settings.purge_interval,
             crate::service::purge::Policy::from_settings(&settings),
+        ));
+        let checkpoint = tokio::spawn(crate::db::checkpoint_forever(
+            db.clone(),
+            crate::db::CHECKPOINT_EVERY,
         ));
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(
@@ -225,6 +231,7 @@ impl Application {
             metrics_server,
             purge,
             probe,
+            checkpoint,
             dispatcher,
             stop_dispatcher,
             jobs,
@@ -260,6 +267,7 @@ impl Application {
         // The purge is idempotent and batched: stopping it mid-run loses nothing.
         self.purge.abort();
         self.probe.abort();
+        self.checkpoint.abort();
         // Stops the dispatcher and the job worker: a job's current step finishes and its
         // lease is given back, so another process carries on at once.
         let _ = self.stop_dispatcher.send(true);

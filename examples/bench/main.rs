@@ -1045,7 +1045,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `offboard serve` (the release binary next to this example) on a fresh
+/// Starts `offboard serve` (the release binary next to this example, or
+/// `OFFBOARD_BENCH_SERVER`) on a fresh
 /// database; returns the child, its SCIM base URL and a SCIM token.
 async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Target) {
     let target = fresh_database(db_kind).await;
@@ -1057,8 +1058,15 @@ async fn start_offboard_on(
     target: Target,
     metrics_port: Option<u16>,
 ) -> (std::process::Child, String, String, Target) {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("offboard");
+    // OFFBOARD_BENCH_SERVER names another build (an earlier release, measured beside
+    // this one in the same run).
+    let bin = match std::env::var_os("OFFBOARD_BENCH_SERVER") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().unwrap().parent().unwrap().join("offboard")
+        }
+    };
     assert!(
         bin.exists(),
         "build the server first: cargo build --release ({})",

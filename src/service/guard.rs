@@ -55,12 +55,18 @@ pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
     }
     let org = &ask.membership.organization_id;
     let now = work.now;
-    let mut g = store::lock(work.tx(), org, now).await?;
+    // Usually one statement counts it; otherwise the row is locked and read as it is.
+    let (mut g, counted) = match store::count_in_window(work.tx(), org, now).await? {
+        Some(row) => (row, true),
+        None => (store::lock(work.tx(), org, now).await?, false),
+    };
     let settings = store::settings_of(&g);
     if settings.mode == GuardMode::Off {
         return Ok(Admission::Go);
     }
     let holding = settings.mode == GuardMode::Hold && g.tripped_at.is_some();
+    // Whether the row holds something this request changed and did not write yet.
+    let mut unsaved = false;
     if !holding {
         let window = chrono::Duration::from_std(settings.window).unwrap_or(chrono::Duration::MAX);
         let started = g
@@ -68,19 +74,24 @@ pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
             .filter(|at| at.checked_add_signed(window).is_some_and(|end| now < end));
         if started.is_none() {
             g.window_started_at = Some(now);
-            g.window_count = 0;
+            g.window_count = 1;
             g.reported = false;
             g.active_at_start =
                 i64::try_from(members::count_active(work.tx(), org).await?).unwrap_or(i64::MAX);
+            unsaved = true;
+        } else if !counted {
+            g.window_count += 1;
+            unsaved = true;
         }
-        g.window_count += 1;
         g.updated_at = now;
     }
     let count = u64::try_from(g.window_count).unwrap_or(0);
     let active = u64::try_from(g.active_at_start).unwrap_or(0);
     match settings.decide(count, active, holding, g.reported) {
         Decision::Apply => {
-            store::save_state(work.tx(), &g).await?;
+            if unsaved {
+                store::save_state(work.tx(), &g).await?;
+            }
             Ok(Admission::Go)
         }
         Decision::ApplyAndReport => {
@@ -104,7 +115,7 @@ pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
                     ))],
                 );
             }
-            if !holding {
+            if !holding && (unsaved || trips) {
                 store::save_state(work.tx(), &g).await?;
             }
             let actor = work.actor().clone();

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{deliveries, delivery_attempts, events, webhook_endpoints as endpoints};
-use ids::OrganizationId;
+use ids::{OrganizationId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
@@ -115,7 +115,17 @@ pub async fn replay_event(
     Ok(replayed)
 }
 
-fn matches(endpoint: &endpoints::Model, event: &events::Model) -> bool {
+/// What fan-out reads of a new event: enough to match it and order its deliveries, never
+/// its body.
+struct Unfanned {
+    id: String,
+    organization_id: OrganizationId,
+    sequence: i64,
+    event_type: String,
+    user_id: Option<UserId>,
+}
+
+fn matches(endpoint: &endpoints::Model, event: &Unfanned) -> bool {
     if let Some(org) = &endpoint.organization_id
         && org != &event.organization_id
     {
@@ -127,6 +137,79 @@ fn matches(endpoint: &endpoints::Model, event: &events::Model) -> bool {
             .any(|t| t.as_str() == Some(event.event_type.as_str())),
         _ => true,
     }
+}
+
+/// The next `limit` events not fanned out, in (organization, sequence) order; locked on
+/// PostgreSQL when `lock`.
+async fn unfanned(
+    db: &impl ConnectionTrait,
+    limit: u64,
+    lock: bool,
+) -> Result<Vec<Unfanned>, DbErr> {
+    use events::Column as C;
+    let mut q = events::Entity::find()
+        .select_only()
+        .columns([
+            C::Id,
+            C::OrganizationId,
+            C::Sequence,
+            C::EventType,
+            C::UserId,
+        ])
+        .filter(C::FannedOut.eq(false))
+        .order_by_asc(C::OrganizationId)
+        .order_by_asc(C::Sequence)
+        .limit(limit);
+    if lock {
+        q = db::for_update(q, db);
+    }
+    Ok(
+        q.into_tuple::<(String, OrganizationId, i64, String, Option<UserId>)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(
+                |(id, organization_id, sequence, event_type, user_id)| Unfanned {
+                    id,
+                    organization_id,
+                    sequence,
+                    event_type,
+                    user_id,
+                },
+            )
+            .collect(),
+    )
+}
+
+/// The live endpoints fan-out sends to.
+async fn targets(db: &impl ConnectionTrait) -> Result<Vec<endpoints::Model>, DbErr> {
+    endpoints::Entity::find()
+        .filter(endpoints::Column::DeletedAt.is_null())
+        .all(db)
+        .await
+}
+
+/// What fan-out would find now, read without a write lock: how many of the next `limit`
+/// events wait, and whether any of them would become a delivery.
+pub struct Waiting {
+    pub events: usize,
+    pub deliverable: bool,
+}
+
+pub async fn waiting(db: &impl ConnectionTrait, limit: u64) -> Result<Waiting, DbErr> {
+    let batch = unfanned(db, limit, false).await?;
+    let deliverable = if batch.is_empty() {
+        false
+    } else {
+        let targets = targets(db).await?;
+        batch
+            .iter()
+            .any(|e| targets.iter().any(|ep| matches(ep, e)))
+    };
+    Ok(Waiting {
+        events: batch.len(),
+        deliverable,
+    })
 }
 
 /// Turns up to `limit` new outbox events into deliveries, one per matching endpoint, and
@@ -142,20 +225,11 @@ pub async fn fan_out(
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<usize, DbErr> {
-    let mut q = events::Entity::find()
-        .filter(events::Column::FannedOut.eq(false))
-        .order_by_asc(events::Column::OrganizationId)
-        .order_by_asc(events::Column::Sequence)
-        .limit(limit);
-    q = db::for_update(q, db);
-    let batch = q.all(db).await?;
+    let batch = unfanned(db, limit, true).await?;
     if batch.is_empty() {
         return Ok(0);
     }
-    let targets: Vec<endpoints::Model> = endpoints::Entity::find()
-        .filter(endpoints::Column::DeletedAt.is_null())
-        .all(db)
-        .await?;
+    let targets = targets(db).await?;
     let mut rows = Vec::new();
     for e in &batch {
         for ep in targets.iter().filter(|ep| matches(ep, e)) {

@@ -101,6 +101,38 @@ pub async fn lock(
         .ok_or_else(|| DbErr::RecordNotFound(format!("guard of {organization_id}")))
 }
 
+/// Counts one deprovisioning against a guard that counts (not `off`, not tripped) and has
+/// a window that started within the longest a window may be: one statement that locks,
+/// increments and reads the row, the common case. `None` when it does not apply (no row,
+/// `off`, tripped, no recent window): nothing was written, and the caller takes [`lock`]
+/// and the full rules. The row's own window may be shorter than the longest: the caller
+/// checks it and rolls an ended window over (with [`save_state`], in the same unit).
+pub async fn count_in_window(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+    now: DateTime<Utc>,
+) -> Result<Option<guards::Model>, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let longest = chrono::Duration::from_std(crate::domain::guard::MAX_WINDOW)
+        .unwrap_or(chrono::Duration::MAX);
+    let Some(since) = now.checked_sub_signed(longest) else {
+        return Ok(None);
+    };
+    let rows = guards::Entity::update_many()
+        .col_expr(
+            guards::Column::WindowCount,
+            Expr::col(guards::Column::WindowCount).add(1),
+        )
+        .col_expr(guards::Column::UpdatedAt, Expr::value(now))
+        .filter(guards::Column::OrganizationId.eq(organization_id))
+        .filter(guards::Column::Mode.ne(GuardMode::Off.as_str()))
+        .filter(guards::Column::TrippedAt.is_null())
+        .filter(guards::Column::WindowStartedAt.gt(since))
+        .exec_with_returning(db)
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
 /// Writes back a guard's window and trip state.
 pub async fn save_state(db: &impl ConnectionTrait, row: &guards::Model) -> Result<(), DbErr> {
     let mut am = row.clone().into_active_model();

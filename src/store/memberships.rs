@@ -200,27 +200,31 @@ pub async fn insert(
         .await
 }
 
-/// Writes a changed membership back, bumping its version.
+/// Writes a changed membership back, bumping its version. Only the columns whose value
+/// changes are in the `UPDATE`: SQLite rewrites the entries of every index that names a
+/// column of its `SET` list (or, for a partial index, whose condition does), changed or
+/// not, so a deactivation that wrote every column touched the fourteen indexes of
+/// `memberships` where it needs one (`status`).
 pub async fn save(
     db: &impl ConnectionTrait,
     current: &memberships::Model,
     next: memberships::Model,
 ) -> Result<memberships::Model, DbErr> {
     let mut am: memberships::ActiveModel = current.clone().into();
-    am.status = Set(next.status);
-    am.roles = Set(next.roles);
-    am.external_id = Set(next.external_id);
-    am.user_name = Set(next.user_name);
-    am.user_name_key = Set(next.user_name_key);
+    am.status.set_ne(next.status);
+    am.roles.set_ne(next.roles);
+    am.external_id.set_ne(next.external_id);
+    am.user_name.set_ne(next.user_name);
+    am.user_name_key.set_ne(next.user_name_key);
     let keys = next.scim.as_ref().map(SearchKeys::of).unwrap_or_default();
-    am.given_name_key = Set(keys.given_name);
-    am.family_name_key = Set(keys.family_name);
-    am.display_name_key = Set(keys.display_name);
-    am.scim = Set(next.scim);
+    am.given_name_key.set_ne(keys.given_name);
+    am.family_name_key.set_ne(keys.family_name);
+    am.display_name_key.set_ne(keys.display_name);
+    am.scim.set_ne(next.scim);
     am.version = Set(current.version + 1);
     am.updated_at = Set(next.updated_at);
-    am.status_changed_at = Set(next.status_changed_at);
-    am.removed_at = Set(next.removed_at);
+    am.status_changed_at.set_ne(next.status_changed_at);
+    am.removed_at.set_ne(next.removed_at);
     am.update(db).await
 }
 

@@ -34,6 +34,14 @@ use crate::webhook::{retry, ssrf};
 const RESPONSE_KEEP: usize = 1024;
 /// How many events one fan-out transaction takes.
 const FAN_OUT_BATCH: u64 = 500;
+/// How long `run` lets new events that no endpoint matches wait before it marks them fanned
+/// out: marking them is a write transaction that competes with the requests for the
+/// writer, and nothing is sent for them, so under load it is done once in this long for
+/// all of them instead of once per round.
+const IDLE_FAN_OUT_EVERY: Duration = Duration::from_secs(1);
+/// While such events wait, how soon `run` looks again after a wake (each look is two
+/// reads, never the writer).
+const IDLE_FAN_OUT_LOOK: Duration = Duration::from_millis(10);
 /// How many finished attempts one completion transaction records at most.
 const COMPLETE_BATCH: usize = 256;
 
@@ -97,13 +105,15 @@ impl Dispatcher {
         let (finished, inbox) = mpsc::unbounded_channel::<Finished>();
         let completer = tokio::spawn(this.clone().complete_forever(inbox));
         let mut outage = db::Outage::new("webhook dispatcher");
+        // Since when events that no endpoint matches have been left unmarked.
+        let mut idle_since: Option<Instant> = None;
         tracing::info!(owner = %this.owner, concurrency = this.settings.concurrency, "webhook dispatcher started");
         loop {
             if *shutdown.borrow() {
                 break;
             }
             let room = this.settings.concurrency.saturating_sub(in_flight.len());
-            let (fanned, claimed) = match this.step(room).await {
+            let (fanned, claimed) = match this.step(room, Some(&mut idle_since)).await {
                 Ok((fanned, batch)) => {
                     let claimed = batch.len();
                     for c in batch {
@@ -127,6 +137,12 @@ impl Dispatcher {
             outage.succeeded();
             if fanned > 0 || (claimed > 0 && in_flight.len() < this.settings.concurrency) {
                 continue;
+            }
+            if idle_since.is_some() {
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_FAN_OUT_LOOK) => {}
+                    _ = shutdown.changed() => {}
+                }
             }
             tokio::select! {
                 _ = this.wake.notified() => {}
@@ -175,7 +191,7 @@ impl Dispatcher {
     /// says what it did. `run` does the same continuously; tests and tools step the
     /// dispatcher with this instead of waiting for it.
     pub async fn tick(&self) -> Result<Tick, DbErr> {
-        let (fanned_out, batch) = self.step(self.settings.concurrency).await?;
+        let (fanned_out, batch) = self.step(self.settings.concurrency, None).await?;
         let (finished, mut inbox) = mpsc::unbounded_channel::<Finished>();
         futures_util::future::join_all(
             batch.into_iter().map(|c| self.deliver(c, finished.clone())),
@@ -199,10 +215,29 @@ impl Dispatcher {
 
     /// Fans new events out and claims up to `room` due deliveries, in one write
     /// transaction, and only when a read says there is something to do: an idle
-    /// dispatcher takes no write lock.
-    async fn step(&self, room: usize) -> Result<(usize, Vec<Claimed>), DbErr> {
+    /// dispatcher takes no write lock. With `idle_since`, new events that no endpoint
+    /// matches are left unmarked until they have waited [`IDLE_FAN_OUT_EVERY`] or fill a
+    /// batch (`idle_since` says since when they wait); without, they are marked at once.
+    async fn step(
+        &self,
+        room: usize,
+        idle_since: Option<&mut Option<Instant>>,
+    ) -> Result<(usize, Vec<Claimed>), DbErr> {
         let now = Utc::now();
-        let unfanned = deliveries::has_unfanned(&self.db).await?;
+        let mut unfanned = deliveries::has_unfanned(&self.db).await?;
+        if unfanned && let Some(since) = idle_since {
+            let waiting = deliveries::waiting(&self.db, FAN_OUT_BATCH).await?;
+            if waiting.deliverable || waiting.events as u64 >= FAN_OUT_BATCH {
+                *since = None;
+            } else {
+                let first = *since.get_or_insert_with(Instant::now);
+                if first.elapsed() < IDLE_FAN_OUT_EVERY {
+                    unfanned = false;
+                } else {
+                    *since = None;
+                }
+            }
+        }
         // New events become due deliveries at once; otherwise ask whether any is due.
         let claim = room > 0 && (unfanned || deliveries::has_due(&self.db, now).await?);
         if !unfanned && !claim {

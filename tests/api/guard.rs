@@ -329,6 +329,53 @@ async fn dry_run_holds_nothing_and_reports_once_a_window(app: TestApp) {
     assert_eq!(reports[0]["data"]["active_at_start"], 6);
 }
 
+db_test!(a_window_that_ended_counts_again_from_one);
+async fn a_window_that_ended_counts_again_from_one(app: TestApp) {
+    use entity::deprovision_guards as guards;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let org = org_with_guard(
+        &app,
+        "Minute",
+        json!({"max_count": 2, "max_percent": 0, "window": "1m"}),
+    )
+    .await;
+    let ids = members(&app, &org, 6).await;
+    for id in &ids[..2] {
+        assert_eq!(deactivate(&app, &org, id).await.status().as_u16(), 200);
+    }
+    // The window began two minutes ago: it ended, though a longer one would not have.
+    let row = |app: &TestApp| {
+        let db = app.db.clone();
+        let org = org.org_id();
+        async move {
+            guards::Entity::find_by_id(org)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let before = row(&app).await;
+    assert_eq!(before.window_count, 2);
+    let started = before.window_started_at.unwrap() - chrono::Duration::minutes(2);
+    guards::Entity::update_many()
+        .col_expr(guards::Column::WindowStartedAt, Expr::value(started))
+        .filter(guards::Column::OrganizationId.eq(org.org_id()))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    for id in &ids[2..4] {
+        assert_eq!(deactivate(&app, &org, id).await.status().as_u16(), 200);
+    }
+    let after = row(&app).await;
+    assert_eq!(after.window_count, 2, "a new window counted these two");
+    assert!(after.window_started_at.unwrap() > before.window_started_at.unwrap());
+    assert_eq!(after.active_at_start, 4, "the members active when it began");
+    // Within the new window, the third is past the threshold.
+    assert_held(deactivate(&app, &org, &ids[4]).await).await;
+    assert!(active(&app, &org, &ids[4]).await);
+}
+
 db_test!(concurrent_deprovisionings_at_the_threshold_cannot_slip_past_together);
 async fn concurrent_deprovisionings_at_the_threshold_cannot_slip_past_together(app: TestApp) {
     let org = org_with_guard(&app, "Race", json!({"max_count": 5, "max_percent": 0})).await;

@@ -218,6 +218,63 @@ async fn endpoints_receive_only_the_types_and_organization_they_asked_for(app: T
 }
 
 db_test!(
+    events_no_endpoint_wants_are_marked_and_never_hold_up_those_one_does,
+    [
+        ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("OFFBOARD_WEBHOOK_POLL_INTERVAL", "50ms"),
+    ]
+);
+async fn events_no_endpoint_wants_are_marked_and_never_hold_up_those_one_does(app: TestApp) {
+    use entity::events;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let quiet = app.create_org("Quiet").await;
+    let watched = app.create_org("Watched").await;
+    let (_, receiver) = endpoint(&app, Mode::Accept, json!({"organization_id": watched.id})).await;
+    // Events no endpoint matches, then one that the endpoint does.
+    for i in 0..5 {
+        let id = app
+            .create_user(&quiet, &user_body(&format!("q{i}@example.com")))
+            .await;
+        app.delete(&quiet, &format!("/Users/{id}")).await;
+    }
+    app.create_user(&watched, &user_body("kim@example.com"))
+        .await;
+    receiver
+        .wait_for_events(app.event_types(&watched).await.len(), WAIT)
+        .await;
+    // More that no endpoint matches, with nothing after them: they are marked fanned out
+    // too (late, in one write), and nothing is made for them.
+    for i in 5..8 {
+        app.create_user(&quiet, &user_body(&format!("q{i}@example.com")))
+            .await;
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let left = events::Entity::find()
+            .filter(events::Column::FannedOut.eq(false))
+            .count(&app.db)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} events never fanned out"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    settle(&app).await;
+    let made = deliveries(&app, "limit=100").await;
+    assert!(
+        made.iter()
+            .all(|d| d["organization_id"] == json!(watched.id)),
+        "{made:?}"
+    );
+    assert_eq!(made.len(), app.event_types(&watched).await.len());
+}
+
+db_test!(
     a_receiver_that_is_down_gets_the_event_after_retries,
     [
         ("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true"),
