@@ -585,11 +585,21 @@ pub async fn scrub(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    begin_write_for(db, "").await
+}
+
+/// [`begin_write`] for `party` (whom the write is for: an organization's SCIM token, an
+/// operator): on SQLite, this process's writers take turns between parties; on
+/// PostgreSQL, a party has a few write transactions open at most, so a flooding party
+/// waits for itself, not on pooled connections the others need.
+pub async fn begin_write_for(db: &DatabaseConnection, party: &str) -> Result<WriteTxn, DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Sqlite => {
-            // Writers queue here, in order, instead of in SQLite's busy handler, whose
-            // sleeps (up to 100 ms each) made the latency tail of concurrent writes.
-            let guard = SQLITE_WRITER.clone().lock_owned().await;
+            // Writers queue here, party after party, instead of in SQLite's busy handler,
+            // whose sleeps (up to 100 ms each) made the latency tail of concurrent writes;
+            // a party with many writes queued does not make another's single one wait
+            // behind all of them.
+            let guard = SQLITE_WRITER.acquire(party).await;
             let txn = db
                 .begin_with_options(TransactionOptions {
                     sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -598,26 +608,45 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
                 .await?;
             Ok(WriteTxn {
                 txn,
-                _writer: Some(guard),
+                _writer: Some(Slot::Shared(guard)),
             })
         }
-        _ => Ok(WriteTxn {
-            txn: db.begin().await?,
-            _writer: None,
-        }),
+        _ => {
+            // A party's writes a few at a time here (see `fair::PartySlots`); background
+            // work (no party) runs side by side as before.
+            let slot = if party.is_empty() {
+                None
+            } else {
+                PARTY_WRITERS.acquire(party).await.map(Slot::Party)
+            };
+            Ok(WriteTxn {
+                txn: db.begin().await?,
+                _writer: slot,
+            })
+        }
     }
 }
 
+/// What a write transaction holds besides the transaction until it ends.
+#[allow(dead_code)] // held for their Drop
+enum Slot {
+    Shared(crate::fair::Turn),
+    Party(tokio::sync::OwnedSemaphorePermit),
+}
+
+static PARTY_WRITERS: std::sync::LazyLock<crate::fair::PartySlots> =
+    std::sync::LazyLock::new(Default::default);
+
 /// One SQLite writer at a time per process. (Several processes on one SQLite file still
 /// meet in SQLite's own lock; the busy timeout covers them.)
-static SQLITE_WRITER: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
-    std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+static SQLITE_WRITER: std::sync::LazyLock<std::sync::Arc<crate::fair::FairLock>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// A write transaction; on SQLite it also holds this process's writer slot until it
 /// commits, rolls back or is dropped.
 pub struct WriteTxn {
     txn: DatabaseTransaction,
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _writer: Option<Slot>,
 }
 
 impl WriteTxn {

@@ -14,6 +14,7 @@ pub mod connection;
 pub mod cpu;
 pub mod db;
 pub mod domain;
+pub mod fair;
 pub mod forwarded;
 pub mod inspector;
 pub mod metrics;

@@ -53,6 +53,7 @@ mod floor;
 mod reads;
 mod recording;
 mod roles;
+mod tenants;
 
 #[derive(Clone, Copy, ValueEnum, Debug, PartialEq, Eq)]
 enum Db {
@@ -140,6 +141,21 @@ enum Scenario {
         users: usize,
         #[arg(long, default_value_t = 100_000)]
         members: usize,
+        #[arg(long, value_enum, default_value_t = Db::Sqlite)]
+        db: Db,
+    },
+    /// Many organizations at once against one (PATCH, a token each), and a noisy
+    /// neighbour: one organization flooding while another sends 25 PATCH a second.
+    Tenants {
+        #[arg(long, default_value_t = 16)]
+        orgs: usize,
+        /// Users per organization.
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        #[arg(long, default_value = "10s")]
+        duration: String,
         #[arg(long, value_enum, default_value_t = Db::Sqlite)]
         db: Db,
     },
@@ -874,6 +890,16 @@ async fn main() {
             db,
         } => recording::recording(threads, per_thread, db).await,
         Scenario::Jobs { users, members, db } => jobs(users, members, db).await,
+        Scenario::Tenants {
+            orgs,
+            users,
+            connections,
+            duration,
+            db,
+        } => {
+            let duration = offboard::configuration::parse_duration(&duration).unwrap();
+            tenants::tenants(orgs, users, connections, duration, db).await
+        }
         Scenario::Roles {
             members,
             connections,

@@ -103,7 +103,8 @@ impl<'a> Work<'a> {
         now: DateTime<Utc>,
     ) -> Result<Self> {
         Ok(Work {
-            tx: db::begin_write(db).await?,
+            // Writers take turns per actor (a SCIM token is one organization's IdP).
+            tx: db::begin_write_for(db, &actor.id).await?,
             actor,
             now,
             source: default_source(actor),
