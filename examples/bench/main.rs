@@ -1121,6 +1121,13 @@ async fn start_offboard_on(
     while client.get(format!("{base}/healthz")).send().await.is_err() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    let token = org_with_token(&client, &base, "Bench").await;
+    (child, format!("{base}/scim/v2"), token, target)
+}
+
+/// Makes an organization (with the bench's guard) and a SCIM token for it through the
+/// admin API of the `serve` at `base`; returns the token.
+async fn org_with_token(client: &reqwest::Client, base: &str, name: &str) -> String {
     let jwt = offboard::auth::issue_admin_token(
         BENCH_SECRET,
         "bench",
@@ -1130,7 +1137,7 @@ async fn start_offboard_on(
     let org: serde_json::Value = client
         .post(format!("{base}/admin/v1/organizations"))
         .bearer_auth(&jwt)
-        .json(&json!({"name": "Bench", "deprovision_guard": bench_guard()}))
+        .json(&json!({"name": name, "deprovision_guard": bench_guard()}))
         .send()
         .await
         .unwrap()
@@ -1149,12 +1156,7 @@ async fn start_offboard_on(
         .json()
         .await
         .unwrap();
-    (
-        child,
-        format!("{base}/scim/v2"),
-        tok["token"].as_str().unwrap().to_string(),
-        target,
-    )
+    tok["token"].as_str().unwrap().to_string()
 }
 
 async fn scim_load(cfg: ScimLoad) -> bool {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{BENCH_SECRET, Db, Outcome, bench_guard, drive, fresh_database, start_offboard_on};
+use super::{Db, Outcome, drive, fresh_database, org_with_token, start_offboard_on};
 
 const SCIM_JSON: &str = "application/scim+json";
 
@@ -19,11 +19,26 @@ struct Tenant {
     ids: Vec<String>,
 }
 
-fn patch_body(i: usize) -> String {
-    let value = if i.is_multiple_of(2) { "False" } else { "True" };
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": "active", "value": value}]})
-    .to_string()
+/// The `n`th PATCH of a sender to one of the tenant's users: Entra's deactivation, then
+/// its reactivation, in turn.
+fn patch(
+    client: &reqwest::Client,
+    scim: &str,
+    tenant: &Tenant,
+    sender: usize,
+    n: usize,
+) -> reqwest::RequestBuilder {
+    let id = &tenant.ids[(sender * 7919 + n * 104_729) % tenant.ids.len()];
+    let value = if n.is_multiple_of(2) { "False" } else { "True" };
+    client
+        .patch(format!("{scim}/Users/{id}"))
+        .bearer_auth(&tenant.token)
+        .header("content-type", SCIM_JSON)
+        .body(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "Replace", "path": "active", "value": value}]})
+            .to_string(),
+        )
 }
 
 pub async fn tenants(orgs: usize, users: usize, connections: usize, duration: Duration, db: Db) {
@@ -35,33 +50,9 @@ pub async fn tenants(orgs: usize, users: usize, connections: usize, duration: Du
         .pool_max_idle_per_host(connections * 2)
         .build()
         .unwrap();
-    let jwt = offboard::auth::issue_admin_token(BENCH_SECRET, "bench", Duration::from_secs(3600))
-        .unwrap();
     let mut tokens = vec![first_token];
     for n in 1..orgs.max(2) {
-        let org: serde_json::Value = client
-            .post(format!("{base}/admin/v1/organizations"))
-            .bearer_auth(&jwt)
-            .json(&json!({"name": format!("Tenant {n}"), "deprovision_guard": bench_guard()}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let tok: serde_json::Value = client
-            .post(format!(
-                "{base}/admin/v1/organizations/{}/scim-tokens",
-                org["id"].as_str().unwrap()
-            ))
-            .bearer_auth(&jwt)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push(tok["token"].as_str().unwrap().to_string());
+        tokens.push(org_with_token(&client, &base, &format!("Tenant {n}")).await);
     }
     // Each organization's users, created over SCIM.
     let mut tenants = Vec::new();
@@ -105,15 +96,7 @@ pub async fn tenants(orgs: usize, users: usize, connections: usize, duration: Du
             format!("PATCH, {spread} organizations")
         };
         let mut run = drive(&name, connections, duration, move |w, i| {
-            let t = &tenants[w % spread];
-            let id = &t.ids[(w * 7919 + i * 104_729) % t.ids.len()];
-            Some(
-                client
-                    .patch(format!("{scim}/Users/{id}"))
-                    .bearer_auth(&t.token)
-                    .header("content-type", SCIM_JSON)
-                    .body(patch_body(i)),
-            )
+            Some(patch(&client, &scim, &tenants[w % spread], w, i))
         })
         .await;
         run.print();
@@ -139,17 +122,7 @@ pub async fn tenants(orgs: usize, users: usize, connections: usize, duration: Du
                 "noisy org, flooding",
                 connections.saturating_sub(1).max(1),
                 duration,
-                move |w, i| {
-                    let t = &tenants[0];
-                    let id = &t.ids[(w * 7919 + i * 104_729) % t.ids.len()];
-                    Some(
-                        client
-                            .patch(format!("{scim}/Users/{id}"))
-                            .bearer_auth(&t.token)
-                            .header("content-type", SCIM_JSON)
-                            .body(patch_body(i)),
-                    )
-                },
+                move |w, i| Some(patch(&client, &scim, &tenants[0], w, i)),
             )
             .await
         })
@@ -197,12 +170,7 @@ async fn paced(
     let mut i = 0usize;
     while started.elapsed() < duration {
         tick.tick().await;
-        let id = &tenant.ids[(i * 7919) % tenant.ids.len()];
-        let request = client
-            .patch(format!("{scim}/Users/{id}"))
-            .bearer_auth(&tenant.token)
-            .header("content-type", SCIM_JSON)
-            .body(patch_body(i));
+        let request = patch(client, scim, tenant, 0, i);
         i += 1;
         sent.spawn(async move {
             let t = Instant::now();
