@@ -22,7 +22,7 @@ const SELECT_ROLE_MAPPING: &str = r#"SELECT "organizations"."role_mapping" FROM 
 const REVOKE_SESSIONS: &str = r#"UPDATE "sessions" SET "revoked_at" = ?, "revoked_reason" = ? WHERE "organization_id" = ? AND "user_id" IN (?) AND "revoked_at" IS NULL RETURNING "user_id""#;
 const UPDATE_MEMBERSHIP: &str = r#"UPDATE "memberships" SET "status" = ?, "version" = ?, "updated_at" = ?, "status_changed_at" = ? WHERE "memberships"."id" = ? RETURNING "id", "organization_id", "user_id", "scim_id", "status", "roles", "external_id", "user_name", "user_name_key", "scim", "given_name_key", "family_name_key", "display_name_key", "version", "created_at", "updated_at", "status_changed_at", "removed_at", "purge_after", "removed_with_account", "granted_roles""#;
 const SELECT_GROUPS: &str = r#"SELECT "group_members"."member_id", "group_members"."group_id" FROM "group_members" WHERE "group_members"."organization_id" = ? AND "group_members"."member_id" IN (?)"#;
-const RESERVE_SEQUENCE: &str = r#"UPDATE "organizations" SET "event_seq" = "event_seq" + ? WHERE "organizations"."id" = ? AND "organizations"."deleted_at" IS NULL RETURNING "id", "name", "deactivated_retention_secs", "event_seq", "created_at", "updated_at", "deleted_at", "rate_limit_per_second", "rate_limit_burst", "inspect_full_bodies_until", "role_mapping""#;
+const RESERVE_SEQUENCE: &str = r#"UPDATE "organizations" SET "event_seq" = "event_seq" + ? WHERE "id" = ? AND "deleted_at" IS NULL RETURNING "event_seq""#;
 const INSERT_EVENT: &str = r#"INSERT INTO "events" ("id", "organization_id", "sequence", "event_type", "user_id", "payload", "created_at", "fanned_out") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#;
 const INSERT_AUDIT: &str = r#"INSERT INTO "audit_log" ("id", "organization_id", "actor_type", "actor_id", "action", "target_type", "target_id", "details", "request_id", "outcome", "created_at", "client_address") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
 // DELETE's own statements (besides those above).
@@ -624,7 +624,7 @@ async fn patch_postgres(
         .fetch_one(&mut *c)
         .await
         .unwrap()
-        .get(3);
+        .get(0);
     let event_id = ids::new_id(ids::EVENT);
     let payload = event_payload(&event_id, org, uid, user_name);
     sqlx::query(sqlx::AssertSqlSafe(
@@ -747,7 +747,7 @@ fn patch_sync(
         let mut statement = c.prepare_cached(RESERVE_SEQUENCE).unwrap();
         let mut rows = statement.query(params![1, org]).unwrap();
         if let Some(row) = rows.next().unwrap() {
-            last = row.get(3).unwrap();
+            last = row.get(0).unwrap();
         }
     }
     clock.tick("reserve sequence");
@@ -888,7 +888,7 @@ async fn finish(
         .fetch_one(&mut *c)
         .await
         .unwrap()
-        .get(3);
+        .get(0);
     clock.tick("reserve sequence");
     let first = last - events.len() as i64 + 1;
     for (n, (kind, id, payload)) in events.iter().enumerate() {

@@ -121,19 +121,22 @@ pub async fn reserve_sequence(
     organization_id: &OrganizationId,
     n: i64,
 ) -> Result<i64, DbErr> {
-    let rows = organizations::Entity::update_many()
-        .col_expr(
-            organizations::Column::EventSeq,
-            Expr::col(organizations::Column::EventSeq).add(n),
-        )
-        .filter(organizations::Column::Id.eq(organization_id))
+    use organizations::Column as C;
+    let update = sea_orm::sea_query::Query::update()
+        .table(organizations::Entity)
+        .value(C::EventSeq, Expr::col(C::EventSeq).add(n))
+        .and_where(C::Id.eq(organization_id))
         // A write that waited on a concurrent organization deletion fails here, so
         // nothing is added to a deleted organization.
-        .filter(organizations::Column::DeletedAt.is_null())
-        .exec_with_returning(db)
-        .await?;
-    rows.first()
-        .map(|o| o.event_seq)
+        .and_where(C::DeletedAt.is_null())
+        // The number only: every event's append runs this, and the whole row carries the
+        // role mapping.
+        .returning_col(C::EventSeq)
+        .to_owned();
+    db.query_one(&update)
+        .await?
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .transpose()?
         .ok_or_else(|| DbErr::RecordNotFound(format!("organization {organization_id}")))
 }
 
