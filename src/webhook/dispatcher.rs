@@ -112,7 +112,7 @@ impl Dispatcher {
             if *shutdown.borrow() {
                 break;
             }
-            let room = this.settings.concurrency.saturating_sub(in_flight.len());
+            let room = room(&mut in_flight, this.settings.concurrency);
             let (fanned, claimed) = match this.step(room, Some(&mut idle_since)).await {
                 Ok((fanned, batch)) => {
                     let claimed = batch.len();
@@ -449,6 +449,15 @@ impl Dispatcher {
     }
 }
 
+/// How many more sends may start. Finished sends leave the set only when joined, so
+/// they are reaped here, every round: a dispatcher kept busy fanning out new events
+/// otherwise saw no room to claim them until a quiet moment (hundreds of milliseconds
+/// between an event and its delivery under steady load).
+fn room(in_flight: &mut JoinSet<()>, concurrency: usize) -> usize {
+    while in_flight.try_join_next().is_some() {}
+    concurrency.saturating_sub(in_flight.len())
+}
+
 /// The SSRF refusal behind a failed request, if that is why it failed.
 fn refused_by_ssrf(e: &reqwest::Error) -> Option<&ssrf::UrlError> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
@@ -607,5 +616,21 @@ mod tests {
         };
         assert_eq!(t.attempted(), 15, "fan-out is not an attempt");
         assert_eq!(Tick::default().attempted(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_finished_send_frees_its_slot_without_waiting_to_be_joined() {
+        let mut in_flight = tokio::task::JoinSet::new();
+        in_flight.spawn(async {});
+        let (_hold, held) = tokio::sync::oneshot::channel::<()>();
+        in_flight.spawn(async move {
+            let _ = held.await;
+        });
+        // Let the first send finish; nothing joins it.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(super::room(&mut in_flight, 4), 3, "one send still runs");
+        assert_eq!(in_flight.len(), 1);
     }
 }
