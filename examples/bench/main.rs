@@ -89,6 +89,10 @@ enum Scenario {
         /// Members of the large group for the group PATCH scenario (0 skips it).
         #[arg(long, default_value_t = 0)]
         group_members: usize,
+        /// Also deliver every event to a local receiver that verifies each signature, and
+        /// report the time from each PATCH sent to its verified webhook (offboard only).
+        #[arg(long)]
+        webhook: bool,
     },
     /// Webhook throughput (deliveries per second from a backlog) and DELETE-to-webhook
     /// latency, to a local receiver that verifies every signature.
@@ -935,6 +939,7 @@ async fn main() {
             duration,
             users,
             group_members,
+            webhook,
         } => {
             let duration = offboard::configuration::parse_duration(&duration).unwrap();
             let ok = scim_load(ScimLoad {
@@ -946,6 +951,7 @@ async fn main() {
                 duration,
                 users,
                 group_members,
+                webhook,
             })
             .await;
             if !ok {
@@ -965,6 +971,7 @@ struct ScimLoad {
     duration: std::time::Duration,
     users: usize,
     group_members: usize,
+    webhook: bool,
 }
 
 /// `VmRSS` and `VmHWM` (peak) of a process, in MiB.
@@ -1063,6 +1070,53 @@ where
     out
 }
 
+/// Waits until no webhook has arrived for 2 seconds.
+async fn settle(seen: &Mutex<Seen>) {
+    let arrived = || seen.lock().unwrap().arrivals.len();
+    let mut last = arrived();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = arrived();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+}
+
+/// Waits for the PATCHes' webhooks to stop arriving, then prints the time from each
+/// PATCH sent to its event's verified arrival (a PATCH that changed nothing has no event).
+async fn patch_to_webhook(sent: &Mutex<HashMap<String, Instant>>, seen: &Mutex<Seen>) -> bool {
+    settle(seen).await;
+    let sent = sent.lock().unwrap();
+    let seen = seen.lock().unwrap();
+    let mut latencies: Vec<f64> = seen
+        .arrivals
+        .values()
+        .filter(|(_, body)| {
+            matches!(
+                body["type"].as_str(),
+                Some("membership.deactivated" | "membership.reactivated")
+            )
+        })
+        .filter_map(|(at, body)| {
+            let from = sent.get(body["data"]["request_id"].as_str()?)?;
+            Some(at.duration_since(*from).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{:<28} {:>9} events p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  bad signatures {}",
+        "  PATCH -> verified webhook",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.9),
+        percentile(&latencies, 0.99),
+        seen.bad_signatures
+    );
+    !latencies.is_empty() && seen.bad_signatures == 0
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -1112,6 +1166,8 @@ async fn start_offboard_on(
         .env("OFFBOARD_RATE_LIMIT_BURST", "100000")
         .env("OFFBOARD_MAX_IN_FLIGHT_PER_TOKEN", "1024")
         .env("OFFBOARD_ADMIN_JWT_SECRET", BENCH_SECRET)
+        // `scim --webhook`'s receiver listens on loopback.
+        .env("OFFBOARD_WEBHOOK_ALLOW_PRIVATE", "true")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -1193,6 +1249,35 @@ async fn scim_load(cfg: ScimLoad) -> bool {
         .build()
         .unwrap();
     let json_ct = "application/scim+json";
+    assert!(
+        !(cfg.webhook && cfg.target.is_some()),
+        "--webhook measures offboard only"
+    );
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    if cfg.webhook {
+        let base = base.trim_end_matches("/scim/v2");
+        let secret = Arc::new(Mutex::new(String::new()));
+        let url = receiver(secret.clone(), seen.clone()).await;
+        let jwt = offboard::auth::issue_admin_token(
+            BENCH_SECRET,
+            "bench",
+            std::time::Duration::from_secs(3600),
+        )
+        .unwrap();
+        let ep: serde_json::Value = client
+            .post(format!("{base}/admin/v1/webhook-endpoints"))
+            .bearer_auth(&jwt)
+            .json(&json!({"url": url, "max_in_flight": 64}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        *secret.lock().unwrap() = ep["secret"].as_str().unwrap().to_string();
+    }
+    // When each PATCH was sent, by its X-Request-Id (which its events carry).
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
 
     // Seed users (standard POST /Users).
     let names: Arc<Vec<String>> = Arc::new(
@@ -1246,19 +1331,35 @@ async fn scim_load(cfg: ScimLoad) -> bool {
     }
     let ids: Arc<Vec<String>> = Arc::new(ids.lock().unwrap().clone());
     let mut all_ok = seed.errors == 0;
+    if cfg.webhook {
+        // The seed's events are delivered before the PATCH load starts.
+        settle(&seen).await;
+    }
 
     // (a) PATCH active=false / true in the Entra dialect.
     let mut patch = {
-        let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        let (client, base, token, ids, sent) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            ids.clone(),
+            sent.clone(),
+        );
         drive("PATCH active (Entra)", cfg.connections, cfg.duration, move |w, i| {
             let id = &ids[(w * 7919 + i * 104729) % ids.len()];
             let value = if i % 2 == 0 { "False" } else { "True" };
+            let request_id = format!("bench-{w}-{i}");
+            sent.lock().unwrap().insert(request_id.clone(), Instant::now());
             Some(client.patch(format!("{base}/Users/{id}")).bearer_auth(&token).header("content-type", json_ct)
+                .header("x-request-id", request_id)
                 .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Replace", "path": "active", "value": value}]}).to_string()))
         }).await
     };
     patch.print();
     all_ok &= patch.errors == 0;
+    if cfg.webhook {
+        all_ok &= patch_to_webhook(&sent, &seen).await;
+    }
 
     // (c) userName lookups, as Okta does before creating.
     let mut lookup = {
