@@ -438,12 +438,7 @@ async fn org_delete(members: usize, db_kind: Db) {
     }
     eprintln!("seeded {members} members in {:.1?}", t.elapsed());
 
-    let token = offboard::auth::issue_admin_token(
-        BENCH_SECRET,
-        "bench",
-        std::time::Duration::from_secs(3600),
-    )
-    .unwrap();
+    let token = admin_jwt();
     offboard::install_crypto_provider();
     let client = reqwest::Client::new();
     let t = Instant::now();
@@ -560,12 +555,7 @@ async fn jobs(users: usize, members: usize, db_kind: Db) {
         users as f64 / secs
     );
 
-    let token = offboard::auth::issue_admin_token(
-        BENCH_SECRET,
-        "bench",
-        std::time::Duration::from_secs(3600),
-    )
-    .unwrap();
+    let token = admin_jwt();
     offboard::install_crypto_provider();
     let res = reqwest::Client::new()
         .delete(format!(
@@ -665,12 +655,7 @@ async fn webhooks(users: usize, connections: usize, rate: u32, db_kind: Db) {
     let base = format!("http://127.0.0.1:{port}");
     offboard::install_crypto_provider();
     let client = reqwest::Client::new();
-    let token = offboard::auth::issue_admin_token(
-        BENCH_SECRET,
-        "bench",
-        std::time::Duration::from_secs(3600),
-    )
-    .unwrap();
+    let token = admin_jwt();
     let admin = |path: &str, body: serde_json::Value| {
         let req = client
             .post(format!("{base}/admin/v1{path}"))
@@ -1181,15 +1166,16 @@ async fn start_offboard_on(
     (child, format!("{base}/scim/v2"), token, target)
 }
 
+/// An admin token for the servers the bench starts (an hour).
+pub(crate) fn admin_jwt() -> String {
+    offboard::auth::issue_admin_token(BENCH_SECRET, "bench", std::time::Duration::from_secs(3600))
+        .unwrap()
+}
+
 /// Makes an organization (with the bench's guard) and a SCIM token for it through the
 /// admin API of the `serve` at `base`; returns the token.
 async fn org_with_token(client: &reqwest::Client, base: &str, name: &str) -> String {
-    let jwt = offboard::auth::issue_admin_token(
-        BENCH_SECRET,
-        "bench",
-        std::time::Duration::from_secs(3600),
-    )
-    .unwrap();
+    let jwt = admin_jwt();
     let org: serde_json::Value = client
         .post(format!("{base}/admin/v1/organizations"))
         .bearer_auth(&jwt)
@@ -1258,12 +1244,7 @@ async fn scim_load(cfg: ScimLoad) -> bool {
         let base = base.trim_end_matches("/scim/v2");
         let secret = Arc::new(Mutex::new(String::new()));
         let url = receiver(secret.clone(), seen.clone()).await;
-        let jwt = offboard::auth::issue_admin_token(
-            BENCH_SECRET,
-            "bench",
-            std::time::Duration::from_secs(3600),
-        )
-        .unwrap();
+        let jwt = admin_jwt();
         let ep: serde_json::Value = client
             .post(format!("{base}/admin/v1/webhook-endpoints"))
             .bearer_auth(&jwt)

@@ -9,7 +9,7 @@ use entity::memberships;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 
-use super::{BENCH_SECRET, Db, create_org, drive, follow, in_process, seed_tagged};
+use super::{Db, admin_jwt, create_org, drive, follow, in_process, seed_tagged};
 
 const SCIM_JSON: &str = "application/scim+json";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -102,8 +102,7 @@ pub async fn roles_scenario(members: usize, connections: usize, duration: Durati
         .print();
 
     // The mapping change: over SYNC_MAX members, a job.
-    let admin = offboard::auth::issue_admin_token(BENCH_SECRET, "bench", Duration::from_secs(3600))
-        .unwrap();
+    let admin = admin_jwt();
     let res = client
         .put(format!(
             "http://127.0.0.1:{port}/admin/v1/organizations/{}/role-mappings",
