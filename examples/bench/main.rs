@@ -655,39 +655,14 @@ async fn webhooks(users: usize, connections: usize, rate: u32, db_kind: Db) {
     let base = format!("http://127.0.0.1:{port}");
     offboard::install_crypto_provider();
     let client = reqwest::Client::new();
-    let token = admin_jwt();
-    let admin = |path: &str, body: serde_json::Value| {
-        let req = client
-            .post(format!("{base}/admin/v1{path}"))
-            .bearer_auth(&token)
-            .json(&body);
-        async move {
-            req.send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
     let secret = Arc::new(Mutex::new(String::new()));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let hook_url = receiver(secret.clone(), seen.clone()).await;
     // One receiver that takes many requests at once: it is given the slots to match.
-    let ep = admin(
-        "/webhook-endpoints",
-        json!({"url": hook_url, "max_in_flight": 64}),
-    )
-    .await;
+    let body = json!({"url": hook_url, "max_in_flight": 64});
+    let ep = admin_post(&client, &base, "/webhook-endpoints", body).await;
     *secret.lock().unwrap() = ep["secret"].as_str().unwrap().to_string();
-    let org = admin(
-        "/organizations",
-        json!({"name": "Bench", "deprovision_guard": bench_guard()}),
-    )
-    .await;
-    let org_id = org["id"].as_str().unwrap().to_string();
-    let tok = admin(&format!("/organizations/{org_id}/scim-tokens"), json!({})).await;
-    let scim_token = tok["token"].as_str().unwrap().to_string();
+    let scim_token = org_with_token(&client, &base, "Bench").await;
 
     // Backlog: `users` users, 2 events each, written with no dispatcher running.
     let mut ids = Vec::new();
@@ -1172,32 +1147,37 @@ pub(crate) fn admin_jwt() -> String {
         .unwrap()
 }
 
+/// POSTs `body` to the admin API of the `serve` at `base` and returns its JSON answer.
+async fn admin_post(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    client
+        .post(format!("{base}/admin/v1{path}"))
+        .bearer_auth(admin_jwt())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Makes an organization (with the bench's guard) and a SCIM token for it through the
 /// admin API of the `serve` at `base`; returns the token.
 async fn org_with_token(client: &reqwest::Client, base: &str, name: &str) -> String {
-    let jwt = admin_jwt();
-    let org: serde_json::Value = client
-        .post(format!("{base}/admin/v1/organizations"))
-        .bearer_auth(&jwt)
-        .json(&json!({"name": name, "deprovision_guard": bench_guard()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tok: serde_json::Value = client
-        .post(format!(
-            "{base}/admin/v1/organizations/{}/scim-tokens",
-            org["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&jwt)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let org = admin_post(
+        client,
+        base,
+        "/organizations",
+        json!({"name": name, "deprovision_guard": bench_guard()}),
+    )
+    .await;
+    let path = format!("/organizations/{}/scim-tokens", org["id"].as_str().unwrap());
+    let tok = admin_post(client, base, &path, json!({})).await;
     tok["token"].as_str().unwrap().to_string()
 }
 
@@ -1244,17 +1224,8 @@ async fn scim_load(cfg: ScimLoad) -> bool {
         let base = base.trim_end_matches("/scim/v2");
         let secret = Arc::new(Mutex::new(String::new()));
         let url = receiver(secret.clone(), seen.clone()).await;
-        let jwt = admin_jwt();
-        let ep: serde_json::Value = client
-            .post(format!("{base}/admin/v1/webhook-endpoints"))
-            .bearer_auth(&jwt)
-            .json(&json!({"url": url, "max_in_flight": 64}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = json!({"url": url, "max_in_flight": 64});
+        let ep = admin_post(&client, base, "/webhook-endpoints", body).await;
         *secret.lock().unwrap() = ep["secret"].as_str().unwrap().to_string();
     }
     // When each PATCH was sent, by its X-Request-Id (which its events carry).
