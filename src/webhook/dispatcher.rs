@@ -124,13 +124,13 @@ impl Dispatcher {
                     (fanned, claimed)
                 }
                 Err(e) => {
-                    // Back off (logged once per outage), still collecting what finishes.
+                    // Back off (logged once per outage); what finished meanwhile is
+                    // reaped at the top of the next round.
                     let wait = outage.failed(&e);
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = shutdown.changed() => {}
                     }
-                    while in_flight.try_join_next().is_some() {}
                     continue;
                 }
             };
@@ -147,11 +147,9 @@ impl Dispatcher {
             tokio::select! {
                 _ = this.wake.notified() => {}
                 _ = tokio::time::sleep(this.settings.poll_interval) => {}
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    // Collect every delivery that has finished meanwhile, so the next
-                    // claim fills several slots in one query.
-                    while in_flight.try_join_next().is_some() {}
-                }
+                // A send finished: its slot (and any other freed meanwhile, reaped by
+                // `room`) is claimed again in the next round's one query.
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 _ = shutdown.changed() => {}
             }
         }
