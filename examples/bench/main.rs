@@ -1297,14 +1297,19 @@ async fn scim_load(cfg: ScimLoad) -> bool {
             ids.clone(),
             sent.clone(),
         );
+        let webhook = cfg.webhook;
         drive("PATCH active (Entra)", cfg.connections, cfg.duration, move |w, i| {
             let id = &ids[(w * 7919 + i * 104729) % ids.len()];
             let value = if i % 2 == 0 { "False" } else { "True" };
+            let req = client.patch(format!("{base}/Users/{id}")).bearer_auth(&token).header("content-type", json_ct)
+                .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Replace", "path": "active", "value": value}]}).to_string());
+            // Only `--webhook` tags and records each PATCH; other runs send what they always did.
+            if !webhook {
+                return Some(req);
+            }
             let request_id = format!("bench-{w}-{i}");
             sent.lock().unwrap().insert(request_id.clone(), Instant::now());
-            Some(client.patch(format!("{base}/Users/{id}")).bearer_auth(&token).header("content-type", json_ct)
-                .header("x-request-id", request_id)
-                .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Replace", "path": "active", "value": value}]}).to_string()))
+            Some(req.header("x-request-id", request_id))
         }).await
     };
     patch.print();
