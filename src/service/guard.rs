@@ -31,10 +31,14 @@ pub const MAX_RESOLVE: usize = 1000;
 
 /// A deprovisioning a SCIM request asks for, of a membership locked by the caller.
 pub struct Ask<'a> {
+    /// The membership as it was before the deprovisioning.
     pub membership: &'a memberships::Model,
     pub kind: HeldKind,
     /// `scim.patch` | `scim.put` | `scim.delete`
     pub source: &'static str,
+    /// Whether the caller applied the deprovisioning in this unit already (the guard is
+    /// asked last, so its row stays locked only from the count to the commit).
+    pub applied: bool,
 }
 
 /// The guard's answer to one deprovisioning.
@@ -44,10 +48,18 @@ pub enum Admission {
     /// Held: the caller commits its unit (the held action, the audit row and any
     /// `deprovision_guard.tripped` event are in it) and answers with this error.
     Held(Error),
+    /// The deprovisioning the caller applied would be held: nothing of the guard's was
+    /// recorded, and the caller rolls its unit back and asks again before applying it.
+    Again,
 }
 
 /// Counts a SCIM deprovisioning against the organization's guard, in the caller's unit
-/// of work (after the membership's lock: memberships, then the guard, then accounts).
+/// of work, after the membership's lock: memberships, then the guard, then accounts; or,
+/// when the deprovisioning was applied first, memberships, then accounts, then the guard.
+/// The two orders cannot deadlock: a unit locks an account only through a membership of
+/// it that the unit holds, and the guard only of that membership's organization, so two
+/// units waiting on each other would hold the same membership. The guard's events come
+/// before those the caller emitted for the deprovisioning, wherever it is asked.
 pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
     // Only SCIM requests' deprovisionings are guarded.
     if work.actor().kind != ActorKind::ScimToken {
@@ -76,8 +88,11 @@ pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
             g.window_started_at = Some(now);
             g.window_count = 1;
             g.reported = false;
-            g.active_at_start =
-                i64::try_from(members::count_active(work.tx(), org).await?).unwrap_or(i64::MAX);
+            // Counted as it was before this deprovisioning.
+            let this_one =
+                u64::from(ask.applied && ask.membership.status == memberships::Status::Active);
+            let active = members::count_active(work.tx(), org).await? + this_one;
+            g.active_at_start = i64::try_from(active).unwrap_or(i64::MAX);
             unsaved = true;
         } else if !counted {
             g.window_count += 1;
@@ -97,14 +112,17 @@ pub async fn admit(work: &mut Work<'_>, ask: Ask<'_>) -> Result<Admission> {
         Decision::ApplyAndReport => {
             g.reported = true;
             store::save_state(work.tx(), &g).await?;
+            let applied = work.take_pending(org);
             work.emit(
                 org,
                 [Event::DeprovisionGuardWouldTrip(trip_data(
                     org, &g, &settings,
                 ))],
             );
+            work.emit(org, applied);
             Ok(Admission::Go)
         }
+        Decision::Hold { .. } if ask.applied => Ok(Admission::Again),
         Decision::Hold { trips } => {
             if trips {
                 g.tripped_at = Some(now);

@@ -360,6 +360,17 @@ async fn prepare(
     Ok(Some((version, input)))
 }
 
+/// Where a SCIM deprovisioning asks the organization's guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GuardAt {
+    /// After applying it, just before the commit: the guard's row stays locked only
+    /// for the last statements (the common case: the guard lets it through).
+    Last,
+    /// Before applying it: when asked last the guard would hold it, the unit is rolled
+    /// back and done again this way, which records the held deprovisioning.
+    First,
+}
+
 async fn modify(
     db: &DatabaseConnection,
     scope: &Scope,
@@ -367,9 +378,36 @@ async fn modify(
     if_match: &IfMatch,
     change: Change,
 ) -> Result<User> {
+    let prepared = prepare(db, &scope.organization_id, scim_id, &change).await?;
+    let once = |prepared, at| modify_once(db, scope, scim_id, if_match, &change, prepared, at);
+    match once(prepared, GuardAt::Last).await? {
+        Some(user) => Ok(user),
+        None => once(None, GuardAt::First)
+            .await?
+            .ok_or_else(guard_asked_again),
+    }
+}
+
+/// The guard asked first never asks again; this is the error if it ever did.
+fn guard_asked_again() -> Error {
+    Error::Unexpected(anyhow::anyhow!(
+        "the deprovisioning guard asked for a retry twice"
+    ))
+}
+
+/// One attempt at a PUT or PATCH; `None` when the guard, asked last, would hold the
+/// deprovisioning (nothing was written).
+async fn modify_once(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    scim_id: &str,
+    if_match: &IfMatch,
+    change: &Change,
+    prepared: Option<(i64, UserInput)>,
+    guard_at: GuardAt,
+) -> Result<Option<User>> {
     let action = change.action();
     let org = &scope.organization_id;
-    let prepared = prepare(db, org, scim_id, &change).await?;
     let mut work = Work::begin(db, &scope.actor)
         .await?
         .source(super::scim_source(action));
@@ -382,7 +420,7 @@ async fn modify(
         (Some((version, input)), _) if version == current.version => input,
         // Changed meanwhile (or small): applied now, to what is locked.
         (_, Change::Patch(p)) => patched_input(&p.request, &current)?,
-        (_, Change::Replace(input)) => input,
+        (_, Change::Replace(input)) => input.clone(),
     };
     let key = input.user_name.key();
     if current.user_name_key.as_deref() != Some(key.as_str())
@@ -408,27 +446,36 @@ async fn modify(
         } else {
             drop(work);
         }
-        return with_groups(db, scope, current).await;
+        return with_groups(db, scope, current).await.map(Some);
     };
-    if plan.deprovisions()
-        && let Admission::Held(held) = guard::admit(
-            &mut work,
-            Ask {
-                membership: &current,
-                kind: HeldKind::Deactivate,
-                source: super::scim_source(action),
-            },
-        )
-        .await?
-    {
-        work.commit().await?;
-        return Err(held);
+    let ask = |applied| Ask {
+        membership: &current,
+        kind: HeldKind::Deactivate,
+        source: super::scim_source(action),
+        applied,
+    };
+    if plan.deprovisions() && guard_at == GuardAt::First {
+        match guard::admit(&mut work, ask(false)).await? {
+            Admission::Go => {}
+            Admission::Held(held) => {
+                work.commit().await?;
+                return Err(held);
+            }
+            Admission::Again => return Err(guard_asked_again()),
+        }
     }
     let Applied {
         saved,
         sessions_revoked,
         groups,
     } = status::apply(&mut work, &current, next, &plan).await?;
+    if plan.deprovisions() && guard_at == GuardAt::Last {
+        match guard::admit(&mut work, ask(true)).await? {
+            Admission::Go => {}
+            // Rolled back (dropped): asked again, first.
+            Admission::Held(_) | Admission::Again => return Ok(None),
+        }
+    }
     let details = json!({
         "membership_id": current.id,
         "status": saved.status,
@@ -437,7 +484,7 @@ async fn modify(
     });
     let audit = Audit::new(action, "user", &current.user_id, details);
     // The groups the events were written with are the answer's.
-    commit(work, audit, saved, groups).await
+    commit(work, audit, saved, groups).await.map(Some)
 }
 
 /// DELETE: the membership is soft-deleted (its record erased), the user's sessions in the
@@ -449,28 +496,56 @@ pub async fn delete(
     scim_id: &str,
     if_match: &IfMatch,
 ) -> Result<()> {
+    if delete_once(db, scope, scim_id, if_match, GuardAt::Last).await? {
+        return Ok(());
+    }
+    if delete_once(db, scope, scim_id, if_match, GuardAt::First).await? {
+        return Ok(());
+    }
+    Err(guard_asked_again())
+}
+
+/// One attempt at a DELETE; `false` when the guard, asked last, would hold it (nothing
+/// was written).
+async fn delete_once(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    scim_id: &str,
+    if_match: &IfMatch,
+    guard_at: GuardAt,
+) -> Result<bool> {
     let org = &scope.organization_id;
     let mut work = Work::begin(db, &scope.actor).await?.source("scim.delete");
     let current = store::find_live_by_scim_id(work.tx(), org, scim_id, true)
         .await?
         .ok_or_else(|| not_found(scim_id))?;
     check_if_match(current.version, if_match)?;
-    if let Admission::Held(held) = guard::admit(
-        &mut work,
-        Ask {
-            membership: &current,
-            kind: HeldKind::Delete,
-            source: super::scim_source(act::SCIM_USER_DELETE),
-        },
-    )
-    .await?
-    {
-        work.commit().await?;
-        return Err(held);
+    let ask = |applied| Ask {
+        membership: &current,
+        kind: HeldKind::Delete,
+        source: super::scim_source(act::SCIM_USER_DELETE),
+        applied,
+    };
+    if guard_at == GuardAt::First {
+        match guard::admit(&mut work, ask(false)).await? {
+            Admission::Go => {}
+            Admission::Held(held) => {
+                work.commit().await?;
+                return Err(held);
+            }
+            Admission::Again => return Err(guard_asked_again()),
+        }
     }
     let removal = Removal::new(org, "membership.deleted", scope.deletion_grace);
     let removed =
         removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&current)).await?;
+    if guard_at == GuardAt::Last {
+        match guard::admit(&mut work, ask(true)).await? {
+            Admission::Go => {}
+            // Rolled back (dropped): asked again, first.
+            Admission::Held(_) | Admission::Again => return Ok(false),
+        }
+    }
     work.audit(
         Audit::new(
             act::SCIM_USER_DELETE,
@@ -487,5 +562,5 @@ pub async fn delete(
         .listing_events(),
     );
     work.commit().await?;
-    Ok(())
+    Ok(true)
 }

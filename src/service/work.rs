@@ -148,6 +148,12 @@ impl<'a> Work<'a> {
         pending.extend(events);
     }
 
+    /// Takes back the events emitted for the organization and not appended yet, so
+    /// that events emitted next come before them when they are emitted again.
+    pub fn take_pending(&mut self, organization_id: &OrganizationId) -> Vec<Event> {
+        self.events.remove(organization_id).unwrap_or_default()
+    }
+
     pub fn audit(&mut self, audit: Audit) {
         self.audits.push(audit);
     }
@@ -190,10 +196,18 @@ impl<'a> Work<'a> {
     /// events the audit rows list.
     pub async fn commit(mut self) -> Result<Vec<String>> {
         let mut event_ids = std::mem::take(&mut self.published);
-        let provenance = self.provenance();
-        for (org, events) in std::mem::take(&mut self.events) {
-            event_ids.extend(outbox::append(&self.tx, &org, events, &provenance, self.now).await?);
-        }
+        // The events' ids are chosen now and their rows appended last: the audit rows
+        // that list them are written first, so the organizations' sequence rows (and, on
+        // PostgreSQL, the lock each takes) are held for as few statements as can be.
+        let events: Vec<(OrganizationId, Vec<(String, Event)>)> = std::mem::take(&mut self.events)
+            .into_iter()
+            .map(|(org, events)| {
+                let events: Vec<(String, Event)> =
+                    events.into_iter().map(|e| (outbox::new_id(), e)).collect();
+                event_ids.extend(events.iter().map(|(id, _)| id.clone()));
+                (org, events)
+            })
+            .collect();
         for a in std::mem::take(&mut self.audits) {
             let mut details = a.details;
             if a.lists_events
@@ -214,6 +228,10 @@ impl<'a> Work<'a> {
                 self.now,
             )
             .await?;
+        }
+        let provenance = self.provenance();
+        for (org, events) in events {
+            outbox::append_identified(&self.tx, &org, events, &provenance, self.now).await?;
         }
         self.tx.commit().await?;
         Ok(event_ids)

@@ -17,7 +17,6 @@ const ROWS_PER_INSERT: usize = 1000;
 
 /// Appends the events, numbered with the organization's next sequence numbers; returns
 /// their ids in order.
-#[tracing::instrument(skip_all, fields(organization_id, count = events.len()))]
 pub async fn append(
     db: &impl ConnectionTrait,
     organization_id: &OrganizationId,
@@ -25,8 +24,29 @@ pub async fn append(
     provenance: &Provenance,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
+    let events: Vec<(String, Event)> = events.into_iter().map(|e| (new_id(), e)).collect();
+    let ids = events.iter().map(|(id, _)| id.clone()).collect();
+    append_identified(db, organization_id, events, provenance, now).await?;
+    Ok(ids)
+}
+
+/// A new event id (for [`append_identified`]).
+pub fn new_id() -> String {
+    ids::new_id(ids::EVENT)
+}
+
+/// Appends events whose ids were chosen beforehand (with [`new_id`]), numbered with the
+/// organization's next sequence numbers.
+#[tracing::instrument(skip_all, fields(organization_id, count = events.len()))]
+pub async fn append_identified(
+    db: &impl ConnectionTrait,
+    organization_id: &OrganizationId,
+    events: Vec<(String, Event)>,
+    provenance: &Provenance,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     use events::Column as C;
     use sea_orm::DatabaseBackend;
@@ -34,7 +54,6 @@ pub async fn append(
     let n = events.len() as i64;
     let last = organizations::reserve_sequence(db, organization_id, n).await?;
     let first = last - n + 1;
-    let mut ids_out = Vec::with_capacity(events.len());
     let new_insert = || {
         let mut insert = Query::insert();
         insert.into_table(events::Entity).columns([
@@ -52,11 +71,10 @@ pub async fn append(
     let on_postgres = db.get_database_backend() == DatabaseBackend::Postgres;
     for (c, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
         let mut insert = new_insert();
-        for (i, e) in chunk.iter().enumerate() {
-            let id = ids::new_id(ids::EVENT);
+        for (i, (id, e)) in chunk.iter().enumerate() {
             let sequence = first + (c * ROWS_PER_INSERT + i) as i64;
             let head = Head {
-                id: &id,
+                id,
                 timestamp: now,
                 organization_id: organization_id.as_str(),
                 sequence,
@@ -85,11 +103,10 @@ pub async fn append(
                     Expr::val(false),
                 ])
                 .map_err(|err| DbErr::Custom(format!("event row: {err}")))?;
-            ids_out.push(id);
         }
         db.execute(&insert).await?;
     }
-    Ok(ids_out)
+    Ok(())
 }
 
 /// Erases the personal data of stored events about these users: the organization's view

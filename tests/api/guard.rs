@@ -140,6 +140,8 @@ async fn an_okta_storm_is_held_past_the_threshold_then_approved_in_order(app: Te
     assert_held(deactivate(&app, &org, &ids[29]).await).await;
     assert_held(app.delete(&org, &format!("/Users/{}", ids[30])).await).await;
     assert_eq!(held_ids(&held(&app, &org).await).len(), 11);
+    let res = app.get(&org, &format!("/Users/{}", ids[30])).await;
+    assert_eq!(res.status().as_u16(), 200, "the held DELETE is not applied");
 
     // Everything else goes on: reads, creates, updates.
     app.create_user(&org, &user_body("newcomer@example.com"))
@@ -327,6 +329,14 @@ async fn dry_run_holds_nothing_and_reports_once_a_window(app: TestApp) {
     assert_eq!(reports.len(), 1, "once a window");
     assert_eq!(reports[0]["data"]["count"], 3);
     assert_eq!(reports[0]["data"]["active_at_start"], 6);
+    // Reported ahead of the deactivation that crossed the threshold, in the same unit.
+    let at = payloads
+        .iter()
+        .position(|e| e["type"] == "deprovision_guard.would_trip")
+        .unwrap();
+    let deactivated = |e: &&Value| e["type"] == "membership.deactivated";
+    assert_eq!(payloads[..at].iter().filter(deactivated).count(), 2);
+    assert_eq!(payloads[at + 1]["type"], "membership.deactivated");
 }
 
 db_test!(a_window_that_ended_counts_again_from_one);
