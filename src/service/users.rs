@@ -395,6 +395,26 @@ fn guard_asked_again() -> Error {
     ))
 }
 
+/// Asks the guard before the deprovisioning is applied: the unit back, to apply it; when
+/// the guard holds it, the unit (with the held action) is committed and the held error
+/// returned.
+async fn guard_first<'a>(mut work: Work<'a>, ask: Ask<'_>) -> Result<Work<'a>> {
+    match guard::admit(&mut work, ask).await? {
+        Admission::Go => Ok(work),
+        Admission::Held(held) => {
+            work.commit().await?;
+            Err(held)
+        }
+        Admission::Again => Err(guard_asked_again()),
+    }
+}
+
+/// Asks the guard after the deprovisioning was applied in `work`: whether it lets it
+/// through. If not, the caller drops the unit (nothing is written) and asks first.
+async fn guard_last(work: &mut Work<'_>, ask: Ask<'_>) -> Result<bool> {
+    Ok(matches!(guard::admit(work, ask).await?, Admission::Go))
+}
+
 /// One attempt at a PUT or PATCH; `None` when the guard, asked last, would hold the
 /// deprovisioning (nothing was written).
 async fn modify_once(
@@ -455,26 +475,16 @@ async fn modify_once(
         applied,
     };
     if plan.deprovisions() && guard_at == GuardAt::First {
-        match guard::admit(&mut work, ask(false)).await? {
-            Admission::Go => {}
-            Admission::Held(held) => {
-                work.commit().await?;
-                return Err(held);
-            }
-            Admission::Again => return Err(guard_asked_again()),
-        }
+        work = guard_first(work, ask(false)).await?;
     }
     let Applied {
         saved,
         sessions_revoked,
         groups,
     } = status::apply(&mut work, &current, next, &plan).await?;
-    if plan.deprovisions() && guard_at == GuardAt::Last {
-        match guard::admit(&mut work, ask(true)).await? {
-            Admission::Go => {}
-            // Rolled back (dropped): asked again, first.
-            Admission::Held(_) | Admission::Again => return Ok(None),
-        }
+    if plan.deprovisions() && guard_at == GuardAt::Last && !guard_last(&mut work, ask(true)).await?
+    {
+        return Ok(None);
     }
     let details = json!({
         "membership_id": current.id,
@@ -527,24 +537,13 @@ async fn delete_once(
         applied,
     };
     if guard_at == GuardAt::First {
-        match guard::admit(&mut work, ask(false)).await? {
-            Admission::Go => {}
-            Admission::Held(held) => {
-                work.commit().await?;
-                return Err(held);
-            }
-            Admission::Again => return Err(guard_asked_again()),
-        }
+        work = guard_first(work, ask(false)).await?;
     }
     let removal = Removal::new(org, "membership.deleted", scope.deletion_grace);
     let removed =
         removal::remove_memberships(&mut work, &removal, std::slice::from_ref(&current)).await?;
-    if guard_at == GuardAt::Last {
-        match guard::admit(&mut work, ask(true)).await? {
-            Admission::Go => {}
-            // Rolled back (dropped): asked again, first.
-            Admission::Held(_) | Admission::Again => return Ok(false),
-        }
+    if guard_at == GuardAt::Last && !guard_last(&mut work, ask(true)).await? {
+        return Ok(false);
     }
     work.audit(
         Audit::new(
