@@ -27,9 +27,8 @@ const INSERT_EVENT: &str = r#"INSERT INTO "events" ("id", "organization_id", "se
 const INSERT_AUDIT: &str = r#"INSERT INTO "audit_log" ("id", "organization_id", "actor_type", "actor_id", "action", "target_type", "target_id", "details", "request_id", "outcome", "created_at", "client_address") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
 // DELETE's own statements (besides those above).
 const MARK_REMOVED: &str = r#"UPDATE "memberships" SET "status_changed_at" = (CASE WHEN ("status" <> ?) THEN ? ELSE "status_changed_at" END), "status" = ?, "removed_at" = ?, "updated_at" = ?, "version" = "version" + ?, "purge_after" = ?, "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ?, "roles" = ? WHERE "memberships"."id" IN (?)"#;
-const STILL_MEMBER: &str = r#"SELECT "memberships"."user_id" FROM "memberships" WHERE "memberships"."user_id" IN (?) AND "memberships"."removed_at" IS NULL"#;
+const OTHERS: &str = r#"SELECT "memberships"."user_id", "memberships"."removed_at" FROM "memberships" WHERE "memberships"."user_id" IN (?) AND "memberships"."id" NOT IN (?)"#;
 const DELETE_ACCOUNT: &str = r#"UPDATE "users" SET "deleted_at" = ?, "updated_at" = ?, "identity_key" = ?, "held_identity_key" = ?, "email" = ?, "display_name" = ?, "purge_after" = ? WHERE "users"."id" IN (?) AND "users"."deleted_at" IS NULL"#;
-const ERASE_RECORDS: &str = r#"UPDATE "memberships" SET "scim" = ?, "given_name_key" = ?, "family_name_key" = ?, "display_name_key" = ?, "user_name" = ?, "user_name_key" = ?, "external_id" = ?, "roles" = ?, "updated_at" = ?, "purge_after" = ? WHERE "memberships"."user_id" IN (?) AND "memberships"."id" NOT IN (?)"#;
 const ERASE_EVENTS_EVERYWHERE: &str = "UPDATE events INDEXED BY idx_events_user SET payload = json_remove(json_set(payload, '$.data.user', json_object('id', json_extract(payload, '$.data.user.id'), 'external_id', NULL)), '$.data.previous_attributes') WHERE user_id IN (?) AND (json_type(payload, '$.data.user.status') IS NOT NULL OR json_type(payload, '$.data.user.external_id') = 'text' OR json_type(payload, '$.data.previous_attributes') IS NOT NULL)";
 
 /// An event payload of the size offboard writes.
@@ -356,12 +355,15 @@ async fn delete(
         .await
         .unwrap();
     clock.tick("mark removed");
-    sqlx::query(STILL_MEMBER)
+    // The user's other memberships: none, so the account goes and there is no other
+    // record to erase.
+    sqlx::query(OTHERS)
         .bind(uid)
+        .bind(mid)
         .fetch_all(&mut *c)
         .await
         .unwrap();
-    clock.tick("still a member");
+    clock.tick("other memberships");
     sqlx::query(DELETE_ACCOUNT)
         .bind(now)
         .bind(now)
@@ -381,23 +383,6 @@ async fn delete(
         .await
         .unwrap();
     clock.tick("end suspensions");
-    sqlx::query(ERASE_RECORDS)
-        .bind(&none)
-        .bind(&none)
-        .bind(&none)
-        .bind(&none)
-        .bind(&none)
-        .bind(&none)
-        .bind(&none)
-        .bind("[]")
-        .bind(now)
-        .bind(Option::<chrono::DateTime<chrono::Utc>>::None)
-        .bind(uid)
-        .bind(mid)
-        .execute(&mut *c)
-        .await
-        .unwrap();
-    clock.tick("erase records");
     sqlx::query(ERASE_EVENTS_EVERYWHERE)
         .bind(uid)
         .execute(&mut *c)

@@ -72,6 +72,8 @@ pub async fn delete_user_in(
         work.tx(),
         std::slice::from_ref(user_id),
         &member_ids,
+        // Its removed memberships elsewhere may keep records (a grace period).
+        std::slice::from_ref(user_id),
         grace,
         work.now,
     )

@@ -115,12 +115,12 @@ pub async fn remove_memberships(
             m.external_id = None;
         }
     }
-    let still_member = if removal.cascade {
-        store::users_with_live(db, &user_ids).await?
+    let others = if removal.cascade {
+        store::others_of(db, &user_ids, &member_ids).await?
     } else {
-        HashSet::new()
+        store::Others::default()
     };
-    let to_delete = accounts_left_behind(&members, &still_member, removal.cascade);
+    let to_delete = accounts_left_behind(&members, &others.live, removal.cascade);
     // The accounts deleted with their last membership, and those that live on elsewhere.
     let (deleted, kept): (Vec<UserId>, Vec<UserId>) = user_ids
         .iter()
@@ -131,7 +131,21 @@ pub async fn remove_memberships(
         .filter(|m| to_delete.contains(&m.user_id))
         .map(|m| m.id.clone())
         .collect();
-    delete_accounts(db, &deleted, &removed_with, removal.grace, now).await?;
+    // Only those with other memberships have other records to erase.
+    let with_others: Vec<UserId> = deleted
+        .iter()
+        .filter(|u| others.any.contains(*u))
+        .cloned()
+        .collect();
+    delete_accounts(
+        db,
+        &deleted,
+        &removed_with,
+        &with_others,
+        removal.grace,
+        now,
+    )
+    .await?;
     if erased_now {
         // The records are erased now: so is what the stored events say of them (events
         // this unit has not appended yet are appended first, to be erased too).
@@ -172,11 +186,13 @@ pub async fn remove_memberships(
 
 /// Deletes accounts whose memberships (`removed_member_ids`) were just removed: at once
 /// (personal data and every organization's record erased, tombstone kept) or, within a
-/// grace period, made unusable and restorable until the purge.
+/// grace period, made unusable and restorable until the purge. `with_others`: those of
+/// `user_ids` that may have other memberships (their records are erased too).
 pub async fn delete_accounts(
     db: &impl ConnectionTrait,
     user_ids: &[UserId],
     removed_member_ids: &[MembershipId],
+    with_others: &[UserId],
     grace: Duration,
     now: DateTime<Utc>,
 ) -> std::result::Result<(), DbErr> {
@@ -188,7 +204,7 @@ pub async fn delete_accounts(
     match purge_at {
         None => {
             crate::store::suspensions::remove_for_users(db, user_ids).await?;
-            store::erase_all_for_users(db, user_ids, removed_member_ids, now).await
+            store::erase_all_for_users(db, with_others, removed_member_ids, now).await
         }
         Some(_) => store::mark_removed_with_account(db, removed_member_ids).await,
     }

@@ -313,23 +313,42 @@ pub async fn lock_all_live(
     Ok(())
 }
 
-/// Of `user_ids`, those that still have a live membership anywhere.
-pub async fn users_with_live(
+/// What the users of a removal have besides the memberships removed.
+#[derive(Debug, Default)]
+pub struct Others {
+    /// Those with a live membership anywhere else.
+    pub live: std::collections::HashSet<UserId>,
+    /// Those with any other membership row, live or removed (whose records an account
+    /// deletion erases too).
+    pub any: std::collections::HashSet<UserId>,
+}
+
+/// The memberships of `user_ids` other than `removed` (one statement).
+pub async fn others_of(
     db: &impl ConnectionTrait,
     user_ids: &[UserId],
-) -> Result<std::collections::HashSet<UserId>, DbErr> {
+    removed: &[MembershipId],
+) -> Result<Others, DbErr> {
+    let mut others = Others::default();
     if user_ids.is_empty() {
-        return Ok(Default::default());
+        return Ok(others);
     }
-    let rows: Vec<UserId> = memberships::Entity::find()
+    let mut q = memberships::Entity::find()
         .select_only()
         .column(memberships::Column::UserId)
-        .filter(memberships::Column::UserId.is_in(user_ids.iter()))
-        .filter(memberships::Column::RemovedAt.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().collect())
+        .column(memberships::Column::RemovedAt)
+        .filter(memberships::Column::UserId.is_in(user_ids.iter()));
+    if !removed.is_empty() {
+        q = q.filter(memberships::Column::Id.is_not_in(removed.iter()));
+    }
+    let rows: Vec<(UserId, Option<DateTime<Utc>>)> = q.into_tuple().all(db).await?;
+    for (user, removed_at) in rows {
+        if removed_at.is_none() {
+            others.live.insert(user.clone());
+        }
+        others.any.insert(user);
+    }
+    Ok(others)
 }
 
 /// Soft-deletes memberships: `INACTIVE`, `removed_at` set. Their records are erased at
