@@ -599,7 +599,15 @@ pub async fn begin_write_for(db: &DatabaseConnection, party: &str) -> Result<Wri
             // whose sleeps (up to 100 ms each) made the latency tail of concurrent writes;
             // a party with many writes queued does not make another's single one wait
             // behind all of them.
-            let guard = SQLITE_WRITER.acquire(party).await;
+            let asked = std::time::Instant::now();
+            let turn = SQLITE_WRITER.acquire(party).await;
+            SQLITE_WRITER_TIMES
+                .wait
+                .observe(asked.elapsed().as_secs_f64());
+            let guard = WriterTurn {
+                _turn: turn,
+                since: std::time::Instant::now(),
+            };
             let txn = db
                 .begin_with_options(TransactionOptions {
                     sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -630,9 +638,43 @@ pub async fn begin_write_for(db: &DatabaseConnection, party: &str) -> Result<Wri
 /// What a write transaction holds besides the transaction until it ends.
 #[allow(dead_code)] // held for their Drop
 enum Slot {
-    Shared(crate::fair::Turn),
+    Shared(WriterTurn),
     Party(tokio::sync::OwnedSemaphorePermit),
 }
+
+/// The SQLite writer slot, held since `since`; how long is recorded when it is let go.
+struct WriterTurn {
+    _turn: crate::fair::Turn,
+    since: std::time::Instant,
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        SQLITE_WRITER_TIMES
+            .hold
+            .observe(self.since.elapsed().as_secs_f64());
+    }
+}
+
+/// How long write transactions waited for this process's SQLite writer slot and held it
+/// (begin to commit or rollback), in seconds: `/metrics` shows them as
+/// `offboard_sqlite_writer_wait_seconds` and `offboard_sqlite_writer_hold_seconds`. The
+/// mean hold bounds SQLite writes: one process commits at most one write per hold, so at
+/// 1.5 ms no more than about 650 a second, however idle its cores. Process-wide, as the
+/// slot is; empty on PostgreSQL.
+pub struct WriterTimes {
+    pub wait: prometheus_client::metrics::histogram::Histogram,
+    pub hold: prometheus_client::metrics::histogram::Histogram,
+}
+
+pub static SQLITE_WRITER_TIMES: std::sync::LazyLock<WriterTimes> = std::sync::LazyLock::new(|| {
+    use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+    // 0.1 ms to ~3 s.
+    WriterTimes {
+        wait: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+        hold: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+    }
+});
 
 static PARTY_WRITERS: std::sync::LazyLock<crate::fair::PartySlots> =
     std::sync::LazyLock::new(Default::default);

@@ -209,6 +209,17 @@ impl Metrics {
             "Requests answered 503 because the database was unavailable",
             refused_unavailable.clone(),
         );
+        let writer = &crate::db::SQLITE_WRITER_TIMES;
+        registry.register(
+            "sqlite_writer_wait_seconds",
+            "How long SQLite write transactions waited for this process's one writer slot",
+            writer.wait.clone(),
+        );
+        registry.register(
+            "sqlite_writer_hold_seconds",
+            "How long SQLite write transactions held this process's one writer slot (begin to commit)",
+            writer.hold.clone(),
+        );
         Metrics {
             database_up,
             held_actions,

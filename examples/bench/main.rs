@@ -956,6 +956,55 @@ struct Outcome {
     latencies_ms: Vec<f64>,
 }
 
+/// The server's SQLite writer slot as its `/metrics` reports it: the write transactions
+/// that held it, and the seconds they held it and waited for it, in all.
+#[derive(Clone, Copy, Default)]
+struct SlotReading {
+    writes: f64,
+    held: f64,
+    waited: f64,
+}
+
+impl SlotReading {
+    async fn read(client: &reqwest::Client, metrics: &Option<String>) -> Self {
+        let Some(url) = metrics else {
+            return Self::default();
+        };
+        let text = client.get(url).send().await.unwrap().text().await.unwrap();
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        };
+        SlotReading {
+            writes: value("offboard_sqlite_writer_hold_seconds_count"),
+            held: value("offboard_sqlite_writer_hold_seconds_sum"),
+            waited: value("offboard_sqlite_writer_wait_seconds_sum"),
+        }
+    }
+
+    /// Prints what the scenario just run (`seconds` long) did with the slot, and reads
+    /// again for the next; nothing for a server without one.
+    async fn print(&mut self, client: &reqwest::Client, metrics: &Option<String>, seconds: f64) {
+        if metrics.is_none() {
+            return;
+        }
+        let now = Self::read(client, metrics).await;
+        let writes = now.writes - self.writes;
+        if writes > 0.0 {
+            println!(
+                "    writer slot: {writes:.0} writes, held {:.2} ms each, {:.0} % of the time; waited for {:.2} ms each",
+                (now.held - self.held) / writes * 1e3,
+                (now.held - self.held) / seconds * 100.0,
+                (now.waited - self.waited) / writes * 1e3,
+            );
+        }
+        *self = now;
+    }
+}
+
 impl Outcome {
     fn print(&mut self) {
         self.latencies_ms.sort_by(|a, b| a.total_cmp(b));
@@ -1086,14 +1135,8 @@ fn free_port() -> u16 {
 }
 
 /// Starts `offboard serve` (the release binary next to this example, or
-/// `OFFBOARD_BENCH_SERVER`) on a fresh
-/// database; returns the child, its SCIM base URL and a SCIM token.
-async fn start_offboard(db_kind: Db) -> (std::process::Child, String, String, Target) {
-    let target = fresh_database(db_kind).await;
-    start_offboard_on(target, None).await
-}
-
-/// Starts `offboard serve` on `target`, with `/metrics` on `metrics_port` when given.
+/// `OFFBOARD_BENCH_SERVER`) on `target`, with `/metrics` on `metrics_port` when given;
+/// returns the child, its SCIM base URL and a SCIM token.
 async fn start_offboard_on(
     target: Target,
     metrics_port: Option<u16>,
@@ -1183,19 +1226,25 @@ async fn org_with_token(client: &reqwest::Client, base: &str, name: &str) -> Str
 
 async fn scim_load(cfg: ScimLoad) -> bool {
     offboard::install_crypto_provider();
-    let (mut child, base, token, pid, _db) = match (&cfg.target, &cfg.token) {
+    let (mut child, base, token, pid, _db, metrics) = match (&cfg.target, &cfg.token) {
         (Some(t), Some(k)) => (
             None,
             t.trim_end_matches('/').to_string(),
             k.clone(),
             cfg.server_pid,
             None,
+            None,
         ),
         (Some(_), None) => panic!("--target needs --token"),
         _ => {
-            let (child, base, token, db) = start_offboard(cfg.db).await;
+            let metrics_port = free_port();
+            let target = fresh_database(cfg.db).await;
+            let (child, base, token, db) = start_offboard_on(target, Some(metrics_port)).await;
             let pid = child.id();
-            (Some(child), base, token, Some(pid), Some(db))
+            // The writer slot exists on SQLite only.
+            let metrics =
+                (cfg.db == Db::Sqlite).then(|| format!("http://127.0.0.1:{metrics_port}/metrics"));
+            (Some(child), base, token, Some(pid), Some(db), metrics)
         }
     };
     let label = if cfg.target.is_some() {
@@ -1239,6 +1288,7 @@ async fn scim_load(cfg: ScimLoad) -> bool {
     );
     let ids: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut slot = SlotReading::read(&client, &metrics).await;
     let seed = {
         let (client, base, token, names, ids, next) = (
             client.clone(),
@@ -1258,6 +1308,7 @@ async fn scim_load(cfg: ScimLoad) -> bool {
     };
     let mut seed = seed;
     seed.print();
+    slot.print(&client, &metrics, seed.seconds).await;
     // Resolve ids by listing (works on any server).
     let mut start = 1;
     loop {
@@ -1313,6 +1364,7 @@ async fn scim_load(cfg: ScimLoad) -> bool {
         }).await
     };
     patch.print();
+    slot.print(&client, &metrics, patch.seconds).await;
     all_ok &= patch.errors == 0;
     if cfg.webhook {
         all_ok &= patch_to_webhook(&sent, &seen).await;
@@ -1343,6 +1395,7 @@ async fn scim_load(cfg: ScimLoad) -> bool {
         .await
     };
     lookup.print();
+    slot.print(&client, &metrics, lookup.seconds).await;
     all_ok &= lookup.errors == 0;
 
     // (g) Group PATCH of one member, in a small group and in a large one.
@@ -1376,6 +1429,7 @@ async fn scim_load(cfg: ScimLoad) -> bool {
                 }).await
             };
             g.print();
+            slot.print(&client, &metrics, g.seconds).await;
             all_ok &= g.errors == 0;
         }
     }
@@ -1401,6 +1455,7 @@ async fn scim_load(cfg: ScimLoad) -> bool {
         .await
     };
     delete.print();
+    slot.print(&client, &metrics, delete.seconds).await;
     all_ok &= delete.errors == 0;
 
     if let Some((rss, peak)) = pid.and_then(memory_mib) {

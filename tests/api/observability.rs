@@ -85,6 +85,42 @@ async fn probes_answer_and_metrics_move_when_a_user_is_deprovisioned(app: TestAp
     }
 }
 
+db_test!(the_sqlite_writer_slot_is_timed);
+async fn the_sqlite_writer_slot_is_timed(app: TestApp) {
+    let org = app.create_org("Acme").await;
+    let id = app
+        .create_user(&org, &user_body("writer.person@example.com"))
+        .await;
+    let count = |text: &str, name: &str| sample(text, &format!("{name}_count"));
+    let (hold, wait) = (
+        "offboard_sqlite_writer_hold_seconds",
+        "offboard_sqlite_writer_wait_seconds",
+    );
+    let before = scrape(&app).await;
+    let res = app
+        .patch(
+            &org,
+            &format!("/Users/{id}"),
+            &fixture("okta/deactivate_user.json"),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let after = scrape(&app).await;
+    // The slot is this process's: other tests' writes count too, so only "at least one
+    // more" is this PATCH's. On PostgreSQL there is no slot, but the series is there.
+    for name in [hold, wait] {
+        let (was, now) = (count(&before, name), count(&after, name));
+        assert!(now.is_some(), "{name} is not in /metrics");
+        if app.dir.is_some() {
+            assert!(
+                now.unwrap() >= was.unwrap() + 1.0,
+                "{name}: {was:?} then {now:?}"
+            );
+        }
+    }
+    assert!(after.contains(&format!("{hold}_bucket{{le=\"0.0001\"}}")));
+}
+
 db_test!(metrics_stay_off_the_scim_port_and_labels_never_grow_with_input);
 async fn metrics_stay_off_the_scim_port_and_labels_never_grow_with_input(app: TestApp) {
     let res = app
