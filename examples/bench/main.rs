@@ -12,7 +12,7 @@
 use ids::{MembershipId, OrganizationId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -459,13 +459,27 @@ async fn org_delete(members: usize, db_kind: Db) {
         "{}",
         res.text().await.unwrap_or_default()
     );
+    // The dispatcher then fans the deletion's events out (no endpoint: each batch is only
+    // marked fanned out); timed from the DELETE's answer until none waits.
+    let t = Instant::now();
+    while offboard::store::deliveries::has_unfanned(&db)
+        .await
+        .unwrap()
+    {
+        if t.elapsed() > Duration::from_secs(600) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let fanned = t.elapsed();
     let events = offboard::store::outbox::list_for_organization(&db, &org.id)
         .await
         .unwrap()
         .len();
     println!(
-        "org-delete db={db_kind:?} members={members} time={:.2}s events={events}",
-        elapsed.as_secs_f64()
+        "org-delete db={db_kind:?} members={members} time={:.2}s events={events} fanned_out_in={:.2}s",
+        elapsed.as_secs_f64(),
+        fanned.as_secs_f64()
     );
 }
 

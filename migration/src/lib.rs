@@ -28,6 +28,7 @@ mod m20261204_000022_add_client_addresses;
 mod m20261207_000023_create_setup_links;
 mod m20261207_000024_add_token_lifecycle;
 mod m20261207_000025_add_role_mapping;
+mod m20261207_000026_order_fan_out_index;
 
 pub struct Migrator;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_create_setup_links::Migration),
             Box::new(m20261207_000024_add_token_lifecycle::Migration),
             Box::new(m20261207_000025_add_role_mapping::Migration),
+            Box::new(m20261207_000026_order_fan_out_index::Migration),
         ]
     }
 }

@@ -274,6 +274,61 @@ async fn events_no_endpoint_wants_are_marked_and_never_hold_up_those_one_does(ap
     assert_eq!(made.len(), app.event_types(&watched).await.len());
 }
 
+db_test!(fan_out_reads_a_backlog_in_index_order);
+/// Fan-out takes the next events not fanned out in (organization, sequence) order. Its
+/// read must seek the first of them in an index in that order: sorting the backlog, or
+/// walking the organization's events past those already fanned out, made each batch of
+/// 500 read all of them (an organization deletion's 290,000 events took 64 s to fan out
+/// on SQLite, 145 s on PostgreSQL).
+async fn fan_out_reads_a_backlog_in_index_order(app: TestApp) {
+    use entity::events;
+    use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, QueryTrait, Set, Statement};
+    let org = app.create_org("Backlog").await.org_id();
+    // A history of 3,000 events fanned out and a few that wait, analyzed as a
+    // production database's would be, so the planner chooses as it would there.
+    let now = chrono::Utc::now();
+    let rows: Vec<events::ActiveModel> = (0..3_000)
+        .map(|i| events::ActiveModel {
+            id: Set(format!("evt_backlog{i:06}")),
+            organization_id: Set(org.clone()),
+            sequence: Set(1_000_000 + i),
+            event_type: Set("membership.deactivated".into()),
+            user_id: Set(None),
+            payload: Set(json!({})),
+            created_at: Set(now),
+            fanned_out: Set(i < 2_990),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        events::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+    app.db.execute_unprepared("ANALYZE").await.unwrap();
+    let backend = app.db.get_database_backend();
+    let read = offboard::store::deliveries::unfanned_query(500).build(backend);
+    let (explain, column) = match backend {
+        DatabaseBackend::Sqlite => ("EXPLAIN QUERY PLAN", "detail"),
+        _ => ("EXPLAIN", "QUERY PLAN"),
+    };
+    let plan: Vec<String> = app
+        .db
+        .query_all_raw(Statement {
+            sql: format!("{explain} {}", read.sql),
+            ..read
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", column).unwrap())
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("idx_events_fan_out_order"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    assert!(!plan.contains("Sort"), "{plan}");
+}
+
 db_test!(
     a_receiver_that_is_down_gets_the_event_after_retries,
     [
