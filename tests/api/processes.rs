@@ -302,6 +302,24 @@ async fn sigkill_mid_delivery_loses_nothing_postgres() {
     sigkill_mid_delivery_loses_nothing(Backend::Postgres).await;
 }
 
+/// `serve` answers HTTP on at least 8 worker threads whatever the cores (actix's default
+/// is one per core): on SQLite a write's turn at the writer slot waits for its worker
+/// between statements, and more workers shorten that wait (see `startup::MIN_HTTP_WORKERS`).
+/// Read from the process's threads, by the name actix gives them (Linux).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_at_least_eight_http_workers() {
+    let (url, _dir) = database_url(Backend::Sqlite).await;
+    let serve = Serve::start(&url).await;
+    let pid = serve.child.id().expect("serve's pid");
+    let workers = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the process's threads")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        // "actix-server worker N", cut to 15 bytes; the metrics listener has one too.
+        .filter(|name| name.starts_with("actix-server wo"))
+        .count();
+    assert!(workers > 8, "{workers} worker threads");
+}
+
 /// Two `serve` processes on one PostgreSQL database share 1,000 events: each delivered,
 /// none sent by both at once, none lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
