@@ -17,7 +17,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Org, TestApp, expect_json, fixture, spawn_app_with, user_body};
+use crate::helpers::{Backend, expect_json, spawn_app_with, user_body};
 use crate::receiver::Mode;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
@@ -172,18 +172,6 @@ pub(crate) async fn click(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
-/// Okta's deactivation, as Okta sends it.
-async fn deactivate(app: &TestApp, org: &Org, id: &str) -> u16 {
-    app.patch(
-        org,
-        &format!("/Users/{id}"),
-        &fixture("okta/deactivate_user.json"),
-    )
-    .await
-    .status()
-    .as_u16()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_follows_a_connection_and_acts_on_what_needs_them_in_a_real_browser() {
     let Some(browser) = browser().await else {
@@ -299,8 +287,12 @@ async fn an_operator_follows_a_connection_and_acts_on_what_needs_them_in_a_real_
     assert_eq!(after, before - 1, "the replayed delivery is no longer dead");
 
     // A held deprovisioning, approved from the console, applies.
-    assert_eq!(deactivate(&app, &org, &kim).await, 200);
-    assert_eq!(deactivate(&app, &org, &lee).await, 429, "held by the guard");
+    assert_eq!(app.deactivate(&org, &kim).await.status().as_u16(), 200);
+    assert_eq!(
+        app.deactivate(&org, &lee).await.status().as_u16(),
+        429,
+        "held by the guard"
+    );
     c.refresh().await.unwrap();
     wait_text(c, "#held", "lee@example.com").await;
     // The IdP got a 429 among many successes: the connection is the operator's to look

@@ -28,16 +28,6 @@ async fn members(app: &TestApp, org: &Org, n: usize) -> Vec<String> {
     ids
 }
 
-/// Okta's deactivation, as Okta sends it.
-async fn deactivate(app: &TestApp, org: &Org, id: &str) -> Response {
-    app.patch(
-        org,
-        &format!("/Users/{id}"),
-        &fixture("okta/deactivate_user.json"),
-    )
-    .await
-}
-
 async fn active(app: &TestApp, org: &Org, id: &str) -> bool {
     app.get_json(org, &format!("/Users/{id}")).await["active"]
         .as_bool()
@@ -109,7 +99,7 @@ async fn an_okta_storm_is_held_past_the_threshold_then_approved_in_order(app: Te
     let session = app.create_session(&org, &held_user).await;
 
     for (i, id) in ids.iter().enumerate().take(30) {
-        let res = deactivate(&app, &org, id).await;
+        let res = app.deactivate(&org, id).await;
         if i < 20 {
             assert_eq!(res.status().as_u16(), 200, "deactivation {i} applies");
         } else {
@@ -136,8 +126,8 @@ async fn an_okta_storm_is_held_past_the_threshold_then_approved_in_order(app: Te
     }
 
     // The IdP retries: still held, no new rows. Entra's DELETE is held too.
-    assert_held(deactivate(&app, &org, &ids[20]).await).await;
-    assert_held(deactivate(&app, &org, &ids[29]).await).await;
+    assert_held(app.deactivate(&org, &ids[20]).await).await;
+    assert_held(app.deactivate(&org, &ids[29]).await).await;
     assert_held(app.delete(&org, &format!("/Users/{}", ids[30])).await).await;
     assert_eq!(held_ids(&held(&app, &org).await).len(), 11);
     let res = app.get(&org, &format!("/Users/{}", ids[30])).await;
@@ -154,7 +144,7 @@ async fn an_okta_storm_is_held_past_the_threshold_then_approved_in_order(app: Te
     assert!(res.status().is_success(), "{}", res.status());
     // Another organization is not slowed or held.
     for id in &others[..5] {
-        assert_eq!(deactivate(&app, &other, id).await.status().as_u16(), 200);
+        assert_eq!(app.deactivate(&other, id).await.status().as_u16(), 200);
     }
     assert!(held_ids(&held(&app, &other).await).is_empty());
 
@@ -239,14 +229,8 @@ async fn an_okta_storm_is_held_past_the_threshold_then_approved_in_order(app: Te
     )
     .await;
     assert_eq!(org_view["deprovision_guard"]["tripped_at"], Value::Null);
-    assert_eq!(
-        deactivate(&app, &org, &ids[20]).await.status().as_u16(),
-        200
-    );
-    assert_eq!(
-        deactivate(&app, &org, &ids[50]).await.status().as_u16(),
-        200
-    );
+    assert_eq!(app.deactivate(&org, &ids[20]).await.status().as_u16(), 200);
+    assert_eq!(app.deactivate(&org, &ids[50]).await.status().as_u16(), 200);
     assert!(held_ids(&held(&app, &org).await).is_empty());
 }
 
@@ -255,15 +239,15 @@ async fn rejected_holds_are_discarded_and_an_okta_put_or_reactivation_counts_rig
     let org = org_with_guard(&app, "Small", json!({"max_count": 2, "max_percent": 0})).await;
     let ids = members(&app, &org, 6).await;
     for id in &ids[..2] {
-        assert_eq!(deactivate(&app, &org, id).await.status().as_u16(), 200);
+        assert_eq!(app.deactivate(&org, id).await.status().as_u16(), 200);
     }
     // Okta's integration-wizard apps send a whole PUT with `active: false`.
     let put = fixture("okta/replace_user_inactive.json");
     let mut put = put.clone();
     put["userName"] = json!("user002@example.com");
     assert_held(app.put(&org, &format!("/Users/{}", ids[2]), &put).await).await;
-    assert_held(deactivate(&app, &org, &ids[3]).await).await;
-    assert_held(deactivate(&app, &org, &ids[4]).await).await;
+    assert_held(app.deactivate(&org, &ids[3]).await).await;
+    assert_held(app.deactivate(&org, &ids[4]).await).await;
     let list = held(&app, &org).await;
     assert_eq!(list["data"][0]["source"], "scim.put");
     let all = held_ids(&list);
@@ -283,7 +267,7 @@ async fn rejected_holds_are_discarded_and_an_okta_put_or_reactivation_counts_rig
         r,
         json!({"approved": 0, "rejected": 1, "skipped": 0, "remaining": 1})
     );
-    assert_held(deactivate(&app, &org, &ids[5]).await).await;
+    assert_held(app.deactivate(&org, &ids[5]).await).await;
     // The rest rejected: memberships untouched, the guard re-armed.
     let r = resolve(&app, &org, "reject", Some(&json!({}))).await;
     assert_eq!(r["rejected"], 2);
@@ -295,7 +279,7 @@ async fn rejected_holds_are_discarded_and_an_okta_put_or_reactivation_counts_rig
     assert_eq!(count(&types, "membership.deactivated"), 2);
     assert_eq!(count(&types, "deprovision_guard.resolved"), 2);
     // A new window: the next deprovisioning applies.
-    assert_eq!(deactivate(&app, &org, &ids[5]).await.status().as_u16(), 200);
+    assert_eq!(app.deactivate(&org, &ids[5]).await.status().as_u16(), 200);
     let audit = app.audit_actions(&org).await;
     assert_eq!(count(&audit, "deprovision_guard.reject"), 3);
     assert_eq!(count(&audit, "deprovision_guard.withdraw"), 1);
@@ -311,7 +295,7 @@ async fn dry_run_holds_nothing_and_reports_once_a_window(app: TestApp) {
     .await;
     let ids = members(&app, &org, 6).await;
     for id in &ids[..5] {
-        assert_eq!(deactivate(&app, &org, id).await.status().as_u16(), 200);
+        assert_eq!(app.deactivate(&org, id).await.status().as_u16(), 200);
     }
     assert_eq!(
         app.delete(&org, &format!("/Users/{}", ids[5]))
@@ -351,7 +335,7 @@ async fn a_window_that_ended_counts_again_from_one(app: TestApp) {
     .await;
     let ids = members(&app, &org, 6).await;
     for id in &ids[..2] {
-        assert_eq!(deactivate(&app, &org, id).await.status().as_u16(), 200);
+        assert_eq!(app.deactivate(&org, id).await.status().as_u16(), 200);
     }
     // The window began two minutes ago: it ended, though a longer one would not have.
     let row = |app: &TestApp| {
@@ -375,14 +359,14 @@ async fn a_window_that_ended_counts_again_from_one(app: TestApp) {
         .await
         .unwrap();
     for id in &ids[2..4] {
-        assert_eq!(deactivate(&app, &org, id).await.status().as_u16(), 200);
+        assert_eq!(app.deactivate(&org, id).await.status().as_u16(), 200);
     }
     let after = row(&app).await;
     assert_eq!(after.window_count, 2, "a new window counted these two");
     assert!(after.window_started_at.unwrap() > before.window_started_at.unwrap());
     assert_eq!(after.active_at_start, 4, "the members active when it began");
     // Within the new window, the third is past the threshold.
-    assert_held(deactivate(&app, &org, &ids[4]).await).await;
+    assert_held(app.deactivate(&org, &ids[4]).await).await;
     assert!(active(&app, &org, &ids[4]).await);
 }
 
@@ -400,7 +384,7 @@ async fn concurrent_deprovisionings_at_the_threshold_cannot_slip_past_together(a
             let res = if id.as_bytes()[id.len() - 1] % 2 == 0 {
                 app.delete(&org, &format!("/Users/{id}")).await
             } else {
-                deactivate(&app, &org, &id).await
+                app.deactivate(&org, &id).await
             };
             res.status().as_u16()
         });
@@ -421,8 +405,8 @@ db_test!(operators_are_not_guarded_and_settings_are_validated);
 async fn operators_are_not_guarded_and_settings_are_validated(app: TestApp) {
     let org = org_with_guard(&app, "Ops", json!({"max_count": 1, "max_percent": 0})).await;
     let ids = members(&app, &org, 4).await;
-    assert_eq!(deactivate(&app, &org, &ids[0]).await.status().as_u16(), 200);
-    assert_held(deactivate(&app, &org, &ids[1]).await).await;
+    assert_eq!(app.deactivate(&org, &ids[0]).await.status().as_u16(), 200);
+    assert_held(app.deactivate(&org, &ids[1]).await).await;
     // The operator's removal is a decision, not an IdP's storm.
     let user = app.account_of(&org, &ids[2]).await;
     app.admin_delete_confirmed(
@@ -488,7 +472,7 @@ async fn operators_are_not_guarded_and_settings_are_validated(app: TestApp) {
         more.push(app.create_user(&org, &user_body(name)).await);
     }
     for id in &more {
-        assert_eq!(deactivate(&app, &org, id).await.status().as_u16(), 200);
+        assert_eq!(app.deactivate(&org, id).await.status().as_u16(), 200);
     }
     assert_eq!(held_ids(&held(&app, &org).await).len(), 1);
 
@@ -516,11 +500,11 @@ async fn another_organization_cannot_see_or_resolve_what_is_held(app: TestApp) {
     let a = org_with_guard(&app, "A", json!({"max_count": 0, "max_percent": 0})).await;
     let b = org_with_guard(&app, "B", json!({"max_count": 0, "max_percent": 0})).await;
     let id = members(&app, &a, 1).await.remove(0);
-    assert_held(deactivate(&app, &a, &id).await).await;
+    assert_held(app.deactivate(&a, &id).await).await;
     let a_held = held_ids(&held(&app, &a).await);
     assert_eq!(a_held.len(), 1);
     // B's token cannot deprovision A's user at all, and B's guard knows nothing of A's.
-    let res = deactivate(&app, &b, &id).await;
+    let res = app.deactivate(&b, &id).await;
     assert_eq!(res.status().as_u16(), 404);
     assert!(held_ids(&held(&app, &b).await).is_empty());
     let r = resolve(&app, &b, "approve", Some(&json!({"ids": a_held}))).await;
@@ -548,9 +532,9 @@ async fn the_cli_lists_approves_and_rejects() {
     let app = crate::helpers::spawn_app_at(url.clone(), dir, &[]).await;
     let org = org_with_guard(&app, "Cli", json!({"max_count": 1, "max_percent": 0})).await;
     let ids = members(&app, &org, 4).await;
-    assert_eq!(deactivate(&app, &org, &ids[0]).await.status().as_u16(), 200);
+    assert_eq!(app.deactivate(&org, &ids[0]).await.status().as_u16(), 200);
     for id in &ids[1..] {
-        assert_held(deactivate(&app, &org, id).await).await;
+        assert_held(app.deactivate(&org, id).await).await;
     }
     let cli = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))

@@ -297,6 +297,16 @@ impl TestApp {
         self.scim_send(Method::PATCH, org, path, Some(body)).await
     }
 
+    /// Okta's deactivation of the user `id`, as Okta sends it.
+    pub async fn deactivate(&self, org: &Org, id: &str) -> Response {
+        self.patch(
+            org,
+            &format!("/Users/{id}"),
+            &fixture("okta/deactivate_user.json"),
+        )
+        .await
+    }
+
     /// A PATCH carrying `If-Match`.
     pub async fn patch_if_match(
         &self,

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{TestApp, fixture, user_body};
+use crate::helpers::{TestApp, user_body};
 
 async fn scrape(app: &TestApp) -> String {
     let res = app
@@ -55,13 +55,7 @@ async fn probes_answer_and_metrics_move_when_a_user_is_deprovisioned(app: TestAp
     let deactivated = r#"offboard_events{event_type="membership.deactivated"}"#;
     assert_eq!(sample(&before, deactivated), None, "no such event yet");
 
-    let res = app
-        .patch(
-            &org,
-            &format!("/Users/{id}"),
-            &fixture("okta/deactivate_user.json"),
-        )
-        .await;
+    let res = app.deactivate(&org, &id).await;
     assert_eq!(res.status().as_u16(), 200);
     past_gauge_ttl().await;
     let after = scrape(&app).await;
@@ -97,13 +91,7 @@ async fn the_sqlite_writer_slot_is_timed(app: TestApp) {
         "offboard_sqlite_writer_wait_seconds",
     );
     let before = scrape(&app).await;
-    let res = app
-        .patch(
-            &org,
-            &format!("/Users/{id}"),
-            &fixture("okta/deactivate_user.json"),
-        )
-        .await;
+    let res = app.deactivate(&org, &id).await;
     assert_eq!(res.status().as_u16(), 200);
     let after = scrape(&app).await;
     // The slot is this process's: other tests' writes count too, so only "at least one
